@@ -1,0 +1,2 @@
+/** @pixpax/client-sdk — skeleton; built out by its own issue. */
+export {}

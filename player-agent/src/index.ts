@@ -1,0 +1,2 @@
+/** @pixpax/player-agent — skeleton; built out by its own issue. */
+export {}

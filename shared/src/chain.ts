@@ -1,0 +1,375 @@
+/**
+ * Verification of receipts against what came before them: key authority from identity streams, who may
+ * write which stream, and the hash chain. The rules are written once, against a `LedgerView`, so the
+ * offline verifier (an in-memory ledger fed in file order) and the relay (state loaded from its database)
+ * apply exactly the same ones.
+ */
+import { jwkThumbprint, type PublicJwk } from './crypto/jwk.js'
+import type { Sha256, SignatureVerifier } from './crypto/types.js'
+import { PixpaxError } from './errors.js'
+import { checkReceipt, parseReceipt, type ChainHead, type CheckedReceipt } from './receipt.js'
+import type { IdentityKind, IssuerRole } from './streams.js'
+
+export interface KeyState {
+  readonly publicKey: PublicJwk
+  /** Set once a KEY_REVOKED for it is accepted; a revoked key never comes back. */
+  revoked: boolean
+}
+
+export interface IdentityState {
+  readonly identityId: string
+  readonly accountId: string
+  readonly kind: IdentityKind
+  readonly keys: Map<string, KeyState>
+}
+
+export interface StreamState {
+  readonly key: string
+  /** Receipts accepted so far; the head's `seq`. */
+  count: number
+  head: ChainHead
+  /** Identities that may issue `owner` receipts. */
+  readonly owners: Set<string>
+  /** Account streams: member identity → role. */
+  readonly members: Map<string, 'owner' | 'member'>
+}
+
+/** What the rules need to know about earlier receipts. */
+export interface LedgerView {
+  identity(identityId: string): IdentityState | undefined
+  stream(key: string): StreamState | undefined
+  /** Whether the receipt with this eventId and hash is already part of the stream (fork vs broken link). */
+  hasReceipt(streamKey: string, eventId: string, hash: string): boolean
+  /** The hash of the receipt that already used this idempotency key for this identity, if any. */
+  idempotency(identityId: string, idempotencyKey: string): string | undefined
+}
+
+/**
+ * Which identities hold the platform roles. Without a set, an identity's self-declared `kind` decides;
+ * with one, only the listed identities (a relay's configuration, `pixpax verify --issuer`) do.
+ */
+export interface TrustPolicy {
+  readonly platformIssuers?: ReadonlySet<string>
+  readonly moderators?: ReadonlySet<string>
+}
+
+/** The outcome of a receipt that passed every rule: where it lands. */
+export interface Acceptance {
+  readonly checked: CheckedReceipt
+  readonly seq: number
+}
+
+function keyFor(checked: CheckedReceipt, view: LedgerView): { publicKey: PublicJwk; state?: KeyState } {
+  const { receipt, spec } = checked
+  const { identityId, publicKeyId } = receipt.issuer
+  if (receipt.type === 'IDENTITY_CREATED' && spec.type === 'identity' && !view.identity(identityId)) {
+    // Self-signed: the key comes from the payload and must be the one the issuer names.
+    const publicKey = receipt.payload.publicKey as PublicJwk
+    if (jwkThumbprint(publicKey) !== publicKeyId) {
+      throw new PixpaxError('KEY_UNKNOWN', 'IDENTITY_CREATED must be signed by the key it creates (issuer.publicKeyId ≠ thumbprint of payload.publicKey)')
+    }
+    return { publicKey }
+  }
+  const identity = view.identity(identityId)
+  if (!identity) throw new PixpaxError('KEY_UNKNOWN', `identity ${identityId} is not known (its identity stream must come first)`, { identityId })
+  const state = identity.keys.get(publicKeyId)
+  if (!state) throw new PixpaxError('KEY_UNKNOWN', `identity ${identityId} has no key ${publicKeyId}`, { identityId, publicKeyId })
+  return { publicKey: state.publicKey, state }
+}
+
+function holdsRole(role: IssuerRole, issuerId: string, stream: StreamState | undefined, checked: CheckedReceipt, view: LedgerView, policy: TrustPolicy): boolean {
+  switch (role) {
+    case 'owner': {
+      const { spec, receipt } = checked
+      if (typeof spec.owner === 'object') return receipt.stream[spec.owner.idField] === issuerId
+      // Genesis-owned stream: whoever opens it owns it, but only inside its own account.
+      if (!stream) {
+        const accountId = receipt.stream.accountId
+        return accountId === undefined || view.identity(issuerId)?.accountId === accountId
+      }
+      return stream.owners.has(issuerId)
+    }
+    case 'accountOwner':
+      return stream?.members.get(issuerId) === 'owner'
+    case 'platformIssuer':
+      return policy.platformIssuers ? policy.platformIssuers.has(issuerId) : view.identity(issuerId)?.kind === 'issuer'
+    case 'moderator':
+      return policy.moderators ? policy.moderators.has(issuerId) : view.identity(issuerId)?.kind === 'moderator'
+  }
+}
+
+function headDetails(stream: StreamState): Record<string, unknown> {
+  return { head: { eventId: stream.head.eventId, hash: stream.head.hash, seq: stream.count } }
+}
+
+/** Genesis and per-type rules that depend on state (everything the payload schema cannot say). */
+function checkStreamRules(checked: CheckedReceipt, stream: StreamState | undefined, view: LedgerView): void {
+  const { receipt, spec } = checked
+  if (receipt.type === spec.genesis) {
+    if (stream) {
+      if (receipt.prevEventId === null) {
+        throw new PixpaxError('CHAIN_CONFLICT', `stream ${checked.streamKey} already has a first receipt`, headDetails(stream))
+      }
+      throw new PixpaxError('STREAM_RULE_VIOLATION', `${receipt.type} may only open a stream`)
+    }
+  } else if (!stream) {
+    if (receipt.prevEventId !== null) {
+      throw new PixpaxError('CHAIN_BROKEN', `stream ${checked.streamKey} is not known, so prevEventId names nothing`)
+    }
+    throw new PixpaxError('STREAM_RULE_VIOLATION', `a ${spec.type} stream must open with ${spec.genesis}`)
+  }
+  const payload = receipt.payload
+  switch (receipt.type) {
+    case 'KEY_ADDED': {
+      const id = jwkThumbprint(payload.publicKey as PublicJwk)
+      if (view.identity(receipt.issuer.identityId)?.keys.has(id)) {
+        throw new PixpaxError('STREAM_RULE_VIOLATION', `key ${id} is already (or was) a key of this identity`)
+      }
+      break
+    }
+    case 'KEY_REVOKED': {
+      const key = view.identity(receipt.issuer.identityId)?.keys.get(payload.publicKeyId as string)
+      if (!key || key.revoked) throw new PixpaxError('STREAM_RULE_VIOLATION', `key ${String(payload.publicKeyId)} is not an active key of this identity`)
+      break
+    }
+    case 'MEMBER_ADDED': {
+      const member = view.identity(payload.identityId as string)
+      if (!member || member.accountId !== receipt.stream.accountId) {
+        throw new PixpaxError('STREAM_RULE_VIOLATION', `identity ${String(payload.identityId)} is not a known identity of account ${receipt.stream.accountId}`)
+      }
+      break
+    }
+    case 'MEMBER_REMOVED': {
+      const id = payload.identityId as string
+      const role = stream!.members.get(id)
+      if (!role) throw new PixpaxError('STREAM_RULE_VIOLATION', `identity ${id} is not a member`)
+      if (role === 'owner' && [...stream!.members.values()].filter((r) => r === 'owner').length === 1) {
+        throw new PixpaxError('STREAM_RULE_VIOLATION', 'the last owner of an account cannot be removed')
+      }
+      break
+    }
+  }
+}
+
+function checkChain(checked: CheckedReceipt, stream: StreamState | undefined, view: LedgerView): number {
+  const { receipt } = checked
+  if ((receipt.prevEventId === null) !== (receipt.prevHash === null)) {
+    throw new PixpaxError('CHAIN_BROKEN', 'prevEventId and prevHash must both be null (first receipt) or both be set')
+  }
+  if (!stream) {
+    if (receipt.prevEventId !== null) throw new PixpaxError('CHAIN_BROKEN', 'the first receipt of a stream must have prevEventId and prevHash null')
+    return 1
+  }
+  if (receipt.prevEventId === stream.head.eventId) {
+    if (receipt.prevHash !== stream.head.hash) {
+      throw new PixpaxError('CHAIN_BROKEN', `prevHash does not match the hash of ${receipt.prevEventId}`, headDetails(stream))
+    }
+    if (receipt.eventId <= stream.head.eventId) {
+      throw new PixpaxError('EVENT_ID_ORDER', `eventId ${receipt.eventId} is not greater than its predecessor ${stream.head.eventId}`)
+    }
+    return stream.count + 1
+  }
+  if (view.hasReceipt(checked.streamKey, receipt.eventId, receipt.hash)) {
+    throw new PixpaxError('CHAIN_CONFLICT', `receipt ${receipt.eventId} is already in the stream (a replay)`, headDetails(stream))
+  }
+  if (receipt.prevEventId === null || view.hasReceipt(checked.streamKey, receipt.prevEventId, receipt.prevHash!)) {
+    throw new PixpaxError('CHAIN_CONFLICT', `another receipt already follows ${receipt.prevEventId ?? 'the start of the stream'} (a fork)`, headDetails(stream))
+  }
+  throw new PixpaxError('CHAIN_BROKEN', `prevEventId ${receipt.prevEventId} is not a receipt of stream ${checked.streamKey}`, headDetails(stream))
+}
+
+/**
+ * Applies every rule that needs earlier receipts to a receipt that passed `checkReceipt`, in the order
+ * of ARCHITECTURE §6: key lookup (KEY_UNKNOWN) → signature (SIGNATURE_INVALID) → revocation
+ * (KEY_REVOKED) → authority (NOT_AUTHORIZED) → stream rules → chain → idempotency. Throws PixpaxError;
+ * on success returns the receipt's position. Changes nothing: call `MemoryLedger.apply` (or the relay's
+ * projection) to record it.
+ */
+export async function evaluateReceipt(
+  checked: CheckedReceipt,
+  view: LedgerView,
+  verifier: SignatureVerifier,
+  policy: TrustPolicy = {},
+): Promise<Acceptance> {
+  const { receipt } = checked
+  const { publicKey, state } = keyFor(checked, view)
+  if (!(await verifier.verify(publicKey, checked.canonical, checked.signature))) {
+    throw new PixpaxError('SIGNATURE_INVALID', `signature does not verify under key ${receipt.issuer.publicKeyId}`)
+  }
+  if (state?.revoked) {
+    throw new PixpaxError('KEY_REVOKED', `key ${receipt.issuer.publicKeyId} of ${receipt.issuer.identityId} was revoked before this receipt`)
+  }
+  const stream = view.stream(checked.streamKey)
+  const allowed = checked.spec.receipts[receipt.type]!.issuers
+  if (!allowed.some((role) => holdsRole(role, receipt.issuer.identityId, stream, checked, view, policy))) {
+    throw new PixpaxError('NOT_AUTHORIZED', `${receipt.issuer.identityId} may not issue ${receipt.type} into ${checked.streamKey} (allowed: ${allowed.join(', ')})`)
+  }
+  checkStreamRules(checked, stream, view)
+  const seq = checkChain(checked, stream, view)
+  const previous = view.idempotency(receipt.issuer.identityId, receipt.idempotencyKey)
+  if (previous !== undefined) {
+    throw new PixpaxError('IDEMPOTENCY_CONFLICT', `idempotencyKey ${receipt.idempotencyKey} was already used by ${receipt.issuer.identityId} for another receipt`, {
+      previousHash: previous,
+    })
+  }
+  return { checked, seq }
+}
+
+/** Applies an accepted receipt's effect on identity and stream state (shared by every ledger). */
+export function nextStreamState(checked: CheckedReceipt, stream: StreamState | undefined): StreamState {
+  const { receipt, spec } = checked
+  const next: StreamState = stream ?? {
+    key: checked.streamKey,
+    count: 0,
+    head: { eventId: receipt.eventId, hash: receipt.hash },
+    owners: new Set(typeof spec.owner === 'object' ? [receipt.stream[spec.owner.idField]!] : [receipt.issuer.identityId]),
+    members: new Map(spec.type === 'account' ? [[receipt.issuer.identityId, 'owner' as const]] : []),
+  }
+  next.count += 1
+  next.head = { eventId: receipt.eventId, hash: receipt.hash }
+  if (receipt.type === 'MEMBER_ADDED') {
+    const { identityId, role } = receipt.payload as { identityId: string; role: 'owner' | 'member' }
+    next.members.set(identityId, role)
+  } else if (receipt.type === 'MEMBER_REMOVED') {
+    next.members.delete(receipt.payload.identityId as string)
+  }
+  if (spec.type === 'account') {
+    next.owners.clear()
+    for (const [id, role] of next.members) if (role === 'owner') next.owners.add(id)
+  }
+  return next
+}
+
+/** The identity state after an accepted identity-stream receipt (undefined for other streams). */
+export function nextIdentityState(checked: CheckedReceipt, identity: IdentityState | undefined): IdentityState | undefined {
+  const { receipt } = checked
+  switch (receipt.type) {
+    case 'IDENTITY_CREATED': {
+      const p = receipt.payload as { publicKey: PublicJwk; accountId: string; kind: IdentityKind }
+      return {
+        identityId: receipt.issuer.identityId,
+        accountId: p.accountId,
+        kind: p.kind,
+        keys: new Map([[jwkThumbprint(p.publicKey), { publicKey: p.publicKey, revoked: false }]]),
+      }
+    }
+    case 'KEY_ADDED': {
+      const publicKey = receipt.payload.publicKey as PublicJwk
+      identity!.keys.set(jwkThumbprint(publicKey), { publicKey, revoked: false })
+      return identity
+    }
+    case 'KEY_REVOKED':
+      identity!.keys.get(receipt.payload.publicKeyId as string)!.revoked = true
+      return identity
+    default:
+      return undefined
+  }
+}
+
+/**
+ * An in-memory ledger: the state of every stream and identity seen so far, in acceptance order. Memory
+ * per receipt is a short hash prefix (fork detection) and the idempotency key, so verifying a file far
+ * larger than memory works.
+ */
+export class MemoryLedger implements LedgerView {
+  private readonly identities = new Map<string, IdentityState>()
+  private readonly streams = new Map<string, StreamState>()
+  private readonly receipts = new Set<string>()
+  private readonly idempotencyKeys = new Map<string, string>()
+
+  identity(identityId: string): IdentityState | undefined {
+    return this.identities.get(identityId)
+  }
+  stream(key: string): StreamState | undefined {
+    return this.streams.get(key)
+  }
+  hasReceipt(streamKey: string, eventId: string, hash: string): boolean {
+    return this.receipts.has(receiptTag(streamKey, eventId, hash))
+  }
+  idempotency(identityId: string, idempotencyKey: string): string | undefined {
+    return this.idempotencyKeys.get(`${identityId} ${idempotencyKey}`)
+  }
+  /** Every stream seen, in first-seen order. */
+  allStreams(): IterableIterator<StreamState> {
+    return this.streams.values()
+  }
+
+  apply(acceptance: Acceptance): void {
+    const { checked } = acceptance
+    const { receipt } = checked
+    const identity = nextIdentityState(checked, this.identities.get(receipt.issuer.identityId))
+    if (identity) this.identities.set(identity.identityId, identity)
+    this.streams.set(checked.streamKey, nextStreamState(checked, this.streams.get(checked.streamKey)))
+    this.receipts.add(receiptTag(checked.streamKey, receipt.eventId, receipt.hash))
+    this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
+  }
+}
+
+// 96 bits of the receipt hash identify it; the stream key and eventId keep a collision from mattering.
+function receiptTag(streamKey: string, eventId: string, hash: string): string {
+  return `${streamKey.length}:${eventId}${hash.slice(7, 31)}`
+}
+
+export interface VerifiedReceipt {
+  readonly ok: true
+  readonly streamKey: string
+  readonly seq: number
+  readonly eventId: string
+  readonly hash: string
+}
+export interface RejectedReceipt {
+  readonly ok: false
+  readonly code: PixpaxError['code']
+  readonly message: string
+  readonly eventId?: string
+  readonly details?: Record<string, unknown>
+}
+export type Verdict = VerifiedReceipt | RejectedReceipt
+
+export interface ChainVerifierOptions extends TrustPolicy {
+  readonly verifier: SignatureVerifier
+  readonly sha256?: Sha256
+}
+
+/**
+ * Verifies a sequence of receipts of any streams, in acceptance order (each stream's receipts in chain
+ * order, streams interleaved freely; identity receipts before their keys are used). A rejected receipt
+ * does not change the ledger, exactly as the relay would have refused it.
+ */
+export class ChainVerifier {
+  readonly ledger = new MemoryLedger()
+  private accepted = 0
+
+  constructor(private readonly options: ChainVerifierOptions) {}
+
+  /** Verifies one receipt given as JSON text (parsed strictly) or as an already-parsed value. */
+  async add(input: string | unknown): Promise<Verdict> {
+    let checked: CheckedReceipt | undefined
+    try {
+      checked = typeof input === 'string' ? parseReceipt(input, this.options.sha256) : checkReceipt(input, this.options.sha256)
+      const acceptance = await evaluateReceipt(checked, this.ledger, this.options.verifier, this.options)
+      this.ledger.apply(acceptance)
+      this.accepted++
+      return { ok: true, streamKey: checked.streamKey, seq: acceptance.seq, eventId: checked.receipt.eventId, hash: checked.receipt.hash }
+    } catch (error) {
+      if (!(error instanceof PixpaxError)) throw error
+      const eventId = checked?.receipt.eventId ?? eventIdOf(input)
+      return { ok: false, code: error.code, message: error.message, ...(eventId ? { eventId } : {}), ...(error.details ? { details: error.details } : {}) }
+    }
+  }
+
+  /** Receipts accepted so far and, per stream, its count and head. */
+  summary(): { receipts: number; streams: Record<string, { count: number; head: string; headEventId: string }> } {
+    const streams: Record<string, { count: number; head: string; headEventId: string }> = {}
+    for (const s of this.ledger.allStreams()) streams[s.key] = { count: s.count, head: s.head.hash, headEventId: s.head.eventId }
+    return { receipts: this.accepted, streams }
+  }
+}
+
+function eventIdOf(input: unknown): string | undefined {
+  if (typeof input === 'object' && input !== null && typeof (input as { eventId?: unknown }).eventId === 'string') {
+    return (input as { eventId: string }).eventId.slice(0, 64)
+  }
+  if (typeof input === 'string') return /"eventId"\s*:\s*"([^"\\]{1,64})"/.exec(input)?.[1]
+  return undefined
+}

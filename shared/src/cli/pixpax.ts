@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * pixpax — make and check PixPax receipts from a shell.
+ *
+ *   pixpax keygen [--out FILE]
+ *   pixpax identity --key K --account A [--name N] [--kind person|device|issuer|moderator] [--id ID] [--file F]
+ *   pixpax sign --key K --identity ID --stream KEY --type T [--file F] [--idempotency-key X]   (payload JSON on stdin)
+ *   pixpax verify FILE… [--issuer ID]… [--moderator ID]… [--backend node|webcrypto|noble]
+ *
+ * Exit codes: 0 ok, 1 verification found bad receipts, 2 usage or I/O error.
+ */
+import { parseArgs } from 'node:util'
+import { runIdentity, runKeygen, runSign } from './author.js'
+import { runVerify } from './verify.js'
+import { CliError } from './cli-error.js'
+
+const USAGE = `usage:
+  pixpax keygen [--out FILE]
+  pixpax identity --key FILE --account ID [--name NAME] [--kind person|device|issuer|moderator] [--id ID] [--file STREAM.ndjson]
+  pixpax sign --key FILE --identity ID --stream KEY --type TYPE [--file STREAM.ndjson] [--idempotency-key KEY]  < payload.json
+  pixpax verify FILE... [--issuer ID]... [--moderator ID]... [--backend node|webcrypto|noble]
+`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'keygen': {
+      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true })
+      return runKeygen(values)
+    }
+    case 'identity': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          key: { type: 'string' },
+          account: { type: 'string' },
+          name: { type: 'string' },
+          kind: { type: 'string' },
+          id: { type: 'string' },
+          file: { type: 'string' },
+        },
+        strict: true,
+      })
+      return runIdentity(values)
+    }
+    case 'sign': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          key: { type: 'string' },
+          identity: { type: 'string' },
+          stream: { type: 'string' },
+          type: { type: 'string' },
+          file: { type: 'string' },
+          'idempotency-key': { type: 'string' },
+        },
+        strict: true,
+      })
+      return runSign(values)
+    }
+    case 'verify': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: {
+          issuer: { type: 'string', multiple: true },
+          moderator: { type: 'string', multiple: true },
+          backend: { type: 'string' },
+        },
+        allowPositionals: true,
+        strict: true,
+      })
+      return runVerify(positionals, values)
+    }
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE)
+      return command === undefined ? 2 : 0
+    default:
+      throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`)
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`pixpax: ${message}\n`)
+    process.exitCode = 2
+  },
+)

@@ -1,0 +1,109 @@
+import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import { ChainVerifier, MAX_RECEIPT_TEXT, nobleVerifier, utf8DecodeStrict, webCryptoVerifier, type SignatureVerifier } from '../index.js'
+import { nodeSha256, nodeVerifier } from '../node/node-crypto.js'
+import { readLines } from '../node/lines.js'
+import { CliError } from './cli-error.js'
+
+/** At most this many errors are listed; `errorCount` still counts them all. */
+const MAX_LISTED_ERRORS = 1000
+
+interface VerifyError {
+  file?: string
+  line: number
+  eventId?: string
+  code: string
+  message: string
+}
+
+function backend(name: string | undefined): SignatureVerifier {
+  switch (name ?? 'node') {
+    case 'node':
+      return nodeVerifier()
+    case 'webcrypto':
+      return webCryptoVerifier()
+    case 'noble':
+      return nobleVerifier
+    default:
+      throw new CliError(`--backend must be node, webcrypto or noble (got ${name})`)
+  }
+}
+
+/** Opens every input before verifying anything, so a missing file is exit 2, not a half-done run. */
+async function openInputs(files: string[]): Promise<Array<{ name: string; stream: () => Readable }>> {
+  if (files.length === 0) throw new CliError('verify needs at least one FILE (use - for stdin)')
+  const inputs = []
+  for (const name of files) {
+    if (name === '-') {
+      inputs.push({ name, stream: () => process.stdin })
+      continue
+    }
+    const handle = await open(name, 'r').catch((e: NodeJS.ErrnoException) => {
+      throw new CliError(`cannot read ${name}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`)
+    })
+    const stat = await handle.stat()
+    if (stat.isDirectory()) {
+      await handle.close()
+      throw new CliError(`cannot read ${name}: is a directory`)
+    }
+    inputs.push({ name, stream: () => createReadStream('', { fd: handle, highWaterMark: 1 << 20 }) })
+  }
+  return inputs
+}
+
+export async function runVerify(
+  files: string[],
+  options: { issuer?: string[] | undefined; moderator?: string[] | undefined; backend?: string | undefined },
+): Promise<number> {
+  const verifier = new ChainVerifier({
+    verifier: backend(options.backend),
+    sha256: nodeSha256,
+    ...(options.issuer ? { platformIssuers: new Set(options.issuer) } : {}),
+    ...(options.moderator ? { moderators: new Set(options.moderator) } : {}),
+  })
+  const inputs = await openInputs(files)
+  const errors: VerifyError[] = []
+  let errorCount = 0
+  const report = (error: VerifyError): void => {
+    errorCount++
+    if (errors.length < MAX_LISTED_ERRORS) errors.push(files.length > 1 ? error : (({ file: _f, ...rest }) => rest)(error))
+  }
+  for (const input of inputs) {
+    try {
+      for await (const line of readLines(input.stream(), MAX_RECEIPT_TEXT)) {
+        if (!line.bytes) {
+          report({ file: input.name, line: line.number, code: 'RECEIPT_TOO_LARGE', message: `line is ${line.length} bytes; no receipt can be that long` })
+          continue
+        }
+        let text: string
+        try {
+          text = utf8DecodeStrict(line.bytes)
+        } catch {
+          report({ file: input.name, line: line.number, code: 'JSON_INVALID', message: 'line is not valid UTF-8' })
+          continue
+        }
+        if (text.trim() === '') continue
+        const verdict = await verifier.add(text)
+        if (!verdict.ok) {
+          report({
+            file: input.name,
+            line: line.number,
+            ...(verdict.eventId ? { eventId: verdict.eventId } : {}),
+            code: verdict.code,
+            message: verdict.message,
+          })
+        }
+      }
+    } catch (e) {
+      throw new CliError(`cannot read ${input.name}: ${(e as Error).message}`)
+    }
+  }
+  const summary = verifier.summary()
+  if (errorCount === 0) {
+    process.stdout.write(JSON.stringify({ ok: true, ...summary }) + '\n')
+    return 0
+  }
+  process.stdout.write(JSON.stringify({ ok: false, errors, errorCount, ...summary }) + '\n')
+  return 1
+}

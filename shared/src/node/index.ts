@@ -1,0 +1,3 @@
+/** @pixpax/shared/node — Node-only backends and file helpers. */
+export { nodeSha256, nodeVerifier, nodeSigner } from './node-crypto.js'
+export { readLines, type Line } from './lines.js'

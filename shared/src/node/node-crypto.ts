@@ -1,0 +1,48 @@
+/**
+ * node:crypto backends: the fast path on Node (OpenSSL underneath). Public keys are turned into
+ * KeyObjects once and cached, because createPublicKey costs several verifies.
+ */
+import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { jwkThumbprint, publicJwk, type PrivateJwk, type PublicJwk } from '../crypto/jwk.js'
+import { normalizeLowS } from '../crypto/p256.js'
+import type { Sha256, SignatureVerifier, Signer } from '../crypto/types.js'
+
+/** SHA-256 through OpenSSL. */
+export const nodeSha256: Sha256 = (data) => createHash('sha256').update(data).digest()
+
+/** A node:crypto verifier with an LRU-ish cache of KeyObjects (oldest evicted first). */
+export function nodeVerifier(cacheSize = 4096): SignatureVerifier {
+  const cache = new Map<string, KeyObject>()
+  const keyFor = (jwk: PublicJwk): KeyObject => {
+    const id = jwk.x + jwk.y
+    let key = cache.get(id)
+    if (!key) {
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
+      key = createPublicKey({ key: publicJwk(jwk), format: 'jwk' })
+      cache.set(id, key)
+    }
+    return key
+  }
+  return {
+    name: 'node',
+    verify(publicKey, data, signature) {
+      if (signature.length !== 64) return false
+      try {
+        return nodeVerify('sha256', data, { key: keyFor(publicKey), dsaEncoding: 'ieee-p1363' }, signature)
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+/** A node:crypto signer over a private JWK; OpenSSL signs with random k and either S, so we normalize. */
+export function nodeSigner(jwk: PrivateJwk): Signer {
+  const key = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }, format: 'jwk' })
+  const pub = publicJwk(jwk)
+  return {
+    publicKey: pub,
+    publicKeyId: jwkThumbprint(pub),
+    sign: (data) => Promise.resolve(normalizeLowS(new Uint8Array(nodeSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })))),
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * One receipt on its own: parse, check the envelope, compute canonical bytes and hash, build and sign.
+ * Everything that needs other receipts (keys, chain, authority) is in chain.ts.
+ */
+import type { z } from 'zod'
+import { canonicalBytes } from './canonical-json.js'
+import { parseSignature, formatSignature } from './crypto/signature.js'
+import { nobleSha256 } from './crypto/noble.js'
+import type { Sha256, Signer } from './crypto/types.js'
+import { bytesToHex } from './encoding.js'
+import { PixpaxError } from './errors.js'
+import { ReceiptSchema, type Receipt, type ReceiptBody, type StreamRef } from './schemas.js'
+import { assertJsonValue, parseStrictJson } from './strict-json.js'
+import { checkStreamRef, streamKey, type StreamTypeSpec } from './streams.js'
+import { isUlid, nextUlid } from './ulid.js'
+
+/** Largest canonical receipt, in bytes (ARCHITECTURE §2). */
+export const MAX_RECEIPT_BYTES = 64 * 1024
+/** Input text longer than this is refused before parsing: no canonical form of it can fit. */
+export const MAX_RECEIPT_TEXT = 8 * MAX_RECEIPT_BYTES
+
+/** A receipt that passed every check that needs nothing but itself. */
+export interface CheckedReceipt {
+  readonly receipt: Receipt
+  readonly streamKey: string
+  readonly spec: StreamTypeSpec
+  /** RFC 8785 bytes of the receipt without `hash` and `signature`: what is hashed and signed. */
+  readonly canonical: Uint8Array
+  /** The decoded 64-byte low-S signature (not yet verified). */
+  readonly signature: Uint8Array
+}
+
+/** `"sha256:" + hex` of some bytes. */
+export function sha256Ref(data: Uint8Array, sha256: Sha256 = nobleSha256): string {
+  return 'sha256:' + bytesToHex(sha256(data))
+}
+
+/** The receipt without `hash` and `signature`. */
+export function receiptBody(receipt: Receipt | ReceiptBody): ReceiptBody {
+  const { hash: _hash, signature: _signature, ...body } = receipt as Receipt
+  return body
+}
+
+/** The canonical bytes of a receipt (its body: `hash` and `signature` removed). */
+export function receiptCanonicalBytes(receipt: Receipt | ReceiptBody): Uint8Array {
+  return canonicalBytes(receiptBody(receipt))
+}
+
+function zodIssueMessage(error: z.ZodError): { message: string; path: string } {
+  const issue = error.issues[0]!
+  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)'
+  if (issue.code === 'unrecognized_keys') {
+    return { message: `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} at ${path}`, path }
+  }
+  return { message: `${path}: ${issue.message}`, path }
+}
+
+/** Validates a payload against its receipt type's schema (SCHEMA_INVALID). */
+function checkPayload(spec: StreamTypeSpec, type: string, payload: Record<string, unknown>): void {
+  const typeSpec = Object.hasOwn(spec.receipts, type) ? spec.receipts[type] : undefined
+  if (!typeSpec) {
+    throw new PixpaxError('SCHEMA_INVALID', `stream type ${spec.type} does not accept receipt type ${type}`, {
+      path: 'type',
+      accepted: Object.keys(spec.receipts),
+    })
+  }
+  const result = typeSpec.payload.safeParse(payload)
+  if (!result.success) {
+    const { message, path } = zodIssueMessage(result.error)
+    throw new PixpaxError('SCHEMA_INVALID', `payload of ${type}: ${message}`, { path: `payload.${path}` })
+  }
+}
+
+/**
+ * Checks everything about one receipt that needs no other receipt, in the order of ARCHITECTURE §6:
+ * shape (schemaVersion first, then zod, then payload per type, then JSON value rules), eventId format,
+ * size, hash, signature encoding. Throws PixpaxError with the first failing code.
+ */
+export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): CheckedReceipt {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new PixpaxError('SCHEMA_INVALID', 'a receipt must be a JSON object')
+  }
+  const record = value as Record<string, unknown>
+  if ('schemaVersion' in record && record.schemaVersion !== 1) {
+    throw new PixpaxError('SCHEMA_VERSION_UNSUPPORTED', `schemaVersion ${JSON.stringify(record.schemaVersion)} is not supported (only 1)`, {
+      supported: [1],
+    })
+  }
+  const parsed = ReceiptSchema.safeParse(value)
+  if (!parsed.success) {
+    const { message, path } = zodIssueMessage(parsed.error)
+    throw new PixpaxError('SCHEMA_INVALID', message, { path })
+  }
+  // zod returns copies; keep the caller's object so nothing is normalized away behind our back.
+  const receipt = value as Receipt
+  const spec = checkStreamRef(receipt.stream)
+  checkPayload(spec, receipt.type, receipt.payload)
+  assertJsonValue(receipt.payload, '$.payload')
+  if (!isUlid(receipt.eventId)) {
+    throw new PixpaxError('EVENT_ID_ORDER', 'eventId is not a ULID (26 uppercase Crockford base32 characters)')
+  }
+  const canonical = receiptCanonicalBytes(receipt)
+  if (canonical.length > MAX_RECEIPT_BYTES) {
+    throw new PixpaxError('RECEIPT_TOO_LARGE', `canonical receipt is ${canonical.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`, {
+      size: canonical.length,
+      limit: MAX_RECEIPT_BYTES,
+    })
+  }
+  const expected = sha256Ref(canonical, sha256)
+  if (receipt.hash !== expected) {
+    throw new PixpaxError('HASH_MISMATCH', `hash does not match the canonical bytes (expected ${expected})`, { expected })
+  }
+  const signature = parseSignature(receipt.signature)
+  return { receipt, streamKey: streamKey(receipt.stream), spec, canonical, signature }
+}
+
+/** Parses receipt JSON text strictly (DUPLICATE_KEY, JSON_INVALID, …) and checks it with `checkReceipt`. */
+export function parseReceipt(text: string, sha256: Sha256 = nobleSha256): CheckedReceipt {
+  if (text.length > MAX_RECEIPT_TEXT) {
+    throw new PixpaxError('RECEIPT_TOO_LARGE', `receipt text is ${text.length} characters; no receipt that long can fit ${MAX_RECEIPT_BYTES} canonical bytes`)
+  }
+  return checkReceipt(parseStrictJson(text), sha256)
+}
+
+/** The predecessor a new receipt chains to: the stream head, or null for a stream's first receipt. */
+export interface ChainHead {
+  readonly eventId: string
+  readonly hash: string
+}
+
+export interface BuildReceiptInput {
+  stream: StreamRef
+  type: string
+  payload: Record<string, unknown>
+  identityId: string
+  signer: Signer
+  prev: ChainHead | null
+  /** Defaults to a fresh random UUID: pass your own to make a command safely retryable. */
+  idempotencyKey?: string
+  /** Defaults to now. */
+  createdAt?: string
+  /** Defaults to a ULID after `prev.eventId`. */
+  eventId?: string
+  now?: () => number
+  sha256?: Sha256
+}
+
+/**
+ * Builds, hashes and signs a receipt chained to `prev`, and checks the result with `checkReceipt` so a
+ * bad payload fails here, at the author, not later at a verifier.
+ */
+export async function buildReceipt(input: BuildReceiptInput): Promise<Receipt> {
+  const now = input.now ?? Date.now
+  const sha256 = input.sha256 ?? nobleSha256
+  assertJsonValue(input.payload, '$.payload')
+  const body: ReceiptBody = {
+    eventId: input.eventId ?? nextUlid(input.prev?.eventId, now()),
+    stream: input.stream,
+    type: input.type,
+    payload: input.payload,
+    createdAt: input.createdAt ?? new Date(now()).toISOString(),
+    issuer: { identityId: input.identityId, publicKeyId: input.signer.publicKeyId },
+    idempotencyKey: input.idempotencyKey ?? crypto.randomUUID(),
+    prevEventId: input.prev?.eventId ?? null,
+    prevHash: input.prev?.hash ?? null,
+    schemaVersion: 1,
+  }
+  const canonical = canonicalBytes(body)
+  const hash = sha256Ref(canonical, sha256)
+  const signature = formatSignature(await input.signer.sign(canonical))
+  const receipt: Receipt = { ...body, hash, signature }
+  checkReceipt(receipt, sha256)
+  return receipt
+}

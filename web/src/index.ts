@@ -1,0 +1,2 @@
+/** @pixpax/web — skeleton; built out by its own issue. */
+export {}
