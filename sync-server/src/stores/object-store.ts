@@ -1,0 +1,38 @@
+/**
+ * The object store: where canonical receipts live — the only source of truth (ARCHITECTURE §1, §4).
+ * Implementations: filesystem (embedded default) and S3 (DigitalOcean Spaces in production). Every
+ * implementation runs the same conformance suite (test/support/object-store-contract.ts).
+ */
+export interface ObjectStore {
+  /** A short name for logs and metrics, e.g. `fs` or `s3`. */
+  readonly name: string
+  /**
+   * Stores `bytes` at `key` unless an object is already there. Returns `created`, or `exists` with the
+   * stored object untouched. A reader sees the whole object or none of it, never a torn write, and a
+   * `created` object is durable (fsync'd / acknowledged by S3) when the promise resolves.
+   */
+  putIfAbsent(key: string, bytes: Uint8Array, contentType?: string): Promise<'created' | 'exists'>
+  /** Stores `bytes` at `key`, replacing what is there (derived objects only: snapshots). Same atomicity. */
+  put(key: string, bytes: Uint8Array, contentType?: string): Promise<void>
+  /** The object's bytes, or undefined if there is none. */
+  get(key: string): Promise<Uint8Array | undefined>
+  /**
+   * Keys under `prefix`, ascending in byte order, at most `limit` (default 1000), starting after
+   * `startAfter` when given. A page shorter than `limit` is the last one.
+   */
+  list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<string[]>
+  /** Removes the object if present (derived objects only; receipts are never deleted). */
+  delete(key: string): Promise<void>
+  /** Cheap reachability check for /readyz. Throws if the store cannot be reached. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Object keys are ASCII paths: segments of [A-Za-z0-9._-], no empty, `.` or `..` segment. */
+export const OBJECT_KEY_PATTERN = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._-]*$/
+
+export function assertObjectKey(key: string): void {
+  if (!OBJECT_KEY_PATTERN.test(key) || key.length > 512 || key.split('/').some((s) => s === '.' || s === '..')) {
+    throw new RangeError(`invalid object key ${JSON.stringify(key)}`)
+  }
+}
