@@ -331,34 +331,84 @@ export interface ChainVerifierOptions extends TrustPolicy {
   readonly sha256?: Sha256
 }
 
+/** A receipt checked on its own, with its signature verification possibly already under way. */
+export interface PreparedReceipt {
+  readonly checked?: CheckedReceipt
+  readonly error?: PixpaxError
+  readonly eventId?: string
+  readonly early?: { readonly publicKey: PublicJwk; readonly result: Promise<boolean> }
+}
+
 /**
  * Verifies a sequence of receipts of any streams, in acceptance order (each stream's receipts in chain
  * order, streams interleaved freely; identity receipts before their keys are used). A rejected receipt
  * does not change the ledger, exactly as the relay would have refused it.
+ *
+ * Two stages, so signatures can be verified in parallel ahead of the ordered rules: `prepare` checks a
+ * receipt on its own and starts verifying its signature (a publicKeyId is a thumbprint, so the key it
+ * names is the same whatever the ledger state); `commit` applies the ordered rules, in input order,
+ * reusing that result. `add` is both in one.
  */
 export class ChainVerifier {
   readonly ledger = new MemoryLedger()
   private accepted = 0
+  /** Every key seen in a checked IDENTITY_CREATED/KEY_ADDED, by thumbprint: lets `prepare` start early. */
+  private readonly keysById = new Map<string, PublicJwk>()
 
   constructor(private readonly options: ChainVerifierOptions) {}
 
-  /** Verifies one receipt given as JSON text (parsed strictly) or as an already-parsed value. */
-  async add(input: string | unknown): Promise<Verdict> {
-    let checked: CheckedReceipt | undefined
+  /** Stage 1: checks one receipt (JSON text, parsed strictly, or a value) and starts its signature check. */
+  prepare(input: string | unknown): PreparedReceipt {
+    let checked: CheckedReceipt
     try {
       checked = typeof input === 'string' ? parseReceipt(input, this.options.sha256) : checkReceipt(input, this.options.sha256)
-      const acceptance = await evaluateReceipt(checked, this.ledger, this.options.verifier, this.options)
+    } catch (error) {
+      if (!(error instanceof PixpaxError)) throw error
+      const eventId = eventIdOf(input)
+      return { error, ...(eventId ? { eventId } : {}) }
+    }
+    const { receipt } = checked
+    if (receipt.type === 'IDENTITY_CREATED' || receipt.type === 'KEY_ADDED') {
+      const key = receipt.payload.publicKey as PublicJwk
+      this.keysById.set(jwkThumbprint(key), key)
+    }
+    const publicKey = this.keysById.get(receipt.issuer.publicKeyId)
+    if (!publicKey) return { checked, eventId: receipt.eventId }
+    const result = Promise.resolve(this.options.verifier.verify(publicKey, checked.canonical, checked.signature))
+    result.catch(() => undefined) // observed in commit; never an unhandled rejection meanwhile
+    return { checked, eventId: receipt.eventId, early: { publicKey, result } }
+  }
+
+  /** Stage 2: applies the ordered rules to a prepared receipt; call in input order. */
+  async commit(prepared: PreparedReceipt): Promise<Verdict> {
+    const { checked, early } = prepared
+    try {
+      if (!checked) throw prepared.error!
+      const base = this.options.verifier
+      const verifier: SignatureVerifier = early
+        ? {
+            name: base.name,
+            verify: (publicKey, data, signature) =>
+              publicKey.x === early.publicKey.x && publicKey.y === early.publicKey.y ? early.result : base.verify(publicKey, data, signature),
+          }
+        : base
+      const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options)
       this.ledger.apply(acceptance)
       this.accepted++
       return { ok: true, streamKey: checked.streamKey, seq: acceptance.seq, eventId: checked.receipt.eventId, hash: checked.receipt.hash }
     } catch (error) {
       if (!(error instanceof PixpaxError)) throw error
-      const eventId = checked?.receipt.eventId ?? eventIdOf(input)
+      const eventId = prepared.eventId
       return { ok: false, code: error.code, message: error.message, ...(eventId ? { eventId } : {}), ...(error.details ? { details: error.details } : {}) }
     }
   }
 
-  /** Receipts accepted so far and, per stream, its count and head. */
+  /** Verifies one receipt given as JSON text (parsed strictly) or as an already-parsed value. */
+  async add(input: string | unknown): Promise<Verdict> {
+    return this.commit(this.prepare(input))
+  }
+
+  /** Receipts accepted so far and, per stream, its count and head (hash and eventId). */
   summary(): { receipts: number; streams: Record<string, { count: number; head: string; headEventId: string }> } {
     const streams: Record<string, { count: number; head: string; headEventId: string }> = {}
     for (const s of this.ledger.allStreams()) streams[s.key] = { count: s.count, head: s.head.hash, headEventId: s.head.eventId }

@@ -53,4 +53,5 @@ export {
   type VerifiedReceipt,
   type RejectedReceipt,
   type ChainVerifierOptions,
+  type PreparedReceipt,
 } from './chain.js'

@@ -1,13 +1,17 @@
 import { createReadStream } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { open } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
-import { ChainVerifier, MAX_RECEIPT_TEXT, nobleVerifier, utf8DecodeStrict, webCryptoVerifier, type SignatureVerifier } from '../index.js'
+import { ChainVerifier, MAX_RECEIPT_TEXT, nobleVerifier, utf8DecodeStrict, webCryptoVerifier, type PreparedReceipt, type SignatureVerifier } from '../index.js'
 import { nodeSha256, nodeVerifier } from '../node/node-crypto.js'
+import { VerifyPool } from '../node/verify-pool.js'
 import { readLines } from '../node/lines.js'
 import { CliError } from './cli-error.js'
 
 /** At most this many errors are listed; `errorCount` still counts them all. */
 const MAX_LISTED_ERRORS = 1000
+/** Receipts prepared (signature verification started) ahead of the one being committed. */
+const LOOKAHEAD = 4096
 
 interface VerifyError {
   file?: string
@@ -17,16 +21,19 @@ interface VerifyError {
   message: string
 }
 
-function backend(name: string | undefined): SignatureVerifier {
+function backend(name: string | undefined): SignatureVerifier & { close?: () => Promise<void> } {
   switch (name ?? 'node') {
     case 'node':
+      // Worker threads when there is more than one core to spread verification over.
+      return availableParallelism() > 1 ? new VerifyPool() : nodeVerifier()
+    case 'node-sync':
       return nodeVerifier()
     case 'webcrypto':
       return webCryptoVerifier()
     case 'noble':
       return nobleVerifier
     default:
-      throw new CliError(`--backend must be node, webcrypto or noble (got ${name})`)
+      throw new CliError(`--backend must be node, node-sync, webcrypto or noble (got ${name})`)
   }
 }
 
@@ -56,8 +63,9 @@ export async function runVerify(
   files: string[],
   options: { issuer?: string[] | undefined; moderator?: string[] | undefined; backend?: string | undefined },
 ): Promise<number> {
+  const signatureVerifier = backend(options.backend)
   const verifier = new ChainVerifier({
-    verifier: backend(options.backend),
+    verifier: signatureVerifier,
     sha256: nodeSha256,
     ...(options.issuer ? { platformIssuers: new Set(options.issuer) } : {}),
     ...(options.moderator ? { moderators: new Set(options.moderator) } : {}),
@@ -67,43 +75,53 @@ export async function runVerify(
   let errorCount = 0
   const report = (error: VerifyError): void => {
     errorCount++
-    if (errors.length < MAX_LISTED_ERRORS) errors.push(files.length > 1 ? error : (({ file: _f, ...rest }) => rest)(error))
+    if (errors.length < MAX_LISTED_ERRORS) errors.push(error)
   }
-  for (const input of inputs) {
-    try {
-      for await (const line of readLines(input.stream(), MAX_RECEIPT_TEXT)) {
-        if (!line.bytes) {
-          report({ file: input.name, line: line.number, code: 'RECEIPT_TOO_LARGE', message: `line is ${line.length} bytes; no receipt can be that long` })
-          continue
-        }
-        let text: string
-        try {
-          text = utf8DecodeStrict(line.bytes)
-        } catch {
-          report({ file: input.name, line: line.number, code: 'JSON_INVALID', message: 'line is not valid UTF-8' })
-          continue
-        }
-        if (text.trim() === '') continue
-        const verdict = await verifier.add(text)
-        if (!verdict.ok) {
-          report({
-            file: input.name,
-            line: line.number,
-            ...(verdict.eventId ? { eventId: verdict.eventId } : {}),
-            code: verdict.code,
-            message: verdict.message,
-          })
-        }
-      }
-    } catch (e) {
-      throw new CliError(`cannot read ${input.name}: ${(e as Error).message}`)
+  const pending: Array<{ file: string; line: number; prepared: PreparedReceipt }> = []
+  const commitOldest = async (): Promise<void> => {
+    const { file, line, prepared } = pending.shift()!
+    const verdict = await verifier.commit(prepared)
+    if (!verdict.ok) {
+      report({ file, line, ...(verdict.eventId ? { eventId: verdict.eventId } : {}), code: verdict.code, message: verdict.message })
     }
   }
+  try {
+    for (const input of inputs) {
+      try {
+        for await (const line of readLines(input.stream(), MAX_RECEIPT_TEXT)) {
+          if (!line.bytes) {
+            report({ file: input.name, line: line.number, code: 'RECEIPT_TOO_LARGE', message: `line is ${line.length} bytes; no receipt can be that long` })
+            continue
+          }
+          let text: string
+          try {
+            text = utf8DecodeStrict(line.bytes)
+          } catch {
+            report({ file: input.name, line: line.number, code: 'JSON_INVALID', message: 'line is not valid UTF-8' })
+            continue
+          }
+          if (text.trim() === '') continue
+          pending.push({ file: input.name, line: line.number, prepared: verifier.prepare(text) })
+          if (pending.length > LOOKAHEAD) await commitOldest()
+        }
+      } catch (e) {
+        throw new CliError(`cannot read ${input.name}: ${(e as Error).message}`)
+      }
+    }
+    while (pending.length > 0) await commitOldest()
+  } finally {
+    await signatureVerifier.close?.()
+  }
+  // Line-level errors are reported as read, receipt errors as committed: list them in input order.
+  const fileOrder = new Map(files.map((f, i) => [f, i]))
+  errors.sort((a, b) => (fileOrder.get(a.file ?? '') ?? 0) - (fileOrder.get(b.file ?? '') ?? 0) || a.line - b.line)
   const summary = verifier.summary()
   if (errorCount === 0) {
     process.stdout.write(JSON.stringify({ ok: true, ...summary }) + '\n')
     return 0
   }
-  process.stdout.write(JSON.stringify({ ok: false, errors, errorCount, ...summary }) + '\n')
+  // With one input the file name is noise; with several it says which file a line is in.
+  const listed = files.length > 1 ? errors : errors.map(({ file: _file, ...rest }) => rest)
+  process.stdout.write(JSON.stringify({ ok: false, errors: listed, errorCount, ...summary }) + '\n')
   return 1
 }

@@ -1,6 +1,18 @@
 import { base64Decode, base64Encode } from '../encoding.js'
 import { PixpaxError } from '../errors.js'
-import { P256_HALF_N, P256_N, splitSignature } from './p256.js'
+import { bigIntTo32Bytes, P256_HALF_N, P256_N } from './p256.js'
+
+const N_BYTES = bigIntTo32Bytes(P256_N)
+const HALF_N_BYTES = bigIntTo32Bytes(P256_HALF_N)
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return 0
+}
+
+function isZero(a: Uint8Array): boolean {
+  return a.every((byte) => byte === 0)
+}
 
 export const SIGNATURE_PREFIX = 'ecdsa-p256:'
 
@@ -24,10 +36,12 @@ export function parseSignature(signature: string): Uint8Array {
     const hint = bytes[0] === 0x30 ? ' (looks like DER; PixPax uses raw r‖s)' : ''
     throw new PixpaxError('SIGNATURE_NOT_CANONICAL', `signature must be 64 bytes r‖s, got ${bytes.length}${hint}`)
   }
-  const { r, s } = splitSignature(bytes)
-  if (r === 0n || r >= P256_N || s === 0n || s >= P256_N) {
+  // Byte-wise big-endian comparisons: this runs for every receipt, and BigInt conversion costs more.
+  const r = bytes.subarray(0, 32)
+  const s = bytes.subarray(32, 64)
+  if (isZero(r) || compare(r, N_BYTES) >= 0 || isZero(s) || compare(s, N_BYTES) >= 0) {
     throw new PixpaxError('SIGNATURE_NOT_CANONICAL', 'signature r or s is out of range')
   }
-  if (s > P256_HALF_N) throw new PixpaxError('SIGNATURE_NOT_CANONICAL', 'signature has high S (s > n/2); normalize to n − s')
+  if (compare(s, HALF_N_BYTES) > 0) throw new PixpaxError('SIGNATURE_NOT_CANONICAL', 'signature has high S (s > n/2); normalize to n − s')
   return bytes
 }
