@@ -72,9 +72,11 @@ function checkPayload(spec: StreamTypeSpec, type: string, payload: Record<string
 }
 
 /**
- * Checks everything about one receipt that needs no other receipt, in the order of ARCHITECTURE §6:
- * shape (schemaVersion first, then zod, then payload per type, then JSON value rules), eventId format,
- * size, hash, signature encoding. Throws PixpaxError with the first failing code.
+ * Checks everything about one receipt that needs no other receipt, in this order: schemaVersion
+ * (SCHEMA_VERSION_UNSUPPORTED), envelope shape and stream reference (SCHEMA_INVALID), JSON value rules
+ * of the payload (SCHEMA_INVALID), canonical size (RECEIPT_TOO_LARGE), payload schema of the receipt
+ * type (SCHEMA_INVALID), eventId format (EVENT_ID_ORDER), hash (HASH_MISMATCH), signature encoding
+ * (SIGNATURE_NOT_CANONICAL). Throws PixpaxError with the first failing code.
  */
 export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): CheckedReceipt {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -94,17 +96,17 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
   // zod returns copies; keep the caller's object so nothing is normalized away behind our back.
   const receipt = value as Receipt
   const spec = checkStreamRef(receipt.stream)
-  checkPayload(spec, receipt.type, receipt.payload)
   assertJsonValue(receipt.payload, '$.payload')
-  if (!isUlid(receipt.eventId)) {
-    throw new PixpaxError('EVENT_ID_ORDER', 'eventId is not a ULID (26 uppercase Crockford base32 characters)')
-  }
   const canonical = receiptCanonicalBytes(receipt)
   if (canonical.length > MAX_RECEIPT_BYTES) {
     throw new PixpaxError('RECEIPT_TOO_LARGE', `canonical receipt is ${canonical.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`, {
       size: canonical.length,
       limit: MAX_RECEIPT_BYTES,
     })
+  }
+  checkPayload(spec, receipt.type, receipt.payload)
+  if (!isUlid(receipt.eventId)) {
+    throw new PixpaxError('EVENT_ID_ORDER', 'eventId is not a ULID (26 uppercase Crockford base32 characters)')
   }
   const expected = sha256Ref(canonical, sha256)
   if (receipt.hash !== expected) {
