@@ -1,0 +1,119 @@
+/**
+ * buildApp(deps): the relay as a Fastify instance, separate from the process entry (main.ts) so tests
+ * run it in-process with `inject` or on a real socket, with PGlite or Postgres, fs or S3.
+ */
+import { randomUUID } from 'node:crypto'
+import { parseStrictJson, PixpaxError, utf8DecodeStrict, type Sha256, type SignatureVerifier, type Signer, type TrustPolicy } from '@pixpax/shared'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { RelayConfig } from './config.js'
+import type { ProjectionDb } from './db/projection-db.js'
+import { ApiError, sendError } from './errors.js'
+import { Ingestor } from './ingest/ingest.js'
+import { Metrics } from './metrics.js'
+import { OpenApiRegistry } from './openapi.js'
+import { healthRoutes } from './routes/health.js'
+import { queryRoutes } from './routes/queries.js'
+import { receiptRoutes } from './routes/receipts.js'
+import type { ObjectStore } from './stores/object-store.js'
+
+export interface AppDeps {
+  config: RelayConfig
+  db: ProjectionDb
+  store: ObjectStore
+  /** The relay's signing key: acks (and custodial receipts through their own signers). */
+  relaySigner: Signer
+  verifier: SignatureVerifier
+  sha256: Sha256
+  metrics?: Metrics
+  logger?: boolean | Record<string, unknown>
+}
+
+export interface RelayContext extends AppDeps {
+  metrics: Metrics
+  ingestor: Ingestor
+  openapi: OpenApiRegistry
+  policy: TrustPolicy
+  /**
+   * Read access to a stream (set by the auth plugin): throws UNAUTHENTICATED/FORBIDDEN for a private
+   * stream the request's session may not read. Identity and account streams are public.
+   */
+  authorizeRead?: (request: FastifyRequest, streamKey: string) => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    relay: RelayContext
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.LOG_LEVEL },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // Accept a caller's x-request-id when it is sane, else make one; it is echoed and logged.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`
+    },
+    return503OnClosing: true,
+  })
+  const metrics = deps.metrics ?? new Metrics()
+  const policy: TrustPolicy = {
+    ...(config.PLATFORM_ISSUERS.length ? { platformIssuers: new Set(config.PLATFORM_ISSUERS) } : {}),
+    ...(config.MODERATORS.length ? { moderators: new Set(config.MODERATORS) } : {}),
+  }
+  const ingestor = new Ingestor({
+    db: deps.db,
+    store: deps.store,
+    relaySigner: deps.relaySigner,
+    verifier: deps.verifier,
+    sha256: deps.sha256,
+    policy,
+    onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
+  })
+  app.decorate('relay', { ...deps, metrics, ingestor, openapi: new OpenApiRegistry(), policy })
+
+  // Strict JSON for every body: duplicate keys, floats, lone surrogates and deep nesting are refused
+  // here with their codes, before any route sees the value.
+  app.removeContentTypeParser(['application/json'])
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    try {
+      if (body.length === 0) throw new PixpaxError('JSON_INVALID', 'the request body is empty')
+      let text: string
+      try {
+        text = utf8DecodeStrict(body)
+      } catch {
+        throw new PixpaxError('JSON_INVALID', 'the request body is not valid UTF-8')
+      }
+      done(null, parseStrictJson(text))
+    } catch (error) {
+      done(error as Error, undefined)
+    }
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error))
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
+
+  await app.register(healthRoutes)
+  await app.register(receiptRoutes)
+  await app.register(queryRoutes)
+  app.get('/v1/openapi.json', async () => app.relay.openapi.document())
+  app.addHook('onClose', async () => {
+    await (deps.verifier as { close?: () => Promise<void> }).close?.()
+    await deps.store.close()
+    await deps.db.close()
+  })
+  return app
+}

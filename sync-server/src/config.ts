@@ -1,0 +1,63 @@
+/**
+ * Relay configuration, parsed once from the environment (STYLE: one composition root, config parsed
+ * once). Every variable is documented in the README's table; defaults run on a bare machine.
+ */
+import { z } from 'zod'
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
+const int = (def: number) => z.coerce.number().int().positive().default(def)
+const list = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().default('127.0.0.1'),
+  DATA_DIR: z.string().default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().optional(),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
+  DATABASE_POOL_SIZE: int(20),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z.string().optional(),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  RELAY_KEY_FILE: z.string().optional(),
+  RELAY_IDENTITY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('pixpax-relay'),
+  VAULT_ADDR: z.string().url().optional(),
+  VAULT_TOKEN: z.string().optional(),
+  VAULT_TRANSIT_KEY: z.string().default('pixpax-relay'),
+  VAULT_TRANSIT_MOUNT: z.string().default('transit'),
+  PLATFORM_ISSUERS: list,
+  MODERATORS: list,
+  ADMIN_IDENTITIES: list,
+  BODY_LIMIT_BYTES: int(4 * 1024 * 1024),
+  MAX_RECEIPTS_PER_REQUEST: int(1000),
+  RATE_LIMIT_PER_IP: int(6000),
+  RATE_LIMIT_PER_IDENTITY: int(6000),
+  RATE_LIMIT_WINDOW_MS: int(60_000),
+  SESSION_TTL_SECONDS: int(24 * 3600),
+})
+
+export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>
+
+/** Parses the environment; throws one readable error listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)
+    throw new Error(`invalid relay configuration:\n${lines.join('\n')}`)
+  }
+  const config = parsed.data
+  if (config.S3_ENDPOINT && !config.S3_BUCKET) throw new Error('invalid relay configuration: S3_ENDPOINT is set but S3_BUCKET is not')
+  if (config.VAULT_ADDR && !config.VAULT_TOKEN) throw new Error('invalid relay configuration: VAULT_ADDR is set but VAULT_TOKEN is not')
+  return Object.freeze(config)
+}

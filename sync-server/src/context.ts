@@ -1,0 +1,70 @@
+/**
+ * The composition root: turns a RelayConfig into ready-made dependencies — Postgres or PGlite, S3 or
+ * the filesystem, Vault Transit or a key file — chosen here and nowhere else.
+ */
+import { mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { SignatureVerifier, Signer } from '@pixpax/shared'
+import { nodeSha256, nodeSigner, nodeVerifier, VerifyPool } from '@pixpax/shared/node'
+import type { AppDeps } from './app.js'
+import type { RelayConfig } from './config.js'
+import { migrate } from './db/migrate.js'
+import { PgDb } from './db/pg-db.js'
+import { PgliteDb } from './db/pglite-db.js'
+import type { ProjectionDb } from './db/projection-db.js'
+import { loadOrCreateKeyFile } from './signing/key-file.js'
+import { vaultTransitSigner } from './signing/vault-transit.js'
+import { FsObjectStore } from './stores/fs-object-store.js'
+import type { ObjectStore } from './stores/object-store.js'
+import { S3ObjectStore } from './stores/s3-object-store.js'
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url))
+
+export function openStore(config: RelayConfig): ObjectStore {
+  if (config.S3_BUCKET) {
+    return new S3ObjectStore({
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      region: config.S3_REGION,
+      bucket: config.S3_BUCKET,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
+        : {}),
+    })
+  }
+  return new FsObjectStore(join(config.DATA_DIR, 'objects'))
+}
+
+/** Opens the projection database and applies pending migrations. */
+export async function openDb(config: RelayConfig): Promise<ProjectionDb> {
+  if (!config.DATABASE_URL) await mkdir(config.DATA_DIR, { recursive: true })
+  const db: ProjectionDb = config.DATABASE_URL
+    ? await PgDb.open({
+        connectionString: config.DATABASE_URL,
+        max: config.DATABASE_POOL_SIZE,
+        ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}),
+      })
+    : await PgliteDb.open({ dataDir: join(config.DATA_DIR, 'pglite'), ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}) })
+  await migrate(db, MIGRATIONS_DIR)
+  return db
+}
+
+export async function openSigner(config: RelayConfig): Promise<Signer> {
+  if (config.VAULT_ADDR) {
+    return vaultTransitSigner({ address: config.VAULT_ADDR, token: config.VAULT_TOKEN!, key: config.VAULT_TRANSIT_KEY, mount: config.VAULT_TRANSIT_MOUNT })
+  }
+  return nodeSigner(await loadOrCreateKeyFile(config.RELAY_KEY_FILE ?? join(config.DATA_DIR, 'relay-key.jwk')))
+}
+
+/** Signature verification: worker threads when there are cores to spread it over. */
+export function openVerifier(): SignatureVerifier & { close?: () => Promise<void> } {
+  return availableParallelism() > 1 ? new VerifyPool() : nodeVerifier()
+}
+
+export async function buildDeps(config: RelayConfig): Promise<AppDeps> {
+  const store = openStore(config)
+  const db = await openDb(config)
+  return { config, db, store, relaySigner: await openSigner(config), verifier: openVerifier(), sha256: nodeSha256 }
+}

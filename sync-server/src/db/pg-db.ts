@@ -1,0 +1,145 @@
+import pg from 'pg'
+import type { ProjectionDb, Queryable, QueryResult } from './projection-db.js'
+import { quoteSchema } from './schema-name.js'
+import { TransactionScope } from './transaction-scope.js'
+import { BYTEA_OID, INT8_ARRAY_OID, INT8_OID, parseInt8 } from './type-parsers.js'
+
+export interface PgDbOptions {
+  /** `postgres://user:pass@host:5432/db?sslmode=require` (DATABASE_URL). */
+  connectionString: string
+  /** Pool size (default 10). Each open transaction holds one connection until it ends. */
+  max?: number
+  /**
+   * Schema to create (if missing) and use as the search_path of every connection: one per test file,
+   * or per tenant. Set as a startup parameter (`options=-c search_path=…`), which PgBouncer in
+   * transaction mode refuses; leave it unset behind such a pooler (production uses `public`).
+   */
+  schema?: string
+  /** Called when an idle pooled connection fails (the pool drops it and reconnects on demand). */
+  onError?: (err: Error) => void
+}
+
+/** Production projection database: Postgres through a `pg` pool. */
+export class PgDb implements ProjectionDb {
+  readonly name = 'pg'
+  readonly #pool: pg.Pool
+  readonly #scope = new TransactionScope()
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool
+  }
+
+  static async open(options: PgDbOptions): Promise<PgDb> {
+    const schema = options.schema !== undefined ? quoteSchema(options.schema) : undefined
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.max ?? 10,
+      types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
+      ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+    })
+    // Without a listener, an idle connection dropped by the server would crash the process.
+    pool.on('error', options.onError ?? (() => {}))
+    const db = new PgDb(pool)
+    try {
+      if (schema !== undefined) await createSchema(pool, schema)
+      else await pool.query('SELECT 1')
+    } catch (err) {
+      await pool.end()
+      throw err
+    }
+    return db
+  }
+
+  /** Without `params`, `sql` may hold several statements; the result is the last one's. */
+  async query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    this.#scope.assertOutside('query')
+    return toQueryResult<R>(await this.#pool.query(sql, params))
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    this.#scope.assertOutside('transaction')
+    const client = await this.#pool.connect()
+    // A connection whose BEGIN/COMMIT/ROLLBACK failed is in an unknown state: destroy, don't reuse.
+    let broken: Error | undefined
+    // A checked-out client that loses its connection emits 'error' besides failing the query; the pool
+    // only listens on idle clients, and an unheard 'error' event would crash the process.
+    const onError = (err: Error): void => {
+      broken = err
+    }
+    client.on('error', onError)
+    try {
+      await client.query('BEGIN').catch((err: Error) => {
+        broken = err
+        throw err
+      })
+      let result: T
+      try {
+        result = await this.#scope.run(async (sql, params) => toQueryResult(await client.query(sql, params)), fn)
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError
+        })
+        throw err
+      }
+      await client.query('COMMIT').catch((err: Error) => {
+        // A COMMIT the server refuses (e.g. a deferred constraint) has rolled back; the connection is
+        // fine. One that never got an answer might have committed or not: drop the connection.
+        if (!isServerError(err)) broken = err
+        throw err
+      })
+      return result
+    } finally {
+      client.off('error', onError)
+      client.release(broken)
+    }
+  }
+
+  withLock<T>(lockKey: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.transaction(async (tx) => {
+      // Transaction-scoped: released by COMMIT/ROLLBACK, or by the server if this connection dies.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey])
+      return fn(tx)
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end()
+  }
+}
+
+async function createSchema(pool: pg.Pool, schema: string): Promise<void> {
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+  } catch (err) {
+    // Two processes creating it at once: IF NOT EXISTS still races on the catalog's unique index.
+    const code = (err as { code?: string }).code
+    if (code !== '23505' && code !== '42P06') throw err
+  }
+}
+
+function isServerError(err: unknown): boolean {
+  // pg's DatabaseError carries the server's SQLSTATE; connection failures don't.
+  return err instanceof pg.DatabaseError
+}
+
+/** pg returns an array of results for a multi-statement query; QueryResult is the last one. */
+function toQueryResult<R>(result: pg.QueryResult | pg.QueryResult[]): QueryResult<R> {
+  const last = Array.isArray(result) ? result.at(-1) : result
+  if (last === undefined) return { rows: [], rowCount: 0 }
+  return { rows: last.rows as R[], rowCount: last.rowCount ?? 0 }
+}
+
+const defaultParser = pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => (value: string) => unknown
+const int8Array = (text: string): unknown =>
+  (defaultParser(INT8_ARRAY_OID, 'text')(text) as (string | null)[]).map((v) => (v === null ? null : parseInt8(v)))
+// A copy, not a view: small Buffers are slices of a shared pool.
+const bytea = (text: string): Uint8Array => new Uint8Array(defaultParser(BYTEA_OID, 'text')(text) as Buffer)
+
+/** See type-parsers.ts: the same result types as PgliteDb. */
+function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (format === 'binary') return defaultParser(oid, format)
+  if (oid === INT8_OID) return parseInt8
+  if (oid === INT8_ARRAY_OID) return int8Array
+  if (oid === BYTEA_OID) return bytea
+  return defaultParser(oid, 'text')
+}

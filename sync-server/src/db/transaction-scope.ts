@@ -1,0 +1,40 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Queryable, QueryResult } from './projection-db.js'
+
+type RunQuery = (sql: string, params?: unknown[]) => Promise<QueryResult<never>>
+
+/**
+ * Guards the two classic transaction mistakes, identically for pg and PGlite:
+ * - calling `db.query`/`db.transaction` from inside a transaction callback instead of `tx.query`:
+ *   on pg it silently runs outside the transaction (and can exhaust the pool), on PGlite (one
+ *   connection) it would wait for the transaction it is part of, forever. Here it throws.
+ * - keeping `tx` after the callback returned: on pg the connection is back in the pool, serving
+ *   someone else. Here it throws.
+ */
+export class TransactionScope {
+  readonly #current = new AsyncLocalStorage<{ open: boolean }>()
+
+  assertOutside(method: string): void {
+    if (this.#current.getStore()?.open) {
+      throw new Error(
+        `db.${method}() called inside a transaction callback of the same database: use the \`tx\` ` +
+          'the callback received (db-level calls would run outside the transaction, or deadlock on PGlite)',
+      )
+    }
+  }
+
+  async run<T>(query: RunQuery, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const state = { open: true }
+    const tx: Queryable = {
+      query: async <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
+        if (!state.open) throw new Error('transaction already finished: `tx` used after its callback returned')
+        return (await query(sql, params)) as QueryResult<R>
+      },
+    }
+    try {
+      return await this.#current.run(state, () => fn(tx))
+    } finally {
+      state.open = false
+    }
+  }
+}

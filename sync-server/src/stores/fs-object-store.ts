@@ -1,0 +1,312 @@
+import { randomBytes } from 'node:crypto'
+import { constants, type Dirent } from 'node:fs'
+import { access, link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { assertObjectKey, type ObjectStore } from './object-store.js'
+import { parseListPrefix } from './list-prefix.js'
+
+/**
+ * The embedded object store: one file per object under `root`, the key's segments as directories, so
+ * `./data/pixpax/pixbooks/…/events/01J….json` can be read with `cat`.
+ *
+ * Atomicity: every write goes to a temp file in the target directory (named `.tmp-…`; a leading `.` is
+ * never a valid key segment, so temp files can be neither listed nor read), is fsync'd, then
+ * `link()`ed (putIfAbsent: the kernel refuses an existing name, so two processes racing on one key get
+ * exactly one `created`) or `rename()`d (put) into place, and the directory is fsync'd.
+ *
+ * One difference from S3: a key cannot also be a "directory" of other keys (`a` and `a/b` cannot both
+ * exist). The PixPax layout never does that; a write that would throws instead of corrupting anything.
+ * The store needs a filesystem with hard links (any local Linux/macOS filesystem).
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly name = 'fs'
+  readonly root: string
+  readonly #listings = new ListingCache()
+
+  constructor(root: string) {
+    this.root = resolve(root)
+  }
+
+  async putIfAbsent(key: string, bytes: Uint8Array): Promise<'created' | 'exists'> {
+    const path = this.#path(key)
+    const dir = dirname(path)
+    await this.#ensureDir(dir, key)
+    // Cheap pre-check: an idempotent retry should not cost a temp file and two fsyncs.
+    if (await this.#isObject(path, key)) {
+      await fsyncDir(dir) // the writer that linked it may not have made the name durable yet
+      return 'exists'
+    }
+    const tmp = await writeTemp(dir, bytes)
+    let outcome: 'created' | 'exists'
+    try {
+      await link(tmp, path)
+      outcome = 'created'
+    } catch (err) {
+      if (errorCode(err) !== 'EEXIST') throw err
+      if (!(await this.#isObject(path, key))) throw conflict(key)
+      outcome = 'exists'
+    } finally {
+      await unlinkQuietly(tmp)
+    }
+    await fsyncDir(dir)
+    return outcome
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    const path = this.#path(key)
+    const dir = dirname(path)
+    await this.#ensureDir(dir, key)
+    const tmp = await writeTemp(dir, bytes)
+    try {
+      await rename(tmp, path)
+    } catch (err) {
+      await unlinkQuietly(tmp)
+      const code = errorCode(err)
+      throw code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST' ? conflict(key, err) : err
+    }
+    await fsyncDir(dir)
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const path = this.#path(key)
+    try {
+      const buf = await readFile(path)
+      // A plain Uint8Array like the S3 store returns; a view when the Buffer owns its memory (readFile
+      // allocates exactly), a copy if it is a slice of Node's shared pool.
+      return buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength
+        ? new Uint8Array(buf.buffer, 0, buf.byteLength)
+        : new Uint8Array(buf)
+    } catch (err) {
+      if (isAbsent(err)) return undefined
+      throw err
+    }
+  }
+
+  async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<string[]> {
+    const { dir, namePrefix } = parseListPrefix(prefix)
+    const limit = options.limit ?? 1000
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`invalid list limit ${limit}`)
+    const startAfter = options.startAfter
+    const out: string[] = []
+    if (limit === 0) return out
+
+    // Depth-first walk in byte order. Within a directory, entries sort by their name, plus a trailing
+    // '/' for directories: every key under directory `x` starts with `x/`, so this puts `x-1` and `x.json`
+    // (0x2d, 0x2e < '/') before the keys under `x/`, and the walk yields keys in global byte order.
+    const walk = async (dirKey: string, absDir: string, onlyPrefix: string): Promise<boolean> => {
+      const entries = await this.#listings.read(absDir)
+      for (const entry of entries) {
+        if (onlyPrefix !== '' && !entry.name.startsWith(onlyPrefix)) continue
+        const full = dirKey + entry.sortKey
+        if (entry.isDir) {
+          // Skip a subtree whose keys all sort at or before startAfter.
+          if (startAfter !== undefined && full <= startAfter && !startAfter.startsWith(full)) continue
+          if (await walk(full, join(absDir, entry.name), '')) return true
+        } else {
+          if (startAfter !== undefined && full <= startAfter) continue
+          out.push(full)
+          if (out.length >= limit) return true
+        }
+      }
+      return false
+    }
+
+    const dirKey = dir === '' ? '' : `${dir}/`
+    await walk(dirKey, dir === '' ? this.root : join(this.root, ...dir.split('/')), namePrefix)
+    return out
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.#path(key)
+    try {
+      await unlink(path)
+    } catch (err) {
+      const code = errorCode(err)
+      // EISDIR (Linux) / EPERM (macOS): the name is a directory of other keys, so no object is there.
+      if (isAbsent(err) || code === 'EISDIR' || code === 'EPERM') return
+      throw err
+    }
+    await fsyncDir(dirname(path))
+  }
+
+  async ping(): Promise<void> {
+    await mkdir(this.root, { recursive: true })
+    await access(this.root, constants.R_OK | constants.W_OK)
+  }
+
+  async close(): Promise<void> {
+    this.#listings.clear()
+  }
+
+  #path(key: string): string {
+    assertObjectKey(key)
+    return join(this.root, ...key.split('/'))
+  }
+
+  /** True if `path` is an object; throws if it is a directory of other keys. */
+  async #isObject(path: string, key: string): Promise<boolean> {
+    try {
+      const s = await lstat(path)
+      if (s.isDirectory()) throw conflict(key)
+      return true
+    } catch (err) {
+      if (isAbsent(err)) return false
+      throw err
+    }
+  }
+
+  /** mkdir -p, then fsync the parents of every directory it created so the new names survive a crash. */
+  async #ensureDir(dir: string, key: string): Promise<void> {
+    let first: string | undefined
+    try {
+      first = await mkdir(dir, { recursive: true })
+    } catch (err) {
+      const code = errorCode(err)
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw conflict(key, err)
+      throw err
+    }
+    if (first === undefined) return
+    const created: string[] = []
+    for (let d = dir; d !== dirname(first); d = dirname(d)) created.push(d)
+    await fsyncDir(dirname(first))
+    await Promise.all(created.map((d) => fsyncDir(d)))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface Entry {
+  name: string
+  isDir: boolean
+  /** `name` for a file, `name/` for a directory: the prefix shared by every key under the entry. */
+  sortKey: string
+}
+
+const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
+
+/**
+ * Sorted directory listings. Sorting a directory of 100k events costs tens of milliseconds, which
+ * paging 1000 keys at a time would pay 100 times; so listings of large directories are kept and
+ * reused while the directory's mtime is unchanged.
+ *
+ * Why mtime is safe here: a listing is only cached if the directory's mtime, read before `readdir`,
+ * was already more than QUIET_MS old. Any later create/unlink/rename in it stamps a current time, which
+ * differs from that old mtime even on filesystems with coarse (jiffy or whole-second) timestamps. A
+ * directory being appended to right now is never cached and is re-read on every page.
+ */
+class ListingCache {
+  static readonly MIN_ENTRIES = 512
+  static readonly MAX_TOTAL_ENTRIES = 400_000
+  static readonly QUIET_MS = 2_000
+
+  readonly #cache = new Map<string, { mtimeNs: bigint; ino: bigint; entries: Entry[] }>()
+  #total = 0
+
+  async read(absDir: string): Promise<Entry[]> {
+    let s
+    try {
+      s = await stat(absDir, { bigint: true })
+    } catch (err) {
+      if (isAbsent(err)) return []
+      throw err
+    }
+    if (!s.isDirectory()) return []
+    const hit = this.#cache.get(absDir)
+    if (hit && hit.mtimeNs === s.mtimeNs && hit.ino === s.ino) {
+      this.#cache.delete(absDir) // refresh LRU position
+      this.#cache.set(absDir, hit)
+      return hit.entries
+    }
+    if (hit) this.#evict(absDir)
+
+    let dirents: Dirent[]
+    try {
+      dirents = await readdir(absDir, { withFileTypes: true })
+    } catch (err) {
+      if (isAbsent(err)) return []
+      throw err
+    }
+    const entries: Entry[] = []
+    for (const d of dirents) {
+      // Temp files (`.tmp-…`) and anything else that is not a key segment are invisible.
+      if (!SEGMENT.test(d.name)) continue
+      if (d.isDirectory()) entries.push({ name: d.name, isDir: true, sortKey: `${d.name}/` })
+      else if (d.isFile()) entries.push({ name: d.name, isDir: false, sortKey: d.name })
+    }
+    // Keys are ASCII, so UTF-16 code unit order (`<`) is byte order. Never localeCompare.
+    entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
+
+    const quiet = Date.now() - Number(s.mtimeMs) > ListingCache.QUIET_MS
+    if (quiet && entries.length >= ListingCache.MIN_ENTRIES && entries.length <= ListingCache.MAX_TOTAL_ENTRIES) {
+      this.#cache.set(absDir, { mtimeNs: s.mtimeNs, ino: s.ino, entries })
+      this.#total += entries.length
+      for (const oldest of this.#cache.keys()) {
+        if (this.#total <= ListingCache.MAX_TOTAL_ENTRIES) break
+        this.#evict(oldest)
+      }
+    }
+    return entries
+  }
+
+  clear(): void {
+    this.#cache.clear()
+    this.#total = 0
+  }
+
+  #evict(absDir: string): void {
+    const hit = this.#cache.get(absDir)
+    if (!hit) return
+    this.#cache.delete(absDir)
+    this.#total -= hit.entries.length
+  }
+}
+
+async function writeTemp(dir: string, bytes: Uint8Array): Promise<string> {
+  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`)
+  const fh = await open(tmp, 'wx', 0o644)
+  try {
+    await fh.writeFile(bytes)
+    await fh.sync()
+  } catch (err) {
+    await fh.close().catch(() => {})
+    await unlinkQuietly(tmp)
+    throw err
+  }
+  await fh.close()
+  return tmp
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+async function unlinkQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path)
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined
+}
+
+/** ENOENT, or ENOTDIR/EISDIR where a path component is the wrong kind of entry: no object there. */
+function isAbsent(err: unknown): boolean {
+  const code = errorCode(err)
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR'
+}
+
+function conflict(key: string, cause?: unknown): Error {
+  return new Error(
+    `object key ${JSON.stringify(key)} collides with another key used as a directory (or the reverse); ` +
+      'the filesystem store cannot hold both `a` and `a/b`',
+    { cause },
+  )
+}

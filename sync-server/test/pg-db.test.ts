@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, describe, expect, it } from 'vitest'
+import { PgDb } from '../src/db/pg-db.js'
+import { runProjectionDbContract } from './support/db-contract.js'
+
+// Integration tier: needs a real Postgres. No skip: unreachable Postgres fails every test here.
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+// This file's schemas: `<prefix>_<n>`, one per test, all dropped at the end.
+const prefix = `pixpax_pgdb_${randomBytes(4).toString('hex')}`
+let n = 0
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end()
+  }
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  await admin((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
+}
+
+async function openPair(max = 5): Promise<{ db: PgDb; peer: PgDb; schema: string; done: () => Promise<void> }> {
+  const schema = `${prefix}_${++n}`
+  // Two pools on one schema: two relay processes sharing a database.
+  const db = await PgDb.open({ connectionString: DATABASE_URL, schema, max })
+  const peer = await PgDb.open({ connectionString: DATABASE_URL, schema, max })
+  return {
+    db,
+    peer,
+    schema,
+    done: async () => {
+      await Promise.all([db.close(), peer.close()])
+      await dropSchema(schema)
+    },
+  }
+}
+
+afterAll(async () => {
+  const { rows } = await admin((c) =>
+    c.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`]),
+  )
+  for (const { nspname } of rows) await dropSchema(nspname)
+})
+
+runProjectionDbContract('pg', () => openPair())
+
+describe('PgDb specifics', () => {
+  it('puts its schema on the search_path of every pooled connection', async () => {
+    const { db, schema, done } = await openPair(4)
+    try {
+      const seen = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          db.transaction(async (tx) => {
+            const { rows } = await tx.query<{ s: string; pid: number }>('SELECT current_schema() AS s, pg_backend_pid() AS pid')
+            await sleep(30) // hold the connection so the four use four different ones
+            return rows[0]!
+          }),
+        ),
+      )
+      expect(new Set(seen.map((r) => r.pid)).size).toBe(4)
+      expect(seen.every((r) => r.s === schema)).toBe(true)
+      await db.query('CREATE TABLE here (x int)')
+      const { rows } = await admin((c) =>
+        c.query('SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2', [
+          'here',
+          schema,
+        ]),
+      )
+      expect(rows).toHaveLength(1)
+    } finally {
+      await done()
+    }
+  })
+
+  it('control: without withLock, or with different keys, the same sections do overlap', async () => {
+    const { db, peer, done } = await openPair()
+    try {
+      await db.query('CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0)')
+      let inside = 0
+      let maxInside = 0
+      const section = async (tx: { query: PgDb['query'] }) => {
+        inside++
+        maxInside = Math.max(maxInside, inside)
+        const { rows } = await tx.query<{ n: number }>('SELECT n FROM counter WHERE id = 1')
+        await sleep(50)
+        await tx.query('UPDATE counter SET n = $1 WHERE id = 1', [rows[0]!.n + 1])
+        inside--
+      }
+      await Promise.all([db.transaction(section), peer.transaction(section)])
+      expect(maxInside).toBe(2)
+      expect((await db.query('SELECT n FROM counter')).rows).toEqual([{ n: 1 }]) // a lost update
+      maxInside = 0
+      await Promise.all([db.withLock('stream-a', section), peer.withLock('stream-b', section)])
+      expect(maxInside).toBe(2)
+    } finally {
+      await done()
+    }
+  })
+
+  it('a lock held by a connection that dies is released, and the pool recovers', async () => {
+    const { db, peer, done } = await openPair(1)
+    try {
+      let pid!: number
+      let locked!: () => void
+      const lockedP = new Promise<void>((r) => (locked = r))
+      const holder = db.withLock('stream:dies', async (tx) => {
+        pid = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+        locked()
+        await tx.query('SELECT pg_sleep(30)')
+      })
+      holder.catch(() => {})
+      await lockedP
+      const waiter = peer.withLock('stream:dies', async () => 'acquired')
+      await sleep(100)
+      await admin((c) => c.query('SELECT pg_terminate_backend($1)', [pid]))
+      await expect(waiter).resolves.toBe('acquired')
+      await expect(holder).rejects.toThrow()
+      // the dead connection was discarded, not returned to the (size 1) pool
+      await expect(db.query('SELECT 1 AS ok')).resolves.toEqual({ rows: [{ ok: 1 }], rowCount: 1 })
+    } finally {
+      await done()
+    }
+  })
+
+  it('open fails when Postgres is unreachable', async () => {
+    await expect(PgDb.open({ connectionString: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toThrow()
+  })
+})
