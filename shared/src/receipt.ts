@@ -96,7 +96,9 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
   // zod returns copies; keep the caller's object so nothing is normalized away behind our back.
   const receipt = value as Receipt
   const spec = checkStreamRef(receipt.stream)
-  assertJsonValue(receipt.payload, '$.payload')
+  // The whole receipt, not just the payload: zod's z.string() lets lone surrogates through (eventId,
+  // prevEventId), and canonicalization would then throw a plain Error instead of a PixpaxError.
+  assertJsonValue(receipt, '$')
   const canonical = receiptCanonicalBytes(receipt)
   if (canonical.length > MAX_RECEIPT_BYTES) {
     throw new PixpaxError('RECEIPT_TOO_LARGE', `canonical receipt is ${canonical.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`, {

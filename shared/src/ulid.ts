@@ -58,6 +58,7 @@ export function incrementUlid(ulid: string): string {
     const v = CROCKFORD.indexOf(chars[i]!)
     if (v < 31) {
       chars[i] = CROCKFORD[v + 1]!
+      if (i === 0 && v + 1 > 7) break // past 7ZZZ…: the 48-bit time would overflow
       return chars.join('')
     }
     chars[i] = '0'

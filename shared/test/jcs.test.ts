@@ -1,0 +1,78 @@
+/**
+ * RFC 8785 (JCS) against the reference test data of cyberphone/json-canonicalization: the six
+ * input/output pairs byte for byte, and the ES6 number serialization sample (10,000 doubles).
+ * canonicalJson is plain JCS and must handle floats here; refusing floats is parseStrictJson's policy.
+ */
+import { describe, expect, it } from 'vitest'
+import { bytesToHex, canonicalBytes, canonicalJson } from '../src/index.js'
+import { listVectorDir, readVectorBytes, readVectorText } from './support/vectors.js'
+
+const JCS = 'test-vectors/jcs'
+const CASES = ['arrays', 'french', 'structures', 'unicode', 'values', 'weird'] as const
+
+describe('RFC 8785 reference input/output pairs', () => {
+  it('has exactly the six vendored cases in input/, output/ and outhex/', () => {
+    expect(listVectorDir(`${JCS}/input`)).toEqual(CASES.map((c) => `${c}.json`))
+    expect(listVectorDir(`${JCS}/output`)).toEqual(CASES.map((c) => `${c}.json`))
+    expect(listVectorDir(`${JCS}/outhex`)).toEqual(CASES.map((c) => `${c}.txt`))
+  })
+
+  for (const name of CASES) {
+    it(`${name}: canonicalJson(JSON.parse(input)) equals output/${name}.json byte for byte and outhex/${name}.txt`, () => {
+      const input = readVectorText(`${JCS}/input/${name}.json`)
+      const expectedBytes = readVectorBytes(`${JCS}/output/${name}.json`)
+      const hex = readVectorText(`${JCS}/outhex/${name}.txt`)
+        .split(/\s+/)
+        .filter((h) => h.length > 0)
+      expect(hex.length).toBe(expectedBytes.length)
+      expect(hex.every((h) => /^[0-9a-f]{2}$/.test(h))).toBe(true)
+
+      const text = canonicalJson(JSON.parse(input))
+      const bytes = canonicalBytes(JSON.parse(input))
+      expect(text).toBe(readVectorText(`${JCS}/output/${name}.json`))
+      expect(bytes).toEqual(expectedBytes)
+      expect(bytesToHex(bytes)).toBe(hex.join(''))
+      // Canonical output is a fixed point.
+      expect(canonicalJson(JSON.parse(text))).toBe(text)
+    })
+  }
+})
+
+describe('ES6 number serialization (es6testfile10k.txt)', () => {
+  function doubleFromHex(hex: string): number {
+    if (!/^[0-9a-f]{1,16}$/.test(hex)) throw new Error(`bad ieee754 hex ${JSON.stringify(hex)}`)
+    const view = new DataView(new ArrayBuffer(8))
+    view.setBigUint64(0, BigInt('0x' + hex))
+    return view.getFloat64(0)
+  }
+
+  it('canonicalJson(number) matches the expected text on all 10,000 lines', () => {
+    const lines = readVectorText(`${JCS}/es6testfile10k.txt`).split('\n')
+    expect(lines.pop()).toBe('') // the file ends with a newline, nothing after it
+    expect(lines.length).toBe(10_000)
+    const wrong: string[] = []
+    let checked = 0
+    for (const [i, line] of lines.entries()) {
+      const comma = line.indexOf(',')
+      if (comma < 1) throw new Error(`line ${i + 1} is not "hex,expected": ${JSON.stringify(line)}`)
+      const value = doubleFromHex(line.slice(0, comma))
+      const expected = line.slice(comma + 1)
+      const actual = canonicalJson(value)
+      if (actual !== expected) wrong.push(`line ${i + 1}: ${line} → ${actual}`)
+      checked++
+    }
+    expect(wrong.slice(0, 20)).toEqual([])
+    expect(wrong.length).toBe(0)
+    expect(checked).toBe(10_000)
+  })
+
+  it("spot checks (the file's hand-picked edge cases, and 1e20)", () => {
+    expect(canonicalJson(doubleFromHex('0'))).toBe('0')
+    expect(canonicalJson(doubleFromHex('8000000000000000'))).toBe('0') // −0 serializes as 0
+    expect(canonicalJson(doubleFromHex('1'))).toBe('5e-324')
+    expect(canonicalJson(doubleFromHex('7fefffffffffffff'))).toBe('1.7976931348623157e+308')
+    expect(canonicalJson(doubleFromHex('4340000000000000'))).toBe('9007199254740992')
+    expect(canonicalJson(doubleFromHex('444b1ae4d6e2ef50'))).toBe('1e+21')
+    expect(canonicalJson(doubleFromHex('4415af1d78b58c40'))).toBe('100000000000000000000')
+  })
+})
