@@ -98,6 +98,20 @@ function holdsRole(role: IssuerRole, issuerId: string, stream: StreamState | und
   }
 }
 
+/**
+ * With a pinned set of platform issuers (or moderators), an identity may only be created with that
+ * kind if it is in the set: a relay never registers a self-declared platform identity.
+ */
+function checkPlatformRole(checked: CheckedReceipt, policy: TrustPolicy): void {
+  const { receipt } = checked
+  if (receipt.type !== 'IDENTITY_CREATED') return
+  const kind = receipt.payload.kind
+  const id = receipt.issuer.identityId
+  if ((kind === 'issuer' && policy.platformIssuers && !policy.platformIssuers.has(id)) || (kind === 'moderator' && policy.moderators && !policy.moderators.has(id))) {
+    throw new PixpaxError('NOT_AUTHORIZED', `${id} is not a configured ${kind === 'issuer' ? 'platform issuer' : 'moderator'}, so it cannot be created with kind ${String(kind)}`)
+  }
+}
+
 function headDetails(stream: StreamState): Record<string, unknown> {
   return { head: { eventId: stream.head.eventId, hash: stream.head.hash, seq: stream.count } }
 }
@@ -204,6 +218,7 @@ export async function evaluateReceipt(
   if (!allowed.some((role) => holdsRole(role, receipt.issuer.identityId, stream, checked, view, policy))) {
     throw new PixpaxError('NOT_AUTHORIZED', `${receipt.issuer.identityId} may not issue ${receipt.type} into ${checked.streamKey} (allowed: ${allowed.join(', ')})`)
   }
+  checkPlatformRole(checked, policy)
   checkStreamRules(checked, stream, view)
   const seq = checkChain(checked, stream, view)
   const previous = view.idempotency(receipt.issuer.identityId, receipt.idempotencyKey)

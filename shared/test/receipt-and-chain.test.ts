@@ -774,9 +774,11 @@ describe('NOT_AUTHORIZED', () => {
   it('with platformIssuers set, only the listed identities may issue packs', async () => {
     const w = await setup({ platformIssuers: new Set(['pixpax-issuer']) })
     const rogue = actor('rogue-issuer', 'acc-rogue', 'issuer')
-    expectOk(await w.v.add(await identityCreated(w.a, rogue)))
+    // A pinned verifier refuses to even create an unlisted identity of kind issuer…
+    await rejects(w, await identityCreated(w.a, rogue), 'NOT_AUTHORIZED')
     const pack = { packId: 'pack-1', cards: [{ cardId: 'card-1', artHash: ART }] }
-    await rejects(w, await make(w.a, { stream: w.book, type: 'PACK_ISSUED', payload: pack, by: rogue, prev: w.head }), 'NOT_AUTHORIZED')
+    // …so its packs come from an unknown identity.
+    await rejects(w, await make(w.a, { stream: w.book, type: 'PACK_ISSUED', payload: pack, by: rogue, prev: w.head }), 'KEY_UNKNOWN')
     expectOk(await w.v.add(await make(w.a, { stream: w.book, type: 'PACK_ISSUED', payload: pack, by: w.issuer, prev: w.head })), 3)
     // Without the pin, the self-declared kind is enough.
     const open = await setup()

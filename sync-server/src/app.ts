@@ -46,6 +46,14 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The relay pins its platform roles: only identities listed in PLATFORM_ISSUERS / MODERATORS may be
+ * created with those kinds or act in those roles — none when the lists are empty (deny by default).
+ */
+export function relayTrustPolicy(config: RelayConfig): TrustPolicy {
+  return { platformIssuers: new Set(config.PLATFORM_ISSUERS), moderators: new Set(config.MODERATORS) }
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -61,10 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   })
   const metrics = deps.metrics ?? new Metrics()
-  const policy: TrustPolicy = {
-    ...(config.PLATFORM_ISSUERS.length ? { platformIssuers: new Set(config.PLATFORM_ISSUERS) } : {}),
-    ...(config.MODERATORS.length ? { moderators: new Set(config.MODERATORS) } : {}),
-  }
+  const policy = relayTrustPolicy(config)
   const ingestor = new Ingestor({
     db: deps.db,
     store: deps.store,

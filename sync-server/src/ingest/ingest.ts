@@ -16,6 +16,7 @@ import {
   type SignatureVerifier,
   type Signer,
   type TrustPolicy,
+  ulidTime,
 } from '@pixpax/shared'
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import type { ObjectStore } from '../stores/object-store.js'
@@ -46,6 +47,8 @@ export interface IngestDeps {
   verifier: SignatureVerifier
   sha256: Sha256
   policy: TrustPolicy
+  /** The relay's clock (injected in tests). */
+  now?: () => number
   /** Called after a group of receipts of one stream is committed (live fan-out, metrics). */
   onAccepted?: (streamKey: string, accepted: AcceptedResult[]) => void
 }
@@ -70,6 +73,20 @@ export async function commitAccepted(tx: Queryable, relaySigner: Signer, streamK
   return { ok: true, eventId: receipt.eventId, seq: acceptance.seq, hash: receipt.hash, ack }
 }
 
+/** How far in the future an eventId's time may be: clocks drift, but not by this much. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000
+
+/**
+ * A ULID from the far future would freeze its stream (every later eventId must be greater), so the relay
+ * refuses eventIds whose time is more than MAX_CLOCK_SKEW_MS ahead of its own clock.
+ */
+function checkEventIdTime(checked: CheckedReceipt, now: number): void {
+  const time = ulidTime(checked.receipt.eventId)
+  if (time > now + MAX_CLOCK_SKEW_MS) {
+    throw new PixpaxError('EVENT_ID_ORDER', `eventId time ${new Date(time).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the relay's clock`)
+  }
+}
+
 export function identityLock(identityId: string): string {
   return `identity/${identityId}`
 }
@@ -84,6 +101,7 @@ export class Ingestor {
     values.forEach((value, index) => {
       try {
         const checked = checkReceipt(value, this.deps.sha256)
+        checkEventIdTime(checked, this.deps.now?.() ?? Date.now())
         const group = groups.get(checked.streamKey) ?? []
         group.push({ index, checked })
         groups.set(checked.streamKey, group)

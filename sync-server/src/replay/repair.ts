@@ -4,21 +4,17 @@
  * `repairFromOffsets` also walks the whole store and adopts, per stream, every object after the
  * stream's projector offset (the `relay repair` command).
  */
-import type { AppDeps } from '../app.js'
+import { relayTrustPolicy, type AppDeps } from '../app.js'
 import { adoptObjects, settleStream, type SettleDeps } from '../ingest/settle.js'
 import { PROJECTOR } from '../projection/project.js'
 import { walkStreams } from './store-walk.js'
 
 function settleDeps(deps: AppDeps): SettleDeps {
-  const { config } = deps
   return {
     relaySigner: deps.relaySigner,
     verifier: deps.verifier,
     sha256: deps.sha256,
-    policy: {
-      ...(config.PLATFORM_ISSUERS.length ? { platformIssuers: new Set(config.PLATFORM_ISSUERS) } : {}),
-      ...(config.MODERATORS.length ? { moderators: new Set(config.MODERATORS) } : {}),
-    },
+    policy: relayTrustPolicy(deps.config),
   }
 }
 
