@@ -50,6 +50,36 @@ describe('FsObjectStore specifics', () => {
     expect(await store.list('d/', { startAfter: 'd/x/' })).toEqual(['d/x/0', 'd/x/1', 'd/x0/a', 'd/x_/a'])
   })
 
+  it('agrees with a sorted model for random keys, prefixes, startAfter and limits', async () => {
+    let seed = 0x9e3779b9
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
+      return seed % n
+    }
+    const segments = ['a', 'a-', 'a.', 'a0', 'a_', 'aa', 'A', 'B', '-', '_', '0', 'x.json', 'x', 'x-1']
+    const keys = new Set<string>()
+    while (keys.size < 300) {
+      const depth = 1 + rand(3)
+      const key = Array.from({ length: depth }, () => segments[rand(segments.length)]!).join('/')
+      // the filesystem cannot hold `a` and `a/b` both: keep the key set free of such pairs
+      const clashes = [...keys].some((k) => k === key || k.startsWith(`${key}/`) || key.startsWith(`${k}/`))
+      if (!clashes) keys.add(key)
+    }
+    for (const key of keys) await store.putIfAbsent(key, text(key))
+    const model = [...keys].sort(byteOrder)
+    const probes = [...model, 'a', 'a-', 'a/', 'a/a', 'x', 'x.', 'x/', '-', 'A/B/', '']
+    for (let round = 0; round < 300; round++) {
+      const prefix = ['', 'a', 'a/', 'a-', 'a/a', 'x', 'A/', '-/', 'x.json/'][rand(9)]!
+      const startAfter = rand(3) === 0 ? undefined : probes[rand(probes.length)]!
+      const limit = 1 + rand(40)
+      const expected = model
+        .filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter))
+        .slice(0, limit)
+      const got = await store.list(prefix, { limit, ...(startAfter !== undefined ? { startAfter } : {}) })
+      expect(got, `prefix=${prefix} startAfter=${startAfter} limit=${limit}`).toEqual(expected)
+    }
+  })
+
   it('lays objects out as plain files, leaves no temp files, and ignores stray entries', async () => {
     await store.putIfAbsent('pixpax/pixbooks/acc/book/events/01.json', text('{}'))
     await store.put('pixpax/pixbooks/acc/book/snapshot.json', text('{}'))

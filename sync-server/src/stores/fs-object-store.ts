@@ -95,8 +95,10 @@ export class FsObjectStore implements ObjectStore {
     // (0x2d, 0x2e < '/') before the keys under `x/`, and the walk yields keys in global byte order.
     const walk = async (dirKey: string, absDir: string, onlyPrefix: string): Promise<boolean> => {
       const entries = await this.#listings.read(absDir)
-      for (const entry of entries) {
-        if (onlyPrefix !== '' && !entry.name.startsWith(onlyPrefix)) continue
+      for (let i = firstCandidate(entries, dirKey, onlyPrefix, startAfter); i < entries.length; i++) {
+        const entry = entries[i]!
+        // Names with the prefix are contiguous in sorted order: the first one without it ends them.
+        if (!entry.name.startsWith(onlyPrefix)) break
         const full = dirKey + entry.sortKey
         if (entry.isDir) {
           // Skip a subtree whose keys all sort at or before startAfter.
@@ -174,6 +176,37 @@ export class FsObjectStore implements ObjectStore {
 }
 
 // ---------------------------------------------------------------------------------------------------
+
+/**
+ * Index of the first entry of a sorted directory listing that can hold keys for this page: the first
+ * whose name starts with `namePrefix` and that is not entirely at or before `startAfter`. Binary
+ * search, so paging through a directory of 100k keys does not rescan it from the top each time.
+ */
+function firstCandidate(entries: Entry[], dirKey: string, namePrefix: string, startAfter: string | undefined): number {
+  const from = lowerBound(entries, (e) => e.sortKey >= namePrefix)
+  if (startAfter === undefined) return from
+  if (!startAfter.startsWith(dirKey)) {
+    // Every key here starts with dirKey, so they all sort on one side of startAfter.
+    return startAfter < dirKey ? from : entries.length
+  }
+  const rel = startAfter.slice(dirKey.length)
+  const after = lowerBound(entries, (e) => e.sortKey > rel)
+  // The directory entry whose keys startAfter falls among (`x/` for `x/abc`) sorts before `rel`.
+  const containing = after > 0 && entries[after - 1]!.isDir && rel.startsWith(entries[after - 1]!.sortKey)
+  return Math.max(from, containing ? after - 1 : after)
+}
+
+/** The first index where `pred` holds, for a predicate that is false then true along `entries`. */
+function lowerBound(entries: Entry[], pred: (e: Entry) => boolean): number {
+  let lo = 0
+  let hi = entries.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (pred(entries[mid]!)) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
 
 interface Entry {
   name: string
