@@ -1,0 +1,24 @@
+/**
+ * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
+ * (receipt core), relay (ingest, rebuild, latency). With no argument, all parts run.
+ */
+import { cpus } from 'node:os'
+import { runSharedBench } from './shared-bench.js'
+import { writeResult } from './support.js'
+
+const parts: Record<string, () => Promise<Record<string, unknown>>> = {
+  shared: runSharedBench,
+}
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((p) => !(p in parts))
+if (unknown.length) {
+  console.error(`unknown bench part(s): ${unknown.join(', ')}; known: ${Object.keys(parts).join(', ')}`)
+  process.exit(2)
+}
+const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, date: new Date().toISOString() }
+console.log(`PixPax benchmarks — node ${machine.node}, ${machine.cpus} cores (${machine.cpu})`)
+for (const name of wanted.length ? wanted : Object.keys(parts)) {
+  const result = await parts[name]!()
+  console.log(`  → ${writeResult(name, { machine, ...result })}`)
+}
