@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: 'a session is required and none (or an expired one) was presented',
   FORBIDDEN: 'the session is valid but may not do this',
   RATE_LIMITED: 'too many requests; retry after the time given in details.retryAfterMs',
+  SLOW_CONSUMER: 'a sync client did not read fast enough; the relay disconnected it (resume from the cursor)',
+  PROTOCOL_ERROR: 'a sync message that is not valid in this state or not of the protocol (see docs/sync-protocol.md)',
   UNAVAILABLE: 'a dependency (database, object store) is not reachable; retry later',
   INTERNAL: 'an unexpected server error; details are never sent, the requestId finds the log line',
 } as const

@@ -55,3 +55,4 @@ export {
   type ChainVerifierOptions,
   type PreparedReceipt,
 } from './chain.js'
+export * from './sync-protocol.js'

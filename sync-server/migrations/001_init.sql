@@ -126,11 +126,15 @@ CREATE TABLE projector_offsets (
 -- Relay state (not projections) ------------------------------------------------------------------
 
 -- The signed acknowledgement returned for each accepted receipt, kept so that an idempotent retry gets
--- the first result byte for byte. Signatures use random nonces, so they cannot be rebuilt.
+-- the first result byte for byte. Signatures use random nonces, so they cannot be rebuilt. `position`
+-- is the relay's acceptance order across all streams (assigned under the stream lock and the issuer's
+-- identity lock, so a key revocation and the receipts using that key are ordered); multi-stream exports
+-- list receipts by it so an offline verifier applies key changes at the right place.
 CREATE TABLE acks (
   stream_key  text NOT NULL,
   seq         integer NOT NULL,
   ack         text NOT NULL, -- the exact JSON returned the first time
+  position    bigserial NOT NULL UNIQUE,
   PRIMARY KEY (stream_key, seq)
 );
 

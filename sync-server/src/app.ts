@@ -5,16 +5,22 @@
 import { randomUUID } from 'node:crypto'
 import { parseStrictJson, PixpaxError, utf8DecodeStrict, type Sha256, type SignatureVerifier, type Signer, type TrustPolicy } from '@pixpax/shared'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { authPlugin } from './auth/auth-plugin.js'
 import type { RelayConfig } from './config.js'
 import type { ProjectionDb } from './db/projection-db.js'
 import { ApiError, sendError } from './errors.js'
 import { Ingestor } from './ingest/ingest.js'
 import { Metrics } from './metrics.js'
 import { OpenApiRegistry } from './openapi.js'
+import { adminRoutes } from './routes/admin.js'
+import { authRoutes } from './routes/auth.js'
+import { commandRoutes } from './routes/commands.js'
 import { healthRoutes } from './routes/health.js'
 import { queryRoutes } from './routes/queries.js'
 import { receiptRoutes } from './routes/receipts.js'
 import type { ObjectStore } from './stores/object-store.js'
+import { LocalNotifier, type ReceiptNotifier } from './sync/notifier.js'
+import { syncRoutes } from './sync/sync-route.js'
 
 export interface AppDeps {
   config: RelayConfig
@@ -25,11 +31,16 @@ export interface AppDeps {
   verifier: SignatureVerifier
   sha256: Sha256
   metrics?: Metrics
+  /** Live fan-out across replicas (Postgres LISTEN/NOTIFY); in-process when omitted. */
+  notifier?: ReceiptNotifier
   logger?: boolean | Record<string, unknown>
 }
 
 export interface RelayContext extends AppDeps {
   metrics: Metrics
+  notifier: ReceiptNotifier
+  /** Resolves a session token (set by the auth plugin); undefined when unknown or expired. */
+  sessionForToken?: (token: string) => Promise<{ identityId: string } | undefined>
   ingestor: Ingestor
   openapi: OpenApiRegistry
   policy: TrustPolicy
@@ -70,7 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   const metrics = deps.metrics ?? new Metrics()
   const policy = relayTrustPolicy(config)
+  const notifier = deps.notifier ?? new LocalNotifier()
   const ingestor = new Ingestor({
+    notifier,
     db: deps.db,
     store: deps.store,
     relaySigner: deps.relaySigner,
@@ -79,11 +92,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy,
     onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
   })
-  app.decorate('relay', { ...deps, metrics, ingestor, openapi: new OpenApiRegistry(), policy })
+  app.decorate('relay', { ...deps, metrics, notifier, ingestor, openapi: new OpenApiRegistry(), policy })
 
   // Strict JSON for every body: duplicate keys, floats, lone surrogates and deep nesting are refused
   // here with their codes, before any route sees the value.
-  app.removeContentTypeParser(['application/json'])
+  // Fastify's default text/plain parser goes too: a body of any other type is 415 UNSUPPORTED_MEDIA_TYPE.
+  app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     try {
       if (body.length === 0) throw new PixpaxError('JSON_INVALID', 'the request body is empty')
@@ -111,11 +125,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error))
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
 
+  // Before every route: sessions, read access and the rate limiter (which hooks routes defined after it).
+  await app.register(authPlugin)
   await app.register(healthRoutes)
   await app.register(receiptRoutes)
   await app.register(queryRoutes)
+  await app.register(authRoutes)
+  await app.register(commandRoutes, {})
+  await app.register(adminRoutes)
+  await app.register(syncRoutes)
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {
+    await notifier.close()
     await (deps.verifier as { close?: () => Promise<void> }).close?.()
     await deps.store.close()
     await deps.db.close()

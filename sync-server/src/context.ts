@@ -19,6 +19,7 @@ import { vaultTransitSigner } from './signing/vault-transit.js'
 import { FsObjectStore } from './stores/fs-object-store.js'
 import type { ObjectStore } from './stores/object-store.js'
 import { S3ObjectStore } from './stores/s3-object-store.js'
+import { LocalNotifier, noticeChannel, PgNotifier, type ReceiptNotifier } from './sync/notifier.js'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url))
 
@@ -63,8 +64,13 @@ export function openVerifier(): SignatureVerifier & { close?: () => Promise<void
   return availableParallelism() > 1 ? new VerifyPool() : nodeVerifier()
 }
 
+/** Postgres LISTEN/NOTIFY when there is a shared database; in-process otherwise. */
+export async function openNotifier(config: RelayConfig): Promise<ReceiptNotifier> {
+  return config.DATABASE_URL ? PgNotifier.open(config.DATABASE_URL, noticeChannel(config.DATABASE_SCHEMA)) : new LocalNotifier()
+}
+
 export async function buildDeps(config: RelayConfig): Promise<AppDeps> {
   const store = openStore(config)
   const db = await openDb(config)
-  return { config, db, store, relaySigner: await openSigner(config), verifier: openVerifier(), sha256: nodeSha256 }
+  return { config, db, store, relaySigner: await openSigner(config), verifier: openVerifier(), sha256: nodeSha256, notifier: await openNotifier(config) }
 }

@@ -25,6 +25,7 @@ import { receiptObjectKey } from '../projection/object-keys.js'
 import { signAck, type Ack } from './ack.js'
 import { DbLedgerView } from './db-ledger.js'
 import { settleStream } from './settle.js'
+import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
 
 export interface AcceptedResult {
   ok: true
@@ -47,6 +48,8 @@ export interface IngestDeps {
   verifier: SignatureVerifier
   sha256: Sha256
   policy: TrustPolicy
+  /** Announces committed appends to every replica's live subscribers. */
+  notifier?: ReceiptNotifier
   /** The relay's clock (injected in tests). */
   now?: () => number
   /** Called after a group of receipts of one stream is committed (live fan-out, metrics). */
@@ -167,7 +170,8 @@ export class Ingestor {
           await tx.query('SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))', [identityLock(identityId)])
         }
       }
-      await settleStream(tx, db, store, streamKey, this.deps)
+      const leftover = new Set<string>()
+      await settleStream(tx, db, store, streamKey, this.deps, leftover)
       const view = await DbLedgerView.load(tx, streamKey, group)
       const out: IngestResult[] = []
       const toWrite: Array<{ acceptance: Acceptance; index: number; owner: string }> = []
@@ -207,7 +211,7 @@ export class Ingestor {
         }
       }
       if (toWrite.length === 0) return out
-      await this.recordIntents(tx, streamKey, toWrite.map((w) => w.acceptance.checked))
+      await this.recordIntents(tx, streamKey, toWrite.map((w) => w.acceptance.checked), leftover)
       // In chain order, one at a time: a crash leaves a prefix of the group in the store, never a hole.
       for (const { acceptance } of toWrite) {
         const { receipt } = acceptance.checked
@@ -227,9 +231,15 @@ export class Ingestor {
         out[index] = result
       }
       await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
+      // Delivered by Postgres to every replica's LISTEN exactly when this transaction commits.
+      const channel = this.deps.notifier?.channel
+      if (channel) await tx.query('SELECT pg_notify($1, $2)', [channel, formatNotice({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq })])
       return out
     })
-    if (accepted.length) this.deps.onAccepted?.(streamKey, accepted)
+    if (accepted.length) {
+      this.deps.notifier?.publish({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq })
+      this.deps.onAccepted?.(streamKey, accepted)
+    }
     return results
   }
 
@@ -238,11 +248,19 @@ export class Ingestor {
    * project them, so they go through another connection — except on PGlite, which has one connection and
    * one process: a crash there takes the whole relay down and start-up repair settles the store.
    */
-  private async recordIntents(tx: Queryable, streamKey: string, checked: CheckedReceipt[]): Promise<void> {
-    const params = [streamKey, checked.map((c) => c.receipt.eventId), checked.map((c) => receiptObjectKey(c.receipt))]
+  private async recordIntents(tx: Queryable, streamKey: string, checked: CheckedReceipt[], leftover: ReadonlySet<string>): Promise<void> {
     const sql = 'INSERT INTO append_intents (stream_key, event_id, object_key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING'
-    if (this.deps.db.name === 'pglite') await tx.query(sql, params)
-    else await this.deps.db.query(sql, params)
+    const { db } = this.deps
+    if (db.name === 'pglite' || !db.queryOutsideTransaction) {
+      await tx.query(sql, [streamKey, checked.map((c) => c.receipt.eventId), checked.map((c) => receiptObjectKey(c.receipt))])
+      return
+    }
+    // A leftover intent (a retry of a receipt whose object never made it) is still there for any crash
+    // from here on: only this transaction deleted it, and a rollback restores it. Writing it again from
+    // another connection would wait for this transaction forever.
+    const fresh = checked.filter((c) => !leftover.has(c.receipt.eventId))
+    if (fresh.length === 0) return
+    await db.queryOutsideTransaction(sql, [streamKey, fresh.map((c) => c.receipt.eventId), fresh.map((c) => receiptObjectKey(c.receipt))])
   }
 
   private async storedResult(tx: Queryable, identityId: string, idempotencyKey: string): Promise<AcceptedResult | undefined> {

@@ -1,0 +1,89 @@
+/**
+ * The sync protocol (docs/sync-protocol.md): messages over one WebSocket at `GET /v1/sync`, JSON text
+ * frames. The relay and the client-sdk validate with these same schemas.
+ */
+import { z } from 'zod'
+import { Sha256RefSchema, UlidSchema } from './schemas.js'
+
+export const SYNC_PROTOCOL_VERSION = 1
+
+const RequestId = z.string().min(1).max(64)
+const StreamKey = z.string().min(1).max(300)
+
+export const AckSchema = z.strictObject({
+  stream: z.string(),
+  seq: z.number().int().positive(),
+  eventId: z.string(),
+  hash: z.string(),
+  relayKeyId: z.string(),
+  signature: z.string(),
+})
+export type Ack = z.infer<typeof AckSchema>
+
+export const HeadSchema = z.strictObject({ seq: z.number().int().positive(), eventId: UlidSchema, hash: Sha256RefSchema })
+export type Head = z.infer<typeof HeadSchema>
+
+/** Client → relay. */
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('hello'), v: z.number().int(), token: z.string().max(256).optional(), client: z.string().max(100).optional() }),
+  z.strictObject({
+    type: z.literal('subscribe'),
+    id: RequestId.optional(),
+    streams: z.array(z.strictObject({ key: StreamKey, after: UlidSchema.nullable().optional() })).min(1).max(1000),
+  }),
+  z.strictObject({ type: z.literal('unsubscribe'), id: RequestId.optional(), streams: z.array(StreamKey).min(1).max(1000) }),
+  z.strictObject({ type: z.literal('push'), id: RequestId, receipts: z.array(z.unknown()).min(1).max(1000) }),
+  z.strictObject({ type: z.literal('heads'), id: RequestId, streams: z.array(StreamKey).min(1).max(1000) }),
+  z.strictObject({ type: z.literal('ping'), id: RequestId.optional() }),
+])
+export type ClientMessage = z.infer<typeof ClientMessageSchema>
+
+/** One delivered receipt with its position and the relay's ack. */
+export const DeliveredReceiptSchema = z.strictObject({ seq: z.number().int().positive(), receipt: z.unknown(), ack: AckSchema })
+export type DeliveredReceipt = z.infer<typeof DeliveredReceiptSchema>
+
+export const PushResultSchema = z.union([
+  z.strictObject({ ok: z.literal(true), eventId: z.string(), seq: z.number().int(), hash: z.string(), ack: AckSchema }),
+  z.strictObject({
+    ok: z.literal(false),
+    eventId: z.string().optional(),
+    error: z.strictObject({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+  }),
+])
+export type PushResult = z.infer<typeof PushResultSchema>
+
+/** Relay → client. */
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    v: z.number().int(),
+    relay: z.strictObject({ identityId: z.string(), publicKeyId: z.string(), publicKey: z.unknown() }),
+    session: z.strictObject({ identityId: z.string() }).nullable(),
+    limits: z.strictObject({ maxMessageBytes: z.number(), maxReceiptsPerMessage: z.number(), heartbeatMs: z.number() }),
+  }),
+  z.strictObject({ type: z.literal('receipts'), stream: StreamKey, receipts: z.array(DeliveredReceiptSchema) }),
+  z.strictObject({ type: z.literal('caught-up'), stream: StreamKey, head: HeadSchema.nullable() }),
+  z.strictObject({ type: z.literal('subscribed'), id: RequestId.optional(), streams: z.array(StreamKey) }),
+  z.strictObject({ type: z.literal('unsubscribed'), id: RequestId.optional(), streams: z.array(StreamKey) }),
+  z.strictObject({ type: z.literal('push-result'), id: RequestId, results: z.array(PushResultSchema) }),
+  z.strictObject({ type: z.literal('heads'), id: RequestId, heads: z.record(z.string(), HeadSchema.nullable()) }),
+  z.strictObject({ type: z.literal('pong'), id: RequestId.optional() }),
+  z.strictObject({
+    type: z.literal('error'),
+    id: RequestId.optional(),
+    stream: StreamKey.optional(),
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+    fatal: z.boolean(),
+  }),
+])
+export type ServerMessage = z.infer<typeof ServerMessageSchema>
+
+/** WebSocket close codes the relay uses (4000–4999 is the application range). */
+export const SYNC_CLOSE = {
+  PROTOCOL: 4000,
+  UNAUTHENTICATED: 4001,
+  SLOW_CONSUMER: 4008,
+  SHUTDOWN: 1001,
+} as const

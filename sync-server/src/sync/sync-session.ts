@@ -1,0 +1,337 @@
+/**
+ * One sync connection: the protocol state machine of docs/sync-protocol.md. Subscriptions deliver each
+ * stream through a single "pump" that sends everything past the stream's cursor, in seq order, one
+ * batch in flight at a time: catch-up and live delivery are the same loop, so there are no gaps and no
+ * duplicates, also when notices arrive mid-catch-up or twice. A batch not taken by the socket within
+ * SLOW_CONSUMER_MS, or a socket buffer over MAX_BUFFERED_BYTES, disconnects the client with
+ * SLOW_CONSUMER: the relay's memory per connection stays bounded.
+ */
+import {
+  ClientMessageSchema,
+  parseStreamKey,
+  parseStrictJson,
+  PixpaxError,
+  SYNC_CLOSE,
+  SYNC_PROTOCOL_VERSION,
+  type ClientMessage,
+  type ServerMessage,
+} from '@pixpax/shared'
+import type { FastifyRequest } from 'fastify'
+import { isPublicStream, mayRead } from '../auth/read-access.js'
+import { ApiError } from '../errors.js'
+import type { WebSocket } from 'ws'
+import type { RelayContext } from '../app.js'
+import { signAck } from '../ingest/ack.js'
+
+export const SYNC_LIMITS = {
+  maxMessageBytes: 1024 * 1024,
+  maxReceiptsPerMessage: 500,
+  heartbeatMs: 15_000,
+}
+const SLOW_CONSUMER_MS = 10_000
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+
+type State = 'awaiting-hello' | 'open' | 'closed'
+type MessageType = ClientMessage['type']
+
+/**
+ * What each message does in each state. `Record<State, Record<MessageType, …>>`: a missing cell is a
+ * compile error, so every (state, message) pair has a decided outcome.
+ */
+const TRANSITIONS: Record<State, Record<MessageType, 'handle' | 'reject' | 'ignore'>> = {
+  'awaiting-hello': { hello: 'handle', subscribe: 'reject', unsubscribe: 'reject', push: 'reject', heads: 'reject', ping: 'handle' },
+  open: { hello: 'reject', subscribe: 'handle', unsubscribe: 'handle', push: 'handle', heads: 'handle', ping: 'handle' },
+  closed: { hello: 'ignore', subscribe: 'ignore', unsubscribe: 'ignore', push: 'ignore', heads: 'ignore', ping: 'ignore' },
+}
+
+interface Subscription {
+  key: string
+  sentSeq: number
+  pumping: boolean
+  dirty: boolean
+  caughtUp: boolean
+}
+
+export class SyncSession {
+  private state: State = 'awaiting-hello'
+  private session: { identityId: string } | undefined
+  private readonly subscriptions = new Map<string, Subscription>()
+  private alive = true
+  private inbox: Promise<void> = Promise.resolve()
+  private readonly heartbeat: NodeJS.Timeout
+  private readonly unsubscribeNotices: () => void
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly request: FastifyRequest,
+    private readonly relay: RelayContext,
+  ) {
+    // One message at a time, in arrival order: a subscribe right behind a hello sees the session.
+    socket.on('message', (data, isBinary) => {
+      this.inbox = this.inbox.then(() => this.onMessage(data as Buffer, isBinary))
+    })
+    socket.on('pong', () => (this.alive = true))
+    socket.on('close', () => this.close())
+    socket.on('error', () => this.close())
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) {
+        socket.terminate()
+        return
+      }
+      this.alive = false
+      socket.ping()
+    }, SYNC_LIMITS.heartbeatMs)
+    this.heartbeat.unref()
+    this.unsubscribeNotices = relay.notifier.subscribe((notice) => {
+      if (notice.stream === '*') for (const sub of this.subscriptions.values()) void this.pump(sub)
+      else {
+        const sub = this.subscriptions.get(notice.stream)
+        if (sub && notice.seq > sub.sentSeq) void this.pump(sub)
+      }
+    })
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed'
+  }
+
+  private close(): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    clearInterval(this.heartbeat)
+    this.unsubscribeNotices()
+    this.subscriptions.clear()
+  }
+
+  private send(message: ServerMessage | string): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve()
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.slowConsumer()
+      return Promise.resolve()
+    }
+    const text = typeof message === 'string' ? message : JSON.stringify(message)
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.slowConsumer()
+        resolve()
+      }, SLOW_CONSUMER_MS)
+      this.socket.send(text, () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  private slowConsumer(): void {
+    if (this.state === 'closed') return
+    const error: ServerMessage = {
+      type: 'error',
+      code: 'SLOW_CONSUMER',
+      message: 'the client did not read fast enough; reconnect and resume from your cursors',
+      fatal: true,
+    }
+    // The socket's buffer is full, so this may never arrive: the close code says it too.
+    this.socket.send(JSON.stringify(error))
+    this.socket.close(SYNC_CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER')
+    setTimeout(() => this.socket.terminate(), 1000).unref()
+    this.close()
+  }
+
+  private fail(code: PixpaxError['code'], message: string, options: { id?: string; stream?: string; fatal?: boolean; details?: Record<string, unknown> } = {}): Promise<void> {
+    const fatal = options.fatal ?? false
+    const sent = this.send({
+      type: 'error',
+      code,
+      message,
+      fatal,
+      ...(options.id ? { id: options.id } : {}),
+      ...(options.stream ? { stream: options.stream } : {}),
+      ...(options.details ? { details: options.details } : {}),
+    })
+    if (fatal) {
+      void sent.then(() => this.socket.close(code === 'UNAUTHENTICATED' ? SYNC_CLOSE.UNAUTHENTICATED : SYNC_CLOSE.PROTOCOL, code))
+      this.close()
+    }
+    return sent
+  }
+
+  private async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    if (this.state === 'closed') return
+    let message: ClientMessage
+    try {
+      if (isBinary) throw new PixpaxError('PROTOCOL_ERROR', 'binary frames are not part of the protocol; send JSON text')
+      const parsed = ClientMessageSchema.safeParse(parseStrictJson(data.toString('utf8')))
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!
+        throw new PixpaxError('PROTOCOL_ERROR', `not a protocol message: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      }
+      message = parsed.data
+    } catch (error) {
+      const e = error instanceof PixpaxError ? error : new PixpaxError('JSON_INVALID', 'not JSON')
+      await this.fail(e.code, e.message)
+      return
+    }
+    const action = TRANSITIONS[this.state][message.type]
+    if (action === 'ignore') return
+    if (action === 'reject') {
+      await this.fail('PROTOCOL_ERROR', `${message.type} is not allowed ${this.state === 'awaiting-hello' ? 'before hello' : 'now'}`, {
+        ...('id' in message && message.id ? { id: message.id } : {}),
+        fatal: this.state === 'awaiting-hello',
+      })
+      return
+    }
+    try {
+      await this.handle(message)
+    } catch (error) {
+      const id = 'id' in message ? message.id : undefined
+      const e = ApiError.from(error)
+      if (e.code === 'INTERNAL') this.request.log.error({ err: error }, 'sync message failed')
+      await this.fail(e.code, e.status >= 500 ? 'internal error' : e.message, { ...(id ? { id } : {}), ...(e.details && e.status < 500 ? { details: e.details } : {}) })
+    }
+  }
+
+  private async handle(message: ClientMessage): Promise<void> {
+    switch (message.type) {
+      case 'hello': {
+        if (message.v !== SYNC_PROTOCOL_VERSION) {
+          await this.fail('PROTOCOL_ERROR', `protocol version ${message.v} is not supported (only ${SYNC_PROTOCOL_VERSION})`, { fatal: true, details: { supported: [SYNC_PROTOCOL_VERSION] } })
+          return
+        }
+        const session = message.token ? await this.relay.sessionForToken?.(message.token) : undefined
+        this.session = session
+        if (message.token && !session) {
+          await this.fail('UNAUTHENTICATED', 'the session token is unknown or expired', { fatal: true })
+          return
+        }
+        this.state = 'open'
+        await this.send({
+          type: 'welcome',
+          v: SYNC_PROTOCOL_VERSION,
+          relay: { identityId: this.relay.config.RELAY_IDENTITY_ID, publicKeyId: this.relay.relaySigner.publicKeyId, publicKey: this.relay.relaySigner.publicKey },
+          session: session ? { identityId: session.identityId } : null,
+          limits: SYNC_LIMITS,
+        })
+        return
+      }
+      case 'ping':
+        await this.send({ type: 'pong', ...(message.id ? { id: message.id } : {}) })
+        return
+      case 'push': {
+        const results = await this.relay.ingestor.ingest(message.receipts)
+        for (const r of results) if (!r.ok) this.relay.metrics.receiptsRejected.inc({ code: r.error.code })
+        await this.send({ type: 'push-result', id: message.id, results })
+        return
+      }
+      case 'heads': {
+        const rows = await this.relay.db.query<{ stream_key: string; seq: number; head_event_id: string; head_hash: string }>(
+          'SELECT stream_key, seq, head_event_id, head_hash FROM streams WHERE stream_key = ANY($1::text[])',
+          [message.streams],
+        )
+        const heads: Record<string, { seq: number; eventId: string; hash: string } | null> = {}
+        for (const key of message.streams) {
+          await this.authorize(key)
+          heads[key] = null
+        }
+        for (const r of rows.rows) heads[r.stream_key] = { seq: r.seq, eventId: r.head_event_id, hash: r.head_hash }
+        await this.send({ type: 'heads', id: message.id, heads })
+        return
+      }
+      case 'unsubscribe':
+        for (const key of message.streams) this.subscriptions.delete(key)
+        await this.send({ type: 'unsubscribed', ...(message.id ? { id: message.id } : {}), streams: message.streams })
+        return
+      case 'subscribe': {
+        const added: Subscription[] = []
+        for (const { key, after } of message.streams) {
+          await this.authorize(key)
+          let sentSeq = 0
+          if (after) {
+            const row = await this.relay.db.query<{ seq: number }>('SELECT seq FROM receipts WHERE stream_key = $1 AND event_id = $2', [key, after])
+            if (!row.rows[0]) {
+              throw new PixpaxError('CHAIN_BROKEN', `cursor ${after} is not a receipt of ${key}; resubscribe from an eventId you received, or from the start`, { stream: key })
+            }
+            sentSeq = row.rows[0].seq
+          }
+          const sub: Subscription = { key, sentSeq, pumping: false, dirty: false, caughtUp: false }
+          this.subscriptions.set(key, sub)
+          added.push(sub)
+        }
+        await this.send({ type: 'subscribed', ...(message.id ? { id: message.id } : {}), streams: added.map((s) => s.key) })
+        for (const sub of added) void this.pump(sub)
+        return
+      }
+    }
+  }
+
+  /** The same read rules as HTTP (auth/read-access.ts), for the session established at hello. */
+  private async authorize(streamKey: string): Promise<void> {
+    try {
+      parseStreamKey(streamKey)
+    } catch (e) {
+      throw new PixpaxError('SCHEMA_INVALID', (e as Error).message, { stream: streamKey })
+    }
+    if (isPublicStream(streamKey)) return
+    if (!this.session) throw new ApiError('UNAUTHENTICATED', `stream ${streamKey} is private: send a session token in hello`)
+    if (!(await mayRead(this.relay.db, this.session.identityId, streamKey))) {
+      throw new ApiError('FORBIDDEN', `identity ${this.session.identityId} may not read ${streamKey}`)
+    }
+  }
+
+  /** Sends everything of `sub`'s stream past its cursor; re-runs while notices arrive meanwhile. */
+  private async pump(sub: Subscription): Promise<void> {
+    if (sub.pumping) {
+      sub.dirty = true
+      return
+    }
+    sub.pumping = true
+    try {
+      do {
+        sub.dirty = false
+        for (;;) {
+          if (this.state === 'closed' || this.subscriptions.get(sub.key) !== sub) return
+          const batch = await this.readBatch(sub.key, sub.sentSeq)
+          if (batch.length === 0) break
+          const body = batch.map((r) => `{"seq":${r.seq},"receipt":${r.receipt},"ack":${r.ack}}`).join(',')
+          await this.send(`{"type":"receipts","stream":${JSON.stringify(sub.key)},"receipts":[${body}]}`)
+          sub.sentSeq = batch[batch.length - 1]!.seq
+        }
+        if (!sub.caughtUp && !this.isClosed()) {
+          sub.caughtUp = true
+          const head = await this.relay.db.query<{ seq: number; head_event_id: string; head_hash: string }>('SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1', [sub.key])
+          const h = head.rows[0]
+          await this.send({ type: 'caught-up', stream: sub.key, head: h ? { seq: h.seq, eventId: h.head_event_id, hash: h.head_hash } : null })
+        }
+      } while (sub.dirty)
+    } catch (error) {
+      this.request.log.error({ err: error, stream: sub.key }, 'sync delivery failed')
+      await this.fail('UNAVAILABLE', `delivery of ${sub.key} failed; resubscribe from your cursor`, { stream: sub.key })
+      this.subscriptions.delete(sub.key)
+    } finally {
+      sub.pumping = false
+    }
+  }
+
+  /** Up to maxReceiptsPerMessage receipts after `afterSeq`: stored bytes and ack JSON, ready to embed. */
+  private async readBatch(streamKey: string, afterSeq: number): Promise<Array<{ seq: number; receipt: string; ack: string }>> {
+    const { db, store, relaySigner } = this.relay
+    const rows = await db.query<{ seq: number; object_key: string; event_id: string; hash: string; ack: string | null }>(
+      `SELECT r.seq, r.object_key, r.event_id, r.hash, a.ack FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
+       WHERE r.stream_key = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3`,
+      [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
+    )
+    const bodies = await Promise.all(rows.rows.map((r) => store.get(r.object_key)))
+    const out: Array<{ seq: number; receipt: string; ack: string }> = []
+    for (const [i, row] of rows.rows.entries()) {
+      const body = bodies[i]
+      if (!body) throw new Error(`receipt object ${row.object_key} is missing from the store`)
+      let ack = row.ack
+      if (!ack) {
+        // A receipt projected by a rebuild onto a fresh database has no stored ack yet: sign one now.
+        ack = JSON.stringify(await signAck(relaySigner, { stream: streamKey, seq: row.seq, eventId: row.event_id, hash: row.hash }))
+        await db.query('INSERT INTO acks (stream_key, seq, ack) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [streamKey, row.seq, ack])
+      }
+      out.push({ seq: row.seq, receipt: Buffer.from(body).toString('utf8'), ack })
+    }
+    return out
+  }
+}
