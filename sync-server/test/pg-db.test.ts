@@ -128,6 +128,26 @@ describe('PgDb specifics', () => {
     }
   })
 
+  it('queryOutsideTransaction commits on its own connection, even when the main pool is exhausted', async () => {
+    const { db, schema, done } = await openPair(1)
+    try {
+      await db.query('CREATE TABLE intents (k text)')
+      const outside = db.queryOutsideTransaction!.bind(db)
+      await expect(
+        db.withLock('stream:x', async (tx) => {
+          await tx.query("INSERT INTO intents VALUES ('inside')")
+          // the pool's only connection is this transaction's: a second pool must serve this
+          const r = await outside<{ s: string }>("INSERT INTO intents VALUES ('outside') RETURNING current_schema() AS s")
+          expect(r.rows).toEqual([{ s: schema }])
+          throw new Error('roll back the inside')
+        }),
+      ).rejects.toThrow('roll back the inside')
+      expect((await db.query('SELECT k FROM intents')).rows).toEqual([{ k: 'outside' }])
+    } finally {
+      await done()
+    }
+  })
+
   it('open fails when Postgres is unreachable', async () => {
     await expect(PgDb.open({ connectionString: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toThrow()
   })

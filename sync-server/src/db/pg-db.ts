@@ -23,28 +23,35 @@ export interface PgDbOptions {
 export class PgDb implements ProjectionDb {
   readonly name = 'pg'
   readonly #pool: pg.Pool
+  /** A small second pool for queryOutsideTransaction (connections are opened on first use). */
+  readonly #outside: pg.Pool
   readonly #scope = new TransactionScope()
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, outside: pg.Pool) {
     this.#pool = pool
+    this.#outside = outside
   }
 
   static async open(options: PgDbOptions): Promise<PgDb> {
     const schema = options.schema !== undefined ? quoteSchema(options.schema) : undefined
-    const pool = new pg.Pool({
+    const config = (max: number): pg.PoolConfig => ({
       connectionString: options.connectionString,
-      max: options.max ?? 10,
+      max,
       types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
       ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
     })
+    const pool = new pg.Pool(config(options.max ?? 10))
+    const outside = new pg.Pool(config(Math.max(2, Math.ceil((options.max ?? 10) / 4))))
     // Without a listener, an idle connection dropped by the server would crash the process.
     pool.on('error', options.onError ?? (() => {}))
-    const db = new PgDb(pool)
+    outside.on('error', options.onError ?? (() => {}))
+    const db = new PgDb(pool, outside)
     try {
       if (schema !== undefined) await createSchema(pool, schema)
       else await pool.query('SELECT 1')
     } catch (err) {
       await pool.end()
+      await outside.end()
       throw err
     }
     return db
@@ -54,6 +61,17 @@ export class PgDb implements ProjectionDb {
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
     this.#scope.assertOutside('query')
     return toQueryResult<R>(await this.#pool.query(sql, params))
+  }
+
+  /**
+   * One statement on a connection of its own (a separate small pool), committed when it returns, and
+   * allowed inside a transaction callback: for writes that must be durable whatever becomes of the
+   * surrounding transaction (append intents). A separate pool, so transactions holding every connection
+   * of the main pool cannot starve it. It must not touch rows the calling transaction has changed: it
+   * would wait for that transaction, which waits for it.
+   */
+  async queryOutsideTransaction<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return toQueryResult<R>(await this.#outside.query(sql, params))
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -103,7 +121,7 @@ export class PgDb implements ProjectionDb {
   }
 
   async close(): Promise<void> {
-    await this.#pool.end()
+    await Promise.all([this.#pool.end(), this.#outside.end()])
   }
 }
 

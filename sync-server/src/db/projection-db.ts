@@ -8,6 +8,12 @@ export interface QueryResult<R> {
 }
 
 export interface Queryable {
+  /**
+   * Runs `sql` with `$1…` bound to `params`. Without params, `sql` may hold several statements
+   * (migrations) and the result is the last one's. `rowCount` is pg's: rows returned, else rows
+   * affected, 0 for DDL. Result types are the same on pg and PGlite (src/db/type-parsers.ts): int8 is
+   * a number (an error beyond 2^53), bytea a Uint8Array, timestamptz a Date, numeric a string.
+   */
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
 }
 
@@ -22,6 +28,11 @@ export interface ProjectionDb extends Queryable {
    * serializes work on that key — per-stream appends (ARCHITECTURE §4).
    */
   withLock<T>(lockKey: string, fn: (tx: Queryable) => Promise<T>): Promise<T>
+  /**
+   * pg only: one statement on another connection, committed on return, callable inside a transaction
+   * callback (append intents must be durable before the objects are written). PGlite has one connection.
+   */
+  queryOutsideTransaction?<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
   /** LISTEN/NOTIFY hook for live fan-out: optional, pg only (PGlite is single-process). */
   close(): Promise<void>
 }

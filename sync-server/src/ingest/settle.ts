@@ -17,13 +17,17 @@ export interface SettleDeps {
   policy: TrustPolicy
 }
 
-/** Returns how many leftover receipts were projected. */
-export async function settleStream(tx: Queryable, _db: ProjectionDb, store: ObjectStore, streamKey: string, deps: SettleDeps): Promise<number> {
+/**
+ * Returns how many leftover receipts were projected. `leftover`, when given, receives the eventIds of the
+ * intents found (their rows are deleted by `tx`, so until it commits no other connection may write them).
+ */
+export async function settleStream(tx: Queryable, _db: ProjectionDb, store: ObjectStore, streamKey: string, deps: SettleDeps, leftover?: Set<string>): Promise<number> {
   const intents = await tx.query<{ event_id: string; object_key: string }>(
     'SELECT event_id, object_key FROM append_intents WHERE stream_key = $1 ORDER BY event_id',
     [streamKey],
   )
   if (intents.rows.length === 0) return 0
+  for (const i of intents.rows) leftover?.add(i.event_id)
   const projected = await adoptObjects(tx, store, streamKey, intents.rows.map((i) => i.object_key), deps)
   await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
   return projected

@@ -18,7 +18,9 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>
   /**
    * Keys under `prefix`, ascending in byte order, at most `limit` (default 1000), starting after
-   * `startAfter` when given. A page shorter than `limit` is the last one.
+   * `startAfter` when given. A page shorter than `limit` is the last one. `prefix` may end mid-segment
+   * (`pixpax/pixbooks/acc` matches `pixpax/pixbooks/acc1/…`); one no valid key could start with
+   * (`../`, `a//`, `/x`) throws a RangeError, as invalid keys do everywhere else.
    */
   list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<string[]>
   /** Removes the object if present (derived objects only; receipts are never deleted). */
