@@ -38,8 +38,12 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
 ])
 export type ClientMessage = z.infer<typeof ClientMessageSchema>
 
-/** One delivered receipt with its position and the relay's ack. */
-export const DeliveredReceiptSchema = z.strictObject({ seq: z.number().int().positive(), receipt: z.unknown(), ack: AckSchema })
+/**
+ * One delivered receipt: its seq in the stream, its `position` in the relay's acceptance order across all
+ * streams (what a client needs to place key revocations relative to other streams' receipts), the stored
+ * receipt and the relay's ack.
+ */
+export const DeliveredReceiptSchema = z.strictObject({ seq: z.number().int().positive(), position: z.number().int().positive(), receipt: z.unknown(), ack: AckSchema })
 export type DeliveredReceipt = z.infer<typeof DeliveredReceiptSchema>
 
 export const PushResultSchema = z.union([

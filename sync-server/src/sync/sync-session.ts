@@ -243,7 +243,15 @@ export class SyncSession {
       case 'subscribe': {
         const added: Subscription[] = []
         for (const { key, after } of message.streams) {
-          await this.authorize(key)
+          // A stream this session may not read is refused on its own (error with `stream`); the others
+          // in the same message still subscribe.
+          try {
+            await this.authorize(key)
+          } catch (error) {
+            const e = ApiError.from(error)
+            await this.fail(e.code, e.message, { ...(message.id ? { id: message.id } : {}), stream: key })
+            continue
+          }
           let sentSeq = 0
           if (after) {
             const row = await this.relay.db.query<{ seq: number }>('SELECT seq FROM receipts WHERE stream_key = $1 AND event_id = $2', [key, after])
@@ -291,7 +299,7 @@ export class SyncSession {
           if (this.state === 'closed' || this.subscriptions.get(sub.key) !== sub) return
           const batch = await this.readBatch(sub.key, sub.sentSeq)
           if (batch.length === 0) break
-          const body = batch.map((r) => `{"seq":${r.seq},"receipt":${r.receipt},"ack":${r.ack}}`).join(',')
+          const body = batch.map((r) => `{"seq":${r.seq},"position":${r.position},"receipt":${r.receipt},"ack":${r.ack}}`).join(',')
           await this.send(`{"type":"receipts","stream":${JSON.stringify(sub.key)},"receipts":[${body}]}`)
           sub.sentSeq = batch[batch.length - 1]!.seq
         }
@@ -312,25 +320,31 @@ export class SyncSession {
   }
 
   /** Up to maxReceiptsPerMessage receipts after `afterSeq`: stored bytes and ack JSON, ready to embed. */
-  private async readBatch(streamKey: string, afterSeq: number): Promise<Array<{ seq: number; receipt: string; ack: string }>> {
+  private async readBatch(streamKey: string, afterSeq: number): Promise<Array<{ seq: number; position: number; receipt: string; ack: string }>> {
     const { db, store, relaySigner } = this.relay
-    const rows = await db.query<{ seq: number; object_key: string; event_id: string; hash: string; ack: string | null }>(
-      `SELECT r.seq, r.object_key, r.event_id, r.hash, a.ack FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
+    const rows = await db.query<{ seq: number; object_key: string; event_id: string; hash: string; ack: string | null; position: number | null }>(
+      `SELECT r.seq, r.object_key, r.event_id, r.hash, a.ack, a.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
        WHERE r.stream_key = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3`,
       [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
     )
     const bodies = await Promise.all(rows.rows.map((r) => store.get(r.object_key)))
-    const out: Array<{ seq: number; receipt: string; ack: string }> = []
+    const out: Array<{ seq: number; position: number; receipt: string; ack: string }> = []
     for (const [i, row] of rows.rows.entries()) {
       const body = bodies[i]
       if (!body) throw new Error(`receipt object ${row.object_key} is missing from the store`)
       let ack = row.ack
-      if (!ack) {
+      let position = row.position
+      if (!ack || position === null) {
         // A receipt projected by a rebuild onto a fresh database has no stored ack yet: sign one now.
-        ack = JSON.stringify(await signAck(relaySigner, { stream: streamKey, seq: row.seq, eventId: row.event_id, hash: row.hash }))
-        await db.query('INSERT INTO acks (stream_key, seq, ack) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [streamKey, row.seq, ack])
+        const fresh = JSON.stringify(await signAck(relaySigner, { stream: streamKey, seq: row.seq, eventId: row.event_id, hash: row.hash }))
+        const stored = await db.query<{ ack: string; position: number }>(
+          `INSERT INTO acks (stream_key, seq, ack) VALUES ($1, $2, $3) ON CONFLICT (stream_key, seq) DO UPDATE SET ack = acks.ack RETURNING ack, position`,
+          [streamKey, row.seq, fresh],
+        )
+        ack = stored.rows[0]!.ack
+        position = stored.rows[0]!.position
       }
-      out.push({ seq: row.seq, receipt: Buffer.from(body).toString('utf8'), ack })
+      out.push({ seq: row.seq, position, receipt: Buffer.from(body).toString('utf8'), ack })
     }
     return out
   }

@@ -1,0 +1,629 @@
+/**
+ * The sync engine: keeps a local, verified copy of the streams an app follows, and delivers the app's
+ * own receipts through an outbox — offline first, never trusting the relay.
+ *
+ * - Commands (`append`) build, sign and chain a receipt to the local head and put it in the durable
+ *   outbox before returning; nothing waits for the network.
+ * - When connected: `hello` (session token), `subscribe` every followed stream from its local head,
+ *   `push` the outbox (in order, with stable idempotency keys: a resend after a crash or a lost answer
+ *   yields the first result, never a second receipt).
+ * - Every delivered receipt is verified before it enters the local log: the shared rules (hash,
+ *   signature, key validity at its acceptance position, authority, chain), its seq, and the relay's ack
+ *   signature under the pinned relay key. A failure goes to quarantine with its code and a `quarantine`
+ *   event; the stream stops applying until reconnect.
+ * - `CHAIN_CONFLICT` on push (another device moved the head): once the relay's head is in the local log,
+ *   pending receipts of that stream are rebuilt on it and re-signed (same idempotency keys), and a
+ *   `conflict` event says so. A receipt that can no longer apply ends `rejected` with its code.
+ * - Retries (reconnects, transient push failures) back off exponentially with jitter, on a timer.
+ */
+import {
+  canonicalBytes,
+  checkReceipt,
+  evaluateReceipt,
+  isErrorCode,
+  nobleSha256,
+  parseSignature,
+  parseStreamKey,
+  parseStrictJson,
+  PixpaxError,
+  ServerMessageSchema,
+  streamKey as streamKeyOf,
+  SYNC_PROTOCOL_VERSION,
+  webCryptoVerifier,
+  buildReceipt,
+  type Ack,
+  type CheckedReceipt,
+  type PublicJwk,
+  type Receipt,
+  type ServerMessage,
+  type Sha256,
+  type SignatureVerifier,
+  type Signer,
+  type StreamRef,
+  type TrustPolicy,
+} from '@pixpax/shared'
+import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from '../storage/local-log.js'
+import { ClientLedger } from './client-ledger.js'
+import { Emitter } from './emitter.js'
+import { backoffMs, nextOutboxState, type OutboxEvent } from './outbox-machine.js'
+
+export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced' | 'error'
+
+export interface SyncClientEvents extends Record<string, unknown> {
+  /** A verified receipt entered the local log. */
+  receipt: LoggedReceipt
+  status: SyncStatus
+  /** Pending receipts were rebuilt on a head another device moved. */
+  conflict: { streamKey: string; rebased: string[] }
+  /** A delivered receipt or ack failed verification and was not applied. */
+  quarantine: QuarantineEntry
+  /** The relay refused one of our receipts for good. */
+  rejected: OutboxEntry
+  /** The relay accepted one of our receipts (its ack verified). */
+  acked: OutboxEntry
+}
+
+/** The part of the WebSocket API the engine uses: the browser's and `ws`'s both fit. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number }) => void): void
+}
+export type WebSocketFactory = (url: string) => WebSocketLike
+
+export interface SyncClientOptions {
+  /** The relay's base URL, e.g. `http://127.0.0.1:8787`. */
+  relayUrl: string
+  log: LocalLog
+  /** This device's identity and key (the key must be a valid key of the identity). */
+  identityId: string
+  signer: Signer
+  /** Streams to follow (identity streams of issuers are followed automatically as needed). */
+  streams?: string[]
+  /** Opens a WebSocket; defaults to `new WebSocket(url)` (browsers, Node ≥ 22). */
+  webSocket?: WebSocketFactory
+  /** Signature verification; defaults to WebCrypto. On Node pass `nodeVerifier()`. */
+  verifier?: SignatureVerifier
+  sha256?: Sha256
+  /** Session token for private streams (read on every connect). */
+  token?: () => Promise<string | undefined> | string | undefined
+  /** Pin the relay's ack key; otherwise the key announced at the first `welcome` is pinned. */
+  relayPublicKeyId?: string
+  trust?: TrustPolicy
+  now?: () => number
+  random?: () => number
+  reconnect?: { baseMs?: number; maxMs?: number }
+  /** Receipts per push message (default 100). */
+  pushBatch?: number
+}
+
+const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL', 'SLOW_CONSUMER'])
+const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
+const OPEN = 1
+
+interface Delivered {
+  seq: number
+  position: number
+  receipt: unknown
+  ack: Ack
+}
+
+export class SyncClient extends Emitter<SyncClientEvents> {
+  status: SyncStatus = 'offline'
+  private readonly ledger = new ClientLedger()
+  private readonly heads = new Map<string, LoggedReceipt>()
+  private readonly followed = new Set<string>()
+  private readonly caughtUp = new Set<string>()
+  /** Streams whose delivery failed verification: nothing more is applied until reconnect. */
+  private readonly poisoned = new Set<string>()
+  /** Streams the relay refused to let us read (not created yet, or not ours). */
+  private readonly refused = new Set<string>()
+  /** Receipts held back until the identity stream of their issuer has been caught up. */
+  private readonly waiting = new Map<string, { identity: string; batches: Delivered[][] }>()
+  private readonly streamQueues = new Map<string, Promise<void>>()
+  private outbox: OutboxEntry[] = []
+  private readonly inFlight = new Map<string, OutboxEntry[]>()
+  private ws: WebSocketLike | undefined
+  private relayKey: { publicKeyId: string; publicKey: PublicJwk } | undefined
+  private running = false
+  private connectAttempts = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private pushSeq = 0
+  private readonly verifier: SignatureVerifier
+  private readonly sha256: Sha256
+  private readonly now: () => number
+  private readonly random: () => number
+
+  private constructor(private readonly options: SyncClientOptions) {
+    super()
+    this.verifier = options.verifier ?? webCryptoVerifier()
+    this.sha256 = options.sha256 ?? nobleSha256
+    this.now = options.now ?? Date.now
+    this.random = options.random ?? Math.random
+  }
+
+  /** Loads the local log (already verified when it was written) and the outbox. */
+  static async open(options: SyncClientOptions): Promise<SyncClient> {
+    const client = new SyncClient(options)
+    for await (const logged of options.log.scan()) client.replayTrusted(logged)
+    client.outbox = await options.log.listOutbox()
+    for (const key of [`identity/${options.identityId}`, ...(options.streams ?? []), ...client.heads.keys()]) client.followed.add(key)
+    for (const entry of client.outbox) client.followed.add(entry.streamKey)
+    return client
+  }
+
+  private replayTrusted(logged: LoggedReceipt): void {
+    const checked = checkReceipt(logged.receipt, this.sha256)
+    this.ledger.apply({ checked, seq: logged.seq }, logged.position)
+    this.heads.set(logged.streamKey, logged)
+  }
+
+  // ── commands ──────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Builds a receipt chained to the local head of `stream` (the last pending one of ours, else the last
+   * confirmed one), signs it and puts it in the outbox. Resolves once it is durable locally.
+   */
+  async append(stream: StreamRef | string, type: string, payload: Record<string, unknown>, options: { idempotencyKey?: string } = {}): Promise<Receipt> {
+    const ref = typeof stream === 'string' ? parseStreamKey(stream) : stream
+    const key = streamKeyOf(ref)
+    const receipt = await buildReceipt({
+      stream: ref,
+      type,
+      payload,
+      identityId: this.options.identityId,
+      signer: this.options.signer,
+      prev: this.localHead(key),
+      sha256: this.sha256,
+      now: this.now,
+      ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+    })
+    const entry: OutboxEntry = { id: receipt.idempotencyKey, streamKey: key, receipt, state: 'queued', attempts: 0, nextAttemptAt: this.now(), createdAt: this.now() }
+    await this.options.log.putOutbox(entry)
+    this.outbox.push(entry)
+    this.follow(key)
+    this.schedule(0)
+    return receipt
+  }
+
+  private localHead(streamKey: string): { eventId: string; hash: string } | null {
+    const pending = this.outbox.filter((e) => e.streamKey === streamKey && e.state !== 'rejected')
+    const last = pending[pending.length - 1]
+    if (last) return { eventId: last.receipt.eventId, hash: last.receipt.hash }
+    const head = this.heads.get(streamKey)
+    return head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null
+  }
+
+  /** Follows a stream (subscribes now if connected). */
+  follow(streamKey: string): void {
+    if (this.followed.has(streamKey)) return
+    this.followed.add(streamKey)
+    if (this.ws?.readyState === OPEN) this.subscribe([streamKey])
+  }
+
+  /** The confirmed head of a stream in the local log. */
+  head(streamKey: string): LoggedReceipt | undefined {
+    return this.heads.get(streamKey)
+  }
+
+  pending(): readonly OutboxEntry[] {
+    return this.outbox
+  }
+
+  // ── connection ────────────────────────────────────────────────────────────────────────────────────
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.connect()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    const ws = this.ws
+    this.ws = undefined
+    ws?.close(1000, 'client stopped')
+    await Promise.all(this.streamQueues.values())
+    this.setStatus('offline')
+  }
+
+  /** Resolves when the client is `synced` (everything caught up, nothing left to push). */
+  whenSynced(timeoutMs = 10_000): Promise<void> {
+    if (this.status === 'synced') return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off()
+        reject(new Error(`not synced within ${timeoutMs} ms (status ${this.status}, ${this.outbox.length} in outbox)`))
+      }, timeoutMs)
+      const off = this.on('status', (s) => {
+        if (s === 'synced') {
+          clearTimeout(timer)
+          off()
+          resolve()
+        }
+      })
+    })
+  }
+
+  private setStatus(status: SyncStatus): void {
+    if (this.status === status) return
+    this.status = status
+    this.emit('status', status)
+  }
+
+  private connect(): void {
+    if (!this.running) return
+    this.setStatus('connecting')
+    const url = `${this.options.relayUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/sync`
+    let ws: WebSocketLike
+    try {
+      ws = (this.options.webSocket ?? ((u) => new WebSocket(u) as unknown as WebSocketLike))(url)
+    } catch {
+      this.reconnectLater()
+      return
+    }
+    this.ws = ws
+    ws.addEventListener('open', () => {
+      void (async () => {
+        const token = await this.options.token?.()
+        if (this.ws === ws) ws.send(JSON.stringify({ type: 'hello', v: SYNC_PROTOCOL_VERSION, ...(token ? { token } : {}) }))
+      })()
+    })
+    ws.addEventListener('message', (event) => {
+      if (this.ws === ws) void this.onMessage(String(event.data))
+    })
+    ws.addEventListener('close', () => {
+      if (this.ws !== ws) return
+      this.ws = undefined
+      this.onDisconnect()
+    })
+    ws.addEventListener('error', () => undefined)
+  }
+
+  private onDisconnect(): void {
+    this.caughtUp.clear()
+    this.poisoned.clear()
+    this.refused.clear()
+    this.waiting.clear()
+    for (const entries of this.inFlight.values()) for (const e of entries) void this.transition(e, 'disconnect')
+    this.inFlight.clear()
+    if (this.status !== 'error') this.setStatus('offline')
+    this.reconnectLater()
+  }
+
+  private reconnectLater(): void {
+    if (!this.running || this.status === 'error') return
+    this.connectAttempts++
+    const delay = backoffMs(this.connectAttempts, this.random, this.options.reconnect?.baseMs ?? 250, this.options.reconnect?.maxMs ?? 30_000)
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.connect()
+    }, delay)
+  }
+
+  private send(message: unknown): void {
+    if (this.ws?.readyState === OPEN) this.ws.send(JSON.stringify(message))
+  }
+
+  private subscribe(keys: string[]): void {
+    const streams = keys.map((key) => ({ key, after: this.heads.get(key)?.receipt.eventId ?? null }))
+    if (streams.length) this.send({ type: 'subscribe', streams })
+  }
+
+  private async onMessage(text: string): Promise<void> {
+    let message: ServerMessage
+    try {
+      const parsed = ServerMessageSchema.safeParse(parseStrictJson(text))
+      if (!parsed.success) throw new PixpaxError('SCHEMA_INVALID', `relay sent a message outside the protocol: ${parsed.error.issues[0]?.message}`)
+      message = parsed.data
+    } catch (error) {
+      const e = error instanceof PixpaxError ? error : new PixpaxError('JSON_INVALID', 'relay sent non-JSON')
+      await this.quarantine({ raw: text.slice(0, 10_000), code: e.code, message: e.message })
+      return
+    }
+    switch (message.type) {
+      case 'welcome': {
+        const announced = { publicKeyId: message.relay.publicKeyId, publicKey: message.relay.publicKey as PublicJwk }
+        const pinned = this.options.relayPublicKeyId ?? this.relayKey?.publicKeyId
+        if (pinned && pinned !== announced.publicKeyId) {
+          await this.quarantine({ raw: text, code: 'KEY_UNKNOWN', message: `relay announced key ${announced.publicKeyId}, pinned ${pinned}` })
+          this.setStatus('error')
+          this.ws?.close(1000, 'relay key changed')
+          return
+        }
+        this.relayKey = announced
+        this.connectAttempts = 0
+        this.setStatus('syncing')
+        // Identity streams first: keys must be known before the receipts they sign.
+        const keys = [...this.followed].sort((a, b) => Number(!a.startsWith('identity/')) - Number(!b.startsWith('identity/')))
+        this.subscribe(keys)
+        this.schedule(0)
+        return
+      }
+      case 'receipts':
+        await this.enqueue(message.stream, () => this.applyDelivered(message.stream, message.receipts as Delivered[]))
+        return
+      case 'caught-up':
+        await this.enqueue(message.stream, async () => {
+          this.caughtUp.add(message.stream)
+          await this.releaseWaiting(message.stream)
+          this.updateSynced()
+        })
+        return
+      case 'push-result':
+        await this.onPushResult(message.id, message.results)
+        return
+      case 'error':
+        if (message.fatal) {
+          if (message.code === 'UNAUTHENTICATED') this.setStatus('error')
+          return
+        }
+        if (message.stream) {
+          // A refused subscription is not awaited forever; it is retried once we write to the stream.
+          this.caughtUp.add(message.stream)
+          this.refused.add(message.stream)
+        }
+        this.updateSynced()
+        return
+      default:
+        return
+    }
+  }
+
+  /** Serializes work per stream, so batches apply in the order they arrived. */
+  private enqueue(streamKey: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.streamQueues.get(streamKey) ?? Promise.resolve()).then(work, work)
+    this.streamQueues.set(streamKey, next)
+    return next
+  }
+
+  // ── verification of what the relay delivers ───────────────────────────────────────────────────────
+
+  private async applyDelivered(streamKey: string, batch: Delivered[]): Promise<void> {
+    if (this.poisoned.has(streamKey)) return
+    const waiting = this.waiting.get(streamKey)
+    if (waiting) {
+      waiting.batches.push(batch)
+      return
+    }
+    for (const [i, d] of batch.entries()) {
+      const outcome = await this.applyOne(streamKey, d)
+      if (outcome === 'wait') {
+        const rest = batch.slice(i)
+        const entry = this.waiting.get(streamKey)
+        if (entry) entry.batches.unshift(rest)
+        return
+      }
+      if (outcome === 'stop') return
+    }
+  }
+
+  private async applyOne(streamKey: string, d: Delivered): Promise<'ok' | 'wait' | 'stop'> {
+    const raw = JSON.stringify(d)
+    const head = this.heads.get(streamKey)
+    const expectedSeq = (head?.seq ?? 0) + 1
+    if (d.seq < expectedSeq) {
+      const mine = head && d.seq === head.seq ? head.receipt.hash : (await this.options.log.read(streamKey, d.seq - 1, 1))[0]?.receipt.hash
+      const hash = (d.receipt as { hash?: unknown })?.hash
+      if (mine !== undefined && mine === hash) return 'ok' // already have it
+      return this.poison(streamKey, raw, 'CHAIN_CONFLICT', `relay delivered seq ${d.seq} again with different content (replay or rewrite)`)
+    }
+    if (d.seq > expectedSeq) return this.poison(streamKey, raw, 'CHAIN_BROKEN', `relay skipped from seq ${expectedSeq - 1} to ${d.seq} (a receipt was omitted)`)
+    let checked: CheckedReceipt
+    try {
+      checked = checkReceipt(d.receipt, this.sha256)
+      if (checked.streamKey !== streamKey) throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
+      this.ledger.current = d.position
+      const acceptance = await evaluateReceipt(checked, this.ledger, this.verifier, this.options.trust ?? {})
+      if (acceptance.seq !== d.seq) throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
+      await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt)
+      this.ledger.apply(acceptance, d.position)
+    } catch (error) {
+      if (!(error instanceof PixpaxError)) throw error
+      if (error.code === 'KEY_UNKNOWN') {
+        // Maybe we just don't follow the issuer's identity stream yet: follow it and wait for it.
+        const identity = `identity/${(d.receipt as Receipt).issuer?.identityId}`
+        if (!this.caughtUp.has(identity) && /^identity\/[A-Za-z0-9_-]{1,64}$/.test(identity)) {
+          this.waiting.set(streamKey, { identity, batches: [] })
+          if (!this.followed.has(identity)) this.follow(identity)
+          return 'wait'
+        }
+      }
+      return this.poison(streamKey, raw, error.code, error.message)
+    } finally {
+      this.ledger.current = undefined
+    }
+    const logged: LoggedReceipt = { streamKey, seq: d.seq, receipt: checked.receipt, ack: d.ack, position: d.position }
+    await this.options.log.append([logged])
+    this.heads.set(streamKey, logged)
+    this.emit('receipt', logged)
+    const mine = this.outbox.find((e) => e.receipt.eventId === checked.receipt.eventId && e.receipt.hash === checked.receipt.hash)
+    if (mine) await this.transition(mine, 'delivered')
+    return 'ok'
+  }
+
+  private async releaseWaiting(identityStream: string): Promise<void> {
+    for (const [streamKey, entry] of [...this.waiting]) {
+      if (entry.identity !== identityStream) continue
+      this.waiting.delete(streamKey)
+      await this.enqueue(streamKey, async () => {
+        for (const batch of entry.batches) await this.applyDelivered(streamKey, batch)
+      })
+    }
+  }
+
+  /** The relay's ack must name exactly this receipt at this position and verify under the pinned key. */
+  private async verifyAck(ack: Ack, streamKey: string, seq: number, receipt: Receipt): Promise<void> {
+    const key = this.relayKey
+    if (!key) throw new PixpaxError('KEY_UNKNOWN', 'no relay key pinned')
+    if (ack.stream !== streamKey || ack.seq !== seq || ack.eventId !== receipt.eventId || ack.hash !== receipt.hash) {
+      throw new PixpaxError('SIGNATURE_INVALID', 'the ack does not name this receipt at this position')
+    }
+    if (ack.relayKeyId !== key.publicKeyId) throw new PixpaxError('KEY_UNKNOWN', `ack signed by ${ack.relayKeyId}, not the relay key ${key.publicKeyId}`)
+    const { signature, ...body } = ack
+    const sig = parseSignature(signature)
+    if (!(await this.verifier.verify(key.publicKey, canonicalBytes(body), sig))) throw new PixpaxError('SIGNATURE_INVALID', 'the ack signature does not verify under the relay key')
+  }
+
+  private async poison(streamKey: string, raw: string, code: string, message: string): Promise<'stop'> {
+    this.poisoned.add(streamKey)
+    await this.quarantine({ streamKey, raw, code, message })
+    return 'stop'
+  }
+
+  private async quarantine(entry: Omit<QuarantineEntry, 'id' | 'at'>): Promise<void> {
+    const full: QuarantineEntry = { id: `${this.now()}-${Math.floor(this.random() * 1e9)}`, at: this.now(), ...entry }
+    if (!isErrorCode(full.code)) full.code = 'SCHEMA_INVALID'
+    await this.options.log.addQuarantine(full)
+    this.emit('quarantine', full)
+  }
+
+  private updateSynced(): void {
+    if (this.status !== 'syncing' && this.status !== 'synced') return
+    const everyStream = [...this.followed].every((k) => this.caughtUp.has(k) || this.poisoned.has(k))
+    const outboxDone = this.outbox.every((e) => e.state === 'rejected')
+    this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
+  }
+
+  // ── the outbox ────────────────────────────────────────────────────────────────────────────────────
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return
+    setTimeout(() => void this.pushDue(), Math.max(0, delayMs))
+  }
+
+  private async pushDue(): Promise<void> {
+    if (this.ws?.readyState !== OPEN || !this.relayKey) return
+    const now = this.now()
+    const due = this.outbox.filter((e) => e.state === 'queued' && e.nextAttemptAt <= now)
+    // Per stream, only a prefix whose predecessors are not still queued later: chains go in order.
+    const batch = due.slice(0, this.options.pushBatch ?? 100)
+    if (batch.length === 0) {
+      const next = Math.min(...this.outbox.filter((e) => e.state === 'queued').map((e) => e.nextAttemptAt))
+      if (Number.isFinite(next)) this.schedule(next - now)
+      this.updateSynced()
+      return
+    }
+    const id = `push-${++this.pushSeq}`
+    for (const e of batch) await this.transition(e, 'send')
+    this.inFlight.set(id, batch)
+    this.send({ type: 'push', id, receipts: batch.map((e) => e.receipt) })
+  }
+
+  private async onPushResult(id: string, results: Array<{ ok: boolean; ack?: Ack; error?: { code: string; message: string; details?: Record<string, unknown> } }>): Promise<void> {
+    const batch = this.inFlight.get(id)
+    if (!batch) return
+    this.inFlight.delete(id)
+    const rebase = new Map<string, number>()
+    for (const [i, entry] of batch.entries()) {
+      const result = results[i]
+      if (!result) {
+        await this.transition(entry, 'retryable')
+        continue
+      }
+      if (result.ok && result.ack) {
+        try {
+          await this.verifyAck(result.ack, entry.streamKey, result.ack.seq, entry.receipt)
+        } catch (error) {
+          await this.quarantine({ streamKey: entry.streamKey, eventId: entry.receipt.eventId, raw: JSON.stringify(result), code: (error as PixpaxError).code ?? 'SIGNATURE_INVALID', message: (error as Error).message })
+          await this.transition(entry, 'retryable')
+          continue
+        }
+        await this.transition(entry, 'acked')
+        this.emit('acked', entry)
+        if (this.refused.delete(entry.streamKey)) {
+          // We just created (or joined) it: now we may read it.
+          this.caughtUp.delete(entry.streamKey)
+          this.subscribe([entry.streamKey])
+        }
+        continue
+      }
+      const code = result.error?.code ?? 'INTERNAL'
+      if (REBASE.has(code)) {
+        const headSeq = Number((result.error?.details?.head as { seq?: number } | undefined)?.seq ?? 0)
+        rebase.set(entry.streamKey, Math.max(rebase.get(entry.streamKey) ?? 0, headSeq))
+        await this.transition(entry, 'conflict')
+      } else if (RETRYABLE.has(code)) {
+        await this.transition(entry, 'retryable')
+      } else {
+        entry.error = { code, message: result.error?.message ?? code, ...(result.error?.details ? { details: result.error.details } : {}) }
+        await this.transition(entry, 'rejected')
+        this.emit('rejected', entry)
+        rebase.set(entry.streamKey, Math.max(rebase.get(entry.streamKey) ?? 0, this.heads.get(entry.streamKey)?.seq ?? 0))
+      }
+    }
+    for (const [streamKey, headSeq] of rebase) await this.rebaseWhenCaughtUp(streamKey, headSeq)
+    this.schedule(0)
+  }
+
+  /** Waits (briefly) until the local log has the relay's head, then rebuilds pending receipts on it. */
+  private async rebaseWhenCaughtUp(streamKey: string, headSeq: number): Promise<void> {
+    const deadline = this.now() + 10_000
+    while ((this.heads.get(streamKey)?.seq ?? 0) < headSeq && this.now() < deadline && this.ws) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await this.enqueue(streamKey, () => this.rebase(streamKey))
+  }
+
+  private async rebase(streamKey: string): Promise<void> {
+    const pending = this.outbox.filter((e) => e.streamKey === streamKey && (e.state === 'queued' || e.state === 'sent'))
+    if (pending.length === 0) return
+    const head = this.heads.get(streamKey)
+    let prev = head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null
+    const rebased: string[] = []
+    for (const entry of pending) {
+      const r = entry.receipt
+      if (r.prevEventId === (prev?.eventId ?? null) && r.prevHash === (prev?.hash ?? null)) {
+        prev = { eventId: r.eventId, hash: r.hash }
+        continue
+      }
+      const receipt = await buildReceipt({
+        stream: r.stream,
+        type: r.type,
+        payload: r.payload,
+        identityId: this.options.identityId,
+        signer: this.options.signer,
+        prev,
+        idempotencyKey: r.idempotencyKey,
+        sha256: this.sha256,
+        now: this.now,
+      })
+      entry.receipt = receipt
+      entry.state = 'queued'
+      entry.nextAttemptAt = this.now()
+      await this.options.log.putOutbox(entry)
+      rebased.push(entry.id)
+      prev = { eventId: receipt.eventId, hash: receipt.hash }
+    }
+    if (rebased.length) this.emit('conflict', { streamKey, rebased })
+  }
+
+  private async transition(entry: OutboxEntry, event: OutboxEvent): Promise<void> {
+    // Delivery can overtake the push answer: an entry already removed stays removed.
+    if (!this.outbox.includes(entry)) return
+    const next = nextOutboxState(entry.state, event)
+    if (next === undefined) return // not applicable in this state (e.g. a late answer): ignore
+    if (next === 'removed') {
+      this.outbox = this.outbox.filter((e) => e !== entry)
+      await this.options.log.deleteOutbox(entry.id)
+      this.updateSynced()
+      return
+    }
+    if (event === 'send') entry.attempts++
+    if (event === 'retryable') entry.nextAttemptAt = this.now() + backoffMs(entry.attempts, this.random)
+    entry.state = next
+    await this.options.log.putOutbox(entry)
+  }
+}
+
+/** Lines of an NDJSON export of the local log, in the relay's acceptance order (for `pixpax verify`). */
+export async function* exportNdjson(log: LocalLog): AsyncGenerator<string> {
+  const all: LoggedReceipt[] = []
+  for await (const logged of log.scan()) all.push(logged)
+  all.sort((a, b) => (a.position ?? Number.MAX_SAFE_INTEGER) - (b.position ?? Number.MAX_SAFE_INTEGER))
+  for (const logged of all) yield JSON.stringify(logged.receipt) + '\n'
+}

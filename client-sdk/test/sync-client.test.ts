@@ -1,0 +1,238 @@
+import { ChainVerifier, buildReceipt, generatePrivateJwk, type Receipt } from '@pixpax/shared'
+import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { login } from '../src/network/session.js'
+import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
+import { exportNdjson, SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js'
+import type { QuarantineEntry } from '../src/storage/local-log.js'
+import { startProxy } from './support/hostile-proxy.js'
+import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
+
+const ART = 'sha256:' + 'ab'.repeat(32)
+
+describe('SyncClient against a real relay', () => {
+  let relay: TestRelay
+  let alice: TestIdentity
+  let token: string
+
+  beforeAll(async () => {
+    relay = await startRelay()
+    alice = await makeIdentity('alice', 'acc-alice')
+    const account = await buildReceipt({
+      stream: { type: 'account', accountId: 'acc-alice' },
+      type: 'ACCOUNT_CREATED',
+      payload: {},
+      identityId: 'alice',
+      signer: alice.signer,
+      prev: null,
+      sha256: nodeSha256,
+    })
+    expect((await postReceipts(relay, [alice.created, account])).status).toBe(200)
+    token = (await login(relay.url, 'alice', alice.signer)).token
+  }, 60_000)
+  afterAll(async () => relay.close())
+
+  function client(extra: Partial<SyncClientOptions> = {}) {
+    return SyncClient.open({
+      relayUrl: relay.url,
+      log: new MemoryLocalLog(),
+      identityId: 'alice',
+      signer: alice.signer,
+      webSocket: nodeWebSocket,
+      verifier: nodeVerifier(),
+      sha256: nodeSha256,
+      token: () => token,
+      reconnect: { baseMs: 20, maxMs: 200 },
+      ...extra,
+    })
+  }
+
+  it('works offline, then pushes, verifies and logs every receipt with its ack', async () => {
+    const c = await client()
+    const book = 'pixbook/acc-alice/offline-book'
+    await c.append(book, 'PIXBOOK_CREATED', { title: 'Offline' })
+    for (let i = 0; i < 5; i++) await c.append(book, 'CARD_ADDED', { cardId: `card-${i}`, artHash: ART })
+    expect(c.pending()).toHaveLength(6)
+    const statuses: string[] = []
+    c.on('status', (s) => statuses.push(s))
+    c.start()
+    await c.whenSynced()
+    expect(c.pending()).toHaveLength(0)
+    expect(c.head(book)?.seq).toBe(6)
+    expect(c.head(book)?.ack?.seq).toBe(6)
+    expect(statuses).toEqual(expect.arrayContaining(['connecting', 'syncing', 'synced']))
+    // Live: a receipt written by someone else (here: another client of alice) arrives verified.
+    const other = await client({ streams: [book] })
+    other.start()
+    await other.whenSynced()
+    expect(other.head(book)?.seq).toBe(6)
+    await other.append(book, 'CARD_ADDED', { cardId: 'from-other', artHash: ART })
+    await new Promise<void>((resolve) => c.on('receipt', (r) => r.seq === 7 && resolve()))
+    await c.stop()
+    await other.stop()
+  })
+
+  it('two devices of one identity edit one pixbook offline: one chain, the later device rebased, nothing lost', async () => {
+    // A second device key, added by the first.
+    const device2 = nodeSigner(generatePrivateJwk())
+    const setup = await client()
+    await setup.append('identity/alice', 'KEY_ADDED', { publicKey: device2.publicKey })
+    const book = 'pixbook/acc-alice/shared-book'
+    await setup.append(book, 'PIXBOOK_CREATED', { title: 'Shared' })
+    setup.start()
+    await setup.whenSynced()
+    await setup.stop()
+
+    const logA = new MemoryLocalLog()
+    const logB = new MemoryLocalLog()
+    const a = await client({ log: logA })
+    const b = await client({ log: logB, signer: device2 })
+    a.start()
+    b.start()
+    await Promise.all([a.whenSynced(), b.whenSynced()])
+    await a.stop()
+    await b.stop()
+    // Offline, both write.
+    for (let i = 0; i < 3; i++) await a.append(book, 'CARD_ADDED', { cardId: `a-${i}`, artHash: ART })
+    for (let i = 0; i < 3; i++) await b.append(book, 'CARD_ADDED', { cardId: `b-${i}`, artHash: ART })
+    const conflicts: string[][] = []
+    b.on('conflict', (c) => conflicts.push(c.rebased))
+    a.start()
+    await a.whenSynced()
+    b.start()
+    await b.whenSynced()
+    await a.whenSynced()
+    expect(conflicts.flat()).toHaveLength(3)
+    // One chain on the relay with all 6 cards, verified by an independent verifier.
+    const res = await fetch(`${relay.url}/v1/receipts?stream=${book}&limit=100`, { headers: { authorization: `Bearer ${token}` } })
+    const { receipts } = (await res.json()) as { receipts: Receipt[] }
+    expect(receipts.filter((r) => r.type === 'CARD_ADDED').map((r) => r.payload.cardId)).toEqual(['a-0', 'a-1', 'a-2', 'b-0', 'b-1', 'b-2'])
+    const lines: string[] = []
+    for await (const line of exportNdjson(logB)) lines.push(line)
+    const verifier = new ChainVerifier({ verifier: nodeVerifier() })
+    for (const line of lines) expect(await verifier.add(line.trim())).toMatchObject({ ok: true })
+    expect(b.head(book)?.seq).toBe(7)
+    expect(a.head(book)?.seq).toBe(7)
+    await a.stop()
+    await b.stop()
+  })
+
+  it('a retried push after a lost answer yields the first result, never a second receipt', async () => {
+    const log = new MemoryLocalLog()
+    const c = await client({ log })
+    const book = 'pixbook/acc-alice/retry-book'
+    await c.append(book, 'PIXBOOK_CREATED', { title: 'Retry' })
+    const receipt = c.pending()[0]!.receipt
+    // The relay got it, but the answer never came back (simulated by posting it behind the client's back).
+    expect((await postReceipts(relay, [receipt])).status).toBe(200)
+    // Restart from the same durable outbox: the resend is answered with the stored first result.
+    const restarted = await client({ log })
+    restarted.start()
+    await restarted.whenSynced()
+    expect(restarted.head(book)?.seq).toBe(1)
+    const head = (await (await fetch(`${relay.url}/v1/streams/head?key=${book}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { seq: number }
+    expect(head.seq).toBe(1)
+    await restarted.stop()
+  })
+
+  describe('a hostile relay is detected, never trusted', () => {
+    const book = 'pixbook/acc-alice/hostile-book'
+    beforeAll(async () => {
+      const c = await client()
+      await c.append(book, 'PIXBOOK_CREATED', { title: 'Hostile' })
+      for (let i = 0; i < 4; i++) await c.append(book, 'CARD_ADDED', { cardId: `h-${i}`, artHash: ART })
+      c.start()
+      await c.whenSynced()
+      await c.stop()
+    })
+
+    async function throughProxy(rewrite: Parameters<typeof startProxy>[1]): Promise<{ quarantined: QuarantineEntry; logged: number }> {
+      const proxy = await startProxy(relay.url, rewrite)
+      const c = await client({ relayUrl: proxy.url, streams: [book] })
+      const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
+      c.start()
+      const q = await quarantined
+      const logged = c.head(book)?.seq ?? 0
+      await c.stop()
+      await proxy.close()
+      return { quarantined: q, logged }
+    }
+    type Msg = Record<string, unknown> & { receipts?: Array<Record<string, unknown> & { receipt: Record<string, unknown> }> }
+    const onBook = (m: Msg) => m.type === 'receipts' && m.stream === book
+
+    it('alters a receipt → HASH_MISMATCH', async () => {
+      const { quarantined, logged } = await throughProxy((m: Msg) => {
+        if (onBook(m)) m.receipts![2]!.receipt.payload = { cardId: 'stolen', artHash: ART }
+        return [m]
+      })
+      expect(quarantined.code).toBe('HASH_MISMATCH')
+      expect(logged).toBe(2)
+    })
+    it('reorders receipts → CHAIN_BROKEN', async () => {
+      const { quarantined } = await throughProxy((m: Msg) => {
+        if (onBook(m)) [m.receipts![1], m.receipts![2]] = [m.receipts![2]!, m.receipts![1]!]
+        return [m]
+      })
+      expect(quarantined.code).toBe('CHAIN_BROKEN')
+    })
+    it('omits a receipt → CHAIN_BROKEN', async () => {
+      const { quarantined, logged } = await throughProxy((m: Msg) => {
+        if (onBook(m)) m.receipts!.splice(1, 1)
+        return [m]
+      })
+      expect(quarantined.code).toBe('CHAIN_BROKEN')
+      expect(logged).toBe(1)
+    })
+    it('replays an old receipt as a new one → rejected by the chain rules', async () => {
+      const { quarantined } = await throughProxy((m: Msg) => {
+        if (onBook(m)) {
+          const old = m.receipts![0]!
+          m.receipts!.push({ ...old, seq: m.receipts!.length + 1 })
+        }
+        return [m]
+      })
+      expect(['CHAIN_CONFLICT', 'CHAIN_BROKEN']).toContain(quarantined.code)
+    })
+    it('forges an ack → SIGNATURE_INVALID', async () => {
+      const { quarantined } = await throughProxy((m: Msg) => {
+        if (onBook(m)) {
+          const ack = m.receipts![0]!.ack as Record<string, unknown>
+          ack.signature = 'ecdsa-p256:' + Buffer.alloc(64, 1).toString('base64')
+        }
+        return [m]
+      })
+      expect(quarantined.code).toBe('SIGNATURE_INVALID')
+    })
+    it('a network drop during catch-up resumes from the cursor: no gap, no duplicate', async () => {
+      let dropped = false
+      const proxy = await startProxy(relay.url, (m: Msg) => {
+        if (!dropped && onBook(m)) {
+          dropped = true
+          m.receipts!.splice(2) // deliver two, then cut the line
+          return [m, { type: 'noop' }].slice(0, 1).concat([]) as Msg[]
+        }
+        return [m]
+      })
+      const log = new MemoryLocalLog()
+      const c = await client({ relayUrl: proxy.url, streams: [book], log })
+      let cut = false
+      c.on('receipt', (r) => {
+        if (r.streamKey === book && r.seq === 2 && !cut) {
+          cut = true
+          void proxy.close().then(async () => undefined)
+        }
+      })
+      c.start()
+      // After the cut the proxy is gone; talk to the relay directly from the same log.
+      await new Promise<void>((resolve) => c.on('status', (s) => s === 'offline' && resolve()))
+      await c.stop()
+      const resumed = await client({ streams: [book], log })
+      resumed.start()
+      await resumed.whenSynced()
+      const seqs: number[] = []
+      for await (const r of log.scan()) if (r.streamKey === book) seqs.push(r.seq)
+      expect(seqs).toEqual([1, 2, 3, 4, 5])
+      await resumed.stop()
+    })
+  })
+})
