@@ -131,7 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(receiptRoutes)
   await app.register(queryRoutes)
   await app.register(authRoutes)
-  await app.register(commandRoutes, {})
+  await app.register(commandRoutes)
   await app.register(adminRoutes)
   await app.register(syncRoutes)
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())

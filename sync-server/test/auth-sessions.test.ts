@@ -53,7 +53,12 @@ describe('sessions by signed challenge', () => {
     expect(session.token).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(Date.parse(session.expiresAt) - Date.now()).toBeGreaterThan(3590_000)
 
-    const rows = (await relay.db.query<{ token_hash: string; public_key_id: string }>('SELECT token_hash, public_key_id FROM sessions WHERE identity_id = $1', ['alice'])).rows
+    const rows = (
+      await relay.db.query<{ token_hash: string; public_key_id: string }>(
+        'SELECT token_hash, public_key_id FROM sessions WHERE identity_id = $1',
+        ['alice'],
+      )
+    ).rows
     expect(rows.map((r) => r.token_hash)).toContain(createHash('sha256').update(session.token).digest('hex'))
     expect(rows.map((r) => r.token_hash)).toContain(hashToken(session.token))
     expect(JSON.stringify(rows)).not.toContain(session.token)
@@ -65,7 +70,11 @@ describe('sessions by signed challenge', () => {
 
   it('refuses a signature by another key (401 UNAUTHENTICATED)', async () => {
     const signed = await alice.signedChallenge(nodeSigner(generatePrivateJwk()))
-    const response = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { ...signed, publicKeyId: alice.publicKeyId } })
+    const response = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/auth/session',
+      payload: { ...signed, publicKeyId: alice.publicKeyId },
+    })
     expect(response.statusCode).toBe(401)
     expect(errorOf(response)).toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'SIGNATURE_INVALID' } })
     expect(errorOf(response).requestId).toBeTruthy()
@@ -77,7 +86,11 @@ describe('sessions by signed challenge', () => {
     expect(r1.statusCode).toBe(401)
     // carol's signature over her own challenge, presented as alice's: the message names carol.
     const carols = await carol.signedChallenge()
-    const r2 = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { ...carols, identityId: 'alice', publicKeyId: carol.publicKeyId } })
+    const r2 = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/auth/session',
+      payload: { ...carols, identityId: 'alice', publicKeyId: carol.publicKeyId },
+    })
     expect(r2.statusCode).toBe(401)
     expect(errorOf(r2).code).toBe('UNAUTHENTICATED')
   })
@@ -87,11 +100,19 @@ describe('sessions by signed challenge', () => {
     const raw = Buffer.from(signed.signature.slice('ecdsa-p256:'.length), 'base64')
     const s = BigInt('0x' + raw.subarray(32).toString('hex'))
     const high = Buffer.concat([raw.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')])
-    const r1 = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { ...signed, signature: formatSignature(new Uint8Array(high)) } })
+    const r1 = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/auth/session',
+      payload: { ...signed, signature: formatSignature(new Uint8Array(high)) },
+    })
     expect(r1.statusCode).toBe(401)
     expect(errorOf(r1).details).toMatchObject({ reason: 'SIGNATURE_NOT_CANONICAL' })
     const fresh = await alice.signedChallenge()
-    const r2 = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { ...fresh, signature: fresh.signature.replace('ecdsa-p256:', 'p256:') } })
+    const r2 = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/auth/session',
+      payload: { ...fresh, signature: fresh.signature.replace('ecdsa-p256:', 'p256:') },
+    })
     expect(r2.statusCode).toBe(401)
   })
 
@@ -175,23 +196,32 @@ describe('sessions by signed challenge', () => {
     const missing = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { identityId: 'alice' } })
     expect(missing.statusCode).toBe(400)
     expect(errorOf(missing).code).toBe('SCHEMA_INVALID')
-    const extra = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { ...(await alice.signedChallenge()), extra: 1 } })
+    const extra = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/auth/session',
+      payload: { ...(await alice.signedChallenge()), extra: 1 },
+    })
     expect(errorOf(extra).code).toBe('SCHEMA_INVALID')
-    const big = await relay.app.inject({ method: 'POST', url: '/v1/auth/session', payload: { identityId: 'alice', pad: 'x'.repeat(10_000) } })
+    const big = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/auth/session',
+      payload: { identityId: 'alice', pad: 'x'.repeat(10_000) },
+    })
     expect(big.statusCode).toBe(413)
     expect(errorOf(big).code).toBe('PAYLOAD_TOO_LARGE')
   })
 })
 
 describe('read access', () => {
-  const privateUrls = [
-    '/v1/receipts?stream=pixbook/acc-a/book-1',
-    '/v1/streams/head?key=pixbook/acc-a/book-1',
-    '/v1/pixbooks/acc-a/book-1',
-  ]
+  const privateUrls = ['/v1/receipts?stream=pixbook/acc-a/book-1', '/v1/streams/head?key=pixbook/acc-a/book-1', '/v1/pixbooks/acc-a/book-1']
 
   it('identity and account streams are public', async () => {
-    for (const url of ['/v1/receipts?stream=identity/alice', '/v1/receipts?stream=account/acc-a', '/v1/streams/head?key=identity/bob', '/v1/identities/alice']) {
+    for (const url of [
+      '/v1/receipts?stream=identity/alice',
+      '/v1/receipts?stream=account/acc-a',
+      '/v1/streams/head?key=identity/bob',
+      '/v1/identities/alice',
+    ]) {
       const response = await relay.app.inject({ method: 'GET', url })
       expect(response.statusCode, url).toBe(200)
     }
@@ -221,7 +251,9 @@ describe('read access', () => {
         const response = await relay.app.inject({ method: 'GET', url, headers: bearer(token) })
         expect(response.statusCode, `${client.identityId} ${url}`).toBe(200)
       }
-      const receipts = (await relay.app.inject({ method: 'GET', url: privateUrls[0]!, headers: bearer(token) })).json<{ receipts: unknown[] }>()
+      const receipts = (await relay.app.inject({ method: 'GET', url: privateUrls[0]!, headers: bearer(token) })).json<{
+        receipts: unknown[]
+      }>()
       expect(receipts.receipts).toHaveLength(2)
     }
   })
@@ -264,7 +296,13 @@ describe('admin', () => {
     expect(me.json()).toMatchObject({ identityId: 'root', admin: true })
     const response = await relay.app.inject({ method: 'GET', url: '/v1/admin/stats', headers: bearer(token) })
     expect(response.statusCode).toBe(200)
-    const stats = response.json<{ streams: Record<string, number>; receipts: number; identities: number; openAppendIntents: number; activeSessions: number }>()
+    const stats = response.json<{
+      streams: Record<string, number>
+      receipts: number
+      identities: number
+      openAppendIntents: number
+      activeSessions: number
+    }>()
     const receipts = (await relay.db.query<{ n: number }>('SELECT count(*)::int AS n FROM receipts')).rows[0]!.n
     expect(stats.receipts).toBe(receipts)
     expect(stats.identities).toBe(5)
@@ -290,7 +328,9 @@ describe('admin', () => {
 
 describe('openapi', () => {
   it('documents the auth, command and admin routes with their security', async () => {
-    const doc = (await relay.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json<{ paths: Record<string, Record<string, { security?: unknown }>> }>()
+    const doc = (await relay.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json<{
+      paths: Record<string, Record<string, { security?: unknown }>>
+    }>()
     expect(doc.paths['/v1/auth/challenge']?.post).toBeDefined()
     expect(doc.paths['/v1/auth/session']?.post).toBeDefined()
     expect(doc.paths['/v1/auth/session']?.delete?.security).toEqual([{ session: [] }])

@@ -22,25 +22,50 @@ interface CommandResult {
   receipt: Receipt
 }
 
-function command(name: string, body: unknown, token = aliceToken, headers: Record<string, string> = {}, book = BOOK): Promise<LightMyRequestResponse> {
-  return relay.app.inject({ method: 'POST', url: `${book}/${name}`, headers: { ...bearer(token), ...headers }, payload: body as Record<string, unknown> })
+function command(
+  name: string,
+  body: unknown,
+  token = aliceToken,
+  headers: Record<string, string> = {},
+  book = BOOK,
+): Promise<LightMyRequestResponse> {
+  return relay.app.inject({
+    method: 'POST',
+    url: `${book}/${name}`,
+    headers: { ...bearer(token), ...headers },
+    payload: body as Record<string, unknown>,
+  })
 }
 
-async function commandOk(name: string, body: unknown, token = aliceToken, headers: Record<string, string> = {}, book = BOOK): Promise<CommandResult> {
+async function commandOk(
+  name: string,
+  body: unknown,
+  token = aliceToken,
+  headers: Record<string, string> = {},
+  book = BOOK,
+): Promise<CommandResult> {
   const response = await command(name, body, token, headers, book)
   if (response.statusCode !== 200) throw new Error(`${name}: ${response.statusCode} ${response.body}`)
   return response.json<CommandResult>()
 }
 
 async function custodialKey(client: TestClient, token: string): Promise<{ publicKey: PublicJwk; publicKeyId: string; status: string }> {
-  const response = await relay.app.inject({ method: 'GET', url: `/v1/identities/${client.identityId}/custodial-key`, headers: bearer(token) })
+  const response = await relay.app.inject({
+    method: 'GET',
+    url: `/v1/identities/${client.identityId}/custodial-key`,
+    headers: bearer(token),
+  })
   expect(response.statusCode).toBe(200)
   return response.json()
 }
 
 /** Every receipt of a stream, as stored (canonical text), through the public query API. */
 async function fetchStream(stream: string, token?: string): Promise<string[]> {
-  const response = await relay.app.inject({ method: 'GET', url: `/v1/receipts?stream=${stream}&limit=1000`, headers: { accept: 'application/x-ndjson', ...(token ? bearer(token) : {}) } })
+  const response = await relay.app.inject({
+    method: 'GET',
+    url: `/v1/receipts?stream=${stream}&limit=1000`,
+    headers: { accept: 'application/x-ndjson', ...(token ? bearer(token) : {}) },
+  })
   expect(response.statusCode).toBe(200)
   return response.body.split('\n').filter(Boolean)
 }
@@ -101,7 +126,11 @@ describe('custodial commands', () => {
       ['open-pack', { packId: 'pack-1' }, 'PACK_OPENED'],
       ['offer-trade', { tradeId: 't1', cardId: 'card-1', to: { accountId: 'acc-b', bookId: 'b' } }, 'CARD_TRADE_OFFERED'],
       ['cancel-trade', { tradeId: 't1' }, 'CARD_TRADE_CANCELLED'],
-      ['accept-trade', { tradeId: 't2', from: { accountId: 'acc-b', bookId: 'b' }, offerEventId: '01JAAAAAAAAAAAAAAAAAAAAAAA', offerHash: sha256Hex('3') }, 'CARD_TRADE_ACCEPTED'],
+      [
+        'accept-trade',
+        { tradeId: 't2', from: { accountId: 'acc-b', bookId: 'b' }, offerEventId: '01JAAAAAAAAAAAAAAAAAAAAAAA', offerHash: sha256Hex('3') },
+        'CARD_TRADE_ACCEPTED',
+      ],
       ['decline-trade', { tradeId: 't3', from: { accountId: 'acc-b', bookId: 'b' } }, 'CARD_TRADE_DECLINED'],
       ['remove-card', { cardId: 'card-1', reason: 'discarded' }, 'CARD_REMOVED'],
     ]
@@ -110,7 +139,12 @@ describe('custodial commands', () => {
       const result = await commandOk(name, { payload })
       expect(result.eventId).toBe(result.receipt.eventId)
       expect(result.seq).toBe(i + 1)
-      expect(result.receipt).toMatchObject({ type, payload, issuer: { identityId: 'alice', publicKeyId: key.publicKeyId }, stream: { type: 'pixbook', accountId: 'acc-a', bookId: 'book-1' } })
+      expect(result.receipt).toMatchObject({
+        type,
+        payload,
+        issuer: { identityId: 'alice', publicKeyId: key.publicKeyId },
+        stream: { type: 'pixbook', accountId: 'acc-a', bookId: 'book-1' },
+      })
       expect(result.ack).toMatchObject({ stream: 'pixbook/acc-a/book-1', seq: i + 1, eventId: result.eventId, hash: result.hash })
     }
     const book = await relay.app.inject({ method: 'GET', url: '/v1/pixbooks/acc-a/book-1', headers: bearer(aliceToken) })
@@ -126,7 +160,11 @@ describe('custodial commands', () => {
       const verdict = await verifier.add(text)
       expect(verdict, text).toMatchObject({ ok: true })
     }
-    expect(verifier.summary().streams['pixbook/acc-a/book-1']).toMatchObject({ count: book.length, head: save.hash, headEventId: save.eventId })
+    expect(verifier.summary().streams['pixbook/acc-a/book-1']).toMatchObject({
+      count: book.length,
+      head: save.hash,
+      headEventId: save.eventId,
+    })
     // The stored receipt is byte for byte what the command returned.
     expect(parseReceipt(book.at(-1)!).receipt).toEqual(save.receipt)
 
@@ -153,7 +191,9 @@ describe('custodial commands', () => {
     const other = await command('add-card', { payload: { cardId: 'k2', artHash: sha256Hex('6') }, idempotencyKey: 'card-k1' })
     expect(other.statusCode).toBe(409)
     expect(errorOf(other).code).toBe('IDEMPOTENCY_CONFLICT')
-    const mismatch = await command('save', { payload: { snapshotHash: sha256Hex('7') }, idempotencyKey: 'a' }, aliceToken, { 'idempotency-key': 'b' })
+    const mismatch = await command('save', { payload: { snapshotHash: sha256Hex('7') }, idempotencyKey: 'a' }, aliceToken, {
+      'idempotency-key': 'b',
+    })
     expect(mismatch.statusCode).toBe(400)
     expect(errorOf(mismatch).code).toBe('BAD_REQUEST')
   })
@@ -169,7 +209,9 @@ describe('custodial commands', () => {
     }
     let results: CommandResult[]
     try {
-      results = await Promise.all([1, 2, 3, 4, 5].map((n) => commandOk('add-card', { payload: { cardId: `c-${n}`, artHash: sha256Hex('8') } })))
+      results = await Promise.all(
+        [1, 2, 3, 4, 5].map((n) => commandOk('add-card', { payload: { cardId: `c-${n}`, artHash: sha256Hex('8') } })),
+      )
     } finally {
       ingestor.ingest = original
     }
@@ -194,9 +236,15 @@ describe('custodial commands', () => {
 
   it('a command interleaved with a client-signed receipt chains after it', async () => {
     // alice also has her own key: she appends directly, then commands again.
-    const head = (await relay.db.query<{ head_event_id: string; head_hash: string }>("SELECT head_event_id, head_hash FROM streams WHERE stream_key = 'pixbook/acc-a/book-1'")).rows[0]!
+    const head = (
+      await relay.db.query<{ head_event_id: string; head_hash: string }>(
+        "SELECT head_event_id, head_hash FROM streams WHERE stream_key = 'pixbook/acc-a/book-1'",
+      )
+    ).rows[0]!
     alice.heads.set('pixbook/acc-a/book-1', { eventId: head.head_event_id, hash: head.head_hash })
-    const own = await alice.appendOk({ type: 'pixbook', accountId: 'acc-a', bookId: 'book-1' }, 'PIXBOOK_SAVE', { snapshotHash: sha256Hex('a') })
+    const own = await alice.appendOk({ type: 'pixbook', accountId: 'acc-a', bookId: 'book-1' }, 'PIXBOOK_SAVE', {
+      snapshotHash: sha256Hex('a'),
+    })
     const next = await commandOk('save', { payload: { snapshotHash: sha256Hex('b') } })
     expect(next.receipt.prevEventId).toBe(own.eventId)
     expect(next.receipt.prevHash).toBe(own.hash)
@@ -216,7 +264,8 @@ describe('custodial commands', () => {
   it('create on an existing book is 409 CHAIN_CONFLICT; a command on a missing book is STREAM_RULE_VIOLATION', async () => {
     const again = await command('create', { payload: { title: 'again' } })
     expect(again.statusCode).toBe(409)
-    expect(errorOf(again)).toMatchObject({ code: 'CHAIN_CONFLICT', details: { head: { seq: expect.any(Number) } } })
+    expect(errorOf(again).code).toBe('CHAIN_CONFLICT')
+    expect((errorOf(again).details?.head as { seq: number }).seq).toBeGreaterThan(1)
     const missing = await command('save', { payload: { snapshotHash: sha256Hex('d') } }, aliceToken, {}, '/v1/pixbooks/acc-a/nope/commands')
     expect(missing.statusCode).toBe(422)
     expect(errorOf(missing).code).toBe('STREAM_RULE_VIOLATION')

@@ -61,15 +61,28 @@ describe('rate limits', () => {
       const response = await relay.app.inject({ method: 'POST', url: '/v1/receipts', remoteAddress: nextIp(), payload: { receipts } })
       expect(response.statusCode).toBe(400) // counted, then refused on its merits
     }
-    expectRateLimited(await relay.app.inject({ method: 'POST', url: '/v1/receipts', remoteAddress: nextIp(), payload: { receipts } }), 'identity')
-    const other = await relay.app.inject({ method: 'POST', url: '/v1/receipts', remoteAddress: nextIp(), payload: { receipts: [{ issuer: { identityId: 'someone-else' } }] } })
+    expectRateLimited(
+      await relay.app.inject({ method: 'POST', url: '/v1/receipts', remoteAddress: nextIp(), payload: { receipts } }),
+      'identity',
+    )
+    const other = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/receipts',
+      remoteAddress: nextIp(),
+      payload: { receipts: [{ issuer: { identityId: 'someone-else' } }] },
+    })
     expect(other.statusCode).toBe(400)
   })
 
   it('per identity on session routes: keyed by the session identity', async () => {
     // Each step from a fresh address, so only the identity budget can run out.
     const sam = new TestClient(relay.app, 'sam', 'acc-s')
-    const created = await relay.app.inject({ method: 'POST', url: '/v1/receipts', remoteAddress: nextIp(), payload: { receipts: [await samIdentity(sam)] } })
+    const created = await relay.app.inject({
+      method: 'POST',
+      url: '/v1/receipts',
+      remoteAddress: nextIp(),
+      payload: { receipts: [await samIdentity(sam)] },
+    })
     expect(created.statusCode).toBe(200) // sam: 1
     const challenge = await relay.app.inject({ method: 'POST', url: '/v1/auth/challenge', remoteAddress: nextIp() })
     const { nonce, relay: relayId } = challenge.json<{ nonce: string; relay: string }>()
@@ -83,9 +96,14 @@ describe('rate limits', () => {
     expect(session.statusCode).toBe(200) // no session presented yet: not counted against sam
     const token = session.json<{ token: string }>().token
     for (let i = 0; i < 2; i++) {
-      expect((await relay.app.inject({ method: 'GET', url: '/v1/auth/session', remoteAddress: nextIp(), headers: bearer(token) })).statusCode).toBe(200) // sam: 2, 3
+      expect(
+        (await relay.app.inject({ method: 'GET', url: '/v1/auth/session', remoteAddress: nextIp(), headers: bearer(token) })).statusCode,
+      ).toBe(200) // sam: 2, 3
     }
-    expectRateLimited(await relay.app.inject({ method: 'GET', url: '/v1/auth/session', remoteAddress: nextIp(), headers: bearer(token) }), 'identity')
+    expectRateLimited(
+      await relay.app.inject({ method: 'GET', url: '/v1/auth/session', remoteAddress: nextIp(), headers: bearer(token) }),
+      'identity',
+    )
     // Public reads without the token are not the identity's.
     expect((await relay.app.inject({ method: 'GET', url: '/v1/identities/sam', remoteAddress: nextIp() })).statusCode).toBe(200)
   })

@@ -56,12 +56,15 @@ async function startFakeVault(): Promise<FakeVault> {
         const key = vault.keys.get(decodeURIComponent(keyMatch[1]!))
         if (!key) return send(404, { errors: [] })
         const pem = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' })
-        return send(200, { data: { type: key.type, latest_version: 1, exportable: false, keys: { '1': { public_key: pem, name: 'P-256' } } } })
+        return send(200, {
+          data: { type: key.type, latest_version: 1, exportable: false, keys: { '1': { public_key: pem, name: 'P-256' } } },
+        })
       }
       if (keyMatch && request.method === 'POST') {
         const name = decodeURIComponent(keyMatch[1]!)
         if (body?.type !== 'ecdsa-p256') return send(400, { errors: [`unsupported key type ${String(body?.type)}`] })
-        if (!vault.keys.has(name)) vault.keys.set(name, { type: 'ecdsa-p256', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey })
+        if (!vault.keys.has(name))
+          vault.keys.set(name, { type: 'ecdsa-p256', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey })
         return send(204)
       }
       if (signMatch && request.method === 'POST') {
@@ -112,10 +115,34 @@ describe('vaultTransitSigner against a Transit API', () => {
     for (let i = 0; i < 12; i++) {
       const receipt: Receipt = await buildReceipt(
         i === 0
-          ? { stream: { type: 'identity', identityId }, type: 'IDENTITY_CREATED', payload: { publicKey: signer.publicKey, accountId: 'acc-v', kind: 'person' }, identityId, signer, prev: null, sha256: nodeSha256 }
+          ? {
+              stream: { type: 'identity', identityId },
+              type: 'IDENTITY_CREATED',
+              payload: { publicKey: signer.publicKey, accountId: 'acc-v', kind: 'person' },
+              identityId,
+              signer,
+              prev: null,
+              sha256: nodeSha256,
+            }
           : i === 1
-            ? { stream: { type: 'pixbook', accountId: 'acc-v', bookId: 'b' }, type: 'PIXBOOK_CREATED', payload: { title: 'Vault book' }, identityId, signer, prev: null, sha256: nodeSha256 }
-            : { stream: { type: 'pixbook', accountId: 'acc-v', bookId: 'b' }, type: 'PIXBOOK_SAVE', payload: { snapshotHash: sha256Hex(String(i % 10)) }, identityId, signer, prev: prev!, sha256: nodeSha256 },
+            ? {
+                stream: { type: 'pixbook', accountId: 'acc-v', bookId: 'b' },
+                type: 'PIXBOOK_CREATED',
+                payload: { title: 'Vault book' },
+                identityId,
+                signer,
+                prev: null,
+                sha256: nodeSha256,
+              }
+            : {
+                stream: { type: 'pixbook', accountId: 'acc-v', bookId: 'b' },
+                type: 'PIXBOOK_SAVE',
+                payload: { snapshotHash: sha256Hex(String(i % 10)) },
+                identityId,
+                signer,
+                prev: prev!,
+                sha256: nodeSha256,
+              },
       )
       if (i >= 1) prev = receipt
       receipts.push(receipt)
@@ -181,7 +208,12 @@ describe('custodial commands signed by Vault Transit', () => {
         ['save', { snapshotHash: sha256Hex('2') }],
         ['save', { snapshotHash: sha256Hex('3') }],
       ] as const) {
-        const response = await relay.app.inject({ method: 'POST', url: `/v1/pixbooks/acc-e/vb/commands/${name}`, headers: bearer(token), payload: { payload } })
+        const response = await relay.app.inject({
+          method: 'POST',
+          url: `/v1/pixbooks/acc-e/vb/commands/${name}`,
+          headers: bearer(token),
+          payload: { payload },
+        })
         expect(response.statusCode, response.body).toBe(200)
         results.push(response.json<{ eventId: string; receipt: Receipt }>())
       }
@@ -189,7 +221,11 @@ describe('custodial commands signed by Vault Transit', () => {
 
       const verifier = new ChainVerifier({ verifier: nodeVerifier(), sha256: nodeSha256 })
       for (const stream of ['identity/erin', 'pixbook/acc-e/vb']) {
-        const response = await relay.app.inject({ method: 'GET', url: `/v1/receipts?stream=${stream}`, headers: { ...bearer(token), accept: 'application/x-ndjson' } })
+        const response = await relay.app.inject({
+          method: 'GET',
+          url: `/v1/receipts?stream=${stream}`,
+          headers: { ...bearer(token), accept: 'application/x-ndjson' },
+        })
         for (const line of response.body.split('\n').filter(Boolean)) expect(await verifier.add(line)).toMatchObject({ ok: true })
       }
       expect(verifier.summary().streams['pixbook/acc-e/vb']?.count).toBe(4)
@@ -207,7 +243,12 @@ describe('custodial commands signed by Vault Transit', () => {
       const response = await relay.app.inject({ method: 'GET', url: '/v1/identities/fay/custodial-key', headers: bearer(token) })
       expect(response.statusCode).toBe(503)
       expect(errorOf(response).code).toBe('UNAVAILABLE')
-      const command = await relay.app.inject({ method: 'POST', url: '/v1/pixbooks/acc-f/b/commands/create', headers: bearer(token), payload: { payload: { title: 't' } } })
+      const command = await relay.app.inject({
+        method: 'POST',
+        url: '/v1/pixbooks/acc-f/b/commands/create',
+        headers: bearer(token),
+        payload: { payload: { title: 't' } },
+      })
       expect(command.statusCode).toBe(503)
     } finally {
       await relay.close()

@@ -21,12 +21,16 @@ import { bearerToken, sessionOf } from './request-session.js'
 export const RATE_LIMIT_EXEMPT: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics'])
 
 function rateLimited(scope: 'ip' | 'identity', max: number, windowMs: number, retryAfterMs: number): ApiError {
-  return new ApiError('RATE_LIMITED', `rate limit exceeded: at most ${max} requests per ${windowMs} ms per ${scope === 'ip' ? 'client address' : 'identity'}`, {
-    retryAfterMs,
-    limit: max,
-    windowMs,
-    scope,
-  })
+  return new ApiError(
+    'RATE_LIMITED',
+    `rate limit exceeded: at most ${max} requests per ${windowMs} ms per ${scope === 'ip' ? 'client address' : 'identity'}`,
+    {
+      retryAfterMs,
+      limit: max,
+      windowMs,
+      scope,
+    },
+  )
 }
 
 /** The identity a request is counted against, if any. */

@@ -35,7 +35,8 @@ export function authorizeRead(db: Queryable): AuthorizeRead {
   return async (request, streamKey) => {
     if (isPublicStream(streamKey)) return
     const session = await sessionOf(request)
-    if (!session) throw new ApiError('UNAUTHENTICATED', `stream ${streamKey} is private: reading it needs a session (POST /v1/auth/session)`)
+    if (!session)
+      throw new ApiError('UNAUTHENTICATED', `stream ${streamKey} is private: reading it needs a session (POST /v1/auth/session)`)
     // Same answer whether the stream exists or not: a 403 must not reveal which private streams exist.
     if (!(await mayRead(db, session.identityId, streamKey))) {
       throw new ApiError('FORBIDDEN', `identity ${session.identityId} is neither a member of the stream's account nor its owner`)

@@ -42,7 +42,8 @@ export async function requireSession(request: FastifyRequest): Promise<Session> 
   const session = await sessionOf(request)
   if (session) return session
   const token = bearerToken(request)
-  if (token === undefined) throw new ApiError('UNAUTHENTICATED', 'this needs a session: Authorization: Bearer <token> from POST /v1/auth/session')
+  if (token === undefined)
+    throw new ApiError('UNAUTHENTICATED', 'this needs a session: Authorization: Bearer <token> from POST /v1/auth/session')
   if (token === null) throw new ApiError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"')
   throw new ApiError('UNAUTHENTICATED', 'the session is unknown, expired, logged out, or its key was revoked; open a new one')
 }

@@ -83,9 +83,12 @@ export class SessionStore {
     const { db, verifier } = this.deps
     const now = this.now()
     // DELETE … RETURNING is atomic: of two requests racing on one nonce, exactly one gets the row.
-    const consumed = await db.query<{ expires_at: Date | string }>('DELETE FROM auth_challenges WHERE nonce = $1 RETURNING expires_at', [input.nonce])
+    const consumed = await db.query<{ expires_at: Date | string }>('DELETE FROM auth_challenges WHERE nonce = $1 RETURNING expires_at', [
+      input.nonce,
+    ])
     const challenge = consumed.rows[0]
-    if (!challenge) throw unauthenticated('unknown or already used challenge nonce; get a new one from POST /v1/auth/challenge', 'NONCE_UNKNOWN')
+    if (!challenge)
+      throw unauthenticated('unknown or already used challenge nonce; get a new one from POST /v1/auth/challenge', 'NONCE_UNKNOWN')
     if (new Date(challenge.expires_at).getTime() <= now) throw unauthenticated('the challenge nonce has expired', 'NONCE_EXPIRED')
 
     const keys = await db.query<{ public_key: PublicJwk | string; revoked_seq: number | null; account_id: string }>(
@@ -132,7 +135,12 @@ export class SessionStore {
     )
     const row = rows.rows[0]
     if (!row) return undefined
-    return { identityId: row.identity_id, accountId: row.account_id, publicKeyId: row.public_key_id, expiresAt: new Date(row.expires_at).toISOString() }
+    return {
+      identityId: row.identity_id,
+      accountId: row.account_id,
+      publicKeyId: row.public_key_id,
+      expiresAt: new Date(row.expires_at).toISOString(),
+    }
   }
 
   /** Ends a session (logout). True if there was one. */

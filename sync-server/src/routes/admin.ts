@@ -20,11 +20,20 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     openAppendIntents: z.number(),
     activeSessions: z.number(),
   })
-  openapi.add({ method: 'GET', url: '/v1/admin/stats', summary: 'Counts: streams per type, receipts, identities, open append intents', tags: ['admin'], auth: 'admin', response: StatsResponse })
+  openapi.add({
+    method: 'GET',
+    url: '/v1/admin/stats',
+    summary: 'Counts: streams per type, receipts, identities, open append intents',
+    tags: ['admin'],
+    auth: 'admin',
+    response: StatsResponse,
+  })
   app.get('/v1/admin/stats', async (request) => {
     await requireAdmin(request)
     const count = async (sql: string, params?: unknown[]): Promise<number> => (await db.query<{ n: number }>(sql, params)).rows[0]?.n ?? 0
-    const perType = await db.query<{ stream_type: string; n: number }>('SELECT stream_type, count(*)::int AS n FROM streams GROUP BY stream_type ORDER BY stream_type')
+    const perType = await db.query<{ stream_type: string; n: number }>(
+      'SELECT stream_type, count(*)::int AS n FROM streams GROUP BY stream_type ORDER BY stream_type',
+    )
     return {
       streams: Object.fromEntries(perType.rows.map((r) => [r.stream_type, r.n])),
       receipts: await count('SELECT count(*)::int AS n FROM receipts'),
@@ -37,7 +46,14 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   })
 
   const DigestResponse = z.object({ digest: z.string(), tables: z.record(z.string(), z.object({ rows: z.number(), digest: z.string() })) })
-  openapi.add({ method: 'GET', url: '/v1/admin/digest', summary: 'Digest of every projection table (equal before and after a rebuild)', tags: ['admin'], auth: 'admin', response: DigestResponse })
+  openapi.add({
+    method: 'GET',
+    url: '/v1/admin/digest',
+    summary: 'Digest of every projection table (equal before and after a rebuild)',
+    tags: ['admin'],
+    auth: 'admin',
+    response: DigestResponse,
+  })
   app.get('/v1/admin/digest', async (request) => {
     await requireAdmin(request)
     return projectionDigest(db)

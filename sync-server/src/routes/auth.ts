@@ -38,7 +38,13 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
     nonce: z.string().regex(TOKEN_PATTERN, 'the nonce from POST /v1/auth/challenge'),
     signature: z.string().max(256),
   })
-  const SessionResponse = z.object({ token: z.string(), expiresAt: z.string(), identityId: z.string(), accountId: z.string(), publicKeyId: z.string() })
+  const SessionResponse = z.object({
+    token: z.string(),
+    expiresAt: z.string(),
+    identityId: z.string(),
+    accountId: z.string(),
+    publicKeyId: z.string(),
+  })
   openapi.add({
     method: 'POST',
     url: '/v1/auth/session',
@@ -54,14 +60,26 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
     return sessions.openSession(body)
   })
 
-  const WhoAmI = z.object({ identityId: z.string(), accountId: z.string(), publicKeyId: z.string(), expiresAt: z.string(), admin: z.boolean() })
+  const WhoAmI = z.object({
+    identityId: z.string(),
+    accountId: z.string(),
+    publicKeyId: z.string(),
+    expiresAt: z.string(),
+    admin: z.boolean(),
+  })
   openapi.add({ method: 'GET', url: '/v1/auth/session', summary: 'The current session', tags: ['auth'], auth: 'session', response: WhoAmI })
   app.get('/v1/auth/session', async (request) => {
     const session = await requireSession(request)
     return { ...session, admin: config.ADMIN_IDENTITIES.includes(session.identityId) }
   })
 
-  openapi.add({ method: 'DELETE', url: '/v1/auth/session', summary: 'Log out: the token stops working at once', tags: ['auth'], auth: 'session' })
+  openapi.add({
+    method: 'DELETE',
+    url: '/v1/auth/session',
+    summary: 'Log out: the token stops working at once',
+    tags: ['auth'],
+    auth: 'session',
+  })
   app.delete('/v1/auth/session', { bodyLimit: AUTH_BODY_LIMIT }, async (request) => {
     await requireSession(request)
     await sessions.close(bearerToken(request)!)

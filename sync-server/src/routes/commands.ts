@@ -92,16 +92,17 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
   app.get('/v1/identities/:id/custodial-key', async (request) => {
     const session = await requireSession(request)
     const { id } = parseParams(IdentityParams, request)
-    if (session.identityId !== id) throw new ApiError('FORBIDDEN', `a session of ${session.identityId} may not manage the custodial key of ${id}`)
+    if (session.identityId !== id)
+      throw new ApiError('FORBIDDEN', `a session of ${session.identityId} may not manage the custodial key of ${id}`)
     const signer = await custodialKeys.getOrCreate(id).catch((cause: unknown) => signerUnavailable(request, cause))
     return { identityId: id, publicKey: signer.publicKey, publicKeyId: signer.publicKeyId, status: await keyStatus(id, signer.publicKeyId) }
   })
 
   async function keyStatus(identityId: string, publicKeyId: string): Promise<'unregistered' | 'active' | 'revoked'> {
-    const rows = await db.query<{ revoked_seq: number | null }>('SELECT revoked_seq FROM identity_keys WHERE identity_id = $1 AND public_key_id = $2', [
-      identityId,
-      publicKeyId,
-    ])
+    const rows = await db.query<{ revoked_seq: number | null }>(
+      'SELECT revoked_seq FROM identity_keys WHERE identity_id = $1 AND public_key_id = $2',
+      [identityId, publicKeyId],
+    )
     const row = rows.rows[0]
     return !row ? 'unregistered' : row.revoked_seq === null ? 'active' : 'revoked'
   }
@@ -118,19 +119,28 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
       )
     }
     if (status === 'revoked') {
-      throw new ApiError('KEY_REVOKED', `the custodial key ${signer.publicKeyId} of ${identityId} is revoked`, { identityId, publicKeyId: signer.publicKeyId })
+      throw new ApiError('KEY_REVOKED', `the custodial key ${signer.publicKeyId} of ${identityId} is revoked`, {
+        identityId,
+        publicKeyId: signer.publicKeyId,
+      })
     }
     return signer
   }
 
   async function head(streamKey: string): Promise<ChainHead | null> {
-    const rows = await db.query<{ head_event_id: string; head_hash: string }>('SELECT head_event_id, head_hash FROM streams WHERE stream_key = $1', [streamKey])
+    const rows = await db.query<{ head_event_id: string; head_hash: string }>(
+      'SELECT head_event_id, head_hash FROM streams WHERE stream_key = $1',
+      [streamKey],
+    )
     const row = rows.rows[0]
     return row ? { eventId: row.head_event_id, hash: row.head_hash } : null
   }
 
   async function storedReceipt(streamKey: string, seq: number): Promise<Receipt | undefined> {
-    const rows = await db.query<{ object_key: string }>('SELECT object_key FROM receipts WHERE stream_key = $1 AND seq = $2', [streamKey, seq])
+    const rows = await db.query<{ object_key: string }>('SELECT object_key FROM receipts WHERE stream_key = $1 AND seq = $2', [
+      streamKey,
+      seq,
+    ])
     const key = rows.rows[0]?.object_key
     const bytes = key ? await store.get(key) : undefined
     return bytes ? parseReceipt(utf8DecodeStrict(bytes), sha256).receipt : undefined
@@ -141,15 +151,25 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
    * (the receipt is not rebuilt — a new one would differ in eventId and createdAt); another command with
    * that key is IDEMPOTENCY_CONFLICT.
    */
-  async function previousResult(identityId: string, idempotencyKey: string, streamKey: string, type: string, payload: Record<string, unknown>) {
+  async function previousResult(
+    identityId: string,
+    idempotencyKey: string,
+    streamKey: string,
+    type: string,
+    payload: Record<string, unknown>,
+  ) {
     const first = await ingestor.lookupIdempotent(identityId, idempotencyKey)
     if (!first) return undefined
     const receipt = await storedReceipt(first.ack.stream, first.seq)
     if (!receipt) throw new ApiError('UNAVAILABLE', `receipt ${first.eventId} is missing from the object store`)
     if (first.ack.stream !== streamKey || receipt.type !== type || canonicalJson(receipt.payload) !== canonicalJson(payload)) {
-      throw new ApiError('IDEMPOTENCY_CONFLICT', `idempotencyKey ${idempotencyKey} was already used by ${identityId} for another command (${receipt.type} on ${first.ack.stream})`, {
-        eventId: first.eventId,
-      })
+      throw new ApiError(
+        'IDEMPOTENCY_CONFLICT',
+        `idempotencyKey ${idempotencyKey} was already used by ${identityId} for another command (${receipt.type} on ${first.ack.stream})`,
+        {
+          eventId: first.eventId,
+        },
+      )
     }
     return respond(first, receipt)
   }
@@ -160,7 +180,8 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
     if (typeof header !== 'string' || !IdempotencyKeySchema.safeParse(header).success) {
       throw new ApiError('BAD_REQUEST', 'the Idempotency-Key header must be 1–128 of A–Z a–z 0–9 _ . : -')
     }
-    if (fromBody !== undefined && fromBody !== header) throw new ApiError('BAD_REQUEST', 'idempotencyKey in the body and the Idempotency-Key header differ')
+    if (fromBody !== undefined && fromBody !== header)
+      throw new ApiError('BAD_REQUEST', 'idempotencyKey in the body and the Idempotency-Key header differ')
     return header
   }
 
@@ -170,7 +191,14 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
     eventId: z.string(),
     seq: z.number(),
     hash: z.string(),
-    ack: z.object({ stream: z.string(), seq: z.number(), eventId: z.string(), hash: z.string(), relayKeyId: z.string(), signature: z.string() }),
+    ack: z.object({
+      stream: z.string(),
+      seq: z.number(),
+      eventId: z.string(),
+      hash: z.string(),
+      relayKeyId: z.string(),
+      signature: z.string(),
+    }),
     receipt: z.record(z.string(), z.unknown()),
   })
 
@@ -190,7 +218,7 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
       const session = await requireSession(request)
       const { accountId, bookId } = parseParams(BookParams, request)
       const body = parseBody(Body, request)
-      const payload = body.payload as Record<string, unknown>
+      const payload: Record<string, unknown> = body.payload
       const { identityId } = session
       const stream = { type: 'pixbook', accountId, bookId }
       const streamKey = `pixbook/${accountId}/${bookId}`
@@ -203,8 +231,8 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
       const idempotencyKey = clientKey ?? randomUUID()
       for (let attempt = 1; ; attempt++) {
         const prev = type === spec.genesis ? null : await head(streamKey)
-        const receipt = await buildReceipt({ stream, type, payload, identityId, signer, prev, idempotencyKey, sha256 }).catch((cause: unknown) =>
-          signerUnavailable(request, cause),
+        const receipt = await buildReceipt({ stream, type, payload, identityId, signer, prev, idempotencyKey, sha256 }).catch(
+          (cause: unknown) => signerUnavailable(request, cause),
         )
         const [result] = await ingestor.ingest([receipt])
         if (result!.ok) return respond(result!, receipt)

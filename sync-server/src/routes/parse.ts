@@ -10,7 +10,10 @@ export function parseBody<T extends z.ZodType>(schema: T, request: FastifyReques
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     const path = issue.path.map(String).join('.') || '(root)'
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} at ${path}` : `${path}: ${issue.message}`
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} at ${path}`
+        : `${path}: ${issue.message}`
     throw new ApiError('SCHEMA_INVALID', `body: ${message}`, { path })
   }
   return parsed.data

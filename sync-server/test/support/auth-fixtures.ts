@@ -83,9 +83,22 @@ export class TestClient {
   }
 
   /** Builds, signs and posts one receipt chained to this client's last one in that stream. */
-  async append(stream: StreamRef, type: string, payload: Record<string, unknown>, signer: Signer = this.signer): Promise<{ receipt: Receipt; response: LightMyRequestResponse }> {
+  async append(
+    stream: StreamRef,
+    type: string,
+    payload: Record<string, unknown>,
+    signer: Signer = this.signer,
+  ): Promise<{ receipt: Receipt; response: LightMyRequestResponse }> {
     const key = streamKey(stream)
-    const receipt = await buildReceipt({ stream, type, payload, identityId: this.identityId, signer, prev: this.heads.get(key) ?? null, sha256: nodeSha256 })
+    const receipt = await buildReceipt({
+      stream,
+      type,
+      payload,
+      identityId: this.identityId,
+      signer,
+      prev: this.heads.get(key) ?? null,
+      sha256: nodeSha256,
+    })
     const response = await postReceipts(this.app, [receipt])
     if (response.statusCode === 200) this.heads.set(key, { eventId: receipt.eventId, hash: receipt.hash })
     return { receipt, response }
@@ -100,7 +113,11 @@ export class TestClient {
 
   /** IDENTITY_CREATED for this identity, self-signed. */
   async createIdentity(kind = 'person'): Promise<Receipt> {
-    return this.appendOk({ type: 'identity', identityId: this.identityId }, 'IDENTITY_CREATED', { publicKey: publicJwk(this.jwk), accountId: this.accountId, kind })
+    return this.appendOk({ type: 'identity', identityId: this.identityId }, 'IDENTITY_CREATED', {
+      publicKey: publicJwk(this.jwk),
+      accountId: this.accountId,
+      kind,
+    })
   }
 
   async addKey(publicKey: PrivateJwk | { kty: 'EC'; crv: 'P-256'; x: string; y: string }, signer?: Signer): Promise<Receipt> {
@@ -112,11 +129,16 @@ export class TestClient {
   }
 
   /** A signed challenge body for POST /v1/auth/session (not sent). */
-  async signedChallenge(signer: Signer = this.signer, relay?: string): Promise<{ identityId: string; publicKeyId: string; nonce: string; signature: string }> {
+  async signedChallenge(
+    signer: Signer = this.signer,
+    relay?: string,
+  ): Promise<{ identityId: string; publicKeyId: string; nonce: string; signature: string }> {
     const challenge = await this.app.inject({ method: 'POST', url: '/v1/auth/challenge' })
     if (challenge.statusCode !== 200) throw new Error(`challenge: ${challenge.statusCode} ${challenge.body}`)
     const { nonce, relay: relayId } = challenge.json<{ nonce: string; relay: string }>()
-    const signature = formatSignature(await signer.sign(sessionChallengeBytes({ nonce, identityId: this.identityId, relay: relay ?? relayId })))
+    const signature = formatSignature(
+      await signer.sign(sessionChallengeBytes({ nonce, identityId: this.identityId, relay: relay ?? relayId })),
+    )
     return { identityId: this.identityId, publicKeyId: signer.publicKeyId, nonce, signature }
   }
 
@@ -137,7 +159,12 @@ export function bearer(token: string): { authorization: string } {
 }
 
 /** The `{error}` envelope of a response, asserting its shape loosely. */
-export function errorOf(response: LightMyRequestResponse): { code: string; message: string; requestId: string; details?: Record<string, unknown> } {
+export function errorOf(response: LightMyRequestResponse): {
+  code: string
+  message: string
+  requestId: string
+  details?: Record<string, unknown>
+} {
   return response.json<{ error: { code: string; message: string; requestId: string; details?: Record<string, unknown> } }>().error
 }
 
