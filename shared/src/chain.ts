@@ -82,10 +82,15 @@ function holdsRole(role: IssuerRole, issuerId: string, stream: StreamState | und
     case 'owner': {
       const { spec, receipt } = checked
       if (typeof spec.owner === 'object') return receipt.stream[spec.owner.idField] === issuerId
-      // Genesis-owned stream: whoever opens it owns it, but only inside its own account.
+      // Genesis-owned stream: whoever opens it owns it, but only inside its own account — a member of the
+      // account when its account stream is known (a relay always knows it), else by the identity's
+      // declared accountId.
       if (!stream) {
         const accountId = receipt.stream.accountId
-        return accountId === undefined || view.identity(issuerId)?.accountId === accountId
+        if (accountId === undefined) return true
+        const account = spec.type === 'account' ? undefined : view.stream(`account/${accountId}`)
+        if (account) return account.members.has(issuerId)
+        return view.identity(issuerId)?.accountId === accountId
       }
       return stream.owners.has(issuerId)
     }

@@ -19,7 +19,8 @@ import type { Queryable } from '../db/projection-db.js'
 export class DbLedgerView implements LedgerView {
   private constructor(
     private readonly identities: Map<string, IdentityState>,
-    private streamState: StreamState | undefined,
+    private readonly streamKey: string,
+    private readonly streams: Map<string, StreamState>,
     private readonly knownReceipts: Set<string>,
     private readonly idempotencyKeys: Map<string, string>,
   ) {}
@@ -31,21 +32,14 @@ export class DbLedgerView implements LedgerView {
       if (receipt.type === 'MEMBER_ADDED') identityIds.add(receipt.payload.identityId as string)
     }
     const identities = await loadIdentities(tx, [...identityIds])
-    const streamRows = await tx.query<{ stream_type: string; owner_identity_id: string; seq: number; head_event_id: string; head_hash: string }>(
-      'SELECT stream_type, owner_identity_id, seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
-      [streamKey],
-    )
-    let stream: StreamState | undefined
-    const row = streamRows.rows[0]
-    if (row) {
-      const members = new Map<string, 'owner' | 'member'>()
-      if (row.stream_type === 'account') {
-        const accountId = streamKey.slice('account/'.length)
-        const m = await tx.query<{ identity_id: string; role: 'owner' | 'member' }>('SELECT identity_id, role FROM account_members WHERE account_id = $1', [accountId])
-        for (const r of m.rows) members.set(r.identity_id, r.role)
-      }
-      const owners = row.stream_type === 'account' ? new Set([...members].filter(([, role]) => role === 'owner').map(([id]) => id)) : new Set([row.owner_identity_id])
-      stream = { key: streamKey, count: row.seq, head: { eventId: row.head_event_id, hash: row.head_hash }, owners, members }
+    const streams = new Map<string, StreamState>()
+    const own = await loadStream(tx, streamKey)
+    if (own) streams.set(streamKey, own)
+    // Opening a stream inside an account needs the account's members (shared rule: genesis owner).
+    const accountId = group[0]?.receipt.stream.accountId
+    if (!own && accountId && !streamKey.startsWith('account/')) {
+      const account = await loadStream(tx, `account/${accountId}`)
+      if (account) streams.set(`account/${accountId}`, account)
     }
     // Fork vs broken link and replays: which of the named receipts are in this stream already.
     const eventIds = new Set<string>()
@@ -64,14 +58,15 @@ export class DbLedgerView implements LedgerView {
       [group.map((c) => c.receipt.issuer.identityId), group.map((c) => c.receipt.idempotencyKey)],
     )
     const idempotencyKeys = new Map(idem.rows.map((r) => [`${r.issuer_identity_id} ${r.idempotency_key}`, r.hash]))
-    return new DbLedgerView(identities, stream, knownReceipts, idempotencyKeys)
+    return new DbLedgerView(identities, streamKey, streams, knownReceipts, idempotencyKeys)
   }
 
   identity(identityId: string): IdentityState | undefined {
     return this.identities.get(identityId)
   }
-  stream(): StreamState | undefined {
-    return this.streamState
+  /** The group's stream (no argument), or another stream loaded for the rules (its account). */
+  stream(key: string = this.streamKey): StreamState | undefined {
+    return this.streams.get(key)
   }
   hasReceipt(_streamKey: string, eventId: string, hash: string): boolean {
     return this.knownReceipts.has(`${eventId} ${hash}`)
@@ -85,7 +80,7 @@ export class DbLedgerView implements LedgerView {
     const { receipt } = checked
     const identity = nextIdentityState(checked, this.identities.get(receipt.issuer.identityId))
     if (identity) this.identities.set(identity.identityId, identity)
-    this.streamState = nextStreamState(checked, this.streamState)
+    this.streams.set(this.streamKey, nextStreamState(checked, this.streams.get(this.streamKey)))
     this.knownReceipts.add(`${receipt.eventId} ${receipt.hash}`)
     this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
   }
@@ -108,4 +103,23 @@ export async function loadIdentities(tx: Queryable, identityIds: string[]): Prom
     identities.get(k.identity_id)?.keys.set(k.public_key_id, { publicKey, revoked: k.revoked_seq !== null })
   }
   return identities
+}
+
+/** A stream's state from the projection: head, owners and (account streams) members. */
+async function loadStream(tx: Queryable, streamKey: string): Promise<StreamState | undefined> {
+  const rows = await tx.query<{ stream_type: string; owner_identity_id: string; seq: number; head_event_id: string; head_hash: string }>(
+    'SELECT stream_type, owner_identity_id, seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
+    [streamKey],
+  )
+  const row = rows.rows[0]
+  if (!row) return undefined
+  const members = new Map<string, 'owner' | 'member'>()
+  if (row.stream_type === 'account') {
+    const m = await tx.query<{ identity_id: string; role: 'owner' | 'member' }>('SELECT identity_id, role FROM account_members WHERE account_id = $1', [
+      streamKey.slice('account/'.length),
+    ])
+    for (const r of m.rows) members.set(r.identity_id, r.role)
+  }
+  const owners = row.stream_type === 'account' ? new Set([...members].filter(([, role]) => role === 'owner').map(([id]) => id)) : new Set([row.owner_identity_id])
+  return { key: streamKey, count: row.seq, head: { eventId: row.head_event_id, hash: row.head_hash }, owners, members }
 }
