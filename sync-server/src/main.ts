@@ -5,13 +5,14 @@
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { buildDeps } from './context.js'
-import { repairAll } from './replay/repair.js'
+import { repairAll, repairFromOffsets } from './replay/repair.js'
 
 const config = loadConfig()
 const deps = await buildDeps(config)
 const app = await buildApp(deps)
 // A relay that died mid-append leaves intents; settle them before serving (other replicas settle
-// lazily on their next append to the stream).
+// lazily on their next append to the stream). PGlite keeps intents in the append's own transaction
+// (one connection), so a crash loses them: walk the store from the projector offsets instead.
 const repaired = await repairAll(deps)
 if (repaired.receipts > 0) app.log.info({ repaired }, 'repaired projections left behind by a crash')
 const address = await app.listen({ port: config.PORT, host: config.HOST })

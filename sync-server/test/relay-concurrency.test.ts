@@ -72,9 +72,7 @@ async function race(storeKind: StoreKind): Promise<void> {
   const schema = uniqueSchema(PREFIX)
   const env = { ...relayEnv({ db: 'pg', store: storeKind, dataDir, schema, ...(storeKind === 's3' ? { s3 } : {}) }), LOG_LEVEL: 'error' }
   // Both start at once: migrations and the relay key file are created by whichever gets there first.
-  const t0 = performance.now()
   const relays = await Promise.all([startRelayProcess(env), startRelayProcess(env)])
-  console.log('started', performance.now() - t0)
   processes.push(...relays)
   const urls = relays.map((r) => r.url)
   const [infoA, infoB] = await Promise.all(urls.map(async (u) => (await http<RelayInfo>(`${u}/v1/relay`)).json))
@@ -129,9 +127,7 @@ async function race(storeKind: StoreKind): Promise<void> {
       }
     }
   }
-  const t1 = performance.now()
   await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)))
-  console.log('raced', performance.now() - t1, 'conflicts', conflicts)
 
   const total = 1 + WRITERS * PER_WRITER
   expect(outcomes).toHaveLength(total)

@@ -24,7 +24,7 @@ import { projectReceipt } from '../projection/project.js'
 import { receiptObjectKey } from '../projection/object-keys.js'
 import { signAck, type Ack } from './ack.js'
 import { DbLedgerView } from './db-ledger.js'
-import { settleStream } from './settle.js'
+import { settleFromStore, settleStream } from './settle.js'
 import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
 
 export interface AcceptedResult {
@@ -95,6 +95,13 @@ export function identityLock(identityId: string): string {
 }
 
 export class Ingestor {
+  /**
+   * PGlite only: streams whose last append failed after it may have written objects. Its intents were in
+   * its own (rolled back) transaction, so the next append there adopts what the store holds past the
+   * head first (settleFromStore). A crash loses this set too: start-up repair walks the store (main.ts).
+   */
+  readonly #unsettled = new Set<string>()
+
   constructor(private readonly deps: IngestDeps) {}
 
   /** Appends receipts (any streams; each stream's receipts in chain order). One result per input. */
@@ -172,6 +179,7 @@ export class Ingestor {
       }
       const leftover = new Set<string>()
       await settleStream(tx, db, store, streamKey, this.deps, leftover)
+      if (this.#unsettled.has(streamKey)) await settleFromStore(tx, store, streamKey, this.deps)
       const view = await DbLedgerView.load(tx, streamKey, group)
       const out: IngestResult[] = []
       const toWrite: Array<{ acceptance: Acceptance; index: number; owner: string }> = []
@@ -210,7 +218,11 @@ export class Ingestor {
           }
         }
       }
-      if (toWrite.length === 0) return out
+      if (toWrite.length === 0) {
+        this.#unsettled.delete(streamKey) // settled (the COMMIT that follows is on the same connection)
+        return out
+      }
+      if (db.name === 'pglite') this.#unsettled.add(streamKey) // until this transaction commits
       await this.recordIntents(tx, streamKey, toWrite.map((w) => w.acceptance.checked), leftover)
       // In chain order, one at a time: a crash leaves a prefix of the group in the store, never a hole.
       for (const { acceptance } of toWrite) {
@@ -234,6 +246,7 @@ export class Ingestor {
       // Delivered by Postgres to every replica's LISTEN exactly when this transaction commits.
       const channel = this.deps.notifier?.channel
       if (channel) await tx.query('SELECT pg_notify($1, $2)', [channel, formatNotice({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq })])
+      this.#unsettled.delete(streamKey)
       return out
     })
     if (accepted.length) {
@@ -258,7 +271,7 @@ export class Ingestor {
     // A leftover intent (a retry of a receipt whose object never made it) is still there for any crash
     // from here on: only this transaction deleted it, and a rollback restores it. Writing it again from
     // another connection would wait for this transaction forever.
-    const fresh = checked.filter((c) => !leftover.has(c.receipt.eventId))
+    const fresh = checked
     if (fresh.length === 0) return
     await db.queryOutsideTransaction(sql, [streamKey, fresh.map((c) => c.receipt.eventId), fresh.map((c) => receiptObjectKey(c.receipt))])
   }

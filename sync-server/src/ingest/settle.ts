@@ -4,7 +4,7 @@
  * leftover is resolved: an object that made it to the store is a receipt that passed every check, so
  * it is projected (and acked) now; one that did not is forgotten. The store never gets a fork.
  */
-import { evaluateReceipt, parseReceipt, utf8DecodeStrict, type Sha256, type SignatureVerifier, type Signer, type TrustPolicy } from '@pixpax/shared'
+import { evaluateReceipt, parseReceipt, parseStreamKey, streamEventsPrefix, utf8DecodeStrict, type Sha256, type SignatureVerifier, type Signer, type TrustPolicy } from '@pixpax/shared'
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import type { ObjectStore } from '../stores/object-store.js'
 import { DbLedgerView } from './db-ledger.js'
@@ -31,6 +31,24 @@ export async function settleStream(tx: Queryable, _db: ProjectionDb, store: Obje
   const projected = await adoptObjects(tx, store, streamKey, intents.rows.map((i) => i.object_key), deps)
   await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
   return projected
+}
+
+/**
+ * Adopts the stream's objects after its projected head: what an append that failed after writing them
+ * leaves behind when its intents were in its own transaction (PGlite, one connection) and so are gone.
+ */
+export async function settleFromStore(tx: Queryable, store: ObjectStore, streamKey: string, deps: SettleDeps): Promise<number> {
+  const head = await tx.query<{ head_event_id: string }>('SELECT head_event_id FROM streams WHERE stream_key = $1', [streamKey])
+  const prefix = streamEventsPrefix(parseStreamKey(streamKey))
+  const keys: string[] = []
+  let startAfter = head.rows[0] ? `${prefix}${head.rows[0].head_event_id}.json` : undefined
+  for (;;) {
+    const page = await store.list(prefix, { limit: 1000, ...(startAfter ? { startAfter } : {}) })
+    keys.push(...page)
+    if (page.length < 1000) break
+    startAfter = page[page.length - 1]
+  }
+  return keys.length ? adoptObjects(tx, store, streamKey, keys, deps) : 0
 }
 
 /**

@@ -37,6 +37,7 @@ import pg from 'pg'
 import { buildApp, type AppDeps } from '../../src/app.js'
 import { loadConfig, type RelayConfig } from '../../src/config.js'
 import { openDb, openSigner, openVerifier } from '../../src/context.js'
+import type { ProjectionDb } from '../../src/db/projection-db.js'
 import type { Ack } from '../../src/ingest/ack.js'
 import { projectionDigest } from '../../src/replay/digest.js'
 import { FsObjectStore } from '../../src/stores/fs-object-store.js'
@@ -90,6 +91,10 @@ export interface RelayOptions {
   s3Prefix?: string
   /** Extra config variables (PLATFORM_ISSUERS, BODY_LIMIT_BYTES, …). */
   env?: Record<string, string>
+  /** Wraps the projection database the relay uses (fault injection). */
+  wrapDb?: (db: ProjectionDb) => ProjectionDb
+  /** Wraps the object store the relay uses (fault injection). */
+  wrapStore?: (store: ObjectStore) => ObjectStore
 }
 
 export interface RunningRelay {
@@ -154,8 +159,8 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const options = { ...opts, dataDir, schema, s3Prefix }
   const config = loadConfig(relayEnv(options))
   // The pieces of buildDeps, with the store built here so an s3 relay can live under a prefix.
-  const store = openStoreFor(options)
-  const db = await openDb(config)
+  const store = opts.wrapStore ? opts.wrapStore(openStoreFor(options)) : openStoreFor(options)
+  const db = opts.wrapDb ? opts.wrapDb(await openDb(config)) : await openDb(config)
   const deps: AppDeps = { config, db, store, relaySigner: await openSigner(config), verifier: openVerifier(), sha256: nodeSha256, logger: process.env.RELAY_TEST_LOG ? { level: process.env.RELAY_TEST_LOG } : false }
   const app = await buildApp(deps)
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
