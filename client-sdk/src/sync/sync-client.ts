@@ -102,6 +102,11 @@ const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL', 'SLOW_CONS
 const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
 const OPEN = 1
 
+interface Early {
+  receipt: { publicKey: PublicJwk; result: Promise<boolean> } | undefined
+  ack: Promise<boolean> | undefined
+}
+
 interface Delivered {
   seq: number
   position: number
@@ -390,8 +395,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       waiting.batches.push(batch)
       return
     }
+    const early = this.verifyAhead(batch)
     for (const [i, d] of batch.entries()) {
-      const outcome = await this.applyOne(streamKey, d)
+      const outcome = await this.applyOne(streamKey, d, early[i])
       if (outcome === 'wait') {
         const rest = batch.slice(i)
         const entry = this.waiting.get(streamKey)
@@ -402,7 +408,46 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
   }
 
-  private async applyOne(streamKey: string, d: Delivered): Promise<'ok' | 'wait' | 'stop'> {
+  /**
+   * Starts every signature check of a batch at once — the receipt's (under the key its publicKeyId names,
+   * wherever we saw that key) and the ack's — so a parallel verifier (worker threads, Web Workers) works
+   * on all of them while the ordered rules run. Which key is *valid at that position* is still decided
+   * in order by the shared rules; only the raw ECDSA results are computed ahead.
+   */
+  private verifyAhead(batch: Delivered[]): Array<Early | undefined> {
+    return batch.map((d) => {
+      const receipt = d.receipt as Partial<Receipt> | undefined
+      const issuer = receipt?.issuer
+      let receiptCheck: Early['receipt']
+      try {
+        const checked = checkReceipt(d.receipt, this.sha256)
+        const key =
+          checked.receipt.type === 'IDENTITY_CREATED'
+            ? (checked.receipt.payload.publicKey as PublicJwk)
+            : this.ledger.inner.identity(issuer!.identityId)?.keys.get(issuer!.publicKeyId)?.publicKey
+        if (key) {
+          const result = Promise.resolve(this.verifier.verify(key, checked.canonical, checked.signature))
+          result.catch(() => undefined)
+          receiptCheck = { publicKey: key, result }
+        }
+      } catch {
+        receiptCheck = undefined // applyOne reports the error in order
+      }
+      let ackCheck: Promise<boolean> | undefined
+      if (this.relayKey) {
+        try {
+          const { signature, ...body } = d.ack
+          ackCheck = Promise.resolve(this.verifier.verify(this.relayKey.publicKey, canonicalBytes(body), parseSignature(signature)))
+          ackCheck.catch(() => undefined)
+        } catch {
+          ackCheck = undefined
+        }
+      }
+      return { receipt: receiptCheck, ack: ackCheck }
+    })
+  }
+
+  private async applyOne(streamKey: string, d: Delivered, early?: Early): Promise<'ok' | 'wait' | 'stop'> {
     const raw = JSON.stringify(d)
     const head = this.heads.get(streamKey)
     const expectedSeq = (head?.seq ?? 0) + 1
@@ -418,9 +463,13 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       checked = checkReceipt(d.receipt, this.sha256)
       if (checked.streamKey !== streamKey) throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
       this.ledger.current = d.position
-      const acceptance = await evaluateReceipt(checked, this.ledger, this.verifier, this.options.trust ?? {})
+      const pre = early?.receipt
+      const verifier: SignatureVerifier = pre
+        ? { name: this.verifier.name, verify: (k, data, sig) => (k.x === pre.publicKey.x && k.y === pre.publicKey.y ? pre.result : this.verifier.verify(k, data, sig)) }
+        : this.verifier
+      const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options.trust ?? {})
       if (acceptance.seq !== d.seq) throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
-      await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt)
+      await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt, early?.ack)
       this.ledger.apply(acceptance, d.position)
     } catch (error) {
       if (!(error instanceof PixpaxError)) throw error
@@ -457,7 +506,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   /** The relay's ack must name exactly this receipt at this position and verify under the pinned key. */
-  private async verifyAck(ack: Ack, streamKey: string, seq: number, receipt: Receipt): Promise<void> {
+  private async verifyAck(ack: Ack, streamKey: string, seq: number, receipt: Receipt, precomputed?: Promise<boolean>): Promise<void> {
     const key = this.relayKey
     if (!key) throw new PixpaxError('KEY_UNKNOWN', 'no relay key pinned')
     if (ack.stream !== streamKey || ack.seq !== seq || ack.eventId !== receipt.eventId || ack.hash !== receipt.hash) {
@@ -466,7 +515,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     if (ack.relayKeyId !== key.publicKeyId) throw new PixpaxError('KEY_UNKNOWN', `ack signed by ${ack.relayKeyId}, not the relay key ${key.publicKeyId}`)
     const { signature, ...body } = ack
     const sig = parseSignature(signature)
-    if (!(await this.verifier.verify(key.publicKey, canonicalBytes(body), sig))) throw new PixpaxError('SIGNATURE_INVALID', 'the ack signature does not verify under the relay key')
+    const valid = precomputed ? await precomputed : await this.verifier.verify(key.publicKey, canonicalBytes(body), sig)
+    if (!valid) throw new PixpaxError('SIGNATURE_INVALID', 'the ack signature does not verify under the relay key')
   }
 
   private async poison(streamKey: string, raw: string, code: string, message: string): Promise<'stop'> {

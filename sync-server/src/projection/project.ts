@@ -89,18 +89,22 @@ async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<vo
         [s.accountId, s.bookId, p.snapshotHash, p.documentUrl ?? null, r.eventId, r.createdAt],
       )
       return
-    case 'CARD_ADDED':
-      await tx.query(
+    case 'CARD_ADDED': {
+      // Counted incrementally (a count(*) per receipt would make a big book quadratic to project).
+      const added = await tx.query<{ inserted: boolean }>(
         `INSERT INTO pixbook_cards (account_id, book_id, card_id, art_hash, pack_id, added_event_id) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (account_id, book_id, card_id) DO UPDATE SET art_hash = EXCLUDED.art_hash, pack_id = EXCLUDED.pack_id, added_event_id = EXCLUDED.added_event_id`,
+         ON CONFLICT (account_id, book_id, card_id) DO UPDATE SET art_hash = EXCLUDED.art_hash, pack_id = EXCLUDED.pack_id, added_event_id = EXCLUDED.added_event_id
+         RETURNING (xmax = 0) AS inserted`,
         [s.accountId, s.bookId, p.cardId, p.artHash, p.packId ?? null, r.eventId],
       )
-      await refreshCardCount(tx, s.accountId!, s.bookId!, r.createdAt)
+      await bumpCardCount(tx, s.accountId!, s.bookId!, added.rows[0]?.inserted ? 1 : 0, r.createdAt)
       return
-    case 'CARD_REMOVED':
-      await tx.query(`DELETE FROM pixbook_cards WHERE account_id = $1 AND book_id = $2 AND card_id = $3`, [s.accountId, s.bookId, p.cardId])
-      await refreshCardCount(tx, s.accountId!, s.bookId!, r.createdAt)
+    }
+    case 'CARD_REMOVED': {
+      const removed = await tx.query('DELETE FROM pixbook_cards WHERE account_id = $1 AND book_id = $2 AND card_id = $3', [s.accountId, s.bookId, p.cardId])
+      await bumpCardCount(tx, s.accountId!, s.bookId!, removed.rowCount > 0 ? -1 : 0, r.createdAt)
       return
+    }
     case 'PACK_ISSUED':
       await tx.query(
         `INSERT INTO pixbook_packs (account_id, book_id, pack_id, series_id, cards, issued_event_id) VALUES ($1, $2, $3, $4, $5, $6)
@@ -145,12 +149,8 @@ async function insertKey(tx: Queryable, identityId: string, publicKey: PublicJwk
   ])
 }
 
-async function refreshCardCount(tx: Queryable, accountId: string, bookId: string, at: string): Promise<void> {
-  await tx.query(
-    `UPDATE pixbooks SET card_count = (SELECT count(*) FROM pixbook_cards c WHERE c.account_id = $1 AND c.book_id = $2), updated_at = $3
-     WHERE account_id = $1 AND book_id = $2`,
-    [accountId, bookId, at],
-  )
+async function bumpCardCount(tx: Queryable, accountId: string, bookId: string, delta: number, at: string): Promise<void> {
+  await tx.query('UPDATE pixbooks SET card_count = card_count + $3, updated_at = $4 WHERE account_id = $1 AND book_id = $2', [accountId, bookId, delta, at])
 }
 
 async function upsertTrade(

@@ -1,0 +1,92 @@
+/**
+ * KeyStore in IndexedDB (browsers). Each identity's key is a WebCrypto P-256 key pair generated with a
+ * NON-extractable private key, stored as the CryptoKey object itself: IndexedDB structured-clones a
+ * CryptoKey with its extractable flag, so the private key can sign but no script — ours included — can
+ * ever read its bytes (XSS can use it while the page is open, but cannot copy it away). The public JWK
+ * is stored beside it. There is no export or backup: a lost browser profile is a lost key, which is why
+ * identities can add keys (KEY_ADDED) from another device.
+ */
+import { Dexie, type Table } from 'dexie'
+import { generateWebCryptoKeyPair, jwkThumbprint, webCryptoSigner, type PublicJwk, type Signer } from '@pixpax/shared'
+import { assertIdentityId, KeyStoreError, type KeyStore } from './key-store.js'
+
+/** One stored key. */
+interface KeyRow {
+  identityId: string
+  privateKey: CryptoKey
+  publicKey: PublicJwk
+  publicKeyId: string
+  createdAt: number
+}
+
+/** Options of IndexedDbKeyStore; `indexedDB`/`IDBKeyRange` let tests pass fake-indexeddb's. */
+export interface IndexedDbKeyStoreOptions {
+  indexedDB?: IDBFactory
+  IDBKeyRange?: typeof IDBKeyRange
+}
+
+class KeyDatabase extends Dexie {
+  keys!: Table<KeyRow, string>
+
+  constructor(name: string, options: IndexedDbKeyStoreOptions) {
+    super(name, {
+      ...(options.indexedDB ? { indexedDB: options.indexedDB } : {}),
+      ...(options.IDBKeyRange ? { IDBKeyRange: options.IDBKeyRange } : {}),
+      chromeTransactionDurability: 'strict', // a key that is lost after `create` resolved would be a disaster
+    })
+    this.version(1).stores({ keys: 'identityId' })
+  }
+}
+
+/** A KeyStore of non-extractable WebCrypto keys in the IndexedDB database `dbName`. */
+export class IndexedDbKeyStore implements KeyStore {
+  readonly #db: KeyDatabase
+
+  /** Opens (lazily) the database `dbName` (default `pixpax-keys`). */
+  constructor(
+    readonly dbName = 'pixpax-keys',
+    options: IndexedDbKeyStoreOptions = {},
+  ) {
+    this.#db = new KeyDatabase(dbName, options)
+  }
+
+  async create(identityId: string): Promise<Signer> {
+    assertIdentityId(identityId)
+    const { privateKey, publicKey } = await generateWebCryptoKeyPair(false)
+    const row: KeyRow = { identityId, privateKey, publicKey, publicKeyId: jwkThumbprint(publicKey), createdAt: Date.now() }
+    try {
+      await this.#db.keys.add(row)
+    } catch (error) {
+      if ((error as Error).name === 'ConstraintError') {
+        throw new KeyStoreError('KEY_EXISTS', `identity ${identityId} already has a key`, { cause: error })
+      }
+      throw error
+    }
+    return webCryptoSigner(privateKey, publicKey)
+  }
+
+  async load(identityId: string): Promise<Signer | undefined> {
+    assertIdentityId(identityId)
+    const row = await this.#db.keys.get(identityId)
+    if (!row) return undefined
+    const key = row.privateKey as CryptoKey | undefined
+    if (!key || typeof key !== 'object' || key.type !== 'private' || key.algorithm?.name !== 'ECDSA') {
+      throw new KeyStoreError('KEY_INVALID', `the stored key of ${identityId} is not an ECDSA private CryptoKey`)
+    }
+    return webCryptoSigner(key, row.publicKey)
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.#db.keys.toCollection().primaryKeys()).sort()
+  }
+
+  async delete(identityId: string): Promise<void> {
+    assertIdentityId(identityId)
+    await this.#db.keys.delete(identityId)
+  }
+
+  /** Closes the database connection; any later call rejects. */
+  async close(): Promise<void> {
+    this.#db.close({ disableAutoOpen: true })
+  }
+}
