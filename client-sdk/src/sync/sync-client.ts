@@ -153,6 +153,14 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const client = new SyncClient(options)
     for await (const logged of options.log.scan()) client.replayTrusted(logged)
     client.outbox = await options.log.listOutbox()
+    // After a crash nothing is in flight: what was sent (or acked but not yet delivered) is sent again;
+    // the relay answers an exact resend with its first result, never a second receipt.
+    for (const entry of client.outbox) {
+      if (entry.state === 'sent' || entry.state === 'acked') {
+        entry.state = 'queued'
+        await options.log.putOutbox(entry)
+      }
+    }
     for (const key of [`identity/${options.identityId}`, ...(options.streams ?? []), ...client.heads.keys()]) client.followed.add(key)
     for (const entry of client.outbox) client.followed.add(entry.streamKey)
     return client
@@ -495,6 +503,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return 'ok'
   }
 
+  private async isLogged(streamKey: string, seq: number, hash: string): Promise<boolean> {
+    if ((this.heads.get(streamKey)?.seq ?? 0) < seq) return false
+    const [logged] = await this.options.log.read(streamKey, seq - 1, 1)
+    return logged?.receipt.hash === hash
+  }
+
   private async releaseWaiting(identityStream: string): Promise<void> {
     for (const [streamKey, entry] of [...this.waiting]) {
       if (entry.identity !== identityStream) continue
@@ -585,6 +599,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         }
         await this.transition(entry, 'acked')
         this.emit('acked', entry)
+        // A resend of something already delivered to us before a crash: nothing more will arrive for it.
+        if (await this.isLogged(entry.streamKey, result.ack.seq, entry.receipt.hash)) await this.transition(entry, 'delivered')
         if (this.refused.delete(entry.streamKey)) {
           // We just created (or joined) it: now we may read it.
           this.caughtUp.delete(entry.streamKey)
