@@ -9,3 +9,34 @@ export { DexieLocalLog, CHUNK_SIZE, type DexieLocalLogOptions } from './storage/
 export { MemoryLocalLog, MemoryLocalLogData } from './storage/memory-local-log.js'
 export { KeyStoreError, assertIdentityId, type KeyStore, type KeyStoreErrorCode } from './keys/key-store.js'
 export { IndexedDbKeyStore, type IndexedDbKeyStoreOptions } from './keys/indexeddb-key-store.js'
+export {
+  createDraftRepo,
+  relayDraftNetwork,
+  openDraft,
+  createDraft,
+  listDrafts,
+  saveDraft,
+  startAutosave,
+  relayBlobUploader,
+  MAX_SAVE_HEADS,
+  type AppendReceipt,
+  type Autosave,
+  type AutosaveOptions,
+  type BlobUploader,
+  type BookRef,
+  type CreateDraftOptions,
+  type Draft,
+  type DraftRecord,
+  type DraftRepoOptions,
+  type OpenDraftOptions,
+  type PixbookSave,
+  type RelayHttp,
+  type SaveDraftOptions,
+  type SavedDraft,
+} from './drafts/drafts.js'
+export { RelayWebSocketClientAdapter, automergeEndpoint, type RelayAdapterOptions, type TokenSource } from './drafts/relay-adapter.js'
+export { indexedDbDraftStorage } from './drafts/browser-storage.js'
+export { SyncClient, type SyncClientOptions, type SyncClientEvents, type SyncStatus, type WebSocketFactory, type WebSocketLike } from './sync/sync-client.js'
+export { OUTBOX_TRANSITIONS, backoffMs, type OutboxEvent } from './sync/outbox-machine.js'
+export { exportNdjson, importNdjson, type ImportResult } from './sync/ndjson.js'
+export { login, type Session } from './network/session.js'

@@ -5,3 +5,4 @@
 export { FileLocalLog, type FileLocalLogOptions } from './storage/file-local-log.js'
 export { LocalLogCorruptError } from './storage/append-file.js'
 export { FileKeyStore } from './keys/file-key-store.js'
+export { nodeDraftStorage } from './drafts/node-storage.js'

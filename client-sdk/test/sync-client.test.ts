@@ -1,9 +1,14 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ChainVerifier, buildReceipt, generatePrivateJwk, type Receipt } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { login } from '../src/network/session.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
-import { exportNdjson, SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js'
+import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js'
+import { exportNdjson, importNdjson } from '../src/sync/ndjson.js'
 import type { QuarantineEntry } from '../src/storage/local-log.js'
 import { startProxy } from './support/hostile-proxy.js'
 import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
@@ -113,6 +118,16 @@ describe('SyncClient against a real relay', () => {
     for (const line of lines) expect(await verifier.add(line.trim())).toMatchObject({ ok: true })
     expect(b.head(book)?.seq).toBe(7)
     expect(a.head(book)?.seq).toBe(7)
+    // The export is what `pixpax verify` accepts, and imports into a fresh log.
+    const dir = await mkdtemp(join(tmpdir(), 'pixpax-export-'))
+    await writeFile(join(dir, 'export.ndjson'), lines.join(''))
+    const cli = spawnSync(process.execPath, [join(import.meta.dirname, '../../shared/bin/pixpax.mjs'), 'verify', join(dir, 'export.ndjson')], { encoding: 'utf8' })
+    expect(cli.status, cli.stdout + cli.stderr).toBe(0)
+    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, streams: { [book]: { count: 7 } } })
+    const fresh = new MemoryLocalLog()
+    expect(await importNdjson(fresh, lines, { verifier: nodeVerifier() })).toMatchObject({ imported: lines.length, errors: [] })
+    expect(await importNdjson(fresh, lines, { verifier: nodeVerifier() })).toMatchObject({ imported: 0, skipped: lines.length })
+    await rm(dir, { recursive: true, force: true })
     await a.stop()
     await b.stop()
   })

@@ -685,11 +685,3 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     await this.options.log.putOutbox(entry)
   }
 }
-
-/** Lines of an NDJSON export of the local log, in the relay's acceptance order (for `pixpax verify`). */
-export async function* exportNdjson(log: LocalLog): AsyncGenerator<string> {
-  const all: LoggedReceipt[] = []
-  for await (const logged of log.scan()) all.push(logged)
-  all.sort((a, b) => (a.position ?? Number.MAX_SAFE_INTEGER) - (b.position ?? Number.MAX_SAFE_INTEGER))
-  for (const logged of all) yield JSON.stringify(logged.receipt) + '\n'
-}
