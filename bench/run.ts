@@ -1,13 +1,15 @@
 /**
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
- * (receipt core), relay (ingest, rebuild, latency). With no argument, all parts run.
+ * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out). With no argument, all parts run.
  */
 import { cpus } from 'node:os'
 import { runSharedBench } from './shared-bench.js'
+import { runSyncBench } from './sync-bench.js'
 import { writeResult } from './support.js'
 
 const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   shared: runSharedBench,
+  sync: runSyncBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -103,6 +103,8 @@ const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
 const OPEN = 1
 
 interface Early {
+  /** The receipt already checked on its own (undefined: it failed; applyOne reports why, in order). */
+  checked: CheckedReceipt | undefined
   receipt: { publicKey: PublicJwk; result: Promise<boolean> } | undefined
   ack: Promise<boolean> | undefined
 }
@@ -404,15 +406,33 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       return
     }
     const early = this.verifyAhead(batch)
-    for (const [i, d] of batch.entries()) {
-      const outcome = await this.applyOne(streamKey, d, early[i])
-      if (outcome === 'wait') {
-        const rest = batch.slice(i)
-        const entry = this.waiting.get(streamKey)
-        if (entry) entry.batches.unshift(rest)
-        return
+    const verified: LoggedReceipt[] = []
+    try {
+      for (const [i, d] of batch.entries()) {
+        const outcome = await this.applyOne(streamKey, d, early[i])
+        if (outcome === 'wait') {
+          const rest = batch.slice(i)
+          const entry = this.waiting.get(streamKey)
+          if (entry) entry.batches.unshift(rest)
+          return
+        }
+        if (outcome === 'stop') return
+        if (outcome !== 'ok') verified.push(outcome)
       }
-      if (outcome === 'stop') return
+    } finally {
+      await this.logVerified(verified)
+    }
+  }
+
+  /** One durable append per delivered batch (IndexedDB and fsync both reward batches), then events. */
+  private async logVerified(verified: LoggedReceipt[]): Promise<void> {
+    if (verified.length === 0) return
+    await this.options.log.append(verified)
+    const mine = new Map(this.outbox.map((e) => [e.receipt.hash, e]))
+    for (const logged of verified) {
+      this.emit('receipt', logged)
+      const entry = mine.get(logged.receipt.hash)
+      if (entry) await this.transition(entry, 'delivered')
     }
   }
 
@@ -427,8 +447,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       const receipt = d.receipt as Partial<Receipt> | undefined
       const issuer = receipt?.issuer
       let receiptCheck: Early['receipt']
+      let checked: CheckedReceipt | undefined
       try {
-        const checked = checkReceipt(d.receipt, this.sha256)
+        checked = checkReceipt(d.receipt, this.sha256)
         const key =
           checked.receipt.type === 'IDENTITY_CREATED'
             ? (checked.receipt.payload.publicKey as PublicJwk)
@@ -451,11 +472,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
           ackCheck = undefined
         }
       }
-      return { receipt: receiptCheck, ack: ackCheck }
+      return { checked, receipt: receiptCheck, ack: ackCheck }
     })
   }
 
-  private async applyOne(streamKey: string, d: Delivered, early?: Early): Promise<'ok' | 'wait' | 'stop'> {
+  /** Verifies one delivered receipt in order; returns what to log, or 'ok' (already held), 'wait', 'stop'. */
+  private async applyOne(streamKey: string, d: Delivered, early?: Early): Promise<LoggedReceipt | 'ok' | 'wait' | 'stop'> {
     const raw = JSON.stringify(d)
     const head = this.heads.get(streamKey)
     const expectedSeq = (head?.seq ?? 0) + 1
@@ -468,7 +490,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     if (d.seq > expectedSeq) return this.poison(streamKey, raw, 'CHAIN_BROKEN', `relay skipped from seq ${expectedSeq - 1} to ${d.seq} (a receipt was omitted)`)
     let checked: CheckedReceipt
     try {
-      checked = checkReceipt(d.receipt, this.sha256)
+      checked = early?.checked ?? checkReceipt(d.receipt, this.sha256)
       if (checked.streamKey !== streamKey) throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
       this.ledger.current = d.position
       const pre = early?.receipt
@@ -495,12 +517,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       this.ledger.current = undefined
     }
     const logged: LoggedReceipt = { streamKey, seq: d.seq, receipt: checked.receipt, ack: d.ack, position: d.position }
-    await this.options.log.append([logged])
     this.heads.set(streamKey, logged)
-    this.emit('receipt', logged)
-    const mine = this.outbox.find((e) => e.receipt.eventId === checked.receipt.eventId && e.receipt.hash === checked.receipt.hash)
-    if (mine) await this.transition(mine, 'delivered')
-    return 'ok'
+    return logged
   }
 
   private async isLogged(streamKey: string, seq: number, hash: string): Promise<boolean> {

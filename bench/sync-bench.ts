@@ -1,0 +1,175 @@
+/**
+ * Sync benchmark: a fresh Node client catches up a 100k-receipt stream (time, receipts/s verified,
+ * bytes on the wire per receipt against the canonical size), and live fan-out latency (push → delivery,
+ * p50/p95) to 100 subscribers on loopback. Relay: Postgres (the test database, a fresh schema) + fs store.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildReceipt, canonicalBytes, generatePrivateJwk, type ChainHead, type Receipt } from '../shared/src/index.js'
+import { nodeSha256, nodeSigner, VerifyPool } from '../shared/src/node/index.js'
+import { buildApp } from '../sync-server/src/app.js'
+import { loadConfig } from '../sync-server/src/config.js'
+import { buildDeps } from '../sync-server/src/context.js'
+import { MemoryLocalLog } from '../client-sdk/src/storage/memory-local-log.js'
+import { login } from '../client-sdk/src/network/session.js'
+import { SyncClient, type WebSocketLike } from '../client-sdk/src/sync/sync-client.js'
+import WebSocket from 'ws'
+import { fmt, percentile } from './support.js'
+
+export async function runSyncBench(): Promise<Record<string, unknown>> {
+  const total = Number(process.env.BENCH_SYNC_RECEIPTS ?? 100_000)
+  const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 100)
+  const dir = await mkdtemp(join(tmpdir(), 'pixpax-sync-bench-'))
+  const schema = `bench_sync_${process.pid}`
+  const config = loadConfig({
+    DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    DATABASE_SCHEMA: schema,
+    RATE_LIMIT_PER_IP: '100000000',
+    RATE_LIMIT_PER_IDENTITY: '100000000',
+  })
+  const deps = await buildDeps(config)
+  const app = await buildApp({ ...deps, logger: false })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const results: Record<string, unknown> = {}
+  try {
+    const signer = nodeSigner(generatePrivateJwk())
+    const identityId = 'bench-syncer'
+    const post = async (receipts: Receipt[]) => {
+      const res = await fetch(`${url}/v1/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ receipts }) })
+      if (res.status !== 200) throw new Error(`ingest failed: ${res.status} ${(await res.text()).slice(0, 300)}`)
+    }
+    const mk = async (stream: Receipt['stream'], type: string, payload: Record<string, unknown>, prev: ChainHead | null) =>
+      buildReceipt({ stream, type, payload, identityId, signer, prev, sha256: nodeSha256 })
+    await post([
+      await mk({ type: 'identity', identityId }, 'IDENTITY_CREATED', { publicKey: signer.publicKey, accountId: 'bench-acc', kind: 'person' }, null),
+      await mk({ type: 'account', accountId: 'bench-acc' }, 'ACCOUNT_CREATED', {}, null),
+    ])
+    const book = { type: 'pixbook', accountId: 'bench-acc', bookId: 'big' }
+    const bookKey = 'pixbook/bench-acc/big'
+    console.log(`sync: signing ${fmt(total)} receipts for one stream…`)
+    let head: ChainHead | null = null
+    let canonicalBytesTotal = 0
+    let ingestSeconds = 0
+    let batch: Receipt[] = []
+    for (let i = 0; i < total; i++) {
+      const r: Receipt = await mk(book, i === 0 ? 'PIXBOOK_CREATED' : 'CARD_ADDED', i === 0 ? { title: 'big' } : { cardId: `card-${i}`, artHash: 'sha256:' + (i % 997).toString(16).padStart(64, '0') }, head)
+      head = { eventId: r.eventId, hash: r.hash }
+      canonicalBytesTotal += canonicalBytes(r).length
+      batch.push(r)
+      if (batch.length === 1000 || i === total - 1) {
+        const t = performance.now()
+        await post(batch)
+        ingestSeconds += (performance.now() - t) / 1000
+        batch = []
+      }
+    }
+    results.ingest_one_stream_batches_of_1000_per_s = Math.round(total / ingestSeconds)
+    console.log(`  ingest into one stream (POST batches of 1000, pg + fs): ${fmt(total / ingestSeconds)} receipts/s`)
+    const token = (await login(url, identityId, signer)).token
+
+    // Catch-up by a fresh client, counting the bytes it receives.
+    let wireBytes = 0
+    const pool = new VerifyPool()
+    const client = await SyncClient.open({
+      relayUrl: url,
+      log: new MemoryLocalLog(),
+      identityId,
+      signer,
+      streams: [bookKey],
+      verifier: pool,
+      sha256: nodeSha256,
+      token: () => token,
+      webSocket: (u) => {
+        const ws = new WebSocket(u)
+        ws.on('message', (data: Buffer) => (wireBytes += data.length))
+        return ws as unknown as WebSocketLike
+      },
+    })
+    const start = performance.now()
+    client.start()
+    await client.whenSynced(600_000)
+    const seconds = (performance.now() - start) / 1000
+    await client.stop()
+    await pool.close()
+    const got = client.head(bookKey)?.seq ?? 0
+    if (got !== total) throw new Error(`catch-up got ${got} of ${total}`)
+    const avgCanonical = canonicalBytesTotal / total
+    results.catch_up = {
+      receipts: total,
+      seconds: +seconds.toFixed(2),
+      receipts_per_s_verified: Math.round(total / seconds),
+      wire_bytes_per_receipt: Math.round(wireBytes / total),
+      canonical_bytes_per_receipt: Math.round(avgCanonical),
+      wire_over_canonical: +(wireBytes / total / avgCanonical).toFixed(2),
+    }
+    console.log(
+      `  catch-up: ${fmt(total)} receipts in ${seconds.toFixed(2)} s = ${fmt(total / seconds)}/s verified (receipt + ack signatures, worker threads; target ≥ 10,000); ` +
+        `${Math.round(wireBytes / total)} wire bytes/receipt vs ${Math.round(avgCanonical)} canonical (${(wireBytes / total / avgCanonical).toFixed(2)}×)`,
+    )
+
+    // Live fan-out: N raw protocol subscribers, one writer posting receipts one at a time.
+    const sockets: WebSocket[] = []
+    const arrivals = new Map<string, number[]>()
+    await Promise.all(
+      Array.from({ length: subscribers }, async () => {
+        const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/sync`)
+        await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject))
+        let caught = false
+        const ready = new Promise<void>((resolve) => {
+          ws.on('message', (data: Buffer) => {
+            const m = JSON.parse(String(data)) as { type: string; receipts?: Array<{ receipt: { eventId: string } }> }
+            if (m.type === 'caught-up') {
+              caught = true
+              resolve()
+            }
+            if (m.type === 'receipts' && caught) for (const d of m.receipts!) arrivals.get(d.receipt.eventId)?.push(performance.now())
+          })
+        })
+        ws.send(JSON.stringify({ type: 'hello', v: 1, token }))
+        ws.send(JSON.stringify({ type: 'subscribe', streams: [{ key: bookKey, after: head!.eventId }] }))
+        await ready
+        sockets.push(ws)
+      }),
+    )
+    const latencies: number[] = []
+    const pushes = Number(process.env.BENCH_FANOUT_PUSHES ?? 200)
+    for (let i = 0; i < pushes; i++) {
+      const r = await mk(book, 'CARD_ADDED', { cardId: `live-${i}`, artHash: 'sha256:' + 'ee'.repeat(32) }, head)
+      head = { eventId: r.eventId, hash: r.hash }
+      const times: number[] = []
+      arrivals.set(r.eventId, times)
+      const sent = performance.now()
+      await post([r])
+      const deadline = performance.now() + 5000
+      while (times.length < subscribers && performance.now() < deadline) await new Promise((res) => setTimeout(res, 1))
+      for (const t of times) latencies.push(t - sent)
+    }
+    for (const ws of sockets) ws.close()
+    latencies.sort((a, b) => a - b)
+    const expected = pushes * subscribers
+    results.fanout = {
+      subscribers,
+      pushes,
+      deliveries: latencies.length,
+      expected_deliveries: expected,
+      p50_ms: +percentile(latencies, 50).toFixed(2),
+      p95_ms: +percentile(latencies, 95).toFixed(2),
+      p99_ms: +percentile(latencies, 99).toFixed(2),
+    }
+    console.log(
+      `  fan-out to ${subscribers} subscribers: ${latencies.length}/${expected} deliveries, push→delivery p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
+        `p95 ${percentile(latencies, 95).toFixed(1)} ms (target ≤ 50), p99 ${percentile(latencies, 99).toFixed(1)} ms (includes the append itself)`,
+    )
+  } finally {
+    await app.close()
+    const { PgDb } = await import('../sync-server/src/db/pg-db.js')
+    const admin = await PgDb.open({ connectionString: config.DATABASE_URL! })
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await admin.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+  return results
+}
