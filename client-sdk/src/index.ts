@@ -11,6 +11,7 @@ export { KeyStoreError, assertIdentityId, type KeyStore, type KeyStoreErrorCode 
 export { IndexedDbKeyStore, type IndexedDbKeyStoreOptions } from './keys/indexeddb-key-store.js'
 export {
   createDraftRepo,
+  closeDraftRepo,
   relayDraftNetwork,
   openDraft,
   createDraft,

@@ -59,6 +59,9 @@ CREATE TABLE receipts (
   idempotency_key        text NOT NULL,
   created_at             text NOT NULL,
   object_key             text NOT NULL,
+  -- The receipt's canonical JSON, exactly the object's bytes: a read cache of the store, so catch-up
+  -- and paging are one index range scan instead of an object GET per receipt (rebuilt like the rest).
+  body                   text NOT NULL,
   PRIMARY KEY (stream_key, seq),
   UNIQUE (stream_key, event_id)
 );

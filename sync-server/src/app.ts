@@ -8,12 +8,14 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { authPlugin } from './auth/auth-plugin.js'
 import type { RelayConfig } from './config.js'
 import type { ProjectionDb } from './db/projection-db.js'
+import { draftRoutes } from './drafts/drafts-plugin.js'
 import { ApiError, sendError } from './errors.js'
 import { Ingestor } from './ingest/ingest.js'
 import { Metrics } from './metrics.js'
 import { OpenApiRegistry } from './openapi.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
+import { blobRoutes } from './routes/blobs.js'
 import { commandRoutes } from './routes/commands.js'
 import { healthRoutes } from './routes/health.js'
 import { queryRoutes } from './routes/queries.js'
@@ -134,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(commandRoutes)
   await app.register(adminRoutes)
   await app.register(syncRoutes)
+  await app.register(blobRoutes)
+  await app.register(draftRoutes)
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {
     await notifier.close()

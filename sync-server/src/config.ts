@@ -45,6 +45,11 @@ const EnvSchema = z.object({
   RATE_LIMIT_PER_IDENTITY: int(6000),
   RATE_LIMIT_WINDOW_MS: int(60_000),
   SESSION_TTL_SECONDS: int(24 * 3600),
+  BLOB_MAX_BYTES: int(8 * 1024 * 1024),
+  DRAFT_MAX_BYTES: int(4 * 1024 * 1024),
+  DRAFT_IDLE_MS: int(5 * 60_000),
+  DRAFT_MAX_HANDLES: int(1000),
+  DRAFT_ACCESS_RECHECK_MS: int(60_000),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>

@@ -47,6 +47,16 @@ export function createDraftRepo(options: DraftRepoOptions): Repo {
   })
 }
 
+/**
+ * Disconnects a draft repo and writes every loaded draft to its storage. Use this rather than
+ * `repo.shutdown()`, which throws when a handle is not ready (e.g. a draft the relay refused).
+ */
+export async function closeDraftRepo(repo: Repo): Promise<void> {
+  for (const adapter of repo.networkSubsystem.adapters) adapter.disconnect()
+  const ready = Object.values(repo.handles).filter((handle) => handle.isReady())
+  await repo.flush(ready.map((handle) => handle.documentId))
+}
+
 /** The relay's HTTP API as drafts use it. */
 export interface RelayHttp {
   /** `http(s)://host:port` of the relay. */
@@ -63,7 +73,12 @@ export function relayDraftNetwork(relay: Pick<RelayHttp, 'url' | 'token'>, optio
 
 // ---- errors and HTTP ------------------------------------------------------------------------------
 
-async function relayRequest(relay: RelayHttp, method: string, path: string, body?: { json?: unknown; bytes?: Uint8Array }): Promise<Response> {
+async function relayRequest(
+  relay: RelayHttp,
+  method: string,
+  path: string,
+  body?: { json?: unknown; bytes?: Uint8Array },
+): Promise<Response> {
   const token = typeof relay.token === 'function' ? relay.token() : relay.token
   const headers: Record<string, string> = { authorization: `Bearer ${token}` }
   let payload: BodyInit | undefined
@@ -74,9 +89,22 @@ async function relayRequest(relay: RelayHttp, method: string, path: string, body
     headers['content-type'] = 'application/octet-stream'
     payload = body.bytes as BodyInit
   }
-  const res = await (relay.fetch ?? fetch)(new URL(path, relay.url), { method, headers, ...(payload !== undefined ? { body: payload } : {}) })
+  const res = await (relay.fetch ?? fetch)(new URL(path, relay.url), {
+    method,
+    headers,
+    ...(payload !== undefined ? { body: payload } : {}),
+  })
   if (res.ok) return res
-  let code: ErrorCode = res.status === 401 ? 'UNAUTHENTICATED' : res.status === 403 ? 'FORBIDDEN' : res.status === 404 ? 'NOT_FOUND' : res.status >= 500 ? 'UNAVAILABLE' : 'BAD_REQUEST'
+  let code: ErrorCode =
+    res.status === 401
+      ? 'UNAUTHENTICATED'
+      : res.status === 403
+        ? 'FORBIDDEN'
+        : res.status === 404
+          ? 'NOT_FOUND'
+          : res.status >= 500
+            ? 'UNAVAILABLE'
+            : 'BAD_REQUEST'
   let message = `${method} ${path}: HTTP ${res.status}`
   let details: Record<string, unknown> | undefined
   try {
@@ -121,7 +149,8 @@ export interface OpenDraftOptions {
 
 /** Opens a draft from local storage, or from the relay if this device does not have it yet. */
 export async function openDraft<T = Record<string, unknown>>(options: OpenDraftOptions): Promise<Draft<T>> {
-  if (!isValidAutomergeUrl(options.documentUrl)) throw new PixpaxError('SCHEMA_INVALID', `not an automerge document URL: ${options.documentUrl}`)
+  if (!isValidAutomergeUrl(options.documentUrl))
+    throw new PixpaxError('SCHEMA_INVALID', `not an automerge document URL: ${options.documentUrl}`)
   const { documentId } = parseAutomergeUrl(options.documentUrl)
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000)
@@ -129,12 +158,16 @@ export async function openDraft<T = Record<string, unknown>>(options: OpenDraftO
   try {
     handle = await options.repo.find<T>(documentId, { signal: controller.signal })
   } catch (error) {
-    if (controller.signal.aborted) throw new PixpaxError('UNAVAILABLE', `draft ${documentId} did not load within ${options.timeoutMs ?? 30_000} ms`)
-    throw new PixpaxError('NOT_FOUND', `draft ${documentId} is unavailable: not on this device, and the relay does not have it or refuses this session (${(error as Error).message})`)
+    if (controller.signal.aborted)
+      throw new PixpaxError('UNAVAILABLE', `draft ${documentId} did not load within ${options.timeoutMs ?? 30_000} ms`)
+    throw new PixpaxError(
+      'NOT_FOUND',
+      `draft ${documentId} is unavailable: not on this device, and the relay does not have it or refuses this session (${(error as Error).message})`,
+    )
   } finally {
     clearTimeout(timer)
   }
-  const autosave = options.autosave ? startAutosave({ ...options.autosave, handle: handle as DocHandle<unknown> }) : null
+  const autosave = options.autosave ? startAutosave({ ...options.autosave, handle: handle }) : null
   return {
     handle,
     documentUrl: stringifyAutomergeUrl({ documentId }),
@@ -164,7 +197,9 @@ export interface DraftRecord {
 export async function createDraft<T = Record<string, unknown>>(options: CreateDraftOptions): Promise<Draft<T> & { record: DraftRecord }> {
   IdSchema.parse(options.book.accountId)
   IdSchema.parse(options.book.bookId)
-  const res = await relayRequest(options.relay, 'POST', '/v1/drafts', { json: { accountId: options.book.accountId, bookId: options.book.bookId } })
+  const res = await relayRequest(options.relay, 'POST', '/v1/drafts', {
+    json: { accountId: options.book.accountId, bookId: options.book.bookId },
+  })
   const record = (await res.json()) as DraftRecord
   const draft = await openDraft<T>({ ...options, documentUrl: record.documentUrl })
   return { ...draft, record }
@@ -238,7 +273,10 @@ export async function saveDraft<R = unknown>(options: SaveDraftOptions<R>): Prom
   const bytes = Automerge.save(doc)
   const heads = Automerge.getHeads(doc)
   if (heads.length > MAX_SAVE_HEADS) {
-    throw new PixpaxError('SCHEMA_INVALID', `draft ${handle.documentId} has ${heads.length} concurrent heads; PIXBOOK_SAVE pins at most ${MAX_SAVE_HEADS}`)
+    throw new PixpaxError(
+      'SCHEMA_INVALID',
+      `draft ${handle.documentId} has ${heads.length} concurrent heads; PIXBOOK_SAVE pins at most ${MAX_SAVE_HEADS}`,
+    )
   }
   const hex = bytesToHex((options.sha256 ?? nobleSha256)(bytes))
   const payload: PixbookSave = {

@@ -54,7 +54,7 @@ export class RelayWebSocketClientAdapter extends WebSocketClientAdapter {
     this.#options = options
     const baseOnClose = this.onClose
     // The socket listeners are attached in connect(), after this constructor: these replace the stock ones.
-    this.onClose = ((event?: CloseLike) => {
+    this.onClose = (event?: CloseLike) => {
       const code = event?.code ?? 0
       if (code >= 4000 && code < 5000) this.#options.onRelayClose?.(code, event?.reason ?? '')
       if (code === CLOSE_UNAUTHENTICATED) {
@@ -63,7 +63,7 @@ export class RelayWebSocketClientAdapter extends WebSocketClientAdapter {
         if (typeof this.#token === 'string') (this as { retryInterval: number }).retryInterval = 0
       }
       baseOnClose()
-    }) as () => void
+    }
     // The stock handler rethrows Node socket errors (other than ECONNREFUSED) from inside the socket's
     // event listener, which crashes the process; a failed connection is simply retried.
     this.onError = () => undefined

@@ -271,7 +271,7 @@ export class Ingestor {
     // A leftover intent (a retry of a receipt whose object never made it) is still there for any crash
     // from here on: only this transaction deleted it, and a rollback restores it. Writing it again from
     // another connection would wait for this transaction forever.
-    const fresh = checked
+    const fresh = checked.filter((c) => !leftover.has(c.receipt.eventId))
     if (fresh.length === 0) return
     await db.queryOutsideTransaction(sql, [streamKey, fresh.map((c) => c.receipt.eventId), fresh.map((c) => receiptObjectKey(c.receipt))])
   }

@@ -3,7 +3,7 @@
  * no clock, no randomness, no reads of anything but the rows earlier receipts wrote — so replaying the
  * object store in chain order rebuilds byte-identical tables.
  */
-import { jwkThumbprint, type PublicJwk, type Receipt } from '@pixpax/shared'
+import { canonicalJson, jwkThumbprint, type PublicJwk, type Receipt } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
 
 /** The projector name recorded in projector_offsets. */
@@ -21,9 +21,9 @@ export interface ProjectedReceipt {
 export async function projectReceipt(tx: Queryable, p: ProjectedReceipt): Promise<void> {
   const { receipt: r, streamKey, seq } = p
   await tx.query(
-    `INSERT INTO receipts (stream_key, seq, event_id, hash, type, issuer_identity_id, issuer_public_key_id, idempotency_key, created_at, object_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [streamKey, seq, r.eventId, r.hash, r.type, r.issuer.identityId, r.issuer.publicKeyId, r.idempotencyKey, r.createdAt, p.objectKey],
+    `INSERT INTO receipts (stream_key, seq, event_id, hash, type, issuer_identity_id, issuer_public_key_id, idempotency_key, created_at, object_key, body)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [streamKey, seq, r.eventId, r.hash, r.type, r.issuer.identityId, r.issuer.publicKeyId, r.idempotencyKey, r.createdAt, p.objectKey, canonicalJson(r)],
   )
   await tx.query(
     `INSERT INTO streams (stream_key, stream_type, owner_identity_id, seq, head_event_id, head_hash) VALUES ($1, $2, $3, $4, $5, $6)

@@ -58,15 +58,12 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   app.get('/v1/receipts', async (request, reply) => {
     const { stream, after, limit } = parseQuery(ReceiptsQuery, request)
     await app.relay.authorizeRead?.(request, stream)
-    const rows = await db.query<{ object_key: string; event_id: string }>(
-      `SELECT object_key, event_id FROM receipts WHERE stream_key = $1 AND ($2::text IS NULL OR event_id > $2) ORDER BY seq LIMIT $3`,
+    // Canonical bytes as stored (the projection's copy of each object, byte for byte).
+    const rows = await db.query<{ body: string; event_id: string }>(
+      `SELECT body, event_id FROM receipts WHERE stream_key = $1 AND ($2::text IS NULL OR event_id > $2) ORDER BY seq LIMIT $3`,
       [stream, after ?? null, limit],
     )
-    const bodies = await Promise.all(rows.rows.map((r) => store.get(r.object_key)))
-    const texts = bodies.map((b, i) => {
-      if (!b) throw new ApiError('UNAVAILABLE', `receipt object ${rows.rows[i]!.object_key} is missing from the store`)
-      return Buffer.from(b).toString('utf8')
-    })
+    const texts = rows.rows.map((r) => r.body)
     const next = rows.rows.length === limit ? rows.rows[rows.rows.length - 1]!.event_id : null
     if (request.headers.accept?.includes('application/x-ndjson')) {
       void reply.header('content-type', 'application/x-ndjson')

@@ -319,19 +319,19 @@ export class SyncSession {
     }
   }
 
-  /** Up to maxReceiptsPerMessage receipts after `afterSeq`: stored bytes and ack JSON, ready to embed. */
+  /**
+   * Up to maxReceiptsPerMessage receipts after `afterSeq`: their canonical bytes (the projection keeps a
+   * copy of each object's bytes, so this is one range scan) and ack JSON, ready to embed.
+   */
   private async readBatch(streamKey: string, afterSeq: number): Promise<Array<{ seq: number; position: number; receipt: string; ack: string }>> {
-    const { db, store, relaySigner } = this.relay
-    const rows = await db.query<{ seq: number; object_key: string; event_id: string; hash: string; ack: string | null; position: number | null }>(
-      `SELECT r.seq, r.object_key, r.event_id, r.hash, a.ack, a.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
+    const { db, relaySigner } = this.relay
+    const rows = await db.query<{ seq: number; body: string; event_id: string; hash: string; ack: string | null; position: number | null }>(
+      `SELECT r.seq, r.body, r.event_id, r.hash, a.ack, a.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
        WHERE r.stream_key = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3`,
       [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
     )
-    const bodies = await Promise.all(rows.rows.map((r) => store.get(r.object_key)))
     const out: Array<{ seq: number; position: number; receipt: string; ack: string }> = []
-    for (const [i, row] of rows.rows.entries()) {
-      const body = bodies[i]
-      if (!body) throw new Error(`receipt object ${row.object_key} is missing from the store`)
+    for (const row of rows.rows) {
       let ack = row.ack
       let position = row.position
       if (!ack || position === null) {
@@ -344,7 +344,7 @@ export class SyncSession {
         ack = stored.rows[0]!.ack
         position = stored.rows[0]!.position
       }
-      out.push({ seq: row.seq, position, receipt: Buffer.from(body).toString('utf8'), ack })
+      out.push({ seq: row.seq, position, receipt: row.body, ack })
     }
     return out
   }
