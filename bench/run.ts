@@ -3,6 +3,7 @@
  * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out). With no argument, all parts run.
  */
 import { cpus } from 'node:os'
+import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
 import { runSyncBench } from './sync-bench.js'
 import { writeResult } from './support.js'
@@ -10,6 +11,7 @@ import { writeResult } from './support.js'
 const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   shared: runSharedBench,
   sync: runSyncBench,
+  relay: runRelayBench,
 }
 
 const wanted = process.argv.slice(2)

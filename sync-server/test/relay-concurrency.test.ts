@@ -108,7 +108,11 @@ async function race(storeKind: StoreKind): Promise<void> {
       const idempotencyKey = randomUUID()
       for (let attempt = 0; ; attempt++) {
         if (attempt > 500) throw new Error(`writer ${w} starved`)
-        const receipt = await book.build('CARD_ADDED', { cardId: `w${w}-c${i}`, artHash: artHash(`w${w}-${i}`) }, owner, { signer, prev: head, idempotencyKey })
+        const receipt = await book.build('CARD_ADDED', { cardId: `w${w}-c${i}`, artHash: artHash(`w${w}-${i}`) }, owner, {
+          signer,
+          prev: head,
+          idempotencyKey,
+        })
         const relay = (w + i + attempt) % 2
         const res = await postReceipts(urls[relay]!, [receipt])
         if (res.status === 200) {
@@ -143,11 +147,15 @@ async function race(storeKind: StoreKind): Promise<void> {
   const bySeq = [...outcomes].sort((a, b) => a.result.seq - b.result.seq)
   for (const url of urls) {
     const lines = await fetchStreamLines(url, book.key, 37, token)
-    expect(lines.map((l) => JSON.parse(l).eventId as string)).toEqual(bySeq.map((o) => o.receipt.eventId))
+    expect(lines.map((l) => (JSON.parse(l) as Receipt).eventId)).toEqual(bySeq.map((o) => o.receipt.eventId))
     const identityLines = await fetchStreamLines(url, ownerIdentity.key, 1000)
     const { problems, summary } = await verifyLines([...identityLines, ...lines])
     expect(problems).toEqual([])
-    expect(summary.streams[book.key]).toEqual({ count: total, head: bySeq.at(-1)!.receipt.hash, headEventId: bySeq.at(-1)!.receipt.eventId })
+    expect(summary.streams[book.key]).toEqual({
+      count: total,
+      head: bySeq.at(-1)!.receipt.hash,
+      headEventId: bySeq.at(-1)!.receipt.eventId,
+    })
   }
 
   // The store: one object per acked receipt under the stream's prefix, nothing else (no fork).
@@ -160,9 +168,15 @@ async function race(storeKind: StoreKind): Promise<void> {
     await store.close()
   }
   // The projection: every acked receipt at its seq, the head at the last one, no intent left over.
-  const rows = await adminQuery<{ seq: number; event_id: string }>(`SELECT seq, event_id FROM "${schema}".receipts WHERE stream_key = $1 ORDER BY seq`, [book.key])
+  const rows = await adminQuery<{ seq: number; event_id: string }>(
+    `SELECT seq, event_id FROM "${schema}".receipts WHERE stream_key = $1 ORDER BY seq`,
+    [book.key],
+  )
   expect(rows.map((r) => [r.seq, r.event_id])).toEqual(bySeq.map((o) => [o.result.seq, o.receipt.eventId]))
-  const [head] = await adminQuery<{ seq: number; head_event_id: string }>(`SELECT seq, head_event_id FROM "${schema}".streams WHERE stream_key = $1`, [book.key])
+  const [head] = await adminQuery<{ seq: number; head_event_id: string }>(
+    `SELECT seq, head_event_id FROM "${schema}".streams WHERE stream_key = $1`,
+    [book.key],
+  )
   expect(head).toEqual({ seq: total, head_event_id: bySeq.at(-1)!.receipt.eventId })
   expect(await adminQuery(`SELECT * FROM "${schema}".append_intents`)).toEqual([])
   const [cards] = await adminQuery<{ card_count: number }>(`SELECT card_count FROM "${schema}".pixbooks WHERE account_id = $1`, [accountId])

@@ -124,7 +124,11 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
   const projected = async (r: Receipt): Promise<boolean> =>
     (await relay.deps.db.query('SELECT 1 FROM receipts WHERE stream_key = $1 AND event_id = $2', [book.key, r.eventId])).rows.length === 1
   const intents = async (): Promise<string[]> =>
-    (await relay.deps.db.query<{ event_id: string }>('SELECT event_id FROM append_intents WHERE stream_key = $1 ORDER BY event_id', [book.key])).rows.map((r) => r.event_id)
+    (
+      await relay.deps.db.query<{ event_id: string }>('SELECT event_id FROM append_intents WHERE stream_key = $1 ORDER BY event_id', [
+        book.key,
+      ])
+    ).rows.map((r) => r.event_id)
   const nextCard = (options: { prev?: StreamWriter['head'] } = {}): Promise<Receipt> =>
     book.build('CARD_ADDED', { cardId: `card-${++card}`, artHash: artHash(`art ${card}`) }, alice, options)
   const objectsInStream = async (): Promise<string[]> => listAll(relay.deps.store, streamEventsPrefix(book.stream))
@@ -142,7 +146,13 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
   }
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), wrapDb: (d) => faultyDb(d, faults), wrapStore: (s) => faultyStore(s, faults) })
+    relay = await startRelay({
+      db,
+      store: 'fs',
+      schema: uniqueSchema(PREFIX),
+      wrapDb: (d) => faultyDb(d, faults),
+      wrapStore: (s) => faultyStore(s, faults),
+    })
     dirs.push(relay.options.dataDir)
     info = (await http<RelayInfo>(`${relay.url}/v1/relay`)).json
     alice = newIdentity('acc-r', 'person', `alice-${randomBytes(3).toString('hex')}`)
@@ -220,7 +230,10 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(res.status).toBe(500)
     expect(await relay.deps.store.get(objectKey(x))).toBeUndefined()
     if (db === 'pg') expect(await intents()).toEqual([x.eventId])
-    const retry = await Promise.race([postReceipts(relay.url, [x]), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('retry hung')), 10_000))])
+    const retry = await Promise.race([
+      postReceipts(relay.url, [x]),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('retry hung')), 10_000)),
+    ])
     expect(retry.status).toBe(200)
     expect(retry.json.results![0]).toMatchObject({ ok: true, eventId: x.eventId, seq: book.seq + 1 })
     book.advance(x, (retry.json.results![0] as AcceptedJson).seq)
@@ -254,7 +267,10 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     try {
       // Another device, on the head it knows: had start-up repair not adopted x, this would fork the store.
       const conflict = await postReceipts(child.url, [await nextCard()])
-      expect(conflict.json.error).toMatchObject({ code: 'CHAIN_CONFLICT', details: { head: { eventId: x.eventId, hash: x.hash, seq: book.seq + 1 } } })
+      expect(conflict.json.error).toMatchObject({
+        code: 'CHAIN_CONFLICT',
+        details: { head: { eventId: x.eventId, hash: x.hash, seq: book.seq + 1 } },
+      })
       const retry = await postReceipts(child.url, [x])
       expect(retry.json.results![0]).toMatchObject({ ok: true, eventId: x.eventId, seq: book.seq + 1 })
       expect(await ackProblem((retry.json.results![0] as AcceptedJson).ack, info)).toBeUndefined()
@@ -307,7 +323,10 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       const forger = newKey().signer
       const forged = { ...edited, issuer: { ...edited.issuer, publicKeyId: forger.publicKeyId } }
       const canonical = receiptCanonicalBytes(forged)
-      await tamper(JSON.stringify({ ...forged, hash: sha256Ref(canonical, nodeSha256), signature: formatSignature(await forger.sign(canonical)) }), 'KEY_UNKNOWN')
+      await tamper(
+        JSON.stringify({ ...forged, hash: sha256Ref(canonical, nodeSha256), signature: formatSignature(await forger.sign(canonical)) }),
+        'KEY_UNKNOWN',
+      )
       // Not JSON at all.
       await tamper('{"eventId": ', 'JSON_INVALID')
       await writeFile(path(last), original)

@@ -359,9 +359,13 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         this.schedule(0)
         return
       }
-      case 'receipts':
-        await this.enqueue(message.stream, () => this.applyDelivered(message.stream, message.receipts as Delivered[]))
+      case 'receipts': {
+        // Signature checks start as the batch arrives, while earlier batches are still being applied.
+        const batch = message.receipts as Delivered[]
+        const early = this.verifyAhead(batch)
+        await this.enqueue(message.stream, () => this.applyDelivered(message.stream, batch, early))
         return
+      }
       case 'caught-up':
         await this.enqueue(message.stream, async () => {
           this.caughtUp.add(message.stream)
@@ -398,14 +402,13 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   // ── verification of what the relay delivers ───────────────────────────────────────────────────────
 
-  private async applyDelivered(streamKey: string, batch: Delivered[]): Promise<void> {
+  private async applyDelivered(streamKey: string, batch: Delivered[], early: Array<Early | undefined> = []): Promise<void> {
     if (this.poisoned.has(streamKey)) return
     const waiting = this.waiting.get(streamKey)
     if (waiting) {
       waiting.batches.push(batch)
       return
     }
-    const early = this.verifyAhead(batch)
     const verified: LoggedReceipt[] = []
     try {
       for (const [i, d] of batch.entries()) {

@@ -128,7 +128,14 @@ export function openStoreFor(options: { store: StoreKind; dataDir: string; s3?: 
 }
 
 /** The relay configuration a relay with these options runs with (the same variables main.ts reads). */
-export function relayEnv(options: { db: DbKind; store: StoreKind; dataDir: string; schema: string; s3?: RunningS3rver; env?: Record<string, string> }): Record<string, string> {
+export function relayEnv(options: {
+  db: DbKind
+  store: StoreKind
+  dataDir: string
+  schema: string
+  s3?: RunningS3rver
+  env?: Record<string, string>
+}): Record<string, string> {
   return {
     DATA_DIR: options.dataDir,
     DATABASE_SCHEMA: options.schema,
@@ -161,7 +168,15 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   // The pieces of buildDeps, with the store built here so an s3 relay can live under a prefix.
   const store = opts.wrapStore ? opts.wrapStore(openStoreFor(options)) : openStoreFor(options)
   const db = opts.wrapDb ? opts.wrapDb(await openDb(config)) : await openDb(config)
-  const deps: AppDeps = { config, db, store, relaySigner: await openSigner(config), verifier: openVerifier(), sha256: nodeSha256, logger: process.env.RELAY_TEST_LOG ? { level: process.env.RELAY_TEST_LOG } : false }
+  const deps: AppDeps = {
+    config,
+    db,
+    store,
+    relaySigner: await openSigner(config),
+    verifier: openVerifier(),
+    sha256: nodeSha256,
+    logger: process.env.RELAY_TEST_LOG ? { level: process.env.RELAY_TEST_LOG } : false,
+  }
   const app = await buildApp(deps)
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   let closed = false
@@ -209,16 +224,16 @@ export async function startRelayProcess(env: Record<string, string>, timeoutMs =
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
-  child.stdout!.setEncoding('utf8')
-  child.stderr!.setEncoding('utf8')
-  child.stderr!.on('data', (chunk: string) => (out += chunk))
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (chunk: string) => (out += chunk))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`relay process did not start within ${timeoutMs} ms:\n${out}`))
     }, timeoutMs)
-    child.stdout!.on('data', (chunk: string) => {
+    child.stdout.on('data', (chunk: string) => {
       out += chunk
       const match = /PixPax relay listening on (http:\/\/[^\s]+) /.exec(out)
       if (match) {
@@ -259,7 +274,11 @@ export interface Identity {
   signer: Signer
 }
 
-export function newIdentity(accountId: string, kind: IdentityKind = 'person', identityId = `id-${randomBytes(6).toString('hex')}`): Identity {
+export function newIdentity(
+  accountId: string,
+  kind: IdentityKind = 'person',
+  identityId = `id-${randomBytes(6).toString('hex')}`,
+): Identity {
   const jwk = generatePrivateJwk()
   return { identityId, accountId, kind, jwk, signer: nodeSigner(jwk) }
 }
@@ -321,15 +340,15 @@ export const identityCreated = (who: Identity, displayName?: string): Promise<Re
 
 export const artHash = (label: string): string => sha256Ref(new TextEncoder().encode(label), nodeSha256)
 
-export interface HttpResult<T = any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- test JSON
+export interface HttpResult<T = PostReceiptsJson> {
   status: number
   headers: Headers
   text: string
   json: T
 }
 
-/** A request with real fetch; the body is parsed as JSON when it is JSON. */
-export async function http<T = any>(url: string, init: RequestInit = {}): Promise<HttpResult<T>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A request with real fetch; the body is parsed as JSON when it is JSON (typed as the relay's POST answer by default). */
+export async function http<T = PostReceiptsJson>(url: string, init: RequestInit = {}): Promise<HttpResult<T>> {
   const res = await fetch(url, init)
   const text = await res.text()
   let json: T = undefined as T
@@ -355,11 +374,20 @@ export interface PostReceiptsJson {
   error?: { code: string; message: string; requestId: string; details?: Record<string, unknown> }
 }
 
-export function postJson(baseUrl: string, path: string, body: string, headers: Record<string, string> = {}): Promise<HttpResult<PostReceiptsJson>> {
+export function postJson(
+  baseUrl: string,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<HttpResult<PostReceiptsJson>> {
   return http<PostReceiptsJson>(`${baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
 }
 
-export function postReceipts(baseUrl: string, receipts: unknown[], headers: Record<string, string> = {}): Promise<HttpResult<PostReceiptsJson>> {
+export function postReceipts(
+  baseUrl: string,
+  receipts: unknown[],
+  headers: Record<string, string> = {},
+): Promise<HttpResult<PostReceiptsJson>> {
   return postJson(baseUrl, '/v1/receipts', JSON.stringify({ receipts }), headers)
 }
 
@@ -391,7 +419,8 @@ export async function ackProblem(ack: Ack, relay: RelayInfo): Promise<string | u
   if (jwkThumbprint(relay.publicKey) !== relay.publicKeyId) return 'relay publicKeyId is not the thumbprint of its key'
   if (ack.relayKeyId !== relay.publicKeyId) return `ack relayKeyId ${ack.relayKeyId} is not the relay's ${relay.publicKeyId}`
   const { signature, ...body } = ack
-  if (Object.keys(body).sort().join(',') !== 'eventId,hash,relayKeyId,seq,stream') return `unexpected ack fields ${Object.keys(ack).join(',')}`
+  if (Object.keys(body).sort().join(',') !== 'eventId,hash,relayKeyId,seq,stream')
+    return `unexpected ack fields ${Object.keys(ack).join(',')}`
   const ok = await nodeVerifier().verify(relay.publicKey, canonicalBytes(body), parseSignature(signature))
   return ok ? undefined : 'ack signature does not verify'
 }
@@ -400,14 +429,23 @@ export async function ackProblem(ack: Ack, relay: RelayInfo): Promise<string | u
 export async function openSession(baseUrl: string, who: Identity): Promise<string> {
   const challenge = await http<{ nonce: string; relay: string }>(`${baseUrl}/v1/auth/challenge`, { method: 'POST' })
   if (challenge.status !== 200) throw new Error(`POST /v1/auth/challenge ${challenge.status}: ${challenge.text}`)
-  const message = canonicalBytes({ purpose: 'pixpax-session', nonce: challenge.json.nonce, identityId: who.identityId, relay: challenge.json.relay })
+  const message = canonicalBytes({
+    purpose: 'pixpax-session',
+    nonce: challenge.json.nonce,
+    identityId: who.identityId,
+    relay: challenge.json.relay,
+  })
   const body = JSON.stringify({
     identityId: who.identityId,
     publicKeyId: who.signer.publicKeyId,
     nonce: challenge.json.nonce,
     signature: formatSignature(await who.signer.sign(message)),
   })
-  const session = await http<{ token: string }>(`${baseUrl}/v1/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  const session = await http<{ token: string }>(`${baseUrl}/v1/auth/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  })
   if (session.status !== 200) throw new Error(`POST /v1/auth/session ${session.status}: ${session.text}`)
   return session.json.token
 }
@@ -419,11 +457,11 @@ export async function fetchStreamLines(baseUrl: string, key: string, pageSize = 
   const lines: string[] = []
   let after: string | null = null
   for (;;) {
-    const q = new URLSearchParams({ stream: key, limit: String(pageSize), ...(after ? { after } : {}) })
-    const res = await fetch(`${baseUrl}/v1/receipts?${q}`, { headers: { accept: 'application/x-ndjson', ...bearer(token) } })
-    const text = await res.text()
+    const q: URLSearchParams = new URLSearchParams({ stream: key, limit: String(pageSize), ...(after ? { after } : {}) })
+    const res: Response = await fetch(`${baseUrl}/v1/receipts?${q}`, { headers: { accept: 'application/x-ndjson', ...bearer(token) } })
+    const text: string = await res.text()
     if (res.status !== 200) throw new Error(`GET /v1/receipts ${res.status}: ${text}`)
-    const page = text.split('\n').filter((l) => l !== '')
+    const page = text.split('\n').filter((l: string) => l !== '')
     lines.push(...page)
     after = res.headers.get('x-next-after')
     if (!after) return lines
@@ -435,8 +473,12 @@ export async function fetchStreamJson(baseUrl: string, key: string, pageSize = 1
   const out: Receipt[] = []
   let after: string | null = null
   for (;;) {
-    const q = new URLSearchParams({ stream: key, limit: String(pageSize), ...(after ? { after } : {}) })
-    const res = await http<{ stream: string; receipts: Receipt[]; next: string | null }>(`${baseUrl}/v1/receipts?${q}`, { headers: bearer(token) })
+    const q: URLSearchParams = new URLSearchParams({ stream: key, limit: String(pageSize), ...(after ? { after } : {}) })
+    const res: HttpResult<{ stream: string; receipts: Receipt[]; next: string | null }> = await http<{
+      stream: string
+      receipts: Receipt[]
+      next: string | null
+    }>(`${baseUrl}/v1/receipts?${q}`, { headers: bearer(token) })
     if (res.status !== 200) throw new Error(`GET /v1/receipts ${res.status}: ${res.text}`)
     out.push(...res.json.receipts)
     after = res.json.next
@@ -449,7 +491,10 @@ export async function fetchStreamJson(baseUrl: string, key: string, pageSize = 1
  * receipt (stored bytes are JCS), its body hashes to `hash`, and the whole sequence (identities first)
  * verifies with the shared ChainVerifier. Returns the verifier's summary and any rejections.
  */
-export async function verifyLines(lines: string[], policy: { platformIssuers?: string[] } = {}): Promise<{
+export async function verifyLines(
+  lines: string[],
+  policy: { platformIssuers?: string[] } = {},
+): Promise<{
   problems: string[]
   summary: ReturnType<ChainVerifier['summary']>
 }> {
@@ -485,7 +530,9 @@ export async function listAll(store: ObjectStore, prefix = 'pixpax/'): Promise<s
 }
 
 /** A fingerprint of everything stored: projection digest, relay-state row counts, and object keys. */
-export async function storedState(deps: Pick<AppDeps, 'db' | 'store'>): Promise<{ digest: string; acks: number; intents: number; objects: string[] }> {
+export async function storedState(
+  deps: Pick<AppDeps, 'db' | 'store'>,
+): Promise<{ digest: string; acks: number; intents: number; objects: string[] }> {
   const { digest } = await projectionDigest(deps.db)
   const acks = (await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM acks')).rows[0]!.n
   const intents = (await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM append_intents')).rows[0]!.n
