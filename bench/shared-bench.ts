@@ -23,7 +23,7 @@ import {
 } from '../shared/src/index.js'
 import { nodeSha256, nodeSigner, nodeVerifier, VerifyPool } from '../shared/src/node/index.js'
 import { generateNdjsonFile } from './generate.js'
-import { fmt, rate, repoRoot, writeResult } from './support.js'
+import { fmt, rate, repoRoot } from './support.js'
 
 /** OpenSSL's ecdsap256 verify/s, from `openssl speed`; undefined if openssl is missing. */
 function opensslVerifyRate(): number | undefined {
@@ -31,7 +31,11 @@ function opensslVerifyRate(): number | undefined {
   if (run.status !== 0) return undefined
   // Last table line: " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  12000.0"
   const line = run.stdout.split('\n').find((l) => /ecdsa \(nistp256\)/.test(l))
-  const numbers = line?.trim().split(/\s+/).map(Number).filter((n) => Number.isFinite(n))
+  const numbers = line
+    ?.trim()
+    .split(/\s+/)
+    .map(Number)
+    .filter((n) => Number.isFinite(n))
   return numbers && numbers.length >= 2 ? numbers[numbers.length - 1] : undefined
 }
 
@@ -50,7 +54,11 @@ export async function runSharedBench(): Promise<Record<string, unknown>> {
   console.log('shared: per-backend rates (one core, ops/s)')
   for (const name of Object.keys(signers)) {
     const signRate = await rate(name === 'noble' ? seconds / 2 : seconds, () => signers[name]!.sign(data), name === 'noble' ? 10 : 100)
-    const verifyRate = await rate(name === 'noble' ? seconds / 2 : seconds, () => verifiers[name]!.verify(signers.node!.publicKey, data, signature), name === 'noble' ? 10 : 100)
+    const verifyRate = await rate(
+      name === 'noble' ? seconds / 2 : seconds,
+      () => verifiers[name]!.verify(signers.node!.publicKey, data, signature),
+      name === 'noble' ? 10 : 100,
+    )
     results[`sign_per_s_${name}`] = Math.round(signRate)
     results[`verify_per_s_${name}`] = Math.round(verifyRate)
     console.log(`  ${name.padEnd(10)} sign ${fmt(signRate).padStart(8)}   verify ${fmt(verifyRate).padStart(8)}`)
@@ -87,7 +95,9 @@ export async function runSharedBench(): Promise<Record<string, unknown>> {
   const nodeVerify = results.verify_per_s_node as number
   if (openssl) {
     results.node_verify_vs_openssl = +(nodeVerify / openssl).toFixed(3)
-    console.log(`  openssl speed ecdsap256 verify: ${fmt(openssl)}/s → node verify path = ${(nodeVerify / openssl).toFixed(2)}× OpenSSL (target ≥ 0.85)`)
+    console.log(
+      `  openssl speed ecdsap256 verify: ${fmt(openssl)}/s → node verify path = ${(nodeVerify / openssl).toFixed(2)}× OpenSSL (target ≥ 0.85)`,
+    )
   } else {
     console.log('  openssl not found: no OpenSSL comparison')
   }
@@ -99,7 +109,10 @@ export async function runSharedBench(): Promise<Record<string, unknown>> {
     await generateNdjsonFile(file, total)
     const size = statSync(file).size
     const start = performance.now()
-    const out = execFileSync(process.execPath, [join(repoRoot, 'shared/bin/pixpax.mjs'), 'verify', file], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    const out = execFileSync(process.execPath, [join(repoRoot, 'shared/bin/pixpax.mjs'), 'verify', file], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    })
     const elapsed = (performance.now() - start) / 1000
     const summary = JSON.parse(out) as { ok: boolean; receipts: number }
     if (!summary.ok || summary.receipts !== total) throw new Error(`pixpax verify did not accept the generated file: ${out.slice(0, 500)}`)

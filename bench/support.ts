@@ -6,7 +6,7 @@ export const benchDir = dirname(fileURLToPath(import.meta.url))
 export const repoRoot = join(benchDir, '..')
 
 /** Runs `fn` repeatedly for about `seconds` and returns operations per second. */
-export async function rate(seconds: number, fn: () => unknown | Promise<unknown>, batch = 100): Promise<number> {
+export async function rate(seconds: number, fn: () => unknown, batch = 100): Promise<number> {
   // Warm up: JIT, key caches.
   for (let i = 0; i < batch; i++) await fn()
   let ops = 0

@@ -38,13 +38,22 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     const signer = nodeSigner(generatePrivateJwk())
     const identityId = 'bench-syncer'
     const post = async (receipts: Receipt[]) => {
-      const res = await fetch(`${url}/v1/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ receipts }) })
+      const res = await fetch(`${url}/v1/receipts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ receipts }),
+      })
       if (res.status !== 200) throw new Error(`ingest failed: ${res.status} ${(await res.text()).slice(0, 300)}`)
     }
     const mk = async (stream: Receipt['stream'], type: string, payload: Record<string, unknown>, prev: ChainHead | null) =>
       buildReceipt({ stream, type, payload, identityId, signer, prev, sha256: nodeSha256 })
     await post([
-      await mk({ type: 'identity', identityId }, 'IDENTITY_CREATED', { publicKey: signer.publicKey, accountId: 'bench-acc', kind: 'person' }, null),
+      await mk(
+        { type: 'identity', identityId },
+        'IDENTITY_CREATED',
+        { publicKey: signer.publicKey, accountId: 'bench-acc', kind: 'person' },
+        null,
+      ),
       await mk({ type: 'account', accountId: 'bench-acc' }, 'ACCOUNT_CREATED', {}, null),
     ])
     const book = { type: 'pixbook', accountId: 'bench-acc', bookId: 'big' }
@@ -55,7 +64,12 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     let ingestSeconds = 0
     let batch: Receipt[] = []
     for (let i = 0; i < total; i++) {
-      const r: Receipt = await mk(book, i === 0 ? 'PIXBOOK_CREATED' : 'CARD_ADDED', i === 0 ? { title: 'big' } : { cardId: `card-${i}`, artHash: 'sha256:' + (i % 997).toString(16).padStart(64, '0') }, head)
+      const r: Receipt = await mk(
+        book,
+        i === 0 ? 'PIXBOOK_CREATED' : 'CARD_ADDED',
+        i === 0 ? { title: 'big' } : { cardId: `card-${i}`, artHash: 'sha256:' + (i % 997).toString(16).padStart(64, '0') },
+        head,
+      )
       head = { eventId: r.eventId, hash: r.hash }
       canonicalBytesTotal += canonicalBytes(r).length
       batch.push(r)

@@ -37,7 +37,14 @@ export {
 } from './drafts/drafts.js'
 export { RelayWebSocketClientAdapter, automergeEndpoint, type RelayAdapterOptions, type TokenSource } from './drafts/relay-adapter.js'
 export { indexedDbDraftStorage } from './drafts/browser-storage.js'
-export { SyncClient, type SyncClientOptions, type SyncClientEvents, type SyncStatus, type WebSocketFactory, type WebSocketLike } from './sync/sync-client.js'
+export {
+  SyncClient,
+  type SyncClientOptions,
+  type SyncClientEvents,
+  type SyncStatus,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from './sync/sync-client.js'
 export { OUTBOX_TRANSITIONS, backoffMs, type OutboxEvent } from './sync/outbox-machine.js'
 export { exportNdjson, importNdjson, type ImportResult } from './sync/ndjson.js'
 export { login, type Session } from './network/session.js'

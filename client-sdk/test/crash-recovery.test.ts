@@ -32,7 +32,15 @@ describe('a Node client killed in the middle of writing', () => {
       prev: null,
       sha256: nodeSha256,
     })
-    const account = await buildReceipt({ stream: { type: 'account', accountId: 'acc-crash' }, type: 'ACCOUNT_CREATED', payload: {}, identityId, signer, prev: null, sha256: nodeSha256 })
+    const account = await buildReceipt({
+      stream: { type: 'account', accountId: 'acc-crash' },
+      type: 'ACCOUNT_CREATED',
+      payload: {},
+      identityId,
+      signer,
+      prev: null,
+      sha256: nodeSha256,
+    })
     expect((await postReceipts(relay, [created, account])).status).toBe(200)
     token = (await login(relay.url, identityId, signer)).token
   }, 60_000)
@@ -44,7 +52,9 @@ describe('a Node client killed in the middle of writing', () => {
   it('restarts with its log intact, re-sends its outbox and creates no duplicate', async () => {
     const count = 200
     // Run the client and kill it (SIGKILL: no cleanup) while it appends and pushes.
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, relay.url, dir, identityId, token, book, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, relay.url, dir, identityId, token, book, String(count)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     await new Promise<void>((resolve, reject) => {
       proc.stdout.on('data', (d: Buffer) => {
         if (String(d).includes('appending')) setTimeout(() => proc.kill('SIGKILL'), 30)
@@ -56,7 +66,17 @@ describe('a Node client killed in the middle of writing', () => {
     // Restart from the same directory: whatever reached the durable outbox is sent (again, if needed).
     const log = await FileLocalLog.open(join(dir, 'log'))
     const signer = (await new FileKeyStore(join(dir, 'keys')).load(identityId))!
-    const client = await SyncClient.open({ relayUrl: relay.url, log, identityId, signer, webSocket: nodeWebSocket, verifier: nodeVerifier(), sha256: nodeSha256, token: () => token, streams: [book] })
+    const client = await SyncClient.open({
+      relayUrl: relay.url,
+      log,
+      identityId,
+      signer,
+      webSocket: nodeWebSocket,
+      verifier: nodeVerifier(),
+      sha256: nodeSha256,
+      token: () => token,
+      streams: [book],
+    })
     const survived = client.pending().length + (client.head(book)?.seq ?? 0)
     expect(survived).toBeGreaterThan(0)
     client.start()

@@ -121,7 +121,11 @@ describe('SyncClient against a real relay', () => {
     // The export is what `pixpax verify` accepts, and imports into a fresh log.
     const dir = await mkdtemp(join(tmpdir(), 'pixpax-export-'))
     await writeFile(join(dir, 'export.ndjson'), lines.join(''))
-    const cli = spawnSync(process.execPath, [join(import.meta.dirname, '../../shared/bin/pixpax.mjs'), 'verify', join(dir, 'export.ndjson')], { encoding: 'utf8' })
+    const cli = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '../../shared/bin/pixpax.mjs'), 'verify', join(dir, 'export.ndjson')],
+      { encoding: 'utf8' },
+    )
     expect(cli.status, cli.stdout + cli.stderr).toBe(0)
     expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, streams: { [book]: { count: 7 } } })
     const fresh = new MemoryLocalLog()
@@ -145,7 +149,9 @@ describe('SyncClient against a real relay', () => {
     restarted.start()
     await restarted.whenSynced()
     expect(restarted.head(book)?.seq).toBe(1)
-    const head = (await (await fetch(`${relay.url}/v1/streams/head?key=${book}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { seq: number }
+    const head = (await (
+      await fetch(`${relay.url}/v1/streams/head?key=${book}`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { seq: number }
     expect(head.seq).toBe(1)
     await restarted.stop()
   })
@@ -224,7 +230,7 @@ describe('SyncClient against a real relay', () => {
         if (!dropped && onBook(m)) {
           dropped = true
           m.receipts!.splice(2) // deliver two, then cut the line
-          return [m, { type: 'noop' }].slice(0, 1).concat([]) as Msg[]
+          return [m, { type: 'noop' }].slice(0, 1).concat([])
         }
         return [m]
       })

@@ -66,18 +66,29 @@ function keyFor(checked: CheckedReceipt, view: LedgerView): { publicKey: PublicJ
     // Self-signed: the key comes from the payload and must be the one the issuer names.
     const publicKey = receipt.payload.publicKey as PublicJwk
     if (jwkThumbprint(publicKey) !== publicKeyId) {
-      throw new PixpaxError('KEY_UNKNOWN', 'IDENTITY_CREATED must be signed by the key it creates (issuer.publicKeyId ≠ thumbprint of payload.publicKey)')
+      throw new PixpaxError(
+        'KEY_UNKNOWN',
+        'IDENTITY_CREATED must be signed by the key it creates (issuer.publicKeyId ≠ thumbprint of payload.publicKey)',
+      )
     }
     return { publicKey }
   }
   const identity = view.identity(identityId)
-  if (!identity) throw new PixpaxError('KEY_UNKNOWN', `identity ${identityId} is not known (its identity stream must come first)`, { identityId })
+  if (!identity)
+    throw new PixpaxError('KEY_UNKNOWN', `identity ${identityId} is not known (its identity stream must come first)`, { identityId })
   const state = identity.keys.get(publicKeyId)
   if (!state) throw new PixpaxError('KEY_UNKNOWN', `identity ${identityId} has no key ${publicKeyId}`, { identityId, publicKeyId })
   return { publicKey: state.publicKey, state }
 }
 
-function holdsRole(role: IssuerRole, issuerId: string, stream: StreamState | undefined, checked: CheckedReceipt, view: LedgerView, policy: TrustPolicy): boolean {
+function holdsRole(
+  role: IssuerRole,
+  issuerId: string,
+  stream: StreamState | undefined,
+  checked: CheckedReceipt,
+  view: LedgerView,
+  policy: TrustPolicy,
+): boolean {
   switch (role) {
     case 'owner': {
       const { spec, receipt } = checked
@@ -112,8 +123,14 @@ function checkPlatformRole(checked: CheckedReceipt, policy: TrustPolicy): void {
   if (receipt.type !== 'IDENTITY_CREATED') return
   const kind = receipt.payload.kind
   const id = receipt.issuer.identityId
-  if ((kind === 'issuer' && policy.platformIssuers && !policy.platformIssuers.has(id)) || (kind === 'moderator' && policy.moderators && !policy.moderators.has(id))) {
-    throw new PixpaxError('NOT_AUTHORIZED', `${id} is not a configured ${kind === 'issuer' ? 'platform issuer' : 'moderator'}, so it cannot be created with kind ${String(kind)}`)
+  if (
+    (kind === 'issuer' && policy.platformIssuers && !policy.platformIssuers.has(id)) ||
+    (kind === 'moderator' && policy.moderators && !policy.moderators.has(id))
+  ) {
+    throw new PixpaxError(
+      'NOT_AUTHORIZED',
+      `${id} is not a configured ${kind === 'issuer' ? 'platform issuer' : 'moderator'}, so it cannot be created with kind ${String(kind)}`,
+    )
   }
 }
 
@@ -148,13 +165,17 @@ function checkStreamRules(checked: CheckedReceipt, stream: StreamState | undefin
     }
     case 'KEY_REVOKED': {
       const key = view.identity(receipt.issuer.identityId)?.keys.get(payload.publicKeyId as string)
-      if (!key || key.revoked) throw new PixpaxError('STREAM_RULE_VIOLATION', `key ${String(payload.publicKeyId)} is not an active key of this identity`)
+      if (!key || key.revoked)
+        throw new PixpaxError('STREAM_RULE_VIOLATION', `key ${String(payload.publicKeyId)} is not an active key of this identity`)
       break
     }
     case 'MEMBER_ADDED': {
       const member = view.identity(payload.identityId as string)
       if (!member || member.accountId !== receipt.stream.accountId) {
-        throw new PixpaxError('STREAM_RULE_VIOLATION', `identity ${String(payload.identityId)} is not a known identity of account ${receipt.stream.accountId}`)
+        throw new PixpaxError(
+          'STREAM_RULE_VIOLATION',
+          `identity ${String(payload.identityId)} is not a known identity of account ${receipt.stream.accountId}`,
+        )
       }
       break
     }
@@ -176,7 +197,8 @@ function checkChain(checked: CheckedReceipt, stream: StreamState | undefined, vi
     throw new PixpaxError('CHAIN_BROKEN', 'prevEventId and prevHash must both be null (first receipt) or both be set')
   }
   if (!stream) {
-    if (receipt.prevEventId !== null) throw new PixpaxError('CHAIN_BROKEN', 'the first receipt of a stream must have prevEventId and prevHash null')
+    if (receipt.prevEventId !== null)
+      throw new PixpaxError('CHAIN_BROKEN', 'the first receipt of a stream must have prevEventId and prevHash null')
     return 1
   }
   if (receipt.prevEventId === stream.head.eventId) {
@@ -192,9 +214,17 @@ function checkChain(checked: CheckedReceipt, stream: StreamState | undefined, vi
     throw new PixpaxError('CHAIN_CONFLICT', `receipt ${receipt.eventId} is already in the stream (a replay)`, headDetails(stream))
   }
   if (receipt.prevEventId === null || view.hasReceipt(checked.streamKey, receipt.prevEventId, receipt.prevHash!)) {
-    throw new PixpaxError('CHAIN_CONFLICT', `another receipt already follows ${receipt.prevEventId ?? 'the start of the stream'} (a fork)`, headDetails(stream))
+    throw new PixpaxError(
+      'CHAIN_CONFLICT',
+      `another receipt already follows ${receipt.prevEventId ?? 'the start of the stream'} (a fork)`,
+      headDetails(stream),
+    )
   }
-  throw new PixpaxError('CHAIN_BROKEN', `prevEventId ${receipt.prevEventId} is not a receipt of stream ${checked.streamKey}`, headDetails(stream))
+  throw new PixpaxError(
+    'CHAIN_BROKEN',
+    `prevEventId ${receipt.prevEventId} is not a receipt of stream ${checked.streamKey}`,
+    headDetails(stream),
+  )
 }
 
 /**
@@ -216,21 +246,31 @@ export async function evaluateReceipt(
     throw new PixpaxError('SIGNATURE_INVALID', `signature does not verify under key ${receipt.issuer.publicKeyId}`)
   }
   if (state?.revoked) {
-    throw new PixpaxError('KEY_REVOKED', `key ${receipt.issuer.publicKeyId} of ${receipt.issuer.identityId} was revoked before this receipt`)
+    throw new PixpaxError(
+      'KEY_REVOKED',
+      `key ${receipt.issuer.publicKeyId} of ${receipt.issuer.identityId} was revoked before this receipt`,
+    )
   }
   const stream = view.stream(checked.streamKey)
   const allowed = checked.spec.receipts[receipt.type]!.issuers
   if (!allowed.some((role) => holdsRole(role, receipt.issuer.identityId, stream, checked, view, policy))) {
-    throw new PixpaxError('NOT_AUTHORIZED', `${receipt.issuer.identityId} may not issue ${receipt.type} into ${checked.streamKey} (allowed: ${allowed.join(', ')})`)
+    throw new PixpaxError(
+      'NOT_AUTHORIZED',
+      `${receipt.issuer.identityId} may not issue ${receipt.type} into ${checked.streamKey} (allowed: ${allowed.join(', ')})`,
+    )
   }
   checkPlatformRole(checked, policy)
   checkStreamRules(checked, stream, view)
   const seq = checkChain(checked, stream, view)
   const previous = view.idempotency(receipt.issuer.identityId, receipt.idempotencyKey)
   if (previous !== undefined) {
-    throw new PixpaxError('IDEMPOTENCY_CONFLICT', `idempotencyKey ${receipt.idempotencyKey} was already used by ${receipt.issuer.identityId} for another receipt`, {
-      previousHash: previous,
-    })
+    throw new PixpaxError(
+      'IDEMPOTENCY_CONFLICT',
+      `idempotencyKey ${receipt.idempotencyKey} was already used by ${receipt.issuer.identityId} for another receipt`,
+      {
+        previousHash: previous,
+      },
+    )
   }
   return { checked, seq }
 }
@@ -378,7 +418,7 @@ export class ChainVerifier {
   constructor(private readonly options: ChainVerifierOptions) {}
 
   /** Stage 1: checks one receipt (JSON text, parsed strictly, or a value) and starts its signature check. */
-  prepare(input: string | unknown): PreparedReceipt {
+  prepare(input: unknown): PreparedReceipt {
     let checked: CheckedReceipt
     try {
       checked = typeof input === 'string' ? parseReceipt(input, this.options.sha256) : checkReceipt(input, this.options.sha256)
@@ -409,7 +449,9 @@ export class ChainVerifier {
         ? {
             name: base.name,
             verify: (publicKey, data, signature) =>
-              publicKey.x === early.publicKey.x && publicKey.y === early.publicKey.y ? early.result : base.verify(publicKey, data, signature),
+              publicKey.x === early.publicKey.x && publicKey.y === early.publicKey.y
+                ? early.result
+                : base.verify(publicKey, data, signature),
           }
         : base
       const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options)
@@ -419,12 +461,18 @@ export class ChainVerifier {
     } catch (error) {
       if (!(error instanceof PixpaxError)) throw error
       const eventId = prepared.eventId
-      return { ok: false, code: error.code, message: error.message, ...(eventId ? { eventId } : {}), ...(error.details ? { details: error.details } : {}) }
+      return {
+        ok: false,
+        code: error.code,
+        message: error.message,
+        ...(eventId ? { eventId } : {}),
+        ...(error.details ? { details: error.details } : {}),
+      }
     }
   }
 
   /** Verifies one receipt given as JSON text (parsed strictly) or as an already-parsed value. */
-  async add(input: string | unknown): Promise<Verdict> {
+  async add(input: unknown): Promise<Verdict> {
     return this.commit(this.prepare(input))
   }
 

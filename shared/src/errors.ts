@@ -16,10 +16,8 @@ export const ERROR_CODES = {
   KEY_UNKNOWN: 'no valid key with that publicKeyId for that identity is known',
   KEY_REVOKED: "the key was revoked before this receipt's position",
   NOT_AUTHORIZED: 'this identity may not issue this type into this stream',
-  STREAM_RULE_VIOLATION:
-    "the receipt breaks its stream type's rules (e.g. a stream not opened by its genesis type, a key added twice)",
-  CHAIN_BROKEN:
-    'prevEventId/prevHash do not name the previous receipt (or a first receipt names one)',
+  STREAM_RULE_VIOLATION: "the receipt breaks its stream type's rules (e.g. a stream not opened by its genesis type, a key added twice)",
+  CHAIN_BROKEN: 'prevEventId/prevHash do not name the previous receipt (or a first receipt names one)',
   CHAIN_CONFLICT: 'another receipt already follows that predecessor (a fork); carries the current head',
   EVENT_ID_ORDER: "eventId not a ULID or not greater than its predecessor's",
   IDEMPOTENCY_CONFLICT: 'a reused idempotency key with a different receipt body',

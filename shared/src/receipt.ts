@@ -121,7 +121,10 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
 /** Parses receipt JSON text strictly (DUPLICATE_KEY, JSON_INVALID, …) and checks it with `checkReceipt`. */
 export function parseReceipt(text: string, sha256: Sha256 = nobleSha256): CheckedReceipt {
   if (text.length > MAX_RECEIPT_TEXT) {
-    throw new PixpaxError('RECEIPT_TOO_LARGE', `receipt text is ${text.length} characters; no receipt that long can fit ${MAX_RECEIPT_BYTES} canonical bytes`)
+    throw new PixpaxError(
+      'RECEIPT_TOO_LARGE',
+      `receipt text is ${text.length} characters; no receipt that long can fit ${MAX_RECEIPT_BYTES} canonical bytes`,
+    )
   }
   return checkReceipt(parseStrictJson(text), sha256)
 }

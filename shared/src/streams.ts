@@ -67,8 +67,14 @@ export const PixbookCreatedPayload = z.strictObject({
 })
 export const PixbookSavePayload = z.strictObject({
   snapshotHash: Sha256RefSchema,
-  documentUrl: z.string().regex(/^automerge:[1-9A-HJ-NP-Za-km-z]{1,64}$/, 'an automerge: document URL').optional(),
-  heads: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(256).optional(),
+  documentUrl: z
+    .string()
+    .regex(/^automerge:[1-9A-HJ-NP-Za-km-z]{1,64}$/, 'an automerge: document URL')
+    .optional(),
+  heads: z
+    .array(z.string().regex(/^[0-9a-f]{64}$/))
+    .max(256)
+    .optional(),
   note: text(500).optional(),
 })
 export const CardAddedPayload = z.strictObject({
@@ -164,7 +170,10 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
  */
 export function checkStreamRef(stream: Record<string, unknown>): StreamTypeSpec {
   const spec = typeof stream.type === 'string' ? streamTypeSpec(stream.type) : undefined
-  if (!spec) throw new PixpaxError('SCHEMA_INVALID', `stream.type ${JSON.stringify(stream.type)} is not a known stream type`, { path: 'stream.type' })
+  if (!spec)
+    throw new PixpaxError('SCHEMA_INVALID', `stream.type ${JSON.stringify(stream.type)} is not a known stream type`, {
+      path: 'stream.type',
+    })
   for (const key of Object.keys(stream)) {
     if (key !== 'type' && !spec.idFields.includes(key)) {
       throw new PixpaxError('SCHEMA_INVALID', `stream has unknown field "${key}" for type ${spec.type}`, { path: `stream.${key}` })

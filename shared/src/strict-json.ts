@@ -298,11 +298,7 @@ class StrictJsonParser {
     this.fail(code, message)
   }
 
-  private fail(
-    code: 'JSON_INVALID' | 'DUPLICATE_KEY' | 'SCHEMA_INVALID',
-    message: string,
-    extra: Record<string, unknown> = {},
-  ): never {
+  private fail(code: 'JSON_INVALID' | 'DUPLICATE_KEY' | 'SCHEMA_INVALID', message: string, extra: Record<string, unknown> = {}): never {
     const { line, column } = lineAndColumn(this.text, this.pos)
     throw new PixpaxError(code, `${message} at line ${line} column ${column}`, {
       line,

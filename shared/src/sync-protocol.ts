@@ -25,11 +25,19 @@ export type Head = z.infer<typeof HeadSchema>
 
 /** Client → relay. */
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('hello'), v: z.number().int(), token: z.string().max(256).optional(), client: z.string().max(100).optional() }),
+  z.strictObject({
+    type: z.literal('hello'),
+    v: z.number().int(),
+    token: z.string().max(256).optional(),
+    client: z.string().max(100).optional(),
+  }),
   z.strictObject({
     type: z.literal('subscribe'),
     id: RequestId.optional(),
-    streams: z.array(z.strictObject({ key: StreamKey, after: UlidSchema.nullable().optional() })).min(1).max(1000),
+    streams: z
+      .array(z.strictObject({ key: StreamKey, after: UlidSchema.nullable().optional() }))
+      .min(1)
+      .max(1000),
   }),
   z.strictObject({ type: z.literal('unsubscribe'), id: RequestId.optional(), streams: z.array(StreamKey).min(1).max(1000) }),
   z.strictObject({ type: z.literal('push'), id: RequestId, receipts: z.array(z.unknown()).min(1).max(1000) }),
@@ -43,7 +51,12 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>
  * streams (what a client needs to place key revocations relative to other streams' receipts), the stored
  * receipt and the relay's ack.
  */
-export const DeliveredReceiptSchema = z.strictObject({ seq: z.number().int().positive(), position: z.number().int().positive(), receipt: z.unknown(), ack: AckSchema })
+export const DeliveredReceiptSchema = z.strictObject({
+  seq: z.number().int().positive(),
+  position: z.number().int().positive(),
+  receipt: z.unknown(),
+  ack: AckSchema,
+})
 export type DeliveredReceipt = z.infer<typeof DeliveredReceiptSchema>
 
 export const PushResultSchema = z.union([

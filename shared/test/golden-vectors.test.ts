@@ -11,7 +11,13 @@ const read = (name: string) => readFileSync(join(dir, name), 'utf8')
 describe('golden vectors (docs/vectors)', () => {
   it('are exactly what the generator produces, byte for byte', async () => {
     const { files } = await buildGoldenVectors()
-    expect(Object.keys(files).sort()).toEqual(['canonical.json', 'chain-valid.expected.json', 'chain-valid.ndjson', 'keys.json', 'tampered.json'])
+    expect(Object.keys(files).sort()).toEqual([
+      'canonical.json',
+      'chain-valid.expected.json',
+      'chain-valid.ndjson',
+      'keys.json',
+      'tampered.json',
+    ])
     for (const [name, content] of Object.entries(files)) expect(read(name), name).toBe(content)
   })
 
@@ -33,7 +39,24 @@ describe('golden vectors (docs/vectors)', () => {
   const cases = JSON.parse(read('tampered.json')) as GoldenCase[]
   it('cover every verification code of ARCHITECTURE §6 that a single receipt can produce', () => {
     const codes = new Set(cases.map((c) => c.expected))
-    for (const code of ['ok', 'JSON_INVALID', 'DUPLICATE_KEY', 'SCHEMA_INVALID', 'SCHEMA_VERSION_UNSUPPORTED', 'RECEIPT_TOO_LARGE', 'HASH_MISMATCH', 'SIGNATURE_INVALID', 'SIGNATURE_NOT_CANONICAL', 'KEY_UNKNOWN', 'KEY_REVOKED', 'NOT_AUTHORIZED', 'CHAIN_BROKEN', 'CHAIN_CONFLICT', 'EVENT_ID_ORDER', 'IDEMPOTENCY_CONFLICT']) {
+    for (const code of [
+      'ok',
+      'JSON_INVALID',
+      'DUPLICATE_KEY',
+      'SCHEMA_INVALID',
+      'SCHEMA_VERSION_UNSUPPORTED',
+      'RECEIPT_TOO_LARGE',
+      'HASH_MISMATCH',
+      'SIGNATURE_INVALID',
+      'SIGNATURE_NOT_CANONICAL',
+      'KEY_UNKNOWN',
+      'KEY_REVOKED',
+      'NOT_AUTHORIZED',
+      'CHAIN_BROKEN',
+      'CHAIN_CONFLICT',
+      'EVENT_ID_ORDER',
+      'IDEMPOTENCY_CONFLICT',
+    ]) {
       expect(codes, code).toContain(code)
     }
   })

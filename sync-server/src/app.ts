@@ -3,7 +3,15 @@
  * run it in-process with `inject` or on a real socket, with PGlite or Postgres, fs or S3.
  */
 import { randomUUID } from 'node:crypto'
-import { parseStrictJson, PixpaxError, utf8DecodeStrict, type Sha256, type SignatureVerifier, type Signer, type TrustPolicy } from '@pixpax/shared'
+import {
+  parseStrictJson,
+  PixpaxError,
+  utf8DecodeStrict,
+  type Sha256,
+  type SignatureVerifier,
+  type Signer,
+  type TrustPolicy,
+} from '@pixpax/shared'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { authPlugin } from './auth/auth-plugin.js'
 import type { RelayConfig } from './config.js'
@@ -125,7 +133,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
   })
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error))
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  )
 
   // Before every route: sessions, read access and the rate limiter (which hooks routes defined after it).
   await app.register(authPlugin)

@@ -47,14 +47,22 @@ export async function openDb(config: RelayConfig): Promise<ProjectionDb> {
         max: config.DATABASE_POOL_SIZE,
         ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}),
       })
-    : await PgliteDb.open({ dataDir: join(config.DATA_DIR, 'pglite'), ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}) })
+    : await PgliteDb.open({
+        dataDir: join(config.DATA_DIR, 'pglite'),
+        ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}),
+      })
   await migrate(db, MIGRATIONS_DIR)
   return db
 }
 
 export async function openSigner(config: RelayConfig): Promise<Signer> {
   if (config.VAULT_ADDR) {
-    return vaultTransitSigner({ address: config.VAULT_ADDR, token: config.VAULT_TOKEN!, key: config.VAULT_TRANSIT_KEY, mount: config.VAULT_TRANSIT_MOUNT })
+    return vaultTransitSigner({
+      address: config.VAULT_ADDR,
+      token: config.VAULT_TOKEN!,
+      key: config.VAULT_TRANSIT_KEY,
+      mount: config.VAULT_TRANSIT_MOUNT,
+    })
   }
   return nodeSigner(await loadOrCreateKeyFile(config.RELAY_KEY_FILE ?? join(config.DATA_DIR, 'relay-key.jwk')))
 }
@@ -72,5 +80,13 @@ export async function openNotifier(config: RelayConfig): Promise<ReceiptNotifier
 export async function buildDeps(config: RelayConfig): Promise<AppDeps> {
   const store = openStore(config)
   const db = await openDb(config)
-  return { config, db, store, relaySigner: await openSigner(config), verifier: openVerifier(), sha256: nodeSha256, notifier: await openNotifier(config) }
+  return {
+    config,
+    db,
+    store,
+    relaySigner: await openSigner(config),
+    verifier: openVerifier(),
+    sha256: nodeSha256,
+    notifier: await openNotifier(config),
+  }
 }

@@ -72,9 +72,7 @@ describe('FsObjectStore specifics', () => {
       const prefix = ['', 'a', 'a/', 'a-', 'a/a', 'x', 'A/', '-/', 'x.json/'][rand(9)]!
       const startAfter = rand(3) === 0 ? undefined : probes[rand(probes.length)]!
       const limit = 1 + rand(40)
-      const expected = model
-        .filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter))
-        .slice(0, limit)
+      const expected = model.filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter)).slice(0, limit)
       const got = await store.list(prefix, { limit, ...(startAfter !== undefined ? { startAfter } : {}) })
       expect(got, `prefix=${prefix} startAfter=${startAfter} limit=${limit}`).toEqual(expected)
     }
@@ -92,10 +90,7 @@ describe('FsObjectStore specifics', () => {
     await writeFile(join(dir, 'has space'), '')
     await mkdir(join(dir, '.git'))
     await writeFile(join(dir, '.git', 'x'), '')
-    expect(await store.list('pixpax/')).toEqual([
-      'pixpax/pixbooks/acc/book/events/01.json',
-      'pixpax/pixbooks/acc/book/snapshot.json',
-    ])
+    expect(await store.list('pixpax/')).toEqual(['pixpax/pixbooks/acc/book/events/01.json', 'pixpax/pixbooks/acc/book/snapshot.json'])
   })
 
   it('refuses a key that would be both an object and a directory, without touching either', async () => {
@@ -156,7 +151,7 @@ describe('FsObjectStore specifics', () => {
 
     const pageAll = async (): Promise<string[]> => {
       const all: string[] = []
-      for (let page = await store.list(`${dir}/`, { limit: 300 }); ; ) {
+      for (let page = await store.list(`${dir}/`, { limit: 300 }); ;) {
         all.push(...page)
         if (page.length < 300) return all
         page = await store.list(`${dir}/`, { limit: 300, startAfter: page.at(-1)! })

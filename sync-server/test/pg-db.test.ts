@@ -67,10 +67,7 @@ describe('PgDb specifics', () => {
       expect(seen.every((r) => r.s === schema)).toBe(true)
       await db.query('CREATE TABLE here (x int)')
       const { rows } = await admin((c) =>
-        c.query('SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2', [
-          'here',
-          schema,
-        ]),
+        c.query('SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2', ['here', schema]),
       )
       expect(rows).toHaveLength(1)
     } finally {
@@ -132,7 +129,7 @@ describe('PgDb specifics', () => {
     const { db, schema, done } = await openPair(1)
     try {
       await db.query('CREATE TABLE intents (k text)')
-      const outside = db.queryOutsideTransaction!.bind(db)
+      const outside = db.queryOutsideTransaction.bind(db)
       await expect(
         db.withLock('stream:x', async (tx) => {
           await tx.query("INSERT INTO intents VALUES ('inside')")

@@ -1,7 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildReceipt, canonicalBytes, formatSignature, generatePrivateJwk, type ChainHead, type Receipt, type ServerMessage, type Signer } from '@pixpax/shared'
+import {
+  buildReceipt,
+  canonicalBytes,
+  formatSignature,
+  generatePrivateJwk,
+  type ChainHead,
+  type Receipt,
+  type ServerMessage,
+  type Signer,
+} from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,7 +29,7 @@ class Client {
   closeCode: number | undefined
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as ServerMessage
+      const m = JSON.parse((data as Buffer).toString()) as ServerMessage
       this.messages.push(m)
       this.waiters = this.waiters.filter((w) => (w.match(m) ? (w.resolve(m), false) : true))
     })
@@ -41,7 +50,10 @@ class Client {
       return Promise.resolve(found)
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a message; have: ${JSON.stringify(this.messages).slice(0, 500)}`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a message; have: ${JSON.stringify(this.messages).slice(0, 500)}`)),
+        timeoutMs,
+      )
       this.waiters.push({
         match,
         resolve: (m) => {
@@ -85,13 +97,20 @@ describe('sync protocol over a real socket (PGlite + fs)', () => {
   const http = () => url.replace('ws', 'http').replace('/v1/sync', '')
   /** A session by signed challenge (docs/auth.md): pixbook streams are private. */
   async function login(): Promise<string> {
-    const challenge = (await (await fetch(`${http()}/v1/auth/challenge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { nonce: string }
+    const challenge = (await (
+      await fetch(`${http()}/v1/auth/challenge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    ).json()) as { nonce: string }
     const relay = (await (await fetch(`${http()}/v1/relay`)).json()) as { identityId: string }
     const message = canonicalBytes({ purpose: 'pixpax-session', nonce: challenge.nonce, identityId, relay: relay.identityId })
     const res = await fetch(`${http()}/v1/auth/session`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ identityId, publicKeyId: signer.publicKeyId, nonce: challenge.nonce, signature: formatSignature(await signer.sign(message)) }),
+      body: JSON.stringify({
+        identityId,
+        publicKeyId: signer.publicKeyId,
+        nonce: challenge.nonce,
+        signature: formatSignature(await signer.sign(message)),
+      }),
     })
     expect(res.status).toBe(200)
     return ((await res.json()) as { token: string }).token
@@ -195,7 +214,13 @@ describe('sync protocol over a real socket (PGlite + fs)', () => {
     const fork = { ...good, payload: { ...good.payload } }
     c.send({ type: 'push', id: 'p', receipts: [good, { ...fork, hash: 'sha256:' + '00'.repeat(32) }] })
     const result = await c.next((m) => m.type === 'push-result')
-    expect(result).toMatchObject({ id: 'p', results: [{ ok: true, seq: 8 }, { ok: false, error: { code: 'HASH_MISMATCH' } }] })
+    expect(result).toMatchObject({
+      id: 'p',
+      results: [
+        { ok: true, seq: 8 },
+        { ok: false, error: { code: 'HASH_MISMATCH' } },
+      ],
+    })
     c.send({ type: 'heads', id: 'h', streams: [bookKey, 'identity/nobody'] })
     expect(await c.next((m) => m.type === 'heads')).toMatchObject({ heads: { [bookKey]: { seq: 8 }, 'identity/nobody': null } })
     c.send({ type: 'heads', id: 'h2', streams: ['pixbook/acc-other/book'] })

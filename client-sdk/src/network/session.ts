@@ -21,13 +21,20 @@ export async function login(relayUrl: string, identityId: string, signer: Signer
     return body
   }
   const relay = await json(await fetchImpl(`${base}/v1/relay`))
-  const challenge = await json(await fetchImpl(`${base}/v1/auth/challenge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))
+  const challenge = await json(
+    await fetchImpl(`${base}/v1/auth/challenge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+  )
   const message = canonicalBytes({ purpose: 'pixpax-session', nonce: challenge.nonce, identityId, relay: relay.identityId })
   const session = await json(
     await fetchImpl(`${base}/v1/auth/session`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ identityId, publicKeyId: signer.publicKeyId, nonce: challenge.nonce, signature: formatSignature(await signer.sign(message)) }),
+      body: JSON.stringify({
+        identityId,
+        publicKeyId: signer.publicKeyId,
+        nonce: challenge.nonce,
+        signature: formatSignature(await signer.sign(message)),
+      }),
     }),
   )
   return { token: String(session.token), expiresAt: String(session.expiresAt), identityId }

@@ -5,8 +5,8 @@ export class Emitter<Events extends Record<string, unknown>> {
   on<K extends keyof Events>(event: K, handler: (value: Events[K]) => void): () => void {
     let set = this.handlers.get(event)
     if (!set) this.handlers.set(event, (set = new Set()))
-    set.add(handler as (value: never) => void)
-    return () => set.delete(handler as (value: never) => void)
+    set.add(handler)
+    return () => set.delete(handler)
   }
 
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {

@@ -12,10 +12,42 @@ import type { OutboxState } from '../storage/local-log.js'
 export type OutboxEvent = 'send' | 'acked' | 'rejected' | 'conflict' | 'retryable' | 'disconnect' | 'delivered'
 
 export const OUTBOX_TRANSITIONS: Record<OutboxState, Record<OutboxEvent, OutboxState | 'removed' | undefined>> = {
-  queued: { send: 'sent', acked: undefined, rejected: undefined, conflict: 'queued', retryable: 'queued', disconnect: 'queued', delivered: 'removed' },
-  sent: { send: undefined, acked: 'acked', rejected: 'rejected', conflict: 'queued', retryable: 'queued', disconnect: 'queued', delivered: 'removed' },
-  acked: { send: undefined, acked: 'acked', rejected: undefined, conflict: undefined, retryable: undefined, disconnect: 'acked', delivered: 'removed' },
-  rejected: { send: undefined, acked: undefined, rejected: 'rejected', conflict: undefined, retryable: undefined, disconnect: 'rejected', delivered: 'removed' },
+  queued: {
+    send: 'sent',
+    acked: undefined,
+    rejected: undefined,
+    conflict: 'queued',
+    retryable: 'queued',
+    disconnect: 'queued',
+    delivered: 'removed',
+  },
+  sent: {
+    send: undefined,
+    acked: 'acked',
+    rejected: 'rejected',
+    conflict: 'queued',
+    retryable: 'queued',
+    disconnect: 'queued',
+    delivered: 'removed',
+  },
+  acked: {
+    send: undefined,
+    acked: 'acked',
+    rejected: undefined,
+    conflict: undefined,
+    retryable: undefined,
+    disconnect: 'acked',
+    delivered: 'removed',
+  },
+  rejected: {
+    send: undefined,
+    acked: undefined,
+    rejected: 'rejected',
+    conflict: undefined,
+    retryable: undefined,
+    disconnect: 'rejected',
+    delivered: 'removed',
+  },
 }
 
 export function nextOutboxState(state: OutboxState, event: OutboxEvent): OutboxState | 'removed' | undefined {

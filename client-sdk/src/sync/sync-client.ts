@@ -180,7 +180,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
    * Builds a receipt chained to the local head of `stream` (the last pending one of ours, else the last
    * confirmed one), signs it and puts it in the outbox. Resolves once it is durable locally.
    */
-  async append(stream: StreamRef | string, type: string, payload: Record<string, unknown>, options: { idempotencyKey?: string } = {}): Promise<Receipt> {
+  async append(
+    stream: StreamRef | string,
+    type: string,
+    payload: Record<string, unknown>,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<Receipt> {
     const ref = typeof stream === 'string' ? parseStreamKey(stream) : stream
     const key = streamKeyOf(ref)
     const receipt = await buildReceipt({
@@ -194,7 +199,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       now: this.now,
       ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
     })
-    const entry: OutboxEntry = { id: receipt.idempotencyKey, streamKey: key, receipt, state: 'queued', attempts: 0, nextAttemptAt: this.now(), createdAt: this.now() }
+    const entry: OutboxEntry = {
+      id: receipt.idempotencyKey,
+      streamKey: key,
+      receipt,
+      state: 'queued',
+      attempts: 0,
+      nextAttemptAt: this.now(),
+      createdAt: this.now(),
+    }
     await this.options.log.putOutbox(entry)
     this.outbox.push(entry)
     this.follow(key)
@@ -275,7 +288,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const url = `${this.options.relayUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/sync`
     let ws: WebSocketLike
     try {
-      ws = (this.options.webSocket ?? ((u) => new WebSocket(u) as unknown as WebSocketLike))(url)
+      ws = (this.options.webSocket ?? ((u) => new WebSocket(u)))(url)
     } catch {
       this.reconnectLater()
       return
@@ -312,7 +325,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private reconnectLater(): void {
     if (!this.running || this.status === 'error') return
     this.connectAttempts++
-    const delay = backoffMs(this.connectAttempts, this.random, this.options.reconnect?.baseMs ?? 250, this.options.reconnect?.maxMs ?? 30_000)
+    const delay = backoffMs(
+      this.connectAttempts,
+      this.random,
+      this.options.reconnect?.baseMs ?? 250,
+      this.options.reconnect?.maxMs ?? 30_000,
+    )
     if (this.timer) clearTimeout(this.timer)
     this.timer = setTimeout(() => {
       this.timer = undefined
@@ -333,7 +351,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     let message: ServerMessage
     try {
       const parsed = ServerMessageSchema.safeParse(parseStrictJson(text))
-      if (!parsed.success) throw new PixpaxError('SCHEMA_INVALID', `relay sent a message outside the protocol: ${parsed.error.issues[0]?.message}`)
+      if (!parsed.success)
+        throw new PixpaxError('SCHEMA_INVALID', `relay sent a message outside the protocol: ${parsed.error.issues[0]?.message}`)
       message = parsed.data
     } catch (error) {
       const e = error instanceof PixpaxError ? error : new PixpaxError('JSON_INVALID', 'relay sent non-JSON')
@@ -345,7 +364,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         const announced = { publicKeyId: message.relay.publicKeyId, publicKey: message.relay.publicKey as PublicJwk }
         const pinned = this.options.relayPublicKeyId ?? this.relayKey?.publicKeyId
         if (pinned && pinned !== announced.publicKeyId) {
-          await this.quarantine({ raw: text, code: 'KEY_UNKNOWN', message: `relay announced key ${announced.publicKeyId}, pinned ${pinned}` })
+          await this.quarantine({
+            raw: text,
+            code: 'KEY_UNKNOWN',
+            message: `relay announced key ${announced.publicKeyId}, pinned ${pinned}`,
+          })
           this.setStatus('error')
           this.ws?.close(1000, 'relay key changed')
           return
@@ -490,18 +513,25 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       if (mine !== undefined && mine === hash) return 'ok' // already have it
       return this.poison(streamKey, raw, 'CHAIN_CONFLICT', `relay delivered seq ${d.seq} again with different content (replay or rewrite)`)
     }
-    if (d.seq > expectedSeq) return this.poison(streamKey, raw, 'CHAIN_BROKEN', `relay skipped from seq ${expectedSeq - 1} to ${d.seq} (a receipt was omitted)`)
+    if (d.seq > expectedSeq)
+      return this.poison(streamKey, raw, 'CHAIN_BROKEN', `relay skipped from seq ${expectedSeq - 1} to ${d.seq} (a receipt was omitted)`)
     let checked: CheckedReceipt
     try {
       checked = early?.checked ?? checkReceipt(d.receipt, this.sha256)
-      if (checked.streamKey !== streamKey) throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
+      if (checked.streamKey !== streamKey)
+        throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
       this.ledger.current = d.position
       const pre = early?.receipt
       const verifier: SignatureVerifier = pre
-        ? { name: this.verifier.name, verify: (k, data, sig) => (k.x === pre.publicKey.x && k.y === pre.publicKey.y ? pre.result : this.verifier.verify(k, data, sig)) }
+        ? {
+            name: this.verifier.name,
+            verify: (k, data, sig) =>
+              k.x === pre.publicKey.x && k.y === pre.publicKey.y ? pre.result : this.verifier.verify(k, data, sig),
+          }
         : this.verifier
       const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options.trust ?? {})
-      if (acceptance.seq !== d.seq) throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
+      if (acceptance.seq !== d.seq)
+        throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
       await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt, early?.ack)
       this.ledger.apply(acceptance, d.position)
     } catch (error) {
@@ -547,7 +577,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     if (ack.stream !== streamKey || ack.seq !== seq || ack.eventId !== receipt.eventId || ack.hash !== receipt.hash) {
       throw new PixpaxError('SIGNATURE_INVALID', 'the ack does not name this receipt at this position')
     }
-    if (ack.relayKeyId !== key.publicKeyId) throw new PixpaxError('KEY_UNKNOWN', `ack signed by ${ack.relayKeyId}, not the relay key ${key.publicKeyId}`)
+    if (ack.relayKeyId !== key.publicKeyId)
+      throw new PixpaxError('KEY_UNKNOWN', `ack signed by ${ack.relayKeyId}, not the relay key ${key.publicKeyId}`)
     const { signature, ...body } = ack
     const sig = parseSignature(signature)
     const valid = precomputed ? await precomputed : await this.verifier.verify(key.publicKey, canonicalBytes(body), sig)
@@ -599,7 +630,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.send({ type: 'push', id, receipts: batch.map((e) => e.receipt) })
   }
 
-  private async onPushResult(id: string, results: Array<{ ok: boolean; ack?: Ack; error?: { code: string; message: string; details?: Record<string, unknown> } }>): Promise<void> {
+  private async onPushResult(
+    id: string,
+    results: Array<{ ok: boolean; ack?: Ack; error?: { code: string; message: string; details?: Record<string, unknown> } }>,
+  ): Promise<void> {
     const batch = this.inFlight.get(id)
     if (!batch) return
     this.inFlight.delete(id)
@@ -614,7 +648,13 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         try {
           await this.verifyAck(result.ack, entry.streamKey, result.ack.seq, entry.receipt)
         } catch (error) {
-          await this.quarantine({ streamKey: entry.streamKey, eventId: entry.receipt.eventId, raw: JSON.stringify(result), code: (error as PixpaxError).code ?? 'SIGNATURE_INVALID', message: (error as Error).message })
+          await this.quarantine({
+            streamKey: entry.streamKey,
+            eventId: entry.receipt.eventId,
+            raw: JSON.stringify(result),
+            code: (error as PixpaxError).code ?? 'SIGNATURE_INVALID',
+            message: (error as Error).message,
+          })
           await this.transition(entry, 'retryable')
           continue
         }

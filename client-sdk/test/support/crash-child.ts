@@ -11,7 +11,17 @@ const [relayUrl, dir, identityId, token, book, count] = process.argv.slice(2) as
 const signer = await new FileKeyStore(`${dir}/keys`).load(identityId)
 if (!signer) throw new Error('no key')
 const log = await FileLocalLog.open(`${dir}/log`)
-const client = await SyncClient.open({ relayUrl, log, identityId, signer, webSocket: nodeWebSocket, verifier: nodeVerifier(), sha256: nodeSha256, token: () => token, streams: [book] })
+const client = await SyncClient.open({
+  relayUrl,
+  log,
+  identityId,
+  signer,
+  webSocket: nodeWebSocket,
+  verifier: nodeVerifier(),
+  sha256: nodeSha256,
+  token: () => token,
+  streams: [book],
+})
 client.start()
 const existing = client.head(book)?.seq ?? 0
 if (existing === 0 && client.pending().length === 0) await client.append(book, 'PIXBOOK_CREATED', { title: 'crash' })

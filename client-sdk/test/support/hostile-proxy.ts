@@ -15,9 +15,11 @@ export async function startProxy(relayUrl: string, rewrite: Rewrite = (m) => [m]
     const upstream = new WebSocket(`${relayUrl.replace('http', 'ws')}${request.url}`)
     const early: string[] = []
     upstream.on('open', () => early.splice(0).forEach((m) => upstream.send(m)))
-    client.on('message', (data) => (upstream.readyState === WebSocket.OPEN ? upstream.send(String(data)) : early.push(String(data))))
+    client.on('message', (data) =>
+      upstream.readyState === WebSocket.OPEN ? upstream.send((data as Buffer).toString()) : early.push((data as Buffer).toString()),
+    )
     upstream.on('message', (data) => {
-      const out = rewrite(JSON.parse(String(data)) as Record<string, unknown>, index++)
+      const out = rewrite(JSON.parse((data as Buffer).toString()) as Record<string, unknown>, index++)
       if (out === 'drop-connection') {
         client.terminate()
         upstream.terminate()

@@ -35,5 +35,9 @@ export async function makeIdentity(identityId: string, accountId: string): Promi
 }
 
 export async function postReceipts(relay: TestRelay, receipts: Receipt[]): Promise<Response> {
-  return fetch(`${relay.url}/v1/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ receipts }) })
+  return fetch(`${relay.url}/v1/receipts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ receipts }),
+  })
 }

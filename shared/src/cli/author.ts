@@ -110,7 +110,8 @@ export async function runIdentity(options: {
   file?: string | undefined
 }): Promise<number> {
   const jwk = await loadKey(options.key)
-  if (!options.account || !IdSchema.safeParse(options.account).success) throw new CliError('--account ID is required (1–64 of A–Z a–z 0–9 _ -)')
+  if (!options.account || !IdSchema.safeParse(options.account).success)
+    throw new CliError('--account ID is required (1–64 of A–Z a–z 0–9 _ -)')
   const kind = IdentityKindSchema.safeParse(options.kind ?? 'person')
   if (!kind.success) throw new CliError('--kind must be person, device, issuer or moderator')
   const pub = publicJwk(jwk)
@@ -157,7 +158,8 @@ export async function runSign(options: {
     throw new CliError(`--stream: ${(e as Error).message}`)
   }
   const payload = parseJsonOrFail(await readStdin(), 'payload on stdin')
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new CliError('payload on stdin must be a JSON object')
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw new CliError('payload on stdin must be a JSON object')
   const prev = options.file ? await headInFile(options.file, options.stream) : null
   const receipt = await buildOrFail(
     buildReceipt({

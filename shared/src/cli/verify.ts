@@ -2,7 +2,15 @@ import { createReadStream } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { open } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
-import { ChainVerifier, MAX_RECEIPT_TEXT, nobleVerifier, utf8DecodeStrict, webCryptoVerifier, type PreparedReceipt, type SignatureVerifier } from '../index.js'
+import {
+  ChainVerifier,
+  MAX_RECEIPT_TEXT,
+  nobleVerifier,
+  utf8DecodeStrict,
+  webCryptoVerifier,
+  type PreparedReceipt,
+  type SignatureVerifier,
+} from '../index.js'
 import { nodeSha256, nodeVerifier } from '../node/node-crypto.js'
 import { VerifyPool } from '../node/verify-pool.js'
 import { readLines } from '../node/lines.js'
@@ -90,7 +98,12 @@ export async function runVerify(
       try {
         for await (const line of readLines(input.stream(), MAX_RECEIPT_TEXT)) {
           if (!line.bytes) {
-            report({ file: input.name, line: line.number, code: 'RECEIPT_TOO_LARGE', message: `line is ${line.length} bytes; no receipt can be that long` })
+            report({
+              file: input.name,
+              line: line.number,
+              code: 'RECEIPT_TOO_LARGE',
+              message: `line is ${line.length} bytes; no receipt can be that long`,
+            })
             continue
           }
           let text: string

@@ -33,7 +33,12 @@ export function webCryptoVerifier(cacheSize = 1024): SignatureVerifier {
     async verify(publicKey, data, signature) {
       if (signature.length !== 64) return false
       try {
-        return await subtle().verify(ECDSA_SHA256, await keyFor(publicKey), signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>)
+        return await subtle().verify(
+          ECDSA_SHA256,
+          await keyFor(publicKey),
+          signature as Uint8Array<ArrayBuffer>,
+          data as Uint8Array<ArrayBuffer>,
+        )
       } catch {
         return false
       }

@@ -76,7 +76,13 @@ export async function buildGoldenVectors(): Promise<GoldenVectors> {
   const lines: string[] = []
   const receipts: Receipt[] = []
   let clock = 0
-  const streamKeyOf = (s: StreamRef) => [s.type, ...Object.entries(s).filter(([k]) => k !== 'type').map(([, v]) => v)].join('/')
+  const streamKeyOf = (s: StreamRef) =>
+    [
+      s.type,
+      ...Object.entries(s)
+        .filter(([k]) => k !== 'type')
+        .map(([, v]) => v),
+    ].join('/')
 
   async function make(
     by: Author,
@@ -113,16 +119,28 @@ export async function buildGoldenVectors(): Promise<GoldenVectors> {
   const book = { type: 'pixbook', accountId: 'acc-alice', bookId: 'book-1' }
   const art = (n: number) => 'sha256:' + bytesToHex(sha256(utf8Encode(`pixel art ${n}`)))
 
-  await make(alice, keys.alice1, aliceStream, 'IDENTITY_CREATED', { publicKey: publicJwk(keys.alice1), accountId: 'acc-alice', kind: 'person', displayName: 'Alice' })
+  await make(alice, keys.alice1, aliceStream, 'IDENTITY_CREATED', {
+    publicKey: publicJwk(keys.alice1),
+    accountId: 'acc-alice',
+    kind: 'person',
+    displayName: 'Alice',
+  })
   await make(alice, keys.alice1, { type: 'account', accountId: 'acc-alice' }, 'ACCOUNT_CREATED', { displayName: "Alice's studio" })
-  await make(bob, keys.bob, { type: 'identity', identityId: 'bob' }, 'IDENTITY_CREATED', { publicKey: publicJwk(keys.bob), accountId: 'acc-bob', kind: 'person' })
+  await make(bob, keys.bob, { type: 'identity', identityId: 'bob' }, 'IDENTITY_CREATED', {
+    publicKey: publicJwk(keys.bob),
+    accountId: 'acc-bob',
+    kind: 'person',
+  })
   await make(issuer, keys.issuer, { type: 'identity', identityId: 'pixpax-issuer' }, 'IDENTITY_CREATED', {
     publicKey: publicJwk(keys.issuer),
     accountId: 'pixpax-platform',
     kind: 'issuer',
     displayName: 'PixPax packs',
   })
-  const created = await make(alice, keys.alice1, book, 'PIXBOOK_CREATED', { title: 'Pixel café ✨', description: 'Cards from the first series' })
+  const created = await make(alice, keys.alice1, book, 'PIXBOOK_CREATED', {
+    title: 'Pixel café ✨',
+    description: 'Cards from the first series',
+  })
   await make(issuer, keys.issuer, book, 'PACK_ISSUED', {
     packId: 'pack-1',
     seriesId: 'series-1',
@@ -134,7 +152,9 @@ export async function buildGoldenVectors(): Promise<GoldenVectors> {
   await make(alice, keys.alice1, book, 'PACK_OPENED', { packId: 'pack-1' })
   await make(alice, keys.alice1, book, 'CARD_ADDED', { cardId: 'card-1', artHash: art(1), packId: 'pack-1' })
   await make(alice, keys.alice1, aliceStream, 'KEY_ADDED', { publicKey: publicJwk(keys.alice2) })
-  await make({ ...alice, key: keys.alice2 }, keys.alice2, aliceStream, 'KEY_REVOKED', { publicKeyId: jwkThumbprint(publicJwk(keys.alice1)) })
+  await make({ ...alice, key: keys.alice2 }, keys.alice2, aliceStream, 'KEY_REVOKED', {
+    publicKeyId: jwkThumbprint(publicJwk(keys.alice1)),
+  })
   const save = await make({ ...alice, key: keys.alice2 }, keys.alice2, book, 'PIXBOOK_SAVE', {
     snapshotHash: art(99),
     note: 'Ünïcödé, emoji 🎨, and "quotes" survive canonicalization',
@@ -149,12 +169,30 @@ export async function buildGoldenVectors(): Promise<GoldenVectors> {
   const last = receipts[validCount - 1]!
   const bookHead = heads.get('pixbook/acc-alice/book-1')!
 
-  add('valid-next', 'a correct next receipt of the pixbook, signed with the current key', validCount, text(await make(alice, keys.alice2, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2), packId: 'pack-1' }, { record: false })), 'ok')
-  add('payload-altered', 'payload changed after signing; hash left as it was', validCount, text({ ...last, payload: { ...last.payload, note: 'altered' } }), 'HASH_MISMATCH')
+  add(
+    'valid-next',
+    'a correct next receipt of the pixbook, signed with the current key',
+    validCount,
+    text(await make(alice, keys.alice2, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2), packId: 'pack-1' }, { record: false })),
+    'ok',
+  )
+  add(
+    'payload-altered',
+    'payload changed after signing; hash left as it was',
+    validCount,
+    text({ ...last, payload: { ...last.payload, note: 'altered' } }),
+    'HASH_MISMATCH',
+  )
   {
     const altered = { ...last, payload: { ...last.payload, note: 'altered' } }
     const rehashed = { ...altered, hash: sha256Ref(receiptCanonicalBytes(altered)) }
-    add('payload-altered-rehashed', 'payload changed and hash recomputed; signature is the original one', validCount - 1, text(rehashed), 'SIGNATURE_INVALID')
+    add(
+      'payload-altered-rehashed',
+      'payload changed and hash recomputed; signature is the original one',
+      validCount - 1,
+      text(rehashed),
+      'SIGNATURE_INVALID',
+    )
   }
   {
     const sig = base64Decode(last.signature.slice(SIGNATURE_PREFIX.length))!
@@ -162,29 +200,173 @@ export async function buildGoldenVectors(): Promise<GoldenVectors> {
     const high = new Uint8Array(64)
     high.set(sig.subarray(0, 32))
     high.set(bigIntTo32Bytes(P256_N - s), 32)
-    add('high-s', 'the same signature with s replaced by n − s: valid ECDSA, but not the canonical low-S form', validCount - 1, text({ ...last, signature: SIGNATURE_PREFIX + base64Encode(high) }), 'SIGNATURE_NOT_CANONICAL')
+    add(
+      'high-s',
+      'the same signature with s replaced by n − s: valid ECDSA, but not the canonical low-S form',
+      validCount - 1,
+      text({ ...last, signature: SIGNATURE_PREFIX + base64Encode(high) }),
+      'SIGNATURE_NOT_CANONICAL',
+    )
     const der = p256.Signature.fromBytes(sig, 'compact').toBytes('der')
-    add('der-signature', 'the same signature DER-encoded instead of 64-byte r‖s', validCount - 1, text({ ...last, signature: SIGNATURE_PREFIX + base64Encode(der) }), 'SIGNATURE_NOT_CANONICAL')
-    add('signature-prefix', 'signature without the ecdsa-p256: prefix', validCount - 1, text({ ...last, signature: base64Encode(sig) }), 'SIGNATURE_NOT_CANONICAL')
+    add(
+      'der-signature',
+      'the same signature DER-encoded instead of 64-byte r‖s',
+      validCount - 1,
+      text({ ...last, signature: SIGNATURE_PREFIX + base64Encode(der) }),
+      'SIGNATURE_NOT_CANONICAL',
+    )
+    add(
+      'signature-prefix',
+      'signature without the ecdsa-p256: prefix',
+      validCount - 1,
+      text({ ...last, signature: base64Encode(sig) }),
+      'SIGNATURE_NOT_CANONICAL',
+    )
   }
-  add('duplicate-key', 'the JSON text names "type" twice (JSON.parse would keep the last)', validCount - 1, text(last).replace('"type":"PIXBOOK_SAVE"', '"type":"PIXBOOK_SAVE","type":"CARD_REMOVED"'), 'DUPLICATE_KEY')
+  add(
+    'duplicate-key',
+    'the JSON text names "type" twice (JSON.parse would keep the last)',
+    validCount - 1,
+    text(last).replace('"type":"PIXBOOK_SAVE"', '"type":"PIXBOOK_SAVE","type":"CARD_REMOVED"'),
+    'DUPLICATE_KEY',
+  )
   add('not-json', 'a truncated line', validCount - 1, text(last).slice(0, 80), 'JSON_INVALID')
-  add('float-in-payload', 'a number with a fraction in the payload', validCount - 1, text(last).replace('"payload":{', '"payload":{"weight":1.5,'), 'SCHEMA_INVALID')
+  add(
+    'float-in-payload',
+    'a number with a fraction in the payload',
+    validCount - 1,
+    text(last).replace('"payload":{', '"payload":{"weight":1.5,'),
+    'SCHEMA_INVALID',
+  )
   add('unknown-field', 'an extra top-level field', validCount - 1, text({ ...last, extra: true }), 'SCHEMA_INVALID')
   add('schema-version-2', 'schemaVersion 2', validCount - 1, text({ ...last, schemaVersion: 2 }), 'SCHEMA_VERSION_UNSUPPORTED')
-  add('wrong-type-for-stream', 'KEY_ADDED is not a pixbook receipt type', validCount - 1, text({ ...last, type: 'KEY_ADDED' }), 'SCHEMA_INVALID')
-  add('too-large', 'canonical bytes over 64 KiB', validCount, text(await make(alice, keys.alice2, book, 'PIXBOOK_SAVE', { snapshotHash: art(5), note: 'x'.repeat(70_000) }, { record: false }).catch(() => ({ ...last, payload: { snapshotHash: art(5), note: 'x'.repeat(70_000) } }))), 'RECEIPT_TOO_LARGE')
-  add('revoked-key', 'a correctly chained and signed receipt from alice-1 after KEY_REVOKED (createdAt backdated does not help)', validCount, text(await make(alice, keys.alice1, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false })), 'KEY_REVOKED')
-  add('unknown-key', "signed by a key alice never added", validCount, text(await make(alice, keys.stranger, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false })), 'KEY_UNKNOWN')
-  add('not-owner', "bob writes into alice's pixbook", validCount, text(await make(bob, keys.bob, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false })), 'NOT_AUTHORIZED')
-  add('pack-not-from-issuer', 'a person issues a pack into their own book', validCount, text(await make(alice, keys.alice2, book, 'PACK_ISSUED', { packId: 'pack-2', cards: [{ cardId: 'card-9', artHash: art(9) }] }, { record: false })), 'NOT_AUTHORIZED')
-  add('fork', 'a second receipt naming PIXBOOK_CREATED as its predecessor', validCount, text(await make(alice, keys.alice2, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false, prev: { eventId: created.eventId, hash: created.hash } })), 'CHAIN_CONFLICT')
-  add('wrong-prev-hash', 'prevEventId is the head, prevHash is not its hash', validCount, text(await make(alice, keys.alice2, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false, prev: { eventId: bookHead.eventId, hash: art(0) } })), 'CHAIN_BROKEN')
-  add('event-id-order', 'eventId lower than the predecessor', validCount, text(await make(alice, keys.alice2, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false, eventId: ulid(T0, fixedRandom('early')) })), 'EVENT_ID_ORDER')
-  add('idempotency-reuse', "reuses the idempotency key of alice's PIXBOOK_SAVE for a different receipt", validCount, text(await make(alice, keys.alice2, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false, idempotencyKey: save.idempotencyKey })), 'IDEMPOTENCY_CONFLICT')
+  add(
+    'wrong-type-for-stream',
+    'KEY_ADDED is not a pixbook receipt type',
+    validCount - 1,
+    text({ ...last, type: 'KEY_ADDED' }),
+    'SCHEMA_INVALID',
+  )
+  add(
+    'too-large',
+    'canonical bytes over 64 KiB',
+    validCount,
+    text(
+      await make(alice, keys.alice2, book, 'PIXBOOK_SAVE', { snapshotHash: art(5), note: 'x'.repeat(70_000) }, { record: false }).catch(
+        () => ({ ...last, payload: { snapshotHash: art(5), note: 'x'.repeat(70_000) } }),
+      ),
+    ),
+    'RECEIPT_TOO_LARGE',
+  )
+  add(
+    'revoked-key',
+    'a correctly chained and signed receipt from alice-1 after KEY_REVOKED (createdAt backdated does not help)',
+    validCount,
+    text(await make(alice, keys.alice1, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false })),
+    'KEY_REVOKED',
+  )
+  add(
+    'unknown-key',
+    'signed by a key alice never added',
+    validCount,
+    text(await make(alice, keys.stranger, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false })),
+    'KEY_UNKNOWN',
+  )
+  add(
+    'not-owner',
+    "bob writes into alice's pixbook",
+    validCount,
+    text(await make(bob, keys.bob, book, 'CARD_ADDED', { cardId: 'card-2', artHash: art(2) }, { record: false })),
+    'NOT_AUTHORIZED',
+  )
+  add(
+    'pack-not-from-issuer',
+    'a person issues a pack into their own book',
+    validCount,
+    text(
+      await make(
+        alice,
+        keys.alice2,
+        book,
+        'PACK_ISSUED',
+        { packId: 'pack-2', cards: [{ cardId: 'card-9', artHash: art(9) }] },
+        { record: false },
+      ),
+    ),
+    'NOT_AUTHORIZED',
+  )
+  add(
+    'fork',
+    'a second receipt naming PIXBOOK_CREATED as its predecessor',
+    validCount,
+    text(
+      await make(
+        alice,
+        keys.alice2,
+        book,
+        'CARD_ADDED',
+        { cardId: 'card-2', artHash: art(2) },
+        { record: false, prev: { eventId: created.eventId, hash: created.hash } },
+      ),
+    ),
+    'CHAIN_CONFLICT',
+  )
+  add(
+    'wrong-prev-hash',
+    'prevEventId is the head, prevHash is not its hash',
+    validCount,
+    text(
+      await make(
+        alice,
+        keys.alice2,
+        book,
+        'CARD_ADDED',
+        { cardId: 'card-2', artHash: art(2) },
+        { record: false, prev: { eventId: bookHead.eventId, hash: art(0) } },
+      ),
+    ),
+    'CHAIN_BROKEN',
+  )
+  add(
+    'event-id-order',
+    'eventId lower than the predecessor',
+    validCount,
+    text(
+      await make(
+        alice,
+        keys.alice2,
+        book,
+        'CARD_ADDED',
+        { cardId: 'card-2', artHash: art(2) },
+        { record: false, eventId: ulid(T0, fixedRandom('early')) },
+      ),
+    ),
+    'EVENT_ID_ORDER',
+  )
+  add(
+    'idempotency-reuse',
+    "reuses the idempotency key of alice's PIXBOOK_SAVE for a different receipt",
+    validCount,
+    text(
+      await make(
+        alice,
+        keys.alice2,
+        book,
+        'CARD_ADDED',
+        { cardId: 'card-2', artHash: art(2) },
+        { record: false, idempotencyKey: save.idempotencyKey },
+      ),
+    ),
+    'IDEMPOTENCY_CONFLICT',
+  )
   add('replay', 'the last receipt again', validCount, text(last), 'CHAIN_CONFLICT')
 
-  const keyList = Object.entries(keys).map(([name, jwk]) => ({ name, privateJwk: jwk, publicJwk: publicJwk(jwk), publicKeyId: jwkThumbprint(publicJwk(jwk)) }))
+  const keyList = Object.entries(keys).map(([name, jwk]) => ({
+    name,
+    privateJwk: jwk,
+    publicJwk: publicJwk(jwk),
+    publicKeyId: jwkThumbprint(publicJwk(jwk)),
+  }))
   const expected = receipts.map((r) => {
     const canonical = receiptCanonicalBytes(r)
     return {
@@ -212,7 +394,12 @@ export async function buildGoldenVectors(): Promise<GoldenVectors> {
         summary: {
           ok: true,
           receipts: validCount,
-          streams: Object.fromEntries([...heads].map(([k, h]) => [k, { count: receipts.filter((r) => streamKeyOf(r.stream) === k).length, head: h.hash, headEventId: h.eventId }])),
+          streams: Object.fromEntries(
+            [...heads].map(([k, h]) => [
+              k,
+              { count: receipts.filter((r) => streamKeyOf(r.stream) === k).length, head: h.hash, headEventId: h.eventId },
+            ]),
+          ),
         },
         receipts: expected,
       }),

@@ -28,7 +28,7 @@ export class TransactionScope {
     const tx: Queryable = {
       query: async <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
         if (!state.open) throw new Error('transaction already finished: `tx` used after its callback returned')
-        return (await query(sql, params)) as QueryResult<R>
+        return await query(sql, params)
       },
     }
     try {

@@ -47,10 +47,10 @@ export class DbLedgerView implements LedgerView {
       eventIds.add(receipt.eventId)
       if (receipt.prevEventId) eventIds.add(receipt.prevEventId)
     }
-    const known = await tx.query<{ event_id: string; hash: string }>('SELECT event_id, hash FROM receipts WHERE stream_key = $1 AND event_id = ANY($2::text[])', [
-      streamKey,
-      [...eventIds],
-    ])
+    const known = await tx.query<{ event_id: string; hash: string }>(
+      'SELECT event_id, hash FROM receipts WHERE stream_key = $1 AND event_id = ANY($2::text[])',
+      [streamKey, [...eventIds]],
+    )
     const knownReceipts = new Set(known.rows.map((r) => `${r.event_id} ${r.hash}`))
     const idem = await tx.query<{ issuer_identity_id: string; idempotency_key: string; hash: string }>(
       `SELECT issuer_identity_id, idempotency_key, hash FROM receipts
@@ -93,7 +93,8 @@ export async function loadIdentities(tx: Queryable, identityIds: string[]): Prom
     'SELECT identity_id, account_id, kind FROM identities WHERE identity_id = ANY($1::text[])',
     [identityIds],
   )
-  for (const r of rows.rows) identities.set(r.identity_id, { identityId: r.identity_id, accountId: r.account_id, kind: r.kind, keys: new Map() })
+  for (const r of rows.rows)
+    identities.set(r.identity_id, { identityId: r.identity_id, accountId: r.account_id, kind: r.kind, keys: new Map() })
   const keys = await tx.query<{ identity_id: string; public_key_id: string; public_key: PublicJwk | string; revoked_seq: number | null }>(
     'SELECT identity_id, public_key_id, public_key, revoked_seq FROM identity_keys WHERE identity_id = ANY($1::text[])',
     [identityIds],
@@ -115,11 +116,15 @@ async function loadStream(tx: Queryable, streamKey: string): Promise<StreamState
   if (!row) return undefined
   const members = new Map<string, 'owner' | 'member'>()
   if (row.stream_type === 'account') {
-    const m = await tx.query<{ identity_id: string; role: 'owner' | 'member' }>('SELECT identity_id, role FROM account_members WHERE account_id = $1', [
-      streamKey.slice('account/'.length),
-    ])
+    const m = await tx.query<{ identity_id: string; role: 'owner' | 'member' }>(
+      'SELECT identity_id, role FROM account_members WHERE account_id = $1',
+      [streamKey.slice('account/'.length)],
+    )
     for (const r of m.rows) members.set(r.identity_id, r.role)
   }
-  const owners = row.stream_type === 'account' ? new Set([...members].filter(([, role]) => role === 'owner').map(([id]) => id)) : new Set([row.owner_identity_id])
+  const owners =
+    row.stream_type === 'account'
+      ? new Set([...members].filter(([, role]) => role === 'owner').map(([id]) => id))
+      : new Set([row.owner_identity_id])
   return { key: streamKey, count: row.seq, head: { eventId: row.head_event_id, hash: row.head_hash }, owners, members }
 }

@@ -58,7 +58,11 @@ export interface IngestDeps {
 
 function rejected(error: unknown, eventId?: string): RejectedResult {
   if (!(error instanceof PixpaxError)) throw error
-  return { ok: false, ...(eventId ? { eventId } : {}), error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } }
+  return {
+    ok: false,
+    ...(eventId ? { eventId } : {}),
+    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+  }
 }
 
 const CHAIN_CODES = new Set<string>(['CHAIN_BROKEN', 'CHAIN_CONFLICT', 'EVENT_ID_ORDER', 'STREAM_RULE_VIOLATION', 'IDEMPOTENCY_CONFLICT'])
@@ -68,7 +72,13 @@ function ownerOf(view: DbLedgerView): string | undefined {
 }
 
 /** Projects an accepted receipt and signs and stores its ack, inside the stream's transaction. */
-export async function commitAccepted(tx: Queryable, relaySigner: Signer, streamKey: string, acceptance: Acceptance, owner: string): Promise<AcceptedResult> {
+export async function commitAccepted(
+  tx: Queryable,
+  relaySigner: Signer,
+  streamKey: string,
+  acceptance: Acceptance,
+  owner: string,
+): Promise<AcceptedResult> {
   const { receipt } = acceptance.checked
   await projectReceipt(tx, { receipt, streamKey, seq: acceptance.seq, objectKey: receiptObjectKey(receipt), ownerIdentityId: owner })
   const ack = await signAck(relaySigner, { stream: streamKey, seq: acceptance.seq, eventId: receipt.eventId, hash: receipt.hash })
@@ -86,7 +96,10 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 function checkEventIdTime(checked: CheckedReceipt, now: number): void {
   const time = ulidTime(checked.receipt.eventId)
   if (time > now + MAX_CLOCK_SKEW_MS) {
-    throw new PixpaxError('EVENT_ID_ORDER', `eventId time ${new Date(time).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the relay's clock`)
+    throw new PixpaxError(
+      'EVENT_ID_ORDER',
+      `eventId time ${new Date(time).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of the relay's clock`,
+    )
   }
 }
 
@@ -116,7 +129,10 @@ export class Ingestor {
         group.push({ index, checked })
         groups.set(checked.streamKey, group)
       } catch (error) {
-        const eventId = typeof (value as { eventId?: unknown })?.eventId === 'string' ? String((value as { eventId: string }).eventId).slice(0, 64) : undefined
+        const eventId =
+          typeof (value as { eventId?: unknown })?.eventId === 'string'
+            ? String((value as { eventId: string }).eventId).slice(0, 64)
+            : undefined
         results[index] = rejected(error, eventId)
       }
     })
@@ -124,7 +140,11 @@ export class Ingestor {
     const signatures = await this.verifyAhead(all.map((g) => g.checked))
     await Promise.all(
       [...groups].map(async ([streamKey, group]) => {
-        const out = await this.appendGroup(streamKey, group.map((g) => g.checked), signatures)
+        const out = await this.appendGroup(
+          streamKey,
+          group.map((g) => g.checked),
+          signatures,
+        )
         group.forEach((g, i) => (results[g.index] = out[i]!))
       }),
     )
@@ -149,7 +169,8 @@ export class Ingestor {
         'SELECT DISTINCT public_key_id, public_key FROM identity_keys WHERE public_key_id = ANY($1::text[])',
         [[...new Set(wanted.map((c) => c.receipt.issuer.publicKeyId))]],
       )
-      for (const r of rows.rows) known.set(r.public_key_id, typeof r.public_key === 'string' ? (JSON.parse(r.public_key) as PublicJwk) : r.public_key)
+      for (const r of rows.rows)
+        known.set(r.public_key_id, typeof r.public_key === 'string' ? (JSON.parse(r.public_key) as PublicJwk) : r.public_key)
     }
     const out = new Map<CheckedReceipt, { publicKey: PublicJwk; result: Promise<boolean> }>()
     for (const c of checked) {
@@ -189,7 +210,8 @@ export class Ingestor {
         if (previous === receipt.hash) {
           // An exact retry: answer with the first result, never a second receipt.
           const first = await this.storedResult(tx, receipt.issuer.identityId, receipt.idempotencyKey)
-          out[index] = first ?? rejected(new PixpaxError('IDEMPOTENCY_CONFLICT', 'receipt already submitted in this request'), receipt.eventId)
+          out[index] =
+            first ?? rejected(new PixpaxError('IDEMPOTENCY_CONFLICT', 'receipt already submitted in this request'), receipt.eventId)
           continue
         }
         try {
@@ -197,7 +219,8 @@ export class Ingestor {
           const verifier: SignatureVerifier = early
             ? {
                 name: this.deps.verifier.name,
-                verify: (pk, data, sig) => (pk.x === early.publicKey.x && pk.y === early.publicKey.y ? early.result : this.deps.verifier.verify(pk, data, sig)),
+                verify: (pk, data, sig) =>
+                  pk.x === early.publicKey.x && pk.y === early.publicKey.y ? early.result : this.deps.verifier.verify(pk, data, sig),
               }
             : this.deps.verifier
           const acceptance = await evaluateReceipt(checked, view, verifier, policy)
@@ -208,9 +231,13 @@ export class Ingestor {
           // come from its issuer, whatever the chain says: the retry of a command must not look like a fork.
           if (previous !== undefined && error instanceof PixpaxError && CHAIN_CODES.has(error.code)) {
             out[index] = rejected(
-              new PixpaxError('IDEMPOTENCY_CONFLICT', `idempotencyKey ${receipt.idempotencyKey} was already used by ${receipt.issuer.identityId} for another receipt`, {
-                previousHash: previous,
-              }),
+              new PixpaxError(
+                'IDEMPOTENCY_CONFLICT',
+                `idempotencyKey ${receipt.idempotencyKey} was already used by ${receipt.issuer.identityId} for another receipt`,
+                {
+                  previousHash: previous,
+                },
+              ),
               receipt.eventId,
             )
           } else {
@@ -223,7 +250,12 @@ export class Ingestor {
         return out
       }
       if (db.name === 'pglite') this.#unsettled.add(streamKey) // until this transaction commits
-      await this.recordIntents(tx, streamKey, toWrite.map((w) => w.acceptance.checked), leftover)
+      await this.recordIntents(
+        tx,
+        streamKey,
+        toWrite.map((w) => w.acceptance.checked),
+        leftover,
+      )
       // In chain order, one at a time: a crash leaves a prefix of the group in the store, never a hole.
       for (const { acceptance } of toWrite) {
         const { receipt } = acceptance.checked
@@ -245,7 +277,8 @@ export class Ingestor {
       await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
       // Delivered by Postgres to every replica's LISTEN exactly when this transaction commits.
       const channel = this.deps.notifier?.channel
-      if (channel) await tx.query('SELECT pg_notify($1, $2)', [channel, formatNotice({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq })])
+      if (channel)
+        await tx.query('SELECT pg_notify($1, $2)', [channel, formatNotice({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq })])
       this.#unsettled.delete(streamKey)
       return out
     })
@@ -262,7 +295,8 @@ export class Ingestor {
    * one process: a crash there takes the whole relay down and start-up repair settles the store.
    */
   private async recordIntents(tx: Queryable, streamKey: string, checked: CheckedReceipt[], leftover: ReadonlySet<string>): Promise<void> {
-    const sql = 'INSERT INTO append_intents (stream_key, event_id, object_key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING'
+    const sql =
+      'INSERT INTO append_intents (stream_key, event_id, object_key) SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING'
     const { db } = this.deps
     if (db.name === 'pglite' || !db.queryOutsideTransaction) {
       await tx.query(sql, [streamKey, checked.map((c) => c.receipt.eventId), checked.map((c) => receiptObjectKey(c.receipt))])

@@ -4,7 +4,17 @@
  * leftover is resolved: an object that made it to the store is a receipt that passed every check, so
  * it is projected (and acked) now; one that did not is forgotten. The store never gets a fork.
  */
-import { evaluateReceipt, parseReceipt, parseStreamKey, streamEventsPrefix, utf8DecodeStrict, type Sha256, type SignatureVerifier, type Signer, type TrustPolicy } from '@pixpax/shared'
+import {
+  evaluateReceipt,
+  parseReceipt,
+  parseStreamKey,
+  streamEventsPrefix,
+  utf8DecodeStrict,
+  type Sha256,
+  type SignatureVerifier,
+  type Signer,
+  type TrustPolicy,
+} from '@pixpax/shared'
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import type { ObjectStore } from '../stores/object-store.js'
 import { DbLedgerView } from './db-ledger.js'
@@ -21,14 +31,27 @@ export interface SettleDeps {
  * Returns how many leftover receipts were projected. `leftover`, when given, receives the eventIds of the
  * intents found (their rows are deleted by `tx`, so until it commits no other connection may write them).
  */
-export async function settleStream(tx: Queryable, _db: ProjectionDb, store: ObjectStore, streamKey: string, deps: SettleDeps, leftover?: Set<string>): Promise<number> {
+export async function settleStream(
+  tx: Queryable,
+  _db: ProjectionDb,
+  store: ObjectStore,
+  streamKey: string,
+  deps: SettleDeps,
+  leftover?: Set<string>,
+): Promise<number> {
   const intents = await tx.query<{ event_id: string; object_key: string }>(
     'SELECT event_id, object_key FROM append_intents WHERE stream_key = $1 ORDER BY event_id',
     [streamKey],
   )
   if (intents.rows.length === 0) return 0
   for (const i of intents.rows) leftover?.add(i.event_id)
-  const projected = await adoptObjects(tx, store, streamKey, intents.rows.map((i) => i.object_key), deps)
+  const projected = await adoptObjects(
+    tx,
+    store,
+    streamKey,
+    intents.rows.map((i) => i.object_key),
+    deps,
+  )
   await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
   return projected
 }
@@ -56,7 +79,13 @@ export async function settleFromStore(tx: Queryable, store: ObjectStore, streamK
  * stream's lock: each is checked against the projection's state by the same rules as an append. Stops
  * at the first missing object (objects are written in chain order, so nothing after a gap belongs).
  */
-export async function adoptObjects(tx: Queryable, store: ObjectStore, streamKey: string, objectKeys: readonly string[], deps: SettleDeps): Promise<number> {
+export async function adoptObjects(
+  tx: Queryable,
+  store: ObjectStore,
+  streamKey: string,
+  objectKeys: readonly string[],
+  deps: SettleDeps,
+): Promise<number> {
   let projected = 0
   for (const key of objectKeys) {
     const bytes = await store.get(key)

@@ -23,7 +23,19 @@ export async function projectReceipt(tx: Queryable, p: ProjectedReceipt): Promis
   await tx.query(
     `INSERT INTO receipts (stream_key, seq, event_id, hash, type, issuer_identity_id, issuer_public_key_id, idempotency_key, created_at, object_key, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [streamKey, seq, r.eventId, r.hash, r.type, r.issuer.identityId, r.issuer.publicKeyId, r.idempotencyKey, r.createdAt, p.objectKey, canonicalJson(r)],
+    [
+      streamKey,
+      seq,
+      r.eventId,
+      r.hash,
+      r.type,
+      r.issuer.identityId,
+      r.issuer.publicKeyId,
+      r.idempotencyKey,
+      r.createdAt,
+      p.objectKey,
+      canonicalJson(r),
+    ],
   )
   await tx.query(
     `INSERT INTO streams (stream_key, stream_type, owner_identity_id, seq, head_event_id, head_hash) VALUES ($1, $2, $3, $4, $5, $6)
@@ -40,7 +52,8 @@ export async function projectReceipt(tx: Queryable, p: ProjectedReceipt): Promis
 }
 
 async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<void> {
-  const p = r.payload as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- validated by the payload schema
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- validated by the payload schema
+  const p = r.payload as Record<string, any>
   const s = r.stream
   switch (r.type) {
     case 'IDENTITY_CREATED':
@@ -54,7 +67,11 @@ async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<vo
       await insertKey(tx, s.identityId!, p.publicKey as PublicJwk, seq)
       return
     case 'KEY_REVOKED':
-      await tx.query(`UPDATE identity_keys SET revoked_seq = $3 WHERE identity_id = $1 AND public_key_id = $2`, [s.identityId, p.publicKeyId, seq])
+      await tx.query(`UPDATE identity_keys SET revoked_seq = $3 WHERE identity_id = $1 AND public_key_id = $2`, [
+        s.identityId,
+        p.publicKeyId,
+        seq,
+      ])
       return
     case 'ACCOUNT_CREATED':
       await tx.query(`INSERT INTO accounts (account_id, display_name, created_by, created_event_id) VALUES ($1, $2, $3, $4)`, [
@@ -63,7 +80,10 @@ async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<vo
         r.issuer.identityId,
         r.eventId,
       ])
-      await tx.query(`INSERT INTO account_members (account_id, identity_id, role) VALUES ($1, $2, 'owner')`, [s.accountId, r.issuer.identityId])
+      await tx.query(`INSERT INTO account_members (account_id, identity_id, role) VALUES ($1, $2, 'owner')`, [
+        s.accountId,
+        r.issuer.identityId,
+      ])
       return
     case 'MEMBER_ADDED':
       await tx.query(
@@ -101,7 +121,11 @@ async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<vo
       return
     }
     case 'CARD_REMOVED': {
-      const removed = await tx.query('DELETE FROM pixbook_cards WHERE account_id = $1 AND book_id = $2 AND card_id = $3', [s.accountId, s.bookId, p.cardId])
+      const removed = await tx.query('DELETE FROM pixbook_cards WHERE account_id = $1 AND book_id = $2 AND card_id = $3', [
+        s.accountId,
+        s.bookId,
+        p.cardId,
+      ])
       await bumpCardCount(tx, s.accountId!, s.bookId!, removed.rowCount > 0 ? -1 : 0, r.createdAt)
       return
     }
@@ -113,12 +137,10 @@ async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<vo
       )
       return
     case 'PACK_OPENED':
-      await tx.query(`UPDATE pixbook_packs SET opened_event_id = $4 WHERE account_id = $1 AND book_id = $2 AND pack_id = $3 AND opened_event_id IS NULL`, [
-        s.accountId,
-        s.bookId,
-        p.packId,
-        r.eventId,
-      ])
+      await tx.query(
+        `UPDATE pixbook_packs SET opened_event_id = $4 WHERE account_id = $1 AND book_id = $2 AND pack_id = $3 AND opened_event_id IS NULL`,
+        [s.accountId, s.bookId, p.packId, r.eventId],
+      )
       return
     case 'CARD_TRADE_OFFERED':
       await upsertTrade(tx, s.accountId!, s.bookId!, p.tradeId, 'offerer', 'offered', p.cardId, p.to, r.eventId)
@@ -130,12 +152,10 @@ async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<vo
       await upsertTrade(tx, s.accountId!, s.bookId!, p.tradeId, 'receiver', 'declined', null, p.from, r.eventId)
       return
     case 'CARD_TRADE_CANCELLED':
-      await tx.query(`UPDATE pixbook_trades SET state = 'cancelled', last_event_id = $4 WHERE account_id = $1 AND book_id = $2 AND trade_id = $3`, [
-        s.accountId,
-        s.bookId,
-        p.tradeId,
-        r.eventId,
-      ])
+      await tx.query(
+        `UPDATE pixbook_trades SET state = 'cancelled', last_event_id = $4 WHERE account_id = $1 AND book_id = $2 AND trade_id = $3`,
+        [s.accountId, s.bookId, p.tradeId, r.eventId],
+      )
       return
   }
 }
@@ -150,17 +170,22 @@ async function insertKey(tx: Queryable, identityId: string, publicKey: PublicJwk
 }
 
 async function bumpCardCount(tx: Queryable, accountId: string, bookId: string, delta: number, at: string): Promise<void> {
-  await tx.query('UPDATE pixbooks SET card_count = card_count + $3, updated_at = $4 WHERE account_id = $1 AND book_id = $2', [accountId, bookId, delta, at])
+  await tx.query('UPDATE pixbooks SET card_count = card_count + $3, updated_at = $4 WHERE account_id = $1 AND book_id = $2', [
+    accountId,
+    bookId,
+    delta,
+    at,
+  ])
 }
 
 async function upsertTrade(
   tx: Queryable,
   accountId: string,
   bookId: string,
-  tradeId: string,
+  tradeId: unknown,
   role: string,
   state: string,
-  cardId: string | null,
+  cardId: unknown,
   counterparty: unknown,
   eventId: string,
 ): Promise<void> {

@@ -7,7 +7,9 @@ import { PROJECTION_TABLES } from '../projection/tables.js'
  * Postgres renders it with row_to_json. Equal digests before and after `rebuild` prove the projection
  * is a deterministic function of the object store.
  */
-export async function projectionDigest(db: Queryable): Promise<{ digest: string; tables: Record<string, { rows: number; digest: string }> }> {
+export async function projectionDigest(
+  db: Queryable,
+): Promise<{ digest: string; tables: Record<string, { rows: number; digest: string }> }> {
   const all = createHash('sha256')
   const tables: Record<string, { rows: number; digest: string }> = {}
   for (const { name, orderBy } of PROJECTION_TABLES) {

@@ -28,7 +28,14 @@ export async function* readObjects(store: ObjectStore, keys: string[], concurren
 }
 
 /** Replays one stream's objects into `tx`; throws a PixpaxError naming the object if the chain breaks. */
-export async function replayStream(tx: Queryable, store: ObjectStore, streamKey: string, objectKeys: string[], sha256: Sha256, onReceipt?: () => void): Promise<number> {
+export async function replayStream(
+  tx: Queryable,
+  store: ObjectStore,
+  streamKey: string,
+  objectKeys: string[],
+  sha256: Sha256,
+  onReceipt?: () => void,
+): Promise<number> {
   let state: StreamState | undefined
   for await (const { key, text } of readObjects(store, objectKeys)) {
     const checked = parseReceipt(text, sha256)
@@ -41,13 +48,24 @@ export async function replayStream(tx: Queryable, store: ObjectStore, streamKey:
       throw new PixpaxError('CHAIN_BROKEN', `object ${key} does not chain to its predecessor in the store`)
     }
     state = nextStreamState(checked, state)
-    await projectReceipt(tx, { receipt, streamKey, seq: state.count, objectKey: key, ownerIdentityId: [...state.owners][0] ?? receipt.issuer.identityId })
+    await projectReceipt(tx, {
+      receipt,
+      streamKey,
+      seq: state.count,
+      objectKey: key,
+      ownerIdentityId: [...state.owners][0] ?? receipt.issuer.identityId,
+    })
     onReceipt?.()
   }
   return state?.count ?? 0
 }
 
-export async function rebuild(db: ProjectionDb, store: ObjectStore, sha256: Sha256, progress?: ReplayProgress): Promise<{ receipts: number; streams: number }> {
+export async function rebuild(
+  db: ProjectionDb,
+  store: ObjectStore,
+  sha256: Sha256,
+  progress?: ReplayProgress,
+): Promise<{ receipts: number; streams: number }> {
   return db.transaction(async (tx) => {
     const names = PROJECTION_TABLES.map((t) => t.name).join(', ')
     await tx.query(`LOCK TABLE ${names} IN EXCLUSIVE MODE`)

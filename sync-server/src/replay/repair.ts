@@ -28,14 +28,20 @@ export async function repairAll(deps: AppDeps): Promise<{ streams: number; recei
   return { streams: streams.rows.length, receipts }
 }
 
-export async function repairFromOffsets(deps: AppDeps, progress?: (s: { streams: number; receipts: number }) => void): Promise<{ streams: number; receipts: number }> {
+export async function repairFromOffsets(
+  deps: AppDeps,
+  progress?: (s: { streams: number; receipts: number }) => void,
+): Promise<{ streams: number; receipts: number }> {
   const first = await repairAll(deps)
   const { db, store } = deps
   let receipts = first.receipts
   let streams = 0
   for await (const { streamKey, objectKeys } of walkStreams(store)) {
     streams++
-    const offset = await db.query<{ last_event_id: string }>('SELECT last_event_id FROM projector_offsets WHERE projector = $1 AND stream_key = $2', [PROJECTOR, streamKey])
+    const offset = await db.query<{ last_event_id: string }>(
+      'SELECT last_event_id FROM projector_offsets WHERE projector = $1 AND stream_key = $2',
+      [PROJECTOR, streamKey],
+    )
     const last = offset.rows[0]?.last_event_id
     const pending = last ? objectKeys.filter((k) => k.slice(k.lastIndexOf('/') + 1, -'.json'.length) > last) : objectKeys
     if (pending.length === 0) continue

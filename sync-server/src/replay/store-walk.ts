@@ -6,7 +6,10 @@ import type { ObjectStore } from '../stores/object-store.js'
  * stream at a time. Identity streams come first, then accounts, then the rest: keys and memberships
  * exist before the receipts that use them.
  */
-export async function* walkStreams(store: ObjectStore, pageSize = 1000): AsyncGenerator<{ stream: StreamRef; streamKey: string; objectKeys: string[] }> {
+export async function* walkStreams(
+  store: ObjectStore,
+  pageSize = 1000,
+): AsyncGenerator<{ stream: StreamRef; streamKey: string; objectKeys: string[] }> {
   const order = Object.values(STREAM_TYPES).sort((a, b) => rank(a.type) - rank(b.type))
   for (const spec of order) {
     const prefix = `pixpax/${spec.plural}/`
@@ -17,7 +20,8 @@ export async function* walkStreams(store: ObjectStore, pageSize = 1000): AsyncGe
       for (const key of page) {
         const parts = key.slice(prefix.length).split('/')
         // {ids…}/events/{eventId}.json — anything else (snapshot.json) is derived and skipped.
-        if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json')) continue
+        if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json'))
+          continue
         const ids = parts.slice(0, spec.idFields.length)
         const streamKey = [spec.type, ...ids].join('/')
         if (current?.streamKey !== streamKey) {

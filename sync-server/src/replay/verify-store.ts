@@ -19,7 +19,12 @@ export interface StoreVerification {
   errors: Array<{ objectKey: string; code: string; message: string }>
 }
 
-export async function verifyStore(store: ObjectStore, verifier: SignatureVerifier, sha256: Sha256, policy: TrustPolicy = {}): Promise<StoreVerification> {
+export async function verifyStore(
+  store: ObjectStore,
+  verifier: SignatureVerifier,
+  sha256: Sha256,
+  policy: TrustPolicy = {},
+): Promise<StoreVerification> {
   const chain = new ChainVerifier({ verifier, sha256, ...policy })
   // Revocation-blind view of identities for non-identity streams (see above).
   const ledger = chain.ledger

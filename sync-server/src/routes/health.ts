@@ -11,7 +11,10 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     const checks = await Promise.allSettled([db.query('SELECT 1'), store.ping()])
     const [dbCheck, storeCheck] = checks
     if (dbCheck.status === 'rejected' || storeCheck.status === 'rejected') {
-      throw new ApiError('UNAVAILABLE', `not ready: database ${dbCheck.status === 'fulfilled' ? 'ok' : 'down'}, object store ${storeCheck.status === 'fulfilled' ? 'ok' : 'down'}`)
+      throw new ApiError(
+        'UNAVAILABLE',
+        `not ready: database ${dbCheck.status === 'fulfilled' ? 'ok' : 'down'}, object store ${storeCheck.status === 'fulfilled' ? 'ok' : 'down'}`,
+      )
     }
     return { ok: true, db: db.name, store: store.name }
   })

@@ -18,26 +18,39 @@ function parseParams<T extends z.ZodType>(schema: T, request: FastifyRequest): z
   return parsed.data
 }
 
-const StreamKeyParam = z.string().max(300).transform((key, ctx) => {
-  try {
-    parseStreamKey(key)
-    return key
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message })
-    return z.NEVER
-  }
-})
+const StreamKeyParam = z
+  .string()
+  .max(300)
+  .transform((key, ctx) => {
+    try {
+      parseStreamKey(key)
+      return key
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message })
+      return z.NEVER
+    }
+  })
 
 export async function queryRoutes(app: FastifyInstance): Promise<void> {
-  const { db, store, relaySigner, config, openapi } = app.relay
+  const { db, relaySigner, config, openapi } = app.relay
 
   const HeadQuery = z.strictObject({ key: StreamKeyParam })
   const HeadResponse = z.object({ stream: z.string(), seq: z.number(), eventId: z.string(), hash: z.string() })
-  openapi.add({ method: 'GET', url: '/v1/streams/head', summary: "A stream's head", tags: ['streams'], query: HeadQuery, response: HeadResponse })
+  openapi.add({
+    method: 'GET',
+    url: '/v1/streams/head',
+    summary: "A stream's head",
+    tags: ['streams'],
+    query: HeadQuery,
+    response: HeadResponse,
+  })
   app.get('/v1/streams/head', async (request) => {
     const { key } = parseQuery(HeadQuery, request)
     await app.relay.authorizeRead?.(request, key)
-    const rows = await db.query<{ seq: number; head_event_id: string; head_hash: string }>('SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1', [key])
+    const rows = await db.query<{ seq: number; head_event_id: string; head_hash: string }>(
+      'SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
+      [key],
+    )
     const row = rows.rows[0]
     if (!row) throw new ApiError('NOT_FOUND', `stream ${key} has no receipts`)
     return { stream: key, seq: row.seq, eventId: row.head_event_id, hash: row.head_hash }
@@ -51,7 +64,8 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   openapi.add({
     method: 'GET',
     url: '/v1/receipts',
-    summary: 'Receipts of a stream in chain order, as stored (canonical bytes), paged by eventId. Accept: application/x-ndjson for one receipt per line.',
+    summary:
+      'Receipts of a stream in chain order, as stored (canonical bytes), paged by eventId. Accept: application/x-ndjson for one receipt per line.',
     tags: ['receipts'],
     query: ReceiptsQuery,
   })
@@ -79,10 +93,14 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   openapi.add({ method: 'GET', url: '/v1/identities/:id', summary: 'An identity and its keys (public)', tags: ['identities'] })
   app.get('/v1/identities/:id', async (request) => {
     const { id } = parseParams(IdentityParams, request)
-    const rows = await db.query<{ identity_id: string; account_id: string; kind: string; display_name: string | null; created_event_id: string; created_at: string }>(
-      'SELECT * FROM identities WHERE identity_id = $1',
-      [id],
-    )
+    const rows = await db.query<{
+      identity_id: string
+      account_id: string
+      kind: string
+      display_name: string | null
+      created_event_id: string
+      created_at: string
+    }>('SELECT * FROM identities WHERE identity_id = $1', [id])
     const identity = rows.rows[0]
     if (!identity) throw new ApiError('NOT_FOUND', `identity ${id} is not known`)
     const keys = await db.query<{ public_key_id: string; public_key: PublicJwk | string; added_seq: number; revoked_seq: number | null }>(
@@ -107,21 +125,35 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   })
 
   const PixbookParams = z.object({ accountId: IdSchema, bookId: IdSchema })
-  openapi.add({ method: 'GET', url: '/v1/pixbooks/:accountId/:bookId', summary: 'A pixbook projection: owner, cards, packs, last save', tags: ['pixbooks'] })
+  openapi.add({
+    method: 'GET',
+    url: '/v1/pixbooks/:accountId/:bookId',
+    summary: 'A pixbook projection: owner, cards, packs, last save',
+    tags: ['pixbooks'],
+  })
   app.get('/v1/pixbooks/:accountId/:bookId', async (request) => {
     const { accountId, bookId } = parseParams(PixbookParams, request)
     const stream = `pixbook/${accountId}/${bookId}`
     await app.relay.authorizeRead?.(request, stream)
-    const rows = await db.query<Record<string, unknown>>('SELECT * FROM pixbooks WHERE account_id = $1 AND book_id = $2', [accountId, bookId])
+    const rows = await db.query<Record<string, unknown>>('SELECT * FROM pixbooks WHERE account_id = $1 AND book_id = $2', [
+      accountId,
+      bookId,
+    ])
     const book = rows.rows[0]
     if (!book) throw new ApiError('NOT_FOUND', `pixbook ${accountId}/${bookId} is not known`)
     const [cards, packs, head] = await Promise.all([
-      db.query<Record<string, unknown>>('SELECT card_id, art_hash, pack_id, added_event_id FROM pixbook_cards WHERE account_id = $1 AND book_id = $2 ORDER BY card_id', [accountId, bookId]),
-      db.query<Record<string, unknown>>('SELECT pack_id, series_id, cards, issued_event_id, opened_event_id FROM pixbook_packs WHERE account_id = $1 AND book_id = $2 ORDER BY pack_id', [
-        accountId,
-        bookId,
-      ]),
-      db.query<{ seq: number; head_event_id: string; head_hash: string }>('SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1', [stream]),
+      db.query<Record<string, unknown>>(
+        'SELECT card_id, art_hash, pack_id, added_event_id FROM pixbook_cards WHERE account_id = $1 AND book_id = $2 ORDER BY card_id',
+        [accountId, bookId],
+      ),
+      db.query<Record<string, unknown>>(
+        'SELECT pack_id, series_id, cards, issued_event_id, opened_event_id FROM pixbook_packs WHERE account_id = $1 AND book_id = $2 ORDER BY pack_id',
+        [accountId, bookId],
+      ),
+      db.query<{ seq: number; head_event_id: string; head_hash: string }>(
+        'SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
+        [stream],
+      ),
     ])
     return {
       accountId,
@@ -132,7 +164,9 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
       description: book.description,
       seriesId: book.series_id,
       cardCount: book.card_count,
-      lastSave: book.last_saved_event_id ? { eventId: book.last_saved_event_id, snapshotHash: book.last_snapshot_hash, documentUrl: book.last_document_url } : null,
+      lastSave: book.last_saved_event_id
+        ? { eventId: book.last_saved_event_id, snapshotHash: book.last_snapshot_hash, documentUrl: book.last_document_url }
+        : null,
       createdAt: book.created_at,
       updatedAt: book.updated_at,
       head: head.rows[0] ? { seq: head.rows[0].seq, eventId: head.rows[0].head_event_id, hash: head.rows[0].head_hash } : null,
@@ -140,7 +174,7 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
       packs: packs.rows.map((p) => ({
         packId: p.pack_id,
         seriesId: p.series_id,
-        cards: typeof p.cards === 'string' ? JSON.parse(p.cards) : p.cards,
+        cards: (typeof p.cards === 'string' ? JSON.parse(p.cards) : p.cards) as unknown,
         issuedEventId: p.issued_event_id,
         openedEventId: p.opened_event_id,
       })),
@@ -148,5 +182,9 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   })
 
   openapi.add({ method: 'GET', url: '/v1/relay', summary: "The relay's identity and ack-signing key", tags: ['relay'] })
-  app.get('/v1/relay', async () => ({ identityId: config.RELAY_IDENTITY_ID, publicKey: relaySigner.publicKey, publicKeyId: relaySigner.publicKeyId }))
+  app.get('/v1/relay', async () => ({
+    identityId: config.RELAY_IDENTITY_ID,
+    publicKey: relaySigner.publicKey,
+    publicKeyId: relaySigner.publicKeyId,
+  }))
 }

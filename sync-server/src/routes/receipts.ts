@@ -8,10 +8,21 @@ export async function receiptRoutes(app: FastifyInstance): Promise<void> {
   // Each receipt is validated by the shared checks (same schema, same codes as every verifier), so the
   // body schema only fixes the wrapper; a bad receipt gets its own result, not a whole-request 400.
   const PostReceiptsBody = z.strictObject({ receipts: z.array(z.unknown()).min(1).max(config.MAX_RECEIPTS_PER_REQUEST) })
-  const AckSchema = z.object({ stream: z.string(), seq: z.number(), eventId: z.string(), hash: z.string(), relayKeyId: z.string(), signature: z.string() })
+  const AckSchema = z.object({
+    stream: z.string(),
+    seq: z.number(),
+    eventId: z.string(),
+    hash: z.string(),
+    relayKeyId: z.string(),
+    signature: z.string(),
+  })
   const ResultSchema = z.union([
     z.object({ ok: z.literal(true), eventId: z.string(), seq: z.number(), hash: z.string(), ack: AckSchema }),
-    z.object({ ok: z.literal(false), eventId: z.string().optional(), error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }) }),
+    z.object({
+      ok: z.literal(false),
+      eventId: z.string().optional(),
+      error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+    }),
   ])
   openapi.add({
     method: 'POST',

@@ -18,7 +18,12 @@ export interface VaultTransitOptions {
   timeoutMs?: number
 }
 
-async function vaultRequest(options: VaultTransitOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
+async function vaultRequest(
+  options: VaultTransitOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const f = options.fetch ?? fetch
   const url = `${options.address.replace(/\/$/, '')}/v1/${options.mount ?? 'transit'}/${path}`
   const response = await f(url, {

@@ -6,7 +6,12 @@ import { SYNC_LIMITS, SyncSession } from './sync-session.js'
 export async function syncRoutes(app: FastifyInstance): Promise<void> {
   // Frames over maxPayload are refused by ws itself with close code 1009 ("message too big").
   await app.register(websocket, { options: { maxPayload: SYNC_LIMITS.maxMessageBytes } })
-  app.relay.openapi.add({ method: 'GET', url: '/v1/sync', summary: 'WebSocket upgrade: the sync protocol (docs/sync-protocol.md)', tags: ['sync'] })
+  app.relay.openapi.add({
+    method: 'GET',
+    url: '/v1/sync',
+    summary: 'WebSocket upgrade: the sync protocol (docs/sync-protocol.md)',
+    tags: ['sync'],
+  })
   app.get('/v1/sync', { websocket: true }, (socket, request) => {
     new SyncSession(socket, request, app.relay)
   })

@@ -137,7 +137,11 @@ export class SyncSession {
     this.close()
   }
 
-  private fail(code: PixpaxError['code'], message: string, options: { id?: string; stream?: string; fatal?: boolean; details?: Record<string, unknown> } = {}): Promise<void> {
+  private fail(
+    code: PixpaxError['code'],
+    message: string,
+    options: { id?: string; stream?: string; fatal?: boolean; details?: Record<string, unknown> } = {},
+  ): Promise<void> {
     const fatal = options.fatal ?? false
     const sent = this.send({
       type: 'error',
@@ -186,7 +190,10 @@ export class SyncSession {
       const id = 'id' in message ? message.id : undefined
       const e = ApiError.from(error)
       if (e.code === 'INTERNAL') this.request.log.error({ err: error }, 'sync message failed')
-      await this.fail(e.code, e.status >= 500 ? 'internal error' : e.message, { ...(id ? { id } : {}), ...(e.details && e.status < 500 ? { details: e.details } : {}) })
+      await this.fail(e.code, e.status >= 500 ? 'internal error' : e.message, {
+        ...(id ? { id } : {}),
+        ...(e.details && e.status < 500 ? { details: e.details } : {}),
+      })
     }
   }
 
@@ -194,7 +201,10 @@ export class SyncSession {
     switch (message.type) {
       case 'hello': {
         if (message.v !== SYNC_PROTOCOL_VERSION) {
-          await this.fail('PROTOCOL_ERROR', `protocol version ${message.v} is not supported (only ${SYNC_PROTOCOL_VERSION})`, { fatal: true, details: { supported: [SYNC_PROTOCOL_VERSION] } })
+          await this.fail('PROTOCOL_ERROR', `protocol version ${message.v} is not supported (only ${SYNC_PROTOCOL_VERSION})`, {
+            fatal: true,
+            details: { supported: [SYNC_PROTOCOL_VERSION] },
+          })
           return
         }
         const session = message.token ? await this.relay.sessionForToken?.(message.token) : undefined
@@ -207,7 +217,11 @@ export class SyncSession {
         await this.send({
           type: 'welcome',
           v: SYNC_PROTOCOL_VERSION,
-          relay: { identityId: this.relay.config.RELAY_IDENTITY_ID, publicKeyId: this.relay.relaySigner.publicKeyId, publicKey: this.relay.relaySigner.publicKey },
+          relay: {
+            identityId: this.relay.config.RELAY_IDENTITY_ID,
+            publicKeyId: this.relay.relaySigner.publicKeyId,
+            publicKey: this.relay.relaySigner.publicKey,
+          },
           session: session ? { identityId: session.identityId } : null,
           limits: SYNC_LIMITS,
         })
@@ -254,9 +268,16 @@ export class SyncSession {
           }
           let sentSeq = 0
           if (after) {
-            const row = await this.relay.db.query<{ seq: number }>('SELECT seq FROM receipts WHERE stream_key = $1 AND event_id = $2', [key, after])
+            const row = await this.relay.db.query<{ seq: number }>('SELECT seq FROM receipts WHERE stream_key = $1 AND event_id = $2', [
+              key,
+              after,
+            ])
             if (!row.rows[0]) {
-              throw new PixpaxError('CHAIN_BROKEN', `cursor ${after} is not a receipt of ${key}; resubscribe from an eventId you received, or from the start`, { stream: key })
+              throw new PixpaxError(
+                'CHAIN_BROKEN',
+                `cursor ${after} is not a receipt of ${key}; resubscribe from an eventId you received, or from the start`,
+                { stream: key },
+              )
             }
             sentSeq = row.rows[0].seq
           }
@@ -305,9 +326,16 @@ export class SyncSession {
         }
         if (!sub.caughtUp && !this.isClosed()) {
           sub.caughtUp = true
-          const head = await this.relay.db.query<{ seq: number; head_event_id: string; head_hash: string }>('SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1', [sub.key])
+          const head = await this.relay.db.query<{ seq: number; head_event_id: string; head_hash: string }>(
+            'SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
+            [sub.key],
+          )
           const h = head.rows[0]
-          await this.send({ type: 'caught-up', stream: sub.key, head: h ? { seq: h.seq, eventId: h.head_event_id, hash: h.head_hash } : null })
+          await this.send({
+            type: 'caught-up',
+            stream: sub.key,
+            head: h ? { seq: h.seq, eventId: h.head_event_id, hash: h.head_hash } : null,
+          })
         }
       } while (sub.dirty)
     } catch (error) {
@@ -323,7 +351,10 @@ export class SyncSession {
    * Up to maxReceiptsPerMessage receipts after `afterSeq`: their canonical bytes (the projection keeps a
    * copy of each object's bytes, so this is one range scan) and ack JSON, ready to embed.
    */
-  private async readBatch(streamKey: string, afterSeq: number): Promise<Array<{ seq: number; position: number; receipt: string; ack: string }>> {
+  private async readBatch(
+    streamKey: string,
+    afterSeq: number,
+  ): Promise<Array<{ seq: number; position: number; receipt: string; ack: string }>> {
     const { db, relaySigner } = this.relay
     const rows = await db.query<{ seq: number; body: string; event_id: string; hash: string; ack: string | null; position: number | null }>(
       `SELECT r.seq, r.body, r.event_id, r.hash, a.ack, a.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq

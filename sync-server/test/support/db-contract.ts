@@ -53,7 +53,13 @@ export function runProjectionDbContract(name: string, setup: () => Promise<Proje
       const insert = await db.query('INSERT INTO t VALUES ($1, $2), ($3, $4)', [1, 'one', 2, 'two'])
       expect(insert).toEqual({ rows: [], rowCount: 2 })
       const select = await db.query<{ id: number; label: string }>('SELECT id, label FROM t ORDER BY id')
-      expect(select).toEqual({ rows: [{ id: 1, label: 'one' }, { id: 2, label: 'two' }], rowCount: 2 })
+      expect(select).toEqual({
+        rows: [
+          { id: 1, label: 'one' },
+          { id: 2, label: 'two' },
+        ],
+        rowCount: 2,
+      })
       expect((await db.query('SELECT * FROM t WHERE id = $1', [99])).rowCount).toBe(0)
       expect((await db.query('UPDATE t SET label = $1', ['x'])).rowCount).toBe(2)
       const returning = await db.query('INSERT INTO t VALUES ($1, $2) RETURNING id', [3, 'three'])
@@ -187,12 +193,8 @@ export function runProjectionDbContract(name: string, setup: () => Promise<Proje
           }),
         ),
       )
-      expect(results.map((r) => r.status)).toEqual(
-        Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 'rejected' : 'fulfilled')),
-      )
-      const { rows } = await db.query<{ txn: number; n: number }>(
-        'SELECT txn, count(*)::int AS n FROM steps GROUP BY txn ORDER BY txn',
-      )
+      expect(results.map((r) => r.status)).toEqual(Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 'rejected' : 'fulfilled')))
+      const { rows } = await db.query<{ txn: number; n: number }>('SELECT txn, count(*)::int AS n FROM steps GROUP BY txn ORDER BY txn')
       expect(rows).toEqual(
         Array.from({ length: 12 }, (_, i) => i)
           .filter((i) => i % 3 !== 0)
@@ -233,7 +235,7 @@ export function runProjectionDbContract(name: string, setup: () => Promise<Proje
 
     it('migrate applies files in numeric order, once, recording each', async () => {
       const dir = await tempMigrations({
-        '001_first.sql': 'CREATE TABLE log (step text);\nINSERT INTO log VALUES (\'1\');',
+        '001_first.sql': "CREATE TABLE log (step text);\nINSERT INTO log VALUES ('1');",
         '2_second.sql': "INSERT INTO log VALUES ('2');",
         '010_tenth.sql': "INSERT INTO log VALUES ('10'); CREATE INDEX log_step ON log (step);",
         'README.md': 'not a migration',
@@ -281,19 +283,24 @@ export function runProjectionDbContract(name: string, setup: () => Promise<Proje
         '003_more.sql': 'ALTER TABLE once ADD COLUMN n int;', // fails if applied twice
       })
       const runs = await Promise.all([migrate(db, dir), migrate(peer, dir), migrate(db, dir), migrate(peer, dir)])
-      expect(runs.flat().map((m) => m.version).sort()).toEqual([1, 2, 3])
+      expect(
+        runs
+          .flat()
+          .map((m) => m.version)
+          .sort(),
+      ).toEqual([1, 2, 3])
       expect((await db.query('SELECT count(*) AS n FROM once')).rows).toEqual([{ n: 1 }])
       expect((await db.query('SELECT count(*) AS n FROM schema_migrations')).rows).toEqual([{ n: 3 }])
     })
 
     it('migrate rejects badly named files, duplicate versions and explicit transactions', async () => {
       await expect(migrate(db, await tempMigrations({ 'init.sql': 'SELECT 1;' }))).rejects.toThrow(/NNN_name/)
-      await expect(
-        migrate(db, await tempMigrations({ '001_a.sql': 'SELECT 1;', '1_b.sql': 'SELECT 1;' })),
-      ).rejects.toThrow(/two migrations have version 1/)
-      await expect(
-        migrate(db, await tempMigrations({ '001_tx.sql': 'BEGIN;\nCREATE TABLE z (x int);\nCOMMIT;' })),
-      ).rejects.toThrow(/BEGIN\/COMMIT/)
+      await expect(migrate(db, await tempMigrations({ '001_a.sql': 'SELECT 1;', '1_b.sql': 'SELECT 1;' }))).rejects.toThrow(
+        /two migrations have version 1/,
+      )
+      await expect(migrate(db, await tempMigrations({ '001_tx.sql': 'BEGIN;\nCREATE TABLE z (x int);\nCOMMIT;' }))).rejects.toThrow(
+        /BEGIN\/COMMIT/,
+      )
       // PL/pgSQL blocks are fine
       const fn = await tempMigrations({
         '001_fn.sql': `CREATE FUNCTION one() RETURNS int LANGUAGE plpgsql AS $$

@@ -126,9 +126,7 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
         'pixpax/pixbooks/acc/b1/snapshot.json',
       ])
       expect(await store.list('pixpax/pixbooks/acc/b1/events/e1.js')).toEqual(['pixpax/pixbooks/acc/b1/events/e1.json'])
-      expect(await store.list('pixpax/pixbooks/acc/b1/events/e1.json')).toEqual([
-        'pixpax/pixbooks/acc/b1/events/e1.json',
-      ])
+      expect(await store.list('pixpax/pixbooks/acc/b1/events/e1.json')).toEqual(['pixpax/pixbooks/acc/b1/events/e1.json'])
       expect(await store.list('pixpax/pixbook')).toEqual(keys)
       expect(await store.list('pixpax/pixbooks/acc2')).toEqual([])
       expect(await store.list('nothing')).toEqual([])
@@ -155,11 +153,7 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       expect(await store.list('page/', { limit: 0 })).toEqual([])
       expect(await store.list('page/')).toEqual(keys) // default limit 1000
       // startAfter need not be a stored key
-      expect(await store.list('page/', { startAfter: 'page/k010x', limit: 3 })).toEqual([
-        'page/k011',
-        'page/k012',
-        'page/k013',
-      ])
+      expect(await store.list('page/', { startAfter: 'page/k010x', limit: 3 })).toEqual(['page/k011', 'page/k012', 'page/k013'])
       expect(await store.list('page/', { startAfter: 'page/k022' })).toEqual([])
       expect(await store.list('page/', { startAfter: 'page/zzz' })).toEqual([])
       // startAfter before the prefix: the whole prefix
@@ -263,9 +257,7 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
 
     it('concurrent writes of different keys all land', async () => {
       const keys = Array.from({ length: 100 }, (_, i) => `fan/s${i % 7}/events/${String(i).padStart(4, '0')}.json`)
-      const results = await Promise.all(
-        keys.map((key, i) => (i % 2 === 0 ? store.putIfAbsent(key, text(key)) : store.put(key, text(key)))),
-      )
+      const results = await Promise.all(keys.map((key, i) => (i % 2 === 0 ? store.putIfAbsent(key, text(key)) : store.put(key, text(key)))))
       expect(results.filter((r) => r === 'created')).toHaveLength(50)
       expect(await store.list('fan/')).toEqual([...keys].sort(byteOrder))
       for (const key of keys) expectBytes(await store.get(key), text(key))

@@ -105,27 +105,29 @@ export async function startS3rver(options: StartS3rverOptions = {}): Promise<Run
     }
     const target = options.raw ? undefined : objectPut(req.method, req.url, req.headers)
     if (!target) return app(req, res)
-    void keyLocks.run(`${target.bucket}/${target.key}`, async () => {
-      const finished = new Promise<void>((resolve) => {
-        res.once('finish', resolve)
-        res.once('close', resolve)
+    void keyLocks
+      .run(`${target.bucket}/${target.key}`, async () => {
+        const finished = new Promise<void>((resolve) => {
+          res.once('finish', resolve)
+          res.once('close', resolve)
+        })
+        if (req.headers['if-none-match'] === '*' && (await s3rver.store.existsObject(target.bucket, target.key))) {
+          req.resume()
+          res.writeHead(412, { 'content-type': 'application/xml' })
+          res.end(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
+              '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
+              '<Condition>If-None-Match</Condition><RequestId>s3rver</RequestId></Error>',
+          )
+        } else {
+          app(req, res)
+        }
+        await finished
       })
-      if (req.headers['if-none-match'] === '*' && (await s3rver.store.existsObject(target.bucket, target.key))) {
-        req.resume()
-        res.writeHead(412, { 'content-type': 'application/xml' })
-        res.end(
-          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
-            '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
-            '<Condition>If-None-Match</Condition><RequestId>s3rver</RequestId></Error>',
-        )
-      } else {
-        app(req, res)
-      }
-      await finished
-    }).catch((err: unknown) => {
-      if (!res.headersSent) res.writeHead(500).end(String(err))
-      else res.destroy()
-    })
+      .catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500).end(String(err))
+        else res.destroy()
+      })
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -163,10 +165,7 @@ function objectPut(
   return { bucket: decodeURIComponent(bucket), key: rest.map(decodeURIComponent).join('/') }
 }
 
-function listObjectsV2Request(
-  method: string | undefined,
-  url: string | undefined,
-): { bucket: string; query: URLSearchParams } | undefined {
+function listObjectsV2Request(method: string | undefined, url: string | undefined): { bucket: string; query: URLSearchParams } | undefined {
   if (method !== 'GET' || url === undefined) return undefined
   const parsed = new URL(url, 'http://localhost')
   const [, bucket, rest] = parsed.pathname.split('/')
@@ -187,8 +186,7 @@ async function listObjectsV2(store: S3rverStore, bucket: string, query: URLSearc
     .sort((a, b) => Buffer.compare(Buffer.from(a.key, 'utf8'), Buffer.from(b.key, 'utf8')))
   const page = after.slice(0, maxKeys)
   const truncated = after.length > page.length
-  const esc = (s: string): string =>
-    s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
   const el = (name: string, value: string | number | boolean): string => `<${name}>${esc(String(value))}</${name}>`
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
