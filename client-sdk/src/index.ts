@@ -48,3 +48,4 @@ export {
 export { OUTBOX_TRANSITIONS, backoffMs, type OutboxEvent } from './sync/outbox-machine.js'
 export { exportNdjson, importNdjson, type ImportResult } from './sync/ndjson.js'
 export { login, type Session } from './network/session.js'
+export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'

@@ -134,6 +134,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private ws: WebSocketLike | undefined
   private relayKey: { publicKeyId: string; publicKey: PublicJwk } | undefined
   private running = false
+  /** Set when the relay refused our session: reconnect without one. */
+  private anonymous = false
+  /** Set when the relay's key changed: never talk to it again without the app deciding. */
+  private halted = false
   private connectAttempts = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private pushSeq = 0
@@ -211,6 +215,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     await this.options.log.putOutbox(entry)
     this.outbox.push(entry)
     this.follow(key)
+    this.updateSynced() // something to push again: no longer synced
     this.schedule(0)
     return receipt
   }
@@ -277,6 +282,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private setStatus(status: SyncStatus): void {
+    // Without the session the app gave us, we keep syncing what we can, but the status stays 'error'
+    // until the app restarts the client with a valid session.
+    if (this.anonymous && status !== 'offline') status = 'error'
     if (this.status === status) return
     this.status = status
     this.emit('status', status)
@@ -296,7 +304,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.ws = ws
     ws.addEventListener('open', () => {
       void (async () => {
-        const token = await this.options.token?.()
+        const token = this.anonymous ? undefined : await this.options.token?.()
         if (this.ws === ws) ws.send(JSON.stringify({ type: 'hello', v: SYNC_PROTOCOL_VERSION, ...(token ? { token } : {}) }))
       })()
     })
@@ -323,7 +331,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private reconnectLater(): void {
-    if (!this.running || this.status === 'error') return
+    if (!this.running || this.halted) return
     this.connectAttempts++
     const delay = backoffMs(
       this.connectAttempts,
@@ -369,13 +377,14 @@ export class SyncClient extends Emitter<SyncClientEvents> {
             code: 'KEY_UNKNOWN',
             message: `relay announced key ${announced.publicKeyId}, pinned ${pinned}`,
           })
+          this.halted = true
           this.setStatus('error')
           this.ws?.close(1000, 'relay key changed')
           return
         }
         this.relayKey = announced
         this.connectAttempts = 0
-        this.setStatus('syncing')
+        if (!this.anonymous) this.setStatus('syncing')
         // Identity streams first: keys must be known before the receipts they sign.
         const keys = [...this.followed].sort((a, b) => Number(!a.startsWith('identity/')) - Number(!b.startsWith('identity/')))
         this.subscribe(keys)
@@ -401,7 +410,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         return
       case 'error':
         if (message.fatal) {
-          if (message.code === 'UNAUTHENTICATED') this.setStatus('error')
+          if (message.code === 'UNAUTHENTICATED') {
+            // The session is gone (expired, or its key revoked). Keep going without one: pushing signed
+            // receipts needs no session, and public streams still sync; the app sees status 'error'.
+            this.anonymous = true
+            this.setStatus('error')
+          }
           return
         }
         if (message.stream) {
