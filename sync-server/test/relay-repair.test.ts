@@ -135,7 +135,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
 
   /** Posts `receipt` with the crash armed: the relay answers 500 and leaves the object behind. */
   async function crashOn(receipt: Receipt): Promise<void> {
-    faults.crashAt = /^\s*INSERT INTO receipts/
+    faults.crashAt = /INSERT INTO receipts \(/
     const res = await postReceipts(relay.url, [receipt])
     expect(faults.fired.pop()).toBe('crash')
     expect(res.status).toBe(500)
@@ -245,7 +245,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     const a = await nextCard()
     const b = await nextCard({ prev: { eventId: a.eventId, hash: a.hash } })
     // Crash on the second receipt's projection: both objects are written, neither projected.
-    faults.crashAt = /^\s*INSERT INTO receipts/
+    faults.crashAt = /INSERT INTO receipts \(/
     const res = await postReceipts(relay.url, [a, b])
     expect(faults.fired.pop()).toBe('crash')
     expect(res.status).toBe(500)

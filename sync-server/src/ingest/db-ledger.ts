@@ -16,6 +16,15 @@ import {
 } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
 
+interface LoadedState {
+  identities: Array<{ id: string; account: string; kind: IdentityKind }>
+  keys: Array<{ id: string; kid: string; key: PublicJwk | string; revoked: boolean }>
+  streams: Array<{ key: string; type: string; owner: string; seq: number; eventId: string; hash: string }>
+  members: Array<{ account: string; id: string; role: 'owner' | 'member' }>
+  known: Array<{ eventId: string; hash: string }>
+  idem: Array<{ id: string; key: string; hash: string }>
+}
+
 export class DbLedgerView implements LedgerView {
   private constructor(
     private readonly identities: Map<string, IdentityState>,
@@ -25,39 +34,64 @@ export class DbLedgerView implements LedgerView {
     private readonly idempotencyKeys: Map<string, string>,
   ) {}
 
+  /**
+   * Everything the rules need, in ONE round trip (this runs under the stream's lock, so every round
+   * trip here is time the stream is held): issuer identities and keys, the stream's head and owners,
+   * its account (when opening a stream inside one), which named receipts exist, and used idempotency keys.
+   */
   static async load(tx: Queryable, streamKey: string, group: readonly CheckedReceipt[]): Promise<DbLedgerView> {
     const identityIds = new Set<string>()
+    const eventIds = new Set<string>()
     for (const { receipt } of group) {
       identityIds.add(receipt.issuer.identityId)
       if (receipt.type === 'MEMBER_ADDED') identityIds.add(receipt.payload.identityId as string)
-    }
-    const identities = await loadIdentities(tx, [...identityIds])
-    const streams = new Map<string, StreamState>()
-    const own = await loadStream(tx, streamKey)
-    if (own) streams.set(streamKey, own)
-    // Opening a stream inside an account needs the account's members (shared rule: genesis owner).
-    const accountId = group[0]?.receipt.stream.accountId
-    if (!own && accountId && !streamKey.startsWith('account/')) {
-      const account = await loadStream(tx, `account/${accountId}`)
-      if (account) streams.set(`account/${accountId}`, account)
-    }
-    // Fork vs broken link and replays: which of the named receipts are in this stream already.
-    const eventIds = new Set<string>()
-    for (const { receipt } of group) {
       eventIds.add(receipt.eventId)
       if (receipt.prevEventId) eventIds.add(receipt.prevEventId)
     }
-    const known = await tx.query<{ event_id: string; hash: string }>(
-      'SELECT event_id, hash FROM receipts WHERE stream_key = $1 AND event_id = ANY($2::text[])',
-      [streamKey, [...eventIds]],
+    const accountId = group[0]?.receipt.stream.accountId
+    const accountKey = accountId && !streamKey.startsWith('account/') ? `account/${accountId}` : null
+    const { rows } = await tx.query<{ state: LoadedState }>(
+      `SELECT json_build_object(
+         'identities', (SELECT coalesce(json_agg(json_build_object('id', identity_id, 'account', account_id, 'kind', kind)), '[]') FROM identities WHERE identity_id = ANY($2::text[])),
+         'keys', (SELECT coalesce(json_agg(json_build_object('id', identity_id, 'kid', public_key_id, 'key', public_key, 'revoked', revoked_seq IS NOT NULL)), '[]') FROM identity_keys WHERE identity_id = ANY($2::text[])),
+         'streams', (SELECT coalesce(json_agg(json_build_object('key', stream_key, 'type', stream_type, 'owner', owner_identity_id, 'seq', seq, 'eventId', head_event_id, 'hash', head_hash)), '[]') FROM streams WHERE stream_key = $1 OR stream_key = $3),
+         'members', (SELECT coalesce(json_agg(json_build_object('account', account_id, 'id', identity_id, 'role', role)), '[]') FROM account_members
+                     WHERE account_id = ANY(ARRAY[CASE WHEN $1 LIKE 'account/%' THEN substr($1, 9) END, substr($3, 9)])),
+         'known', (SELECT coalesce(json_agg(json_build_object('eventId', event_id, 'hash', hash)), '[]') FROM receipts WHERE stream_key = $1 AND event_id = ANY($4::text[])),
+         'idem', (SELECT coalesce(json_agg(json_build_object('id', issuer_identity_id, 'key', idempotency_key, 'hash', hash)), '[]') FROM receipts
+                  WHERE (issuer_identity_id, idempotency_key) IN (SELECT * FROM unnest($5::text[], $6::text[])))
+       ) AS state`,
+      [
+        streamKey,
+        [...identityIds],
+        accountKey,
+        [...eventIds],
+        group.map((c) => c.receipt.issuer.identityId),
+        group.map((c) => c.receipt.idempotencyKey),
+      ],
     )
-    const knownReceipts = new Set(known.rows.map((r) => `${r.event_id} ${r.hash}`))
-    const idem = await tx.query<{ issuer_identity_id: string; idempotency_key: string; hash: string }>(
-      `SELECT issuer_identity_id, idempotency_key, hash FROM receipts
-       WHERE (issuer_identity_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-      [group.map((c) => c.receipt.issuer.identityId), group.map((c) => c.receipt.idempotencyKey)],
-    )
-    const idempotencyKeys = new Map(idem.rows.map((r) => [`${r.issuer_identity_id} ${r.idempotency_key}`, r.hash]))
+    const raw = rows[0]!.state
+    const state: LoadedState = typeof raw === 'string' ? (JSON.parse(raw) as LoadedState) : raw
+    const identities = new Map<string, IdentityState>()
+    for (const i of state.identities) identities.set(i.id, { identityId: i.id, accountId: i.account, kind: i.kind, keys: new Map() })
+    for (const k of state.keys) {
+      const publicKey = typeof k.key === 'string' ? (JSON.parse(k.key) as PublicJwk) : k.key
+      identities.get(k.id)?.keys.set(k.kid, { publicKey, revoked: k.revoked })
+    }
+    const streams = new Map<string, StreamState>()
+    for (const st of state.streams) {
+      const members = new Map<string, 'owner' | 'member'>()
+      if (st.type === 'account') {
+        for (const m of state.members) if (`account/${m.account}` === st.key) members.set(m.id, m.role)
+      }
+      const owners =
+        st.type === 'account' ? new Set([...members].filter(([, role]) => role === 'owner').map(([id]) => id)) : new Set([st.owner])
+      streams.set(st.key, { key: st.key, count: st.seq, head: { eventId: st.eventId, hash: st.hash }, owners, members })
+    }
+    // Opening a stream inside an account needs the account's members; once the stream exists, not.
+    if (streams.has(streamKey) && accountKey) streams.delete(accountKey)
+    const knownReceipts = new Set(state.known.map((r) => `${r.eventId} ${r.hash}`))
+    const idempotencyKeys = new Map(state.idem.map((r) => [`${r.id} ${r.key}`, r.hash]))
     return new DbLedgerView(identities, streamKey, streams, knownReceipts, idempotencyKeys)
   }
 
@@ -84,47 +118,4 @@ export class DbLedgerView implements LedgerView {
     this.knownReceipts.add(`${receipt.eventId} ${receipt.hash}`)
     this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
   }
-}
-
-export async function loadIdentities(tx: Queryable, identityIds: string[]): Promise<Map<string, IdentityState>> {
-  const identities = new Map<string, IdentityState>()
-  if (identityIds.length === 0) return identities
-  const rows = await tx.query<{ identity_id: string; account_id: string; kind: IdentityKind }>(
-    'SELECT identity_id, account_id, kind FROM identities WHERE identity_id = ANY($1::text[])',
-    [identityIds],
-  )
-  for (const r of rows.rows)
-    identities.set(r.identity_id, { identityId: r.identity_id, accountId: r.account_id, kind: r.kind, keys: new Map() })
-  const keys = await tx.query<{ identity_id: string; public_key_id: string; public_key: PublicJwk | string; revoked_seq: number | null }>(
-    'SELECT identity_id, public_key_id, public_key, revoked_seq FROM identity_keys WHERE identity_id = ANY($1::text[])',
-    [identityIds],
-  )
-  for (const k of keys.rows) {
-    const publicKey = typeof k.public_key === 'string' ? (JSON.parse(k.public_key) as PublicJwk) : k.public_key
-    identities.get(k.identity_id)?.keys.set(k.public_key_id, { publicKey, revoked: k.revoked_seq !== null })
-  }
-  return identities
-}
-
-/** A stream's state from the projection: head, owners and (account streams) members. */
-async function loadStream(tx: Queryable, streamKey: string): Promise<StreamState | undefined> {
-  const rows = await tx.query<{ stream_type: string; owner_identity_id: string; seq: number; head_event_id: string; head_hash: string }>(
-    'SELECT stream_type, owner_identity_id, seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
-    [streamKey],
-  )
-  const row = rows.rows[0]
-  if (!row) return undefined
-  const members = new Map<string, 'owner' | 'member'>()
-  if (row.stream_type === 'account') {
-    const m = await tx.query<{ identity_id: string; role: 'owner' | 'member' }>(
-      'SELECT identity_id, role FROM account_members WHERE account_id = $1',
-      [streamKey.slice('account/'.length)],
-    )
-    for (const r of m.rows) members.set(r.identity_id, r.role)
-  }
-  const owners =
-    row.stream_type === 'account'
-      ? new Set([...members].filter(([, role]) => role === 'owner').map(([id]) => id))
-      : new Set([row.owner_identity_id])
-  return { key: streamKey, count: row.seq, head: { eventId: row.head_event_id, hash: row.head_hash }, owners, members }
 }

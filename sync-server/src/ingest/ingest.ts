@@ -193,10 +193,13 @@ export class Ingestor {
     const results = await db.withLock(streamKey, async (tx) => {
       // Every issuer's identity stream is locked shared, so a KEY_REVOKED (exclusive on that stream)
       // is either fully before or fully after this append: acceptance order stays a total order.
-      for (const identityId of [...new Set(group.map((c) => c.receipt.issuer.identityId))].sort()) {
-        if (identityLock(identityId) !== streamKey) {
-          await tx.query('SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))', [identityLock(identityId)])
-        }
+      // (One statement for all of them, in sorted order so that two appends never wait on each other in a cycle.)
+      const identityLocks = [...new Set(group.map((c) => identityLock(c.receipt.issuer.identityId)))].filter((k) => k !== streamKey).sort()
+      if (identityLocks.length) {
+        await tx.query(
+          'SELECT pg_advisory_xact_lock_shared(hashtextextended(k, 0)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n',
+          [identityLocks],
+        )
       }
       const leftover = new Set<string>()
       await settleStream(tx, db, store, streamKey, this.deps, leftover)
@@ -274,11 +277,17 @@ export class Ingestor {
         accepted.push(result)
         out[index] = result
       }
-      await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
-      // Delivered by Postgres to every replica's LISTEN exactly when this transaction commits.
+      // The NOTIFY is delivered by Postgres to every replica's LISTEN exactly when this transaction commits.
       const channel = this.deps.notifier?.channel
-      if (channel)
-        await tx.query('SELECT pg_notify($1, $2)', [channel, formatNotice({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq })])
+      if (channel) {
+        await tx.query('WITH done AS (DELETE FROM append_intents WHERE stream_key = $1) SELECT pg_notify($2, $3)', [
+          streamKey,
+          channel,
+          formatNotice({ stream: streamKey, seq: accepted[accepted.length - 1]!.seq }),
+        ])
+      } else {
+        await tx.query('DELETE FROM append_intents WHERE stream_key = $1', [streamKey])
+      }
       this.#unsettled.delete(streamKey)
       return out
     })

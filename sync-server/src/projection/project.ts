@@ -20,9 +20,19 @@ export interface ProjectedReceipt {
 
 export async function projectReceipt(tx: Queryable, p: ProjectedReceipt): Promise<void> {
   const { receipt: r, streamKey, seq } = p
+  // The index row, the stream head and the projector offset in one statement (one round trip under the
+  // stream's lock); the type's own rows follow.
   await tx.query(
-    `INSERT INTO receipts (stream_key, seq, event_id, hash, type, issuer_identity_id, issuer_public_key_id, idempotency_key, created_at, object_key, body)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    `WITH indexed AS (
+       INSERT INTO receipts (stream_key, seq, event_id, hash, type, issuer_identity_id, issuer_public_key_id, idempotency_key, created_at, object_key, body)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ), head AS (
+       INSERT INTO streams (stream_key, stream_type, owner_identity_id, seq, head_event_id, head_hash) VALUES ($1, $12, $13, $2, $3, $4)
+       ON CONFLICT (stream_key) DO UPDATE SET owner_identity_id = EXCLUDED.owner_identity_id, seq = EXCLUDED.seq,
+         head_event_id = EXCLUDED.head_event_id, head_hash = EXCLUDED.head_hash
+     )
+     INSERT INTO projector_offsets (projector, stream_key, last_seq, last_event_id) VALUES ($14, $1, $2, $3)
+     ON CONFLICT (projector, stream_key) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_event_id = EXCLUDED.last_event_id`,
     [
       streamKey,
       seq,
@@ -35,20 +45,12 @@ export async function projectReceipt(tx: Queryable, p: ProjectedReceipt): Promis
       r.createdAt,
       p.objectKey,
       canonicalJson(r),
+      r.stream.type,
+      p.ownerIdentityId,
+      PROJECTOR,
     ],
   )
-  await tx.query(
-    `INSERT INTO streams (stream_key, stream_type, owner_identity_id, seq, head_event_id, head_hash) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (stream_key) DO UPDATE SET owner_identity_id = EXCLUDED.owner_identity_id, seq = EXCLUDED.seq,
-       head_event_id = EXCLUDED.head_event_id, head_hash = EXCLUDED.head_hash`,
-    [streamKey, r.stream.type, p.ownerIdentityId, seq, r.eventId, r.hash],
-  )
   await projectByType(tx, r, seq)
-  await tx.query(
-    `INSERT INTO projector_offsets (projector, stream_key, last_seq, last_event_id) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (projector, stream_key) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_event_id = EXCLUDED.last_event_id`,
-    [PROJECTOR, streamKey, seq, r.eventId],
-  )
 }
 
 async function projectByType(tx: Queryable, r: Receipt, seq: number): Promise<void> {
