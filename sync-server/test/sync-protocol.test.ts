@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   buildReceipt,
   canonicalBytes,
@@ -11,16 +8,10 @@ import {
   type ServerMessage,
   type Signer,
 } from '@pixpax/shared'
-import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
-import type { FastifyInstance } from 'fastify'
+import { nodeSha256, nodeSigner } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { MIGRATIONS_DIR } from '../src/context.js'
-import { migrate } from '../src/db/migrate.js'
-import { PgliteDb } from '../src/db/pglite-db.js'
-import { FsObjectStore } from '../src/stores/fs-object-store.js'
+import { startTestRelay, type TestRelay } from '../src/testing.js'
 
 /** A tiny protocol client: queues every server message, lets a test wait for one matching a predicate. */
 class Client {
@@ -79,9 +70,8 @@ class Client {
 }
 
 describe('sync protocol over a real socket (PGlite + fs)', () => {
-  let app: FastifyInstance
+  let relay: TestRelay
   let url: string
-  let dir: string
   let signer: Signer
   const identityId = 'sync-alice'
   const book = { type: 'pixbook', accountId: 'acc-sync', bookId: 'book-1' }
@@ -125,21 +115,9 @@ describe('sync protocol over a real socket (PGlite + fs)', () => {
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pixpax-sync-'))
-    const db = await PgliteDb.open()
-    await migrate(db, MIGRATIONS_DIR)
     signer = nodeSigner(generatePrivateJwk())
-    app = await buildApp({
-      config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
-      db,
-      store: new FsObjectStore(join(dir, 'objects')),
-      relaySigner: nodeSigner(generatePrivateJwk()),
-      verifier: nodeVerifier(),
-      sha256: nodeSha256,
-      logger: false,
-    })
-    const address = await app.listen({ port: 0, host: '127.0.0.1' })
-    url = `${address.replace('http', 'ws')}/v1/sync`
+    relay = await startTestRelay()
+    url = `${relay.url.replace('http', 'ws')}/v1/sync`
     const identity = await buildReceipt({
       stream: { type: 'identity', identityId },
       type: 'IDENTITY_CREATED',
@@ -151,10 +129,7 @@ describe('sync protocol over a real socket (PGlite + fs)', () => {
     await post([identity, await next('PIXBOOK_CREATED', { title: 'sync' })])
     token = await login()
   })
-  afterAll(async () => {
-    await app.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(async () => relay.close())
 
   it('refuses anything before hello, and unknown protocol versions', async () => {
     const c = await Client.connect(url)

@@ -7,21 +7,10 @@
  * and `DexieLocalLog` (IndexedDB, `@pixpax/client-sdk`). Every one runs the same conformance suite,
  * `runLocalLogContract` (`src/testing/local-log-contract.ts`).
  */
-import type { Receipt } from '@pixpax/shared'
+import type { Ack, Receipt } from '@pixpax/shared'
 
-/**
- * The relay's signed acknowledgement of a receipt (ARCHITECTURE §3): `signature` is
- * `ecdsa-p256:` over the JCS bytes of this object without `signature`, by the relay key `relayKeyId`.
- * The local log stores it as given; checking it is the sync layer's job.
- */
-export interface Ack {
-  stream: string
-  seq: number
-  eventId: string
-  hash: string
-  relayKeyId: string
-  signature: string
-}
+/** The relay's signed acknowledgement (ARCHITECTURE §3), as the sync protocol defines it; stored as given. */
+export type { Ack } from '@pixpax/shared'
 
 /** A receipt the relay has confirmed (acked, or delivered to us and verified), at its position in its stream. */
 export interface LoggedReceipt {

@@ -1,14 +1,6 @@
-import { canonicalBytes, formatSignature, type Signer } from '@pixpax/shared'
+import { canonicalBytes, formatSignature, type Ack, type Signer } from '@pixpax/shared'
 
-/** The relay's signed acknowledgement of an accepted receipt (ARCHITECTURE §3). */
-export interface Ack {
-  stream: string
-  seq: number
-  eventId: string
-  hash: string
-  relayKeyId: string
-  signature: string
-}
+export type { Ack }
 
 /** Signs an ack exactly like a receipt: ECDSA P-256 over the JCS bytes of the ack without `signature`. */
 export async function signAck(signer: Signer, fields: Omit<Ack, 'relayKeyId' | 'signature'>): Promise<Ack> {
