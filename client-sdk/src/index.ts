@@ -49,3 +49,5 @@ export { OUTBOX_TRANSITIONS, backoffMs, type OutboxEvent } from './sync/outbox-m
 export { exportNdjson, importNdjson, type ImportResult } from './sync/ndjson.js'
 export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'
+export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'
+export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
