@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { generatePrivateJwk, nobleSigner, normalizeLowS, P256_N } from '@pixpax/shared'
 import { describe, expect, it } from 'vitest'
+import type { VerifyResponse } from '../src/verify/verify-batch.js'
 import { WorkerVerifier, type WorkerLike } from '../src/verify/worker-verifier.js'
 
 /** Node worker threads behind the Web Worker interface the pool expects (the same handler runs in both). */
@@ -15,7 +16,7 @@ function nodeWorker(): WorkerLike {
   )
   return {
     postMessage: (m) => worker.postMessage(m),
-    addEventListener: (_type, listener) => worker.on('message', (data) => listener({ data })),
+    addEventListener: (_type, listener) => worker.on('message', (data: VerifyResponse) => listener({ data })),
     terminate: () => void worker.terminate(),
   }
 }
