@@ -30,6 +30,8 @@ import { queryRoutes } from './routes/queries.js'
 import { receiptRoutes } from './routes/receipts.js'
 import type { ObjectStore } from './stores/object-store.js'
 import { LocalNotifier, type ReceiptNotifier } from './sync/notifier.js'
+import { SharedReads } from './sync/shared-reads.js'
+import type { DeliveryBatch } from './sync/sync-session.js'
 import { syncRoutes } from './sync/sync-route.js'
 
 export interface AppDeps {
@@ -49,6 +51,8 @@ export interface AppDeps {
 export interface RelayContext extends AppDeps {
   metrics: Metrics
   notifier: ReceiptNotifier
+  /** Fan-out reads shared by the subscribers of a stream (sync/shared-reads.ts). */
+  sharedReads: SharedReads<DeliveryBatch>
   /** Resolves a session token (set by the auth plugin); undefined when unknown or expired. */
   sessionForToken?: (token: string) => Promise<{ identityId: string } | undefined>
   ingestor: Ingestor
@@ -102,7 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy,
     onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
   })
-  app.decorate('relay', { ...deps, metrics, notifier, ingestor, openapi: new OpenApiRegistry(), policy })
+  const sharedReads = new SharedReads<DeliveryBatch>(notifier)
+  app.decorate('relay', { ...deps, metrics, notifier, sharedReads, ingestor, openapi: new OpenApiRegistry(), policy })
 
   // Strict JSON for every body: duplicate keys, floats, lone surrogates and deep nesting are refused
   // here with their codes, before any route sees the value.
@@ -150,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(draftRoutes)
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {
+    sharedReads.close()
     await notifier.close()
     await (deps.verifier as { close?: () => Promise<void> }).close?.()
     await deps.store.close()

@@ -52,6 +52,9 @@ interface Subscription {
   caughtUp: boolean
 }
 
+/** A batch of receipts ready to embed in a `receipts` message: canonical bytes and ack JSON. */
+export type DeliveryBatch = Array<{ seq: number; position: number; receipt: string; ack: string }>
+
 export class SyncSession {
   private state: State = 'awaiting-hello'
   private session: { identityId: string } | undefined
@@ -318,7 +321,7 @@ export class SyncSession {
         sub.dirty = false
         for (;;) {
           if (this.state === 'closed' || this.subscriptions.get(sub.key) !== sub) return
-          const batch = await this.readBatch(sub.key, sub.sentSeq)
+          const batch = await this.relay.sharedReads.read(sub.key, sub.sentSeq, () => this.readBatch(sub.key, sub.sentSeq))
           if (batch.length === 0) break
           const body = batch.map((r) => `{"seq":${r.seq},"position":${r.position},"receipt":${r.receipt},"ack":${r.ack}}`).join(',')
           await this.send(`{"type":"receipts","stream":${JSON.stringify(sub.key)},"receipts":[${body}]}`)
