@@ -11,7 +11,7 @@ import { nodeSha256, nodeSigner, VerifyPool } from '../shared/src/node/index.js'
 import { buildApp } from '../sync-server/src/app.js'
 import { loadConfig } from '../sync-server/src/config.js'
 import { buildDeps } from '../sync-server/src/context.js'
-import { MemoryLocalLog } from '../client-sdk/src/storage/memory-local-log.js'
+import { FileLocalLog } from '../client-sdk/src/storage/file-local-log.js'
 import { login } from '../client-sdk/src/network/session.js'
 import { SyncClient, type WebSocketLike } from '../client-sdk/src/sync/sync-client.js'
 import WebSocket from 'ws'
@@ -87,9 +87,11 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     // Catch-up by a fresh client, counting the bytes it receives.
     let wireBytes = 0
     const pool = new VerifyPool()
+    // A fresh Node client with its real local log (append-only file, fsync per delivered batch).
+    const log = await FileLocalLog.open(join(dir, 'client-log'))
     const client = await SyncClient.open({
       relayUrl: url,
-      log: new MemoryLocalLog(),
+      log,
       identityId,
       signer,
       streams: [bookKey],
@@ -107,6 +109,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     await client.whenSynced(600_000)
     const seconds = (performance.now() - start) / 1000
     await client.stop()
+    await log.close()
     await pool.close()
     const got = client.head(bookKey)?.seq ?? 0
     if (got !== total) throw new Error(`catch-up got ${got} of ${total}`)
