@@ -365,7 +365,8 @@ export class MemoryLedger implements LedgerView {
   }
 }
 
-// 96 bits of the receipt hash identify it; the stream key and eventId keep a collision from mattering.
+// A receipt is identified by its eventId and 96 bits of its hash (a short key keeps memory per receipt
+// small); the stream key's length only partitions the set cheaply, it does not name the stream.
 function receiptTag(streamKey: string, eventId: string, hash: string): string {
   return `${streamKey.length}:${eventId}${hash.slice(7, 31)}`
 }

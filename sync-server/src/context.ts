@@ -5,12 +5,11 @@
 import { mkdir } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { SignatureVerifier, Signer } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier, VerifyPool } from '@pixpax/shared/node'
 import type { AppDeps } from './app.js'
 import type { RelayConfig } from './config.js'
-import { migrate } from './db/migrate.js'
+import { migrate, MIGRATIONS_DIR } from './db/migrate.js'
 import { PgDb } from './db/pg-db.js'
 import { PgliteDb } from './db/pglite-db.js'
 import type { ProjectionDb } from './db/projection-db.js'
@@ -21,7 +20,7 @@ import type { ObjectStore } from './stores/object-store.js'
 import { S3ObjectStore } from './stores/s3-object-store.js'
 import { LocalNotifier, noticeChannel, PgNotifier, type ReceiptNotifier } from './sync/notifier.js'
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url))
+export { MIGRATIONS_DIR }
 
 export function openStore(config: RelayConfig): ObjectStore {
   if (config.S3_BUCKET) {

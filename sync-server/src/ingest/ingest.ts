@@ -202,7 +202,7 @@ export class Ingestor {
         )
       }
       const leftover = new Set<string>()
-      await settleStream(tx, db, store, streamKey, this.deps, leftover)
+      await settleStream(tx, store, streamKey, this.deps, leftover)
       if (this.#unsettled.has(streamKey)) await settleFromStore(tx, store, streamKey, this.deps)
       const view = await DbLedgerView.load(tx, streamKey, group)
       const out: IngestResult[] = []

@@ -15,7 +15,7 @@ import {
   type Signer,
   type TrustPolicy,
 } from '@pixpax/shared'
-import type { ProjectionDb, Queryable } from '../db/projection-db.js'
+import type { Queryable } from '../db/projection-db.js'
 import type { ObjectStore } from '../stores/object-store.js'
 import { DbLedgerView } from './db-ledger.js'
 import { commitAccepted } from './ingest.js'
@@ -33,7 +33,6 @@ export interface SettleDeps {
  */
 export async function settleStream(
   tx: Queryable,
-  _db: ProjectionDb,
   store: ObjectStore,
   streamKey: string,
   deps: SettleDeps,

@@ -23,7 +23,7 @@ export async function repairAll(deps: AppDeps): Promise<{ streams: number; recei
   const streams = await db.query<{ stream_key: string }>('SELECT DISTINCT stream_key FROM append_intents ORDER BY stream_key')
   let receipts = 0
   for (const { stream_key } of streams.rows) {
-    receipts += await db.withLock(stream_key, (tx) => settleStream(tx, db, store, stream_key, settleDeps(deps)))
+    receipts += await db.withLock(stream_key, (tx) => settleStream(tx, store, stream_key, settleDeps(deps)))
   }
   return { streams: streams.rows.length, receipts }
 }
