@@ -27,7 +27,7 @@ import { migrate } from '../sync-server/src/db/migrate.js'
 import { PgDb } from '../sync-server/src/db/pg-db.js'
 import { PgliteDb } from '../sync-server/src/db/pglite-db.js'
 import type { ProjectionDb } from '../sync-server/src/db/projection-db.js'
-import { MIGRATIONS_DIR } from '../sync-server/src/context.js'
+import { RELAY_MIGRATIONS } from '../sync-server/src/context.js'
 import { rebuild } from '../sync-server/src/replay/rebuild.js'
 import { FsObjectStore } from '../sync-server/src/stores/fs-object-store.js'
 import type { ObjectStore } from '../sync-server/src/stores/object-store.js'
@@ -325,7 +325,7 @@ async function benchRebuild(): Promise<Record<string, unknown>> {
     for (const [name, open] of targets) {
       const db = await open()
       try {
-        await migrate(db, MIGRATIONS_DIR)
+        await migrate(db, RELAY_MIGRATIONS)
         const start = performance.now()
         const result = await rebuild(db, store, nodeSha256)
         const seconds = (performance.now() - start) / 1000

@@ -31,7 +31,7 @@ import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../sync-server/src/app.js'
 import { loadConfig } from '../../sync-server/src/config.js'
-import { MIGRATIONS_DIR } from '../../sync-server/src/context.js'
+import { RELAY_MIGRATIONS } from '../../sync-server/src/context.js'
 import { migrate } from '../../sync-server/src/db/migrate.js'
 import { PgliteDb } from '../../sync-server/src/db/pglite-db.js'
 import { FsObjectStore } from '../../sync-server/src/stores/fs-object-store.js'
@@ -165,7 +165,7 @@ describe('client-sdk drafts through a real relay (PGlite + fs, real socket)', ()
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pixpax-drafts-'))
     const db = await PgliteDb.open()
-    await migrate(db, MIGRATIONS_DIR)
+    await migrate(db, RELAY_MIGRATIONS)
     app = await buildApp({
       config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
       db,

@@ -13,6 +13,8 @@ const StreamKey = z.string().min(1).max(300)
 export const AckSchema = z.strictObject({
   stream: z.string(),
   seq: z.number().int().positive(),
+  /** The receipt's 0-based index in the relay's acceptance log (ARCHITECTURE §3–§4). */
+  position: z.number().int().nonnegative(),
   eventId: z.string(),
   hash: z.string(),
   relayKeyId: z.string(),
@@ -53,7 +55,7 @@ export type ClientMessage = z.infer<typeof ClientMessageSchema>
  */
 export const DeliveredReceiptSchema = z.strictObject({
   seq: z.number().int().positive(),
-  position: z.number().int().positive(),
+  position: z.number().int().nonnegative(),
   receipt: z.unknown(),
   ack: AckSchema,
 })

@@ -18,7 +18,10 @@ import type { RelayConfig } from './config.js'
 import type { ProjectionDb } from './db/projection-db.js'
 import { draftRoutes } from './drafts/drafts-plugin.js'
 import { ApiError, sendError } from './errors.js'
+import { INLINE_PROJECTORS } from './domains/modules.js'
 import { Ingestor } from './ingest/ingest.js'
+import { LogIntegrator } from './log/log-integrator.js'
+import { logRoutes } from './log/log-routes.js'
 import { Metrics } from './metrics.js'
 import { OpenApiRegistry } from './openapi.js'
 import { adminRoutes } from './routes/admin.js'
@@ -56,6 +59,8 @@ export interface RelayContext extends AppDeps {
   /** Resolves a session token (set by the auth plugin); undefined when unknown or expired. */
   sessionForToken?: (token: string) => Promise<{ identityId: string } | undefined>
   ingestor: Ingestor
+  /** Turns sequenced leaves into tiles and signed checkpoints (log/log-integrator.ts). */
+  log: LogIntegrator
   openapi: OpenApiRegistry
   policy: TrustPolicy
   /**
@@ -96,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new Metrics()
   const policy = relayTrustPolicy(config)
   const notifier = deps.notifier ?? new LocalNotifier()
+  const log = new LogIntegrator({ db: deps.db, store: deps.store, signer: deps.relaySigner, sha256: deps.sha256, origin: config.LOG_ORIGIN })
   const ingestor = new Ingestor({
     notifier,
     db: deps.db,
@@ -104,10 +110,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     verifier: deps.verifier,
     sha256: deps.sha256,
     policy,
+    log,
+    projectors: INLINE_PROJECTORS,
     onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
   })
   const sharedReads = new SharedReads<DeliveryBatch>(notifier)
-  app.decorate('relay', { ...deps, metrics, notifier, sharedReads, ingestor, openapi: new OpenApiRegistry(), policy })
+  app.decorate('relay', { ...deps, metrics, notifier, sharedReads, ingestor, log, openapi: new OpenApiRegistry(), policy })
 
   // Strict JSON for every body: duplicate keys, floats, lone surrogates and deep nesting are refused
   // here with their codes, before any route sees the value.
@@ -153,6 +161,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(syncRoutes)
   await app.register(blobRoutes)
   await app.register(draftRoutes)
+  await app.register(logRoutes)
+  // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.
+  app.addHook('onReady', async () => {
+    await log.ready()
+  })
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {
     sharedReads.close()

@@ -42,6 +42,11 @@ const EnvSchema = z.object({
   VAULT_TOKEN: z.string().optional(),
   VAULT_TRANSIT_KEY: z.string().default('pixpax-relay'),
   VAULT_TRANSIT_MOUNT: z.string().default('transit'),
+  /** The acceptance log's checkpoint origin line and signature key name (docs/log.md). */
+  LOG_ORIGIN: z
+    .string()
+    .regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'printable ASCII without spaces or +')
+    .default('pixpax.local/log'),
   PLATFORM_ISSUERS: list,
   MODERATORS: list,
   ADMIN_IDENTITIES: list,

@@ -9,7 +9,8 @@ import type { SignatureVerifier, Signer } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier, VerifyPool } from '@pixpax/shared/node'
 import type { AppDeps } from './app.js'
 import type { RelayConfig } from './config.js'
-import { migrate, MIGRATIONS_DIR } from './db/migrate.js'
+import { RELAY_MIGRATIONS } from './domains/modules.js'
+import { migrate } from './db/migrate.js'
 import { PgDb } from './db/pg-db.js'
 import { PgliteDb } from './db/pglite-db.js'
 import type { ProjectionDb } from './db/projection-db.js'
@@ -20,7 +21,7 @@ import type { ObjectStore } from './stores/object-store.js'
 import { S3ObjectStore } from './stores/s3-object-store.js'
 import { LocalNotifier, noticeChannel, PgNotifier, type ReceiptNotifier } from './sync/notifier.js'
 
-export { MIGRATIONS_DIR }
+export { RELAY_MIGRATIONS }
 
 export function openStore(config: RelayConfig): ObjectStore {
   if (config.S3_BUCKET) {
@@ -50,7 +51,7 @@ export async function openDb(config: RelayConfig): Promise<ProjectionDb> {
         dataDir: join(config.DATA_DIR, 'pglite'),
         ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}),
       })
-  await migrate(db, MIGRATIONS_DIR)
+  await migrate(db, RELAY_MIGRATIONS)
   return db
 }
 
@@ -76,7 +77,8 @@ export async function openNotifier(config: RelayConfig): Promise<ReceiptNotifier
   return config.DATABASE_URL ? PgNotifier.open(config.DATABASE_URL, noticeChannel(config.DATABASE_SCHEMA)) : new LocalNotifier()
 }
 
-export async function buildDeps(config: RelayConfig): Promise<AppDeps> {
+/** `notifier: false` for one-shot commands: no LISTEN connection (it would keep the process alive). */
+export async function buildDeps(config: RelayConfig, options: { notifier?: boolean } = {}): Promise<AppDeps> {
   const store = openStore(config)
   const db = await openDb(config)
   return {
@@ -86,6 +88,6 @@ export async function buildDeps(config: RelayConfig): Promise<AppDeps> {
     relaySigner: await openSigner(config),
     verifier: openVerifier(),
     sha256: nodeSha256,
-    notifier: await openNotifier(config),
+    ...(options.notifier === false ? {} : { notifier: await openNotifier(config) }),
   }
 }

@@ -34,6 +34,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   SLOW_CONSUMER: 400,
   PROTOCOL_ERROR: 400,
   UNAVAILABLE: 503,
+  LOG_INCONSISTENT: 502,
   INTERNAL: 500,
 }
 

@@ -10,7 +10,7 @@ import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
-import { MIGRATIONS_DIR } from './context.js'
+import { RELAY_MIGRATIONS } from './context.js'
 import { migrate } from './db/migrate.js'
 import { PgliteDb } from './db/pglite-db.js'
 import { FsObjectStore } from './stores/fs-object-store.js'
@@ -26,7 +26,7 @@ export interface TestRelay {
 export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
   const dir = await mkdtemp(join(tmpdir(), 'pixpax-relay-'))
   const db = await PgliteDb.open()
-  await migrate(db, MIGRATIONS_DIR)
+  await migrate(db, RELAY_MIGRATIONS)
   const app = await buildApp({
     config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', ...env }),
     db,

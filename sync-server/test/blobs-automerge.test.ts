@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { MIGRATIONS_DIR } from '../src/context.js'
+import { RELAY_MIGRATIONS } from '../src/context.js'
 import { migrate } from '../src/db/migrate.js'
 import { PgliteDb } from '../src/db/pglite-db.js'
 import { DraftService } from '../src/drafts/draft-service.js'
@@ -203,7 +203,7 @@ describe('automerge endpoint: GET /v1/automerge (PGlite + fs, real socket)', () 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pixpax-automerge-'))
     const db = await PgliteDb.open()
-    await migrate(db, MIGRATIONS_DIR)
+    await migrate(db, RELAY_MIGRATIONS)
     store = new FsObjectStore(join(dir, 'objects'))
     app = await buildApp({
       config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', DRAFT_MAX_BYTES: String(DRAFT_MAX) }),

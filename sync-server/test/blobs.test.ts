@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { MIGRATIONS_DIR } from '../src/context.js'
+import { RELAY_MIGRATIONS } from '../src/context.js'
 import { migrate } from '../src/db/migrate.js'
 import { PgliteDb } from '../src/db/pglite-db.js'
 import { FsObjectStore } from '../src/stores/fs-object-store.js'
@@ -57,7 +57,7 @@ describe('blobs: PUT/GET /v1/blobs/sha256/:hex (PGlite + fs, real socket)', () =
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pixpax-blobs-'))
     const db = await PgliteDb.open()
-    await migrate(db, MIGRATIONS_DIR)
+    await migrate(db, RELAY_MIGRATIONS)
     store = new FsObjectStore(join(dir, 'objects'))
     app = await buildApp({
       config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', BLOB_MAX_BYTES: String(BLOB_MAX), BODY_LIMIT_BYTES: String(BODY_LIMIT) }),

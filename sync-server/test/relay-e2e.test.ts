@@ -295,11 +295,15 @@ function fullSuite(db: DbKind, store: StoreKind): void {
         head: { seq: w.book.seq, eventId: w.book.head!.eventId, hash: w.book.head!.hash },
         packs: [{ packId: 'pack-1', openedEventId: w.log.find((r) => r.type === 'PACK_OPENED')!.eventId }],
       })
-      const identity = await http<{ keys: unknown[] }>(`${w.relay.url}/v1/identities/${w.alice.identityId}`)
-      expect(identity.json.keys).toEqual([
-        expect.objectContaining({ publicKeyId: w.oldSigner.publicKeyId, addedSeq: 1, revokedSeq: 3 }),
-        expect.objectContaining({ publicKeyId: w.alice.signer.publicKeyId, addedSeq: 2, revokedSeq: null }),
-      ])
+      const identity = await http<{ keys: Array<{ publicKeyId: string; addedPosition: number; revokedPosition: number | null }> }>(
+        `${w.relay.url}/v1/identities/${w.alice.identityId}`,
+      )
+      // Key changes are placed by log position: the old key, then the new one, then the old one's revocation.
+      const [oldKey, newKey] = identity.json.keys
+      expect(oldKey).toMatchObject({ publicKeyId: w.oldSigner.publicKeyId, revokedPosition: expect.any(Number) })
+      expect(newKey).toMatchObject({ publicKeyId: w.alice.signer.publicKeyId, revokedPosition: null })
+      expect(oldKey!.addedPosition).toBeLessThan(newKey!.addedPosition)
+      expect(newKey!.addedPosition).toBeLessThan(oldKey!.revokedPosition!)
       const head = await http<Record<string, unknown>>(`${w.relay.url}/v1/streams/head?key=${encodeURIComponent(w.account.key)}`)
       expect(head.json).toEqual({ stream: w.account.key, seq: 2, eventId: w.account.head!.eventId, hash: w.account.head!.hash })
     })

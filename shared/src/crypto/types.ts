@@ -20,6 +20,11 @@ export interface Signer {
   readonly publicKey: PublicJwk
   readonly publicKeyId: string
   sign(data: Uint8Array): Promise<Uint8Array>
+  /**
+   * Signs several messages in one call where the backend can (Vault Transit's `batch_input`: one HTTP
+   * round trip per batch of acks); callers fall back to `sign` per message when it is absent.
+   */
+  signBatch?(data: readonly Uint8Array[]): Promise<Uint8Array[]>
 }
 
 /** SHA-256 of some bytes; sync in every runtime (noble in browsers, node:crypto on Node). */

@@ -91,14 +91,14 @@ export class SessionStore {
       throw unauthenticated('unknown or already used challenge nonce; get a new one from POST /v1/auth/challenge', 'NONCE_UNKNOWN')
     if (new Date(challenge.expires_at).getTime() <= now) throw unauthenticated('the challenge nonce has expired', 'NONCE_EXPIRED')
 
-    const keys = await db.query<{ public_key: PublicJwk | string; revoked_seq: number | null; account_id: string }>(
-      `SELECT k.public_key, k.revoked_seq, i.account_id FROM identity_keys k JOIN identities i ON i.identity_id = k.identity_id
+    const keys = await db.query<{ public_key: PublicJwk | string; revoked_position: number | null; account_id: string }>(
+      `SELECT k.public_key, k.revoked_position, i.account_id FROM identity_keys k JOIN identities i ON i.identity_id = k.identity_id
        WHERE k.identity_id = $1 AND k.public_key_id = $2`,
       [input.identityId, input.publicKeyId],
     )
     const key = keys.rows[0]
     if (!key) throw unauthenticated(`identity ${input.identityId} has no key ${input.publicKeyId}`, 'KEY_UNKNOWN')
-    if (key.revoked_seq !== null) throw unauthenticated(`key ${input.publicKeyId} of ${input.identityId} is revoked`, 'KEY_REVOKED')
+    if (key.revoked_position !== null) throw unauthenticated(`key ${input.publicKeyId} of ${input.identityId} is revoked`, 'KEY_REVOKED')
 
     let signature: Uint8Array
     try {
@@ -129,7 +129,7 @@ export class SessionStore {
     if (!TOKEN_PATTERN.test(token)) return undefined
     const rows = await this.deps.db.query<{ identity_id: string; account_id: string; public_key_id: string; expires_at: Date | string }>(
       `SELECT s.identity_id, s.account_id, s.public_key_id, s.expires_at FROM sessions s
-       JOIN identity_keys k ON k.identity_id = s.identity_id AND k.public_key_id = s.public_key_id AND k.revoked_seq IS NULL
+       JOIN identity_keys k ON k.identity_id = s.identity_id AND k.public_key_id = s.public_key_id AND k.revoked_position IS NULL
        WHERE s.token_hash = $1 AND s.expires_at > $2::timestamptz`,
       [hashToken(token), iso(this.now())],
     )

@@ -1,87 +1,180 @@
 /**
- * rebuild: drop every projection and replay the object store, stream by stream in chain order, inside
- * one transaction (readers keep seeing the old projection until it commits; appends wait on the table
- * locks). Receipts are re-checked on their own (schema, hash, chain links) — a store that does not
- * chain is reported, not projected; full signature and authority checks are `verify-store`'s job.
+ * rebuild: replays the acceptance log from the object store alone, in log order, through the projectors —
+ * the same `apply` the append path runs — into shadow tables, then swaps them in. Receipts are verified
+ * on the way (schema, hash, signature on the worker pool, key validity at their log position, chain), so
+ * a store that does not verify is reported, not projected. Appends go on meanwhile: the shadow catches up
+ * with the log's tail while the swap holds the log's sequence row, then the live tables take its rows.
  */
-import { nextStreamState, parseReceipt, PixpaxError, utf8DecodeStrict, type Sha256, type StreamState } from '@pixpax/shared'
+import { canonicalJson, ChainVerifier, type PreparedReceipt, type Sha256, type SignatureVerifier, type TrustPolicy } from '@pixpax/shared'
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
-import { projectReceipt } from '../projection/project.js'
-import { PROJECTION_TABLES } from '../projection/tables.js'
+import { INLINE_PROJECTORS, PROJECTORS } from '../domains/modules.js'
+import type { ProjectedReceipt, Projector } from '../projection/projector.js'
 import type { ObjectStore } from '../stores/object-store.js'
-import { walkStreams } from './store-walk.js'
+import { loggedReceipts, logEntries, readStoreCheckpoint, storeEntries, type LoggedReceipt } from './log-reader.js'
 
 export interface ReplayProgress {
-  (done: { receipts: number; streams: number }): void
+  (done: { receipts: number; total: number }): void
 }
 
-/** Fetches a stream's objects a batch at a time, concurrently within the batch, yielding in order. */
-export async function* readObjects(store: ObjectStore, keys: string[], concurrency = 64): AsyncGenerator<{ key: string; text: string }> {
-  for (let i = 0; i < keys.length; i += concurrency) {
-    const batch = keys.slice(i, i + concurrency)
-    const bodies = await Promise.all(batch.map((k) => store.get(k)))
-    for (const [j, body] of bodies.entries()) {
-      if (!body) throw new Error(`object ${batch[j]} disappeared during replay`)
-      yield { key: batch[j]!, text: utf8DecodeStrict(body) }
-    }
+export interface RebuildDeps {
+  db: ProjectionDb
+  store: ObjectStore
+  sha256: Sha256
+  verifier: SignatureVerifier
+  policy?: TrustPolicy
+}
+
+export interface RebuildOptions {
+  /** Projector names to rebuild (default: all). */
+  projectors?: readonly string[]
+  progress?: ReplayProgress
+  /** Receipts per projector batch (one transaction each). */
+  batchSize?: number
+}
+
+export interface RebuildResult {
+  receipts: number
+  streams: number
+  projectors: string[]
+}
+
+/** A store that does not verify: the first problem, with where it is. */
+export class ReplayError extends Error {
+  override name = 'ReplayError'
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly position: number,
+  ) {
+    super(message)
   }
 }
 
-/** Replays one stream's objects into `tx`; throws a PixpaxError naming the object if the chain breaks. */
-export async function replayStream(
-  tx: Queryable,
-  store: ObjectStore,
-  streamKey: string,
-  objectKeys: string[],
-  sha256: Sha256,
-  onReceipt?: () => void,
-): Promise<number> {
-  let state: StreamState | undefined
-  for await (const { key, text } of readObjects(store, objectKeys)) {
-    const checked = parseReceipt(text, sha256)
-    const { receipt } = checked
-    if (checked.streamKey !== streamKey || key !== `${key.slice(0, key.lastIndexOf('/') + 1)}${receipt.eventId}.json`) {
-      throw new PixpaxError('CHAIN_BROKEN', `object ${key} holds receipt ${receipt.eventId} of ${checked.streamKey}`)
-    }
-    const expectedPrev = state ? { eventId: state.head.eventId, hash: state.head.hash } : { eventId: null, hash: null }
-    if (receipt.prevEventId !== expectedPrev.eventId || receipt.prevHash !== expectedPrev.hash) {
-      throw new PixpaxError('CHAIN_BROKEN', `object ${key} does not chain to its predecessor in the store`)
-    }
-    state = nextStreamState(checked, state)
-    await projectReceipt(tx, {
-      receipt,
-      streamKey,
-      seq: state.count,
-      objectKey: key,
-      ownerIdentityId: [...state.owners][0] ?? receipt.issuer.identityId,
-    })
-    onReceipt?.()
-  }
-  return state?.count ?? 0
+function shadowSchemaOf(schema: string): string {
+  return `${schema}_rebuild`.slice(0, 63)
 }
 
-export async function rebuild(
-  db: ProjectionDb,
-  store: ObjectStore,
-  sha256: Sha256,
-  progress?: ReplayProgress,
-): Promise<{ receipts: number; streams: number }> {
-  return db.transaction(async (tx) => {
-    const names = PROJECTION_TABLES.map((t) => t.name).join(', ')
-    await tx.query(`LOCK TABLE ${names} IN EXCLUSIVE MODE`)
-    await tx.query(`TRUNCATE ${names}`)
-    let receipts = 0
-    let streams = 0
-    for await (const { streamKey, objectKeys } of walkStreams(store)) {
-      await replayStream(tx, store, streamKey, objectKeys, sha256, () => {
-        receipts++
-        if (receipts % 1000 === 0) progress?.({ receipts, streams })
+const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
+
+/**
+ * Feeds log entries [from, to) — verified in order by one ChainVerifier — to the projectors in batches,
+ * each batch in a transaction whose search_path puts the shadow schema first.
+ */
+class Replayer {
+  readonly chain: ChainVerifier
+  readonly streams = new Set<string>()
+  receipts = 0
+
+  constructor(
+    private readonly deps: RebuildDeps,
+    private readonly projectors: readonly Projector[],
+    private readonly searchPath: string,
+    private readonly batchSize: number,
+  ) {
+    this.chain = new ChainVerifier({ verifier: deps.verifier, sha256: deps.sha256, ...deps.policy })
+  }
+
+  async replay(
+    entries: AsyncIterable<{ position: number; data: Uint8Array }>,
+    tx?: Queryable,
+    onBatch?: () => void,
+  ): Promise<void> {
+    let batch: ProjectedReceipt[] = []
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      const rows = batch
+      batch = []
+      const run = async (q: Queryable): Promise<void> => {
+        await q.query(`SET LOCAL search_path TO ${this.searchPath}`)
+        for (const p of this.projectors) await p.apply(q, rows)
+      }
+      if (tx) await run(tx)
+      else await this.deps.db.transaction(run)
+      onBatch?.()
+    }
+    // Signatures are verified ahead on the pool (prepare, a window of receipts), committed in log order.
+    const window: Array<{ logged: LoggedReceipt; prepared: PreparedReceipt }> = []
+    const commitOne = async (): Promise<void> => {
+      const { logged, prepared } = window.shift()!
+      const verdict = await this.chain.commit(prepared)
+      if (!verdict.ok) throw new ReplayError(verdict.code, `log entry ${logged.position} (${logged.objectKey}): ${verdict.message}`, logged.position)
+      if (verdict.seq !== logged.entry.seq) {
+        throw new ReplayError('LOG_INCONSISTENT', `log entry ${logged.position} says seq ${logged.entry.seq}, the chain says ${verdict.seq}`, logged.position)
+      }
+      const { receipt } = logged.checked!
+      this.streams.add(logged.entry.stream)
+      batch.push({
+        receipt,
+        body: canonicalJson(receipt),
+        streamKey: logged.entry.stream,
+        seq: verdict.seq,
+        position: logged.position,
+        objectKey: logged.objectKey,
+        owner: [...this.chain.ledger.stream(logged.entry.stream)!.owners][0] ?? receipt.issuer.identityId,
       })
-      streams++
+      this.receipts++
+      if (batch.length >= this.batchSize) await flush()
     }
-    // Open intents are settled by the projection we just rebuilt from the objects themselves.
-    await tx.query('DELETE FROM append_intents')
-    progress?.({ receipts, streams })
-    return { receipts, streams }
+    for await (const logged of loggedReceipts(entries, this.deps.store, this.deps.sha256)) {
+      if (logged.problem || !logged.checked) throw new ReplayError(logged.problem!.code, logged.problem!.message, logged.position)
+      window.push({ logged, prepared: this.chain.prepare(logged.checked.receipt) })
+      if (window.length >= 512) await commitOne()
+    }
+    while (window.length) await commitOne()
+    await flush()
+  }
+}
+
+export async function rebuild(deps: RebuildDeps, options: RebuildOptions = {}): Promise<RebuildResult> {
+  const { db, store } = deps
+  const wanted = options.projectors
+  const projectors = wanted ? PROJECTORS.filter((p) => wanted.includes(p.name)) : PROJECTORS
+  if (wanted && projectors.length !== wanted.length) {
+    throw new Error(`unknown projector(s): ${wanted.filter((n) => !PROJECTORS.some((p) => p.name === n)).join(', ')}`)
+  }
+  // A projector's rules may read another's tables (the chain reads streams): rebuilding one alone
+  // replays the whole log through it, reading nothing but its own tables.
+  const schema = (await db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s
+  const shadow = shadowSchemaOf(schema)
+  const tables = projectors.flatMap((p) => p.tables.map((t) => t.name))
+  await db.transaction(async (tx) => {
+    await tx.query(`DROP SCHEMA IF EXISTS ${quote(shadow)} CASCADE`)
+    await tx.query(`CREATE SCHEMA ${quote(shadow)}`)
+    for (const t of tables) await tx.query(`CREATE TABLE ${quote(shadow)}.${quote(t)} (LIKE ${quote(schema)}.${quote(t)} INCLUDING ALL)`)
   })
+  const replayer = new Replayer(deps, projectors, `${quote(shadow)}, ${quote(schema)}`, options.batchSize ?? 2000)
+  const stored = await readStoreCheckpoint(store)
+  const storeSize = stored?.checkpoint.size ?? 0
+  const report = (): void => options.progress?.({ receipts: replayer.receipts, total: storeSize })
+  // 1. Everything the store's checkpoint covers, with appends going on.
+  await replayer.replay(storeEntries(store, storeSize), undefined, report)
+  // 2. The tail, with the log's sequence held: no batch sequences until the swap commits.
+  await db.transaction(async (tx) => {
+    const seq = await tx.query<{ size: number }>('SELECT size FROM log_sequence FOR UPDATE')
+    let size = seq.rows[0]!.size
+    if (size < storeSize) {
+      // A database restored or created empty beside a store with a log: the log continues where the store is.
+      await tx.query('UPDATE log_sequence SET size = $1', [storeSize])
+      await tx.query('UPDATE log_checkpoint SET size = $1, root = $2, note = $3 WHERE size < $1', [
+        storeSize,
+        stored!.checkpoint.root,
+        stored!.note,
+      ])
+      size = storeSize
+    }
+    await replayer.replay(logEntries(tx, store, storeSize, size), tx, report)
+    await tx.query(`SET LOCAL search_path TO ${quote(schema)}`)
+    for (const t of tables) {
+      await tx.query(`TRUNCATE ${quote(schema)}.${quote(t)}`)
+      await tx.query(`INSERT INTO ${quote(schema)}.${quote(t)} SELECT * FROM ${quote(shadow)}.${quote(t)}`)
+    }
+    await tx.query(
+      `INSERT INTO projector_offsets (projector, applied_size) SELECT p, $1 FROM unnest($2::text[]) AS p
+       ON CONFLICT (projector) DO UPDATE SET applied_size = EXCLUDED.applied_size`,
+      [size, projectors.filter((p) => INLINE_PROJECTORS.includes(p)).map((p) => p.name)],
+    )
+    await tx.query(`DROP SCHEMA ${quote(shadow)} CASCADE`)
+  })
+  report()
+  return { receipts: replayer.receipts, streams: replayer.streams.size, projectors: projectors.map((p) => p.name) }
 }

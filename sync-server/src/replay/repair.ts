@@ -1,52 +1,58 @@
 /**
- * repair: catches the projection up with the object store after a crash between an object write and
- * its projection. `repairAll` settles every stream with open append intents (cheap; run at start-up);
- * `repairFromOffsets` also walks the whole store and adopts, per stream, every object after the
- * stream's projector offset (the `relay repair` command).
+ * repair: catches the projection up with the object store after a crash between an object write and its
+ * batch's commit. `repairIntents` settles every stream with open append intents (cheap; run at start-up
+ * on Postgres); `repairFromStore` also walks the store and adopts, per stream, every object past the
+ * stream's head (PGlite keeps intents in the batch's own transaction, so a crash loses them; and the
+ * `relay repair` command). Both go through the appender, so adoption follows exactly the append rules.
  */
-import { relayTrustPolicy, type AppDeps } from '../app.js'
-import { adoptObjects, settleStream, type SettleDeps } from '../ingest/settle.js'
-import { PROJECTOR } from '../projection/project.js'
-import { walkStreams } from './store-walk.js'
+import { STREAM_TYPES } from '@pixpax/shared'
+import type { ProjectionDb } from '../db/projection-db.js'
+import type { Appender } from '../ingest/appender.js'
+import type { ObjectStore } from '../stores/object-store.js'
 
-function settleDeps(deps: AppDeps): SettleDeps {
-  return {
-    relaySigner: deps.relaySigner,
-    verifier: deps.verifier,
-    sha256: deps.sha256,
-    policy: relayTrustPolicy(deps.config),
-  }
+export async function repairIntents(db: ProjectionDb, appender: Appender): Promise<{ streams: number; receipts: number }> {
+  const { rows } = await db.query<{ stream_key: string }>('SELECT DISTINCT stream_key FROM append_intents ORDER BY stream_key')
+  const receipts = rows.length ? await appender.settle(rows.map((r) => r.stream_key)) : 0
+  return { streams: rows.length, receipts }
 }
 
-export async function repairAll(deps: AppDeps): Promise<{ streams: number; receipts: number }> {
-  const { db, store } = deps
-  const streams = await db.query<{ stream_key: string }>('SELECT DISTINCT stream_key FROM append_intents ORDER BY stream_key')
-  let receipts = 0
-  for (const { stream_key } of streams.rows) {
-    receipts += await db.withLock(stream_key, (tx) => settleStream(tx, store, stream_key, settleDeps(deps)))
-  }
-  return { streams: streams.rows.length, receipts }
-}
-
-export async function repairFromOffsets(
-  deps: AppDeps,
+export async function repairFromStore(
+  db: ProjectionDb,
+  store: ObjectStore,
+  appender: Appender,
   progress?: (s: { streams: number; receipts: number }) => void,
 ): Promise<{ streams: number; receipts: number }> {
-  const first = await repairAll(deps)
-  const { db, store } = deps
+  const first = await repairIntents(db, appender)
   let receipts = first.receipts
   let streams = 0
-  for await (const { streamKey, objectKeys } of walkStreams(store)) {
-    streams++
-    const offset = await db.query<{ last_event_id: string }>(
-      'SELECT last_event_id FROM projector_offsets WHERE projector = $1 AND stream_key = $2',
-      [PROJECTOR, streamKey],
-    )
-    const last = offset.rows[0]?.last_event_id
-    const pending = last ? objectKeys.filter((k) => k.slice(k.lastIndexOf('/') + 1, -'.json'.length) > last) : objectKeys
-    if (pending.length === 0) continue
-    receipts += await db.withLock(streamKey, (tx) => adoptObjects(tx, store, streamKey, pending, settleDeps(deps)))
-    progress?.({ streams, receipts })
+  const behind: string[] = []
+  for (const spec of Object.values(STREAM_TYPES)) {
+    const prefix = `pixpax/${spec.plural}/`
+    const last = new Map<string, string>() // stream → its newest object's eventId
+    let startAfter: string | undefined
+    for (;;) {
+      const page = await store.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 })
+      for (const key of page) {
+        const parts = key.slice(prefix.length).split('/')
+        if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json')) continue
+        last.set([spec.type, ...parts.slice(0, spec.idFields.length)].join('/'), parts.at(-1)!.slice(0, -'.json'.length))
+      }
+      if (page.length < 1000) break
+      startAfter = page[page.length - 1]
+    }
+    const keys = [...last.keys()]
+    for (let i = 0; i < keys.length; i += 1000) {
+      const slice = keys.slice(i, i + 1000)
+      const heads = await db.query<{ stream_key: string; head_event_id: string }>(
+        'SELECT stream_key, head_event_id FROM streams WHERE stream_key = ANY($1::text[])',
+        [slice],
+      )
+      const head = new Map(heads.rows.map((h) => [h.stream_key, h.head_event_id]))
+      for (const k of slice) if ((head.get(k) ?? '') < last.get(k)!) behind.push(k)
+    }
+    streams += keys.length
   }
-  return { streams, receipts }
+  if (behind.length) receipts += await appender.settle(behind, { fromStore: true })
+  progress?.({ streams, receipts })
+  return { streams: behind.length, receipts }
 }

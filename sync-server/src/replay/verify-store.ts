@@ -1,54 +1,140 @@
 /**
- * verify-store: re-verifies every stored chain with the shared verifier — schema, hash, signature, key
- * authority, stream rules, chain — and counts problems by code. Identity streams go first. The store
- * does not record the acceptance order across streams, so a key's revocation cannot be placed relative
- * to other streams' receipts: here every key an identity ever had counts as valid for non-identity
- * streams (the relay refused revoked keys at acceptance; exports in acceptance order keep the strict
- * check, see docs).
+ * verify-store: checks the object store on its own, with no database — the log and every receipt in it.
+ * - the checkpoint's signature (when the relay's key is given) and its root, recomputed from the entry
+ *   bundles, and every stored hash tile against the recomputed ones;
+ * - every log entry's receipt object: present, exactly the receipt the entry names, in the log once;
+ * - every receipt, in log order, through the shared ChainVerifier: schema, hash, signature, key validity
+ *   at its log position (so a revoked key is refused from its revocation on), authority, chain, seq.
+ * Receipt objects in the store that the log does not name (a crashed append's leftovers that were never
+ * adopted) are listed as orphans: they are not part of the history.
  */
-import { ChainVerifier, type IdentityState, type LedgerView, type Sha256, type SignatureVerifier, type TrustPolicy } from '@pixpax/shared'
+import {
+  bytesEqual,
+  ChainVerifier,
+  EMPTY_TREE,
+  integrate,
+  STREAM_TYPES,
+  verifySignedCheckpoint,
+  type PublicJwk,
+  type Sha256,
+  type SignatureVerifier,
+  type TrustPolicy,
+} from '@pixpax/shared'
 import type { ObjectStore } from '../stores/object-store.js'
-import { readObjects } from './rebuild.js'
-import { walkStreams } from './store-walk.js'
+import { loggedReceipts, readStoreCheckpoint, storeEntries } from './log-reader.js'
 
 export interface StoreVerification {
   ok: boolean
+  logSize: number
   receipts: number
   streams: number
   errorsByCode: Record<string, number>
-  errors: Array<{ objectKey: string; code: string; message: string }>
+  errors: Array<{ position?: number; objectKey: string; code: string; message: string }>
+  /** Receipt objects the log does not name. */
+  orphans: string[]
+}
+
+export interface VerifyStoreOptions extends TrustPolicy {
+  /** The relay's checkpoint key (name = origin); without it the signature is not checked. */
+  relayKey?: { name: string; publicKey: PublicJwk }
+  /** Called every 1000 receipts. */
+  progress?: (done: { receipts: number; total: number }) => void
 }
 
 export async function verifyStore(
   store: ObjectStore,
   verifier: SignatureVerifier,
   sha256: Sha256,
-  policy: TrustPolicy = {},
+  options: VerifyStoreOptions = {},
 ): Promise<StoreVerification> {
-  const chain = new ChainVerifier({ verifier, sha256, ...policy })
-  // Revocation-blind view of identities for non-identity streams (see above).
-  const ledger = chain.ledger
-  const identity = ledger.identity.bind(ledger)
-  const blind: Pick<LedgerView, 'identity'> = {
-    identity(id: string): IdentityState | undefined {
-      const state = identity(id)
-      if (!state) return undefined
-      return { ...state, keys: new Map([...state.keys].map(([k, v]) => [k, { ...v, revoked: false }])) }
-    },
+  const result: StoreVerification = { ok: true, logSize: 0, receipts: 0, streams: 0, errorsByCode: {}, errors: [], orphans: [] }
+  const fail = (code: string, message: string, objectKey = '', position?: number): void => {
+    result.ok = false
+    result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
+    if (result.errors.length < 1000) result.errors.push({ ...(position !== undefined ? { position } : {}), objectKey, code, message })
   }
-  const result: StoreVerification = { ok: true, receipts: 0, streams: 0, errorsByCode: {}, errors: [] }
-  for await (const { streamKey, objectKeys } of walkStreams(store)) {
-    if (!streamKey.startsWith('identity/')) ledger.identity = blind.identity
-    result.streams++
-    for await (const { key, text } of readObjects(store, objectKeys)) {
-      const verdict = await chain.add(text)
-      if (verdict.ok) result.receipts++
-      else {
-        result.ok = false
-        result.errorsByCode[verdict.code] = (result.errorsByCode[verdict.code] ?? 0) + 1
-        if (result.errors.length < 1000) result.errors.push({ objectKey: key, code: verdict.code, message: verdict.message })
-      }
+  const stored = await readStoreCheckpoint(store).catch((error: Error) => {
+    fail('LOG_INCONSISTENT', `the checkpoint cannot be read: ${error.message}`, 'pixpax/log/checkpoint')
+    return undefined
+  })
+  const size = stored?.checkpoint.size ?? 0
+  result.logSize = size
+  if (stored && options.relayKey) {
+    await verifySignedCheckpoint(stored.note, options.relayKey, verifier).catch((error: Error) =>
+      fail('LOG_INCONSISTENT', error.message, 'pixpax/log/checkpoint'),
+    )
+  }
+
+  // The tree from the entries, tile by tile, compared with what the store holds.
+  let state = EMPTY_TREE
+  const pendingLeaves: Uint8Array[] = []
+  const checkTiles = async (leaves: Uint8Array[]): Promise<void> => {
+    const step = integrate(sha256, state, leaves)
+    state = step.state
+    const objects = [...step.tiles, ...step.entryBundles]
+    // Only tiles whose width is final at the checkpoint's size must exist: intermediate partial ones may be gone.
+    const stable = objects.filter((o) => !o.path.includes('.p/') || state.size === size)
+    const found = await Promise.all(stable.map((o) => store.get(o.path)))
+    stable.forEach((o, i) => {
+      const bytes = found[i]
+      if (!bytes) fail('LOG_INCONSISTENT', `log tile ${o.path} is missing`, o.path)
+      else if (!bytesEqual(bytes, o.bytes)) fail('LOG_INCONSISTENT', `log tile ${o.path} does not match the entries`, o.path)
+    })
+  }
+
+  const chain = new ChainVerifier({ verifier, sha256, ...options })
+  const inLog = new Set<string>()
+  const streams = new Set<string>()
+  const window: Array<{ key: string; position: number; seq: number; prepared: ReturnType<ChainVerifier['prepare']> }> = []
+  const commitOne = async (): Promise<void> => {
+    const item = window.shift()!
+    const verdict = await chain.commit(item.prepared)
+    if (!verdict.ok) fail(verdict.code, verdict.message, item.key, item.position)
+    else if (verdict.seq !== item.seq) fail('LOG_INCONSISTENT', `log entry ${item.position} says seq ${item.seq}, the chain says ${verdict.seq}`, item.key, item.position)
+    else result.receipts++
+    if (result.receipts % 1000 === 0) options.progress?.({ receipts: result.receipts, total: size })
+  }
+  const entries = storeEntries(store, size)
+  const tee = async function* (): AsyncGenerator<{ position: number; data: Uint8Array }> {
+    for await (const e of entries) {
+      pendingLeaves.push(e.data)
+      if (pendingLeaves.length === 256) await checkTiles(pendingLeaves.splice(0))
+      yield e
     }
   }
+  try {
+    for await (const logged of loggedReceipts(tee(), store, sha256)) {
+      if (logged.problem || !logged.checked) {
+        fail(logged.problem!.code, logged.problem!.message, logged.objectKey, logged.position)
+        continue
+      }
+      if (inLog.has(logged.objectKey)) fail('LOG_INCONSISTENT', `${logged.objectKey} is in the log twice`, logged.objectKey, logged.position)
+      inLog.add(logged.objectKey)
+      streams.add(logged.entry.stream)
+      window.push({ key: logged.objectKey, position: logged.position, seq: logged.entry.seq, prepared: chain.prepare(logged.checked.receipt) })
+      if (window.length >= 512) await commitOne()
+    }
+    while (window.length) await commitOne()
+    await checkTiles(pendingLeaves.splice(0))
+    if (stored && !bytesEqual(integrate(sha256, state, []).root, stored.checkpoint.root)) {
+      fail('LOG_INCONSISTENT', `the entries' root does not match the checkpoint's root at size ${size}`, 'pixpax/log/checkpoint')
+    }
+  } catch (error) {
+    fail('LOG_INCONSISTENT', `the log cannot be read: ${(error as Error).message}`)
+  }
+  result.streams = streams.size
+
+  // Receipt objects the log does not name.
+  for (const spec of Object.values(STREAM_TYPES)) {
+    const prefix = `pixpax/${spec.plural}/`
+    let startAfter: string | undefined
+    for (;;) {
+      const page = await store.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 })
+      for (const key of page) if (/\/events\/[^/]+\.json$/.test(key) && !inLog.has(key)) result.orphans.push(key)
+      if (page.length < 1000) break
+      startAfter = page[page.length - 1]
+    }
+  }
+  options.progress?.({ receipts: result.receipts, total: size })
   return result
 }

@@ -71,7 +71,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   app.post('/v1/admin/rebuild', async (request) => {
     const session = await requireAdmin(request)
     request.log.warn({ identityId: session.identityId }, 'admin rebuild requested')
-    const done = await rebuild(db, store, sha256)
+    const done = await rebuild({ db, store, sha256, verifier: app.relay.verifier, policy: app.relay.policy })
     const { digest } = await projectionDigest(db)
     request.log.warn({ ...done, digest }, 'admin rebuild finished')
     return { ...done, digest }

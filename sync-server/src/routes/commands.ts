@@ -59,7 +59,7 @@ interface CommandResult extends AcceptedResult {
 }
 
 function respond(result: AcceptedResult, receipt: Receipt): Omit<CommandResult, 'ok'> {
-  return { eventId: result.eventId, seq: result.seq, hash: result.hash, ack: result.ack, receipt }
+  return { eventId: result.eventId, seq: result.seq, position: result.position, hash: result.hash, ack: result.ack, receipt }
 }
 
 /** Anything a custodial backend throws that is not ours: Vault down, a key file unreadable. */
@@ -99,12 +99,12 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
   })
 
   async function keyStatus(identityId: string, publicKeyId: string): Promise<'unregistered' | 'active' | 'revoked'> {
-    const rows = await db.query<{ revoked_seq: number | null }>(
-      'SELECT revoked_seq FROM identity_keys WHERE identity_id = $1 AND public_key_id = $2',
+    const rows = await db.query<{ revoked_position: number | null }>(
+      'SELECT revoked_position FROM identity_keys WHERE identity_id = $1 AND public_key_id = $2',
       [identityId, publicKeyId],
     )
     const row = rows.rows[0]
-    return !row ? 'unregistered' : row.revoked_seq === null ? 'active' : 'revoked'
+    return !row ? 'unregistered' : row.revoked_position === null ? 'active' : 'revoked'
   }
 
   /** The custodial signer of an identity whose key is registered and not revoked: else KEY_UNKNOWN / KEY_REVOKED. */

@@ -103,8 +103,8 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
     }>('SELECT * FROM identities WHERE identity_id = $1', [id])
     const identity = rows.rows[0]
     if (!identity) throw new ApiError('NOT_FOUND', `identity ${id} is not known`)
-    const keys = await db.query<{ public_key_id: string; public_key: PublicJwk | string; added_seq: number; revoked_seq: number | null }>(
-      'SELECT public_key_id, public_key, added_seq, revoked_seq FROM identity_keys WHERE identity_id = $1 ORDER BY added_seq',
+    const keys = await db.query<{ public_key_id: string; public_key: PublicJwk | string; added_position: number; revoked_position: number | null }>(
+      'SELECT public_key_id, public_key, added_position, revoked_position FROM identity_keys WHERE identity_id = $1 ORDER BY added_position',
       [id],
     )
     return {
@@ -118,8 +118,8 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
       keys: keys.rows.map((k) => ({
         publicKeyId: k.public_key_id,
         publicKey: typeof k.public_key === 'string' ? (JSON.parse(k.public_key) as PublicJwk) : k.public_key,
-        addedSeq: k.added_seq,
-        revokedSeq: k.revoked_seq,
+        addedPosition: k.added_position,
+        revokedPosition: k.revoked_position,
       })),
     }
   })

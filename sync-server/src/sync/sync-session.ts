@@ -21,7 +21,7 @@ import { isPublicStream, mayRead } from '../auth/read-access.js'
 import { ApiError } from '../errors.js'
 import type { WebSocket } from 'ws'
 import type { RelayContext } from '../app.js'
-import { signAck } from '../ingest/ack.js'
+import { signAcks } from '../ingest/ack.js'
 
 export const SYNC_LIMITS = {
   maxMessageBytes: 1024 * 1024,
@@ -351,35 +351,36 @@ export class SyncSession {
   }
 
   /**
-   * Up to maxReceiptsPerMessage receipts after `afterSeq`: their canonical bytes (the projection keeps a
-   * copy of each object's bytes, so this is one range scan) and ack JSON, ready to embed.
+   * Up to maxReceiptsPerMessage receipts after `afterSeq` that the stored checkpoint covers (an ack is a
+   * promise that the receipt is in every checkpoint past its position, so nothing newer is handed out):
+   * their canonical bytes (the projection keeps a copy of each object's bytes, so this is one range
+   * scan) and ack JSON, ready to embed.
    */
   private async readBatch(
     streamKey: string,
     afterSeq: number,
   ): Promise<Array<{ seq: number; position: number; receipt: string; ack: string }>> {
     const { db, relaySigner } = this.relay
-    const rows = await db.query<{ seq: number; body: string; event_id: string; hash: string; ack: string | null; position: number | null }>(
-      `SELECT r.seq, r.body, r.event_id, r.hash, a.ack, a.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
-       WHERE r.stream_key = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3`,
+    const rows = await db.query<{ seq: number; body: string; event_id: string; hash: string; ack: string | null; position: number }>(
+      `SELECT r.seq, r.body, r.event_id, r.hash, a.ack, r.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
+       WHERE r.stream_key = $1 AND r.seq > $2 AND r.position < (SELECT size FROM log_checkpoint) ORDER BY r.seq LIMIT $3`,
       [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
     )
-    const out: Array<{ seq: number; position: number; receipt: string; ack: string }> = []
-    for (const row of rows.rows) {
-      let ack = row.ack
-      let position = row.position
-      if (!ack || position === null) {
-        // A receipt projected by a rebuild onto a fresh database has no stored ack yet: sign one now.
-        const fresh = JSON.stringify(await signAck(relaySigner, { stream: streamKey, seq: row.seq, eventId: row.event_id, hash: row.hash }))
-        const stored = await db.query<{ ack: string; position: number }>(
-          `INSERT INTO acks (stream_key, seq, ack) VALUES ($1, $2, $3) ON CONFLICT (stream_key, seq) DO UPDATE SET ack = acks.ack RETURNING ack, position`,
-          [streamKey, row.seq, fresh],
-        )
-        ack = stored.rows[0]!.ack
-        position = stored.rows[0]!.position
-      }
-      out.push({ seq: row.seq, position, receipt: row.body, ack })
+    const missing = rows.rows.filter((r) => r.ack === null)
+    const fresh = new Map<number, string>()
+    if (missing.length) {
+      // No stored ack (a crash between COMMIT and the ack INSERT, or a rebuilt database): sign now, once.
+      const acks = await signAcks(
+        relaySigner,
+        missing.map((r) => ({ stream: streamKey, seq: r.seq, position: r.position, eventId: r.event_id, hash: r.hash })),
+      )
+      const stored = await db.query<{ seq: number; ack: string }>(
+        `INSERT INTO acks (stream_key, seq, position, ack) SELECT $1, * FROM unnest($2::int4[], $3::int8[], $4::text[])
+         ON CONFLICT (stream_key, seq) DO UPDATE SET ack = acks.ack RETURNING seq, ack`,
+        [streamKey, missing.map((r) => r.seq), missing.map((r) => r.position), acks.map((a) => JSON.stringify(a))],
+      )
+      for (const r of stored.rows) fresh.set(r.seq, r.ack)
     }
-    return out
+    return rows.rows.map((row) => ({ seq: row.seq, position: row.position, receipt: row.body, ack: row.ack ?? fresh.get(row.seq)! }))
   }
 }

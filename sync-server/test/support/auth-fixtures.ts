@@ -24,7 +24,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { sessionChallengeBytes } from '../../src/auth/challenge-message.js'
 import { loadConfig } from '../../src/config.js'
-import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
+import { migrate } from '../../src/db/migrate.js'
+import { RELAY_MIGRATIONS } from '../../src/domains/modules.js'
 import { PgliteDb } from '../../src/db/pglite-db.js'
 import type { ProjectionDb } from '../../src/db/projection-db.js'
 import { FsObjectStore } from '../../src/stores/fs-object-store.js'
@@ -41,7 +42,7 @@ export interface TestRelay {
 export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-auth-'))
   const db = await PgliteDb.open()
-  await migrate(db, MIGRATIONS_DIR)
+  await migrate(db, RELAY_MIGRATIONS)
   const store = new FsObjectStore(join(dataDir, 'objects'))
   const app = await buildApp({
     config: loadConfig({ DATA_DIR: dataDir, ...env }),

@@ -419,7 +419,7 @@ export async function ackProblem(ack: Ack, relay: RelayInfo): Promise<string | u
   if (jwkThumbprint(relay.publicKey) !== relay.publicKeyId) return 'relay publicKeyId is not the thumbprint of its key'
   if (ack.relayKeyId !== relay.publicKeyId) return `ack relayKeyId ${ack.relayKeyId} is not the relay's ${relay.publicKeyId}`
   const { signature, ...body } = ack
-  if (Object.keys(body).sort().join(',') !== 'eventId,hash,relayKeyId,seq,stream')
+  if (Object.keys(body).sort().join(',') !== 'eventId,hash,position,relayKeyId,seq,stream')
     return `unexpected ack fields ${Object.keys(ack).join(',')}`
   const ok = await nodeVerifier().verify(relay.publicKey, canonicalBytes(body), parseSignature(signature))
   return ok ? undefined : 'ack signature does not verify'
