@@ -2,17 +2,21 @@
  * Verification of receipts against what came before them: key authority from identity streams, who may
  * write which stream, and the hash chain. The rules are written once, against a `LedgerView`, so the
  * offline verifier (an in-memory ledger fed in file order) and the relay (state loaded from its database)
- * apply exactly the same ones.
+ * apply exactly the same ones. Only the generic rules are here; what a receipt type adds (a self-signed
+ * key, a stateful rule, its effect on identity keys or account members) is a hook of its domain module
+ * (domains/), found through the registry (`receiptRules`).
  */
+import { reusingVerifier, startVerification, type EarlyVerification } from './crypto/early-verify.js'
 import { jwkThumbprint, type PublicJwk } from './crypto/jwk.js'
 import type { Sha256, SignatureVerifier } from './crypto/types.js'
+import { accountStreamKey, type IdentityKind } from './domains/identity.js'
 import { PixpaxError } from './errors.js'
 import { checkReceipt, parseReceipt, type ChainHead, type CheckedReceipt } from './receipt.js'
-import type { IdentityKind, IssuerRole } from './streams.js'
+import { receiptRules, type IssuerRole } from './streams.js'
 
 export interface KeyState {
   readonly publicKey: PublicJwk
-  /** Set once a KEY_REVOKED for it is accepted; a revoked key never comes back. */
+  /** Set once a revocation of it is accepted; a revoked key never comes back. */
   revoked: boolean
 }
 
@@ -59,20 +63,20 @@ export interface Acceptance {
   readonly seq: number
 }
 
+/**
+ * The public key a receipt makes known (a new identity's first key, an added key), if its type's domain
+ * module says it introduces one. Known before the receipt is accepted: use it to start signature checks
+ * early, never as proof that the key is valid.
+ */
+export function introducedKey(checked: CheckedReceipt): PublicJwk | undefined {
+  return receiptRules(checked.spec, checked.receipt.type)?.introducedKey?.(checked)
+}
+
 function keyFor(checked: CheckedReceipt, view: LedgerView): { publicKey: PublicJwk; state?: KeyState } {
-  const { receipt, spec } = checked
+  const { receipt } = checked
   const { identityId, publicKeyId } = receipt.issuer
-  if (receipt.type === 'IDENTITY_CREATED' && spec.type === 'identity' && !view.identity(identityId)) {
-    // Self-signed: the key comes from the payload and must be the one the issuer names.
-    const publicKey = receipt.payload.publicKey as PublicJwk
-    if (jwkThumbprint(publicKey) !== publicKeyId) {
-      throw new PixpaxError(
-        'KEY_UNKNOWN',
-        'IDENTITY_CREATED must be signed by the key it creates (issuer.publicKeyId ≠ thumbprint of payload.publicKey)',
-      )
-    }
-    return { publicKey }
-  }
+  const selfSigned = receiptRules(checked.spec, receipt.type)?.selfSignedKey?.(checked, view)
+  if (selfSigned) return { publicKey: selfSigned }
   const identity = view.identity(identityId)
   if (!identity)
     throw new PixpaxError('KEY_UNKNOWN', `identity ${identityId} is not known (its identity stream must come first)`, { identityId })
@@ -99,7 +103,9 @@ function holdsRole(
       if (!stream) {
         const accountId = receipt.stream.accountId
         if (accountId === undefined) return true
-        const account = spec.type === 'account' ? undefined : view.stream(`account/${accountId}`)
+        // (An account stream is itself the account: nothing to look up.)
+        const accountKey = accountStreamKey(accountId)
+        const account = accountKey === checked.streamKey ? undefined : view.stream(accountKey)
         if (account) return account.members.has(issuerId)
         return view.identity(issuerId)?.accountId === accountId
       }
@@ -111,26 +117,6 @@ function holdsRole(
       return policy.platformIssuers ? policy.platformIssuers.has(issuerId) : view.identity(issuerId)?.kind === 'issuer'
     case 'moderator':
       return policy.moderators ? policy.moderators.has(issuerId) : view.identity(issuerId)?.kind === 'moderator'
-  }
-}
-
-/**
- * With a pinned set of platform issuers (or moderators), an identity may only be created with that
- * kind if it is in the set: a relay never registers a self-declared platform identity.
- */
-function checkPlatformRole(checked: CheckedReceipt, policy: TrustPolicy): void {
-  const { receipt } = checked
-  if (receipt.type !== 'IDENTITY_CREATED') return
-  const kind = receipt.payload.kind
-  const id = receipt.issuer.identityId
-  if (
-    (kind === 'issuer' && policy.platformIssuers && !policy.platformIssuers.has(id)) ||
-    (kind === 'moderator' && policy.moderators && !policy.moderators.has(id))
-  ) {
-    throw new PixpaxError(
-      'NOT_AUTHORIZED',
-      `${id} is not a configured ${kind === 'issuer' ? 'platform issuer' : 'moderator'}, so it cannot be created with kind ${String(kind)}`,
-    )
   }
 }
 
@@ -154,41 +140,7 @@ function checkStreamRules(checked: CheckedReceipt, stream: StreamState | undefin
     }
     throw new PixpaxError('STREAM_RULE_VIOLATION', `a ${spec.type} stream must open with ${spec.genesis}`)
   }
-  const payload = receipt.payload
-  switch (receipt.type) {
-    case 'KEY_ADDED': {
-      const id = jwkThumbprint(payload.publicKey as PublicJwk)
-      if (view.identity(receipt.issuer.identityId)?.keys.has(id)) {
-        throw new PixpaxError('STREAM_RULE_VIOLATION', `key ${id} is already (or was) a key of this identity`)
-      }
-      break
-    }
-    case 'KEY_REVOKED': {
-      const key = view.identity(receipt.issuer.identityId)?.keys.get(payload.publicKeyId as string)
-      if (!key || key.revoked)
-        throw new PixpaxError('STREAM_RULE_VIOLATION', `key ${String(payload.publicKeyId)} is not an active key of this identity`)
-      break
-    }
-    case 'MEMBER_ADDED': {
-      const member = view.identity(payload.identityId as string)
-      if (!member || member.accountId !== receipt.stream.accountId) {
-        throw new PixpaxError(
-          'STREAM_RULE_VIOLATION',
-          `identity ${String(payload.identityId)} is not a known identity of account ${receipt.stream.accountId}`,
-        )
-      }
-      break
-    }
-    case 'MEMBER_REMOVED': {
-      const id = payload.identityId as string
-      const role = stream!.members.get(id)
-      if (!role) throw new PixpaxError('STREAM_RULE_VIOLATION', `identity ${id} is not a member`)
-      if (role === 'owner' && [...stream!.members.values()].filter((r) => r === 'owner').length === 1) {
-        throw new PixpaxError('STREAM_RULE_VIOLATION', 'the last owner of an account cannot be removed')
-      }
-      break
-    }
-  }
+  receiptRules(spec, receipt.type)?.check?.(checked, stream, view)
 }
 
 function checkChain(checked: CheckedReceipt, stream: StreamState | undefined, view: LedgerView): number {
@@ -259,7 +211,7 @@ export async function evaluateReceipt(
       `${receipt.issuer.identityId} may not issue ${receipt.type} into ${checked.streamKey} (allowed: ${allowed.join(', ')})`,
     )
   }
-  checkPlatformRole(checked, policy)
+  receiptRules(checked.spec, receipt.type)?.authorize?.(checked, policy)
   checkStreamRules(checked, stream, view)
   const seq = checkChain(checked, stream, view)
   const previous = view.idempotency(receipt.issuer.identityId, receipt.idempotencyKey)
@@ -283,47 +235,17 @@ export function nextStreamState(checked: CheckedReceipt, stream: StreamState | u
     count: 0,
     head: { eventId: receipt.eventId, hash: receipt.hash },
     owners: new Set(typeof spec.owner === 'object' ? [receipt.stream[spec.owner.idField]!] : [receipt.issuer.identityId]),
-    members: new Map(spec.type === 'account' ? [[receipt.issuer.identityId, 'owner' as const]] : []),
+    members: new Map(),
   }
   next.count += 1
   next.head = { eventId: receipt.eventId, hash: receipt.hash }
-  if (receipt.type === 'MEMBER_ADDED') {
-    const { identityId, role } = receipt.payload as { identityId: string; role: 'owner' | 'member' }
-    next.members.set(identityId, role)
-  } else if (receipt.type === 'MEMBER_REMOVED') {
-    next.members.delete(receipt.payload.identityId as string)
-  }
-  if (spec.type === 'account') {
-    next.owners.clear()
-    for (const [id, role] of next.members) if (role === 'owner') next.owners.add(id)
-  }
+  receiptRules(spec, receipt.type)?.applyStream?.(checked, next, stream === undefined)
   return next
 }
 
 /** The identity state after an accepted identity-stream receipt (undefined for other streams). */
 export function nextIdentityState(checked: CheckedReceipt, identity: IdentityState | undefined): IdentityState | undefined {
-  const { receipt } = checked
-  switch (receipt.type) {
-    case 'IDENTITY_CREATED': {
-      const p = receipt.payload as { publicKey: PublicJwk; accountId: string; kind: IdentityKind }
-      return {
-        identityId: receipt.issuer.identityId,
-        accountId: p.accountId,
-        kind: p.kind,
-        keys: new Map([[jwkThumbprint(p.publicKey), { publicKey: p.publicKey, revoked: false }]]),
-      }
-    }
-    case 'KEY_ADDED': {
-      const publicKey = receipt.payload.publicKey as PublicJwk
-      identity!.keys.set(jwkThumbprint(publicKey), { publicKey, revoked: false })
-      return identity
-    }
-    case 'KEY_REVOKED':
-      identity!.keys.get(receipt.payload.publicKeyId as string)!.revoked = true
-      return identity
-    default:
-      return undefined
-  }
+  return receiptRules(checked.spec, checked.receipt.type)?.applyIdentity?.(checked, identity)
 }
 
 /**
@@ -397,7 +319,7 @@ export interface PreparedReceipt {
   readonly checked?: CheckedReceipt
   readonly error?: PixpaxError
   readonly eventId?: string
-  readonly early?: { readonly publicKey: PublicJwk; readonly result: Promise<boolean> }
+  readonly early?: EarlyVerification
 }
 
 /**
@@ -413,7 +335,7 @@ export interface PreparedReceipt {
 export class ChainVerifier {
   readonly ledger = new MemoryLedger()
   private accepted = 0
-  /** Every key seen in a checked IDENTITY_CREATED/KEY_ADDED, by thumbprint: lets `prepare` start early. */
+  /** Every key a checked receipt introduced (`introducedKey`), by thumbprint: lets `prepare` start early. */
   private readonly keysById = new Map<string, PublicJwk>()
 
   constructor(private readonly options: ChainVerifierOptions) {}
@@ -429,15 +351,12 @@ export class ChainVerifier {
       return { error, ...(eventId ? { eventId } : {}) }
     }
     const { receipt } = checked
-    if (receipt.type === 'IDENTITY_CREATED' || receipt.type === 'KEY_ADDED') {
-      const key = receipt.payload.publicKey as PublicJwk
-      this.keysById.set(jwkThumbprint(key), key)
-    }
+    const key = introducedKey(checked)
+    if (key) this.keysById.set(jwkThumbprint(key), key)
     const publicKey = this.keysById.get(receipt.issuer.publicKeyId)
     if (!publicKey) return { checked, eventId: receipt.eventId }
-    const result = Promise.resolve(this.options.verifier.verify(publicKey, checked.canonical, checked.signature))
-    result.catch(() => undefined) // observed in commit; never an unhandled rejection meanwhile
-    return { checked, eventId: receipt.eventId, early: { publicKey, result } }
+    const early = startVerification(this.options.verifier, publicKey, checked.canonical, checked.signature)
+    return { checked, eventId: receipt.eventId, early }
   }
 
   /** Stage 2: applies the ordered rules to a prepared receipt; call in input order. */
@@ -445,16 +364,7 @@ export class ChainVerifier {
     const { checked, early } = prepared
     try {
       if (!checked) throw prepared.error!
-      const base = this.options.verifier
-      const verifier: SignatureVerifier = early
-        ? {
-            name: base.name,
-            verify: (publicKey, data, signature) =>
-              publicKey.x === early.publicKey.x && publicKey.y === early.publicKey.y
-                ? early.result
-                : base.verify(publicKey, data, signature),
-          }
-        : base
+      const verifier = reusingVerifier(this.options.verifier, early)
       const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options)
       this.ledger.apply(acceptance)
       this.accepted++

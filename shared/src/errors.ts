@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   CHAIN_CONFLICT: 'another receipt already follows that predecessor (a fork); carries the current head',
   EVENT_ID_ORDER: "eventId not a ULID or not greater than its predecessor's",
   IDEMPOTENCY_CONFLICT: 'a reused idempotency key with a different receipt body',
+  LOG_INCONSISTENT:
+    'the acceptance log does not verify: a checkpoint inconsistent with one seen before, a bad checkpoint signature, a proof or tile that does not verify (client side)',
   // Transport and service codes: used by the relay and the sync protocol, listed here so there is one list.
   BAD_REQUEST: 'the request is malformed in a way no more specific code covers',
   UNSUPPORTED_MEDIA_TYPE: 'the request body is not application/json (or the expected type)',

@@ -9,6 +9,32 @@ export * from './encoding.js'
 export { isUlid, ulid, nextUlid, incrementUlid, ulidTime } from './ulid.js'
 export * from './schemas.js'
 export * from './streams.js'
+export type { DomainModule, DomainStreamType, DomainReceiptType, ReceiptRules } from './domains/domain.js'
+export { DOMAINS } from './domains/index.js'
+export {
+  IdentityKindSchema,
+  IdentityCreatedPayload,
+  KeyAddedPayload,
+  KeyRevokedPayload,
+  AccountRoleSchema,
+  AccountCreatedPayload,
+  MemberAddedPayload,
+  MemberRemovedPayload,
+  accountStreamKey,
+  type IdentityKind,
+} from './domains/identity.js'
+export {
+  PixbookCreatedPayload,
+  PixbookSavePayload,
+  CardAddedPayload,
+  CardRemovedPayload,
+  PackIssuedPayload,
+  PackOpenedPayload,
+  CardTradeOfferedPayload,
+  CardTradeAcceptedPayload,
+  CardTradeDeclinedPayload,
+  CardTradeCancelledPayload,
+} from './domains/pixbook.js'
 export {
   PublicJwkSchema,
   PrivateJwkSchema,
@@ -22,6 +48,7 @@ export {
 export { P256_N, P256_HALF_N, normalizeLowS, splitSignature } from './crypto/p256.js'
 export { SIGNATURE_PREFIX, formatSignature, parseSignature } from './crypto/signature.js'
 export type { SignatureVerifier, Signer, Sha256 } from './crypto/types.js'
+export { startVerification, reusingVerifier, type EarlyVerification } from './crypto/early-verify.js'
 export { nobleVerifier, nobleSigner, nobleSha256, generatePrivateJwk, privateJwkFromSecret } from './crypto/noble.js'
 export { webCryptoVerifier, webCryptoSigner, generateWebCryptoKeyPair, importWebCryptoPrivateKey } from './crypto/webcrypto.js'
 export {
@@ -41,6 +68,7 @@ export {
   evaluateReceipt,
   nextStreamState,
   nextIdentityState,
+  introducedKey,
   MemoryLedger,
   ChainVerifier,
   type KeyState,
@@ -56,3 +84,76 @@ export {
   type PreparedReceipt,
 } from './chain.js'
 export * from './sync-protocol.js'
+// ---- the acceptance log (ARCHITECTURE §4, docs/log.md): Merkle tree, tlog-tiles, signed checkpoints ----
+export {
+  HASH_SIZE,
+  MAX_PROOF_HASHES,
+  LogEntrySchema,
+  LogProofSchema,
+  leafData,
+  parseLeafData,
+  leafHash,
+  nodeHash,
+  emptyRoot,
+  bytesEqual,
+  splitPoint,
+  merkleRoot,
+  rangeHash,
+  inclusionProof,
+  consistencyProof,
+  verifyInclusion,
+  verifyConsistency,
+  proofToJson,
+  proofFromJson,
+  type LogEntry,
+  type LogProofJson,
+  type NodeHashSource,
+} from './log/merkle.js'
+export {
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  LOG_PREFIX,
+  CHECKPOINT_PATH,
+  MAX_ENTRY_BYTES,
+  MAX_TILE_LEVEL,
+  EMPTY_TREE,
+  tileLevels,
+  tileIndexPath,
+  hashTilePath,
+  entryBundlePath,
+  parseTilePath,
+  encodeEntryBundle,
+  decodeEntryBundle,
+  assertTreeState,
+  rootFromState,
+  integrate,
+  tileReaderFromStore,
+  treeStateFromTiles,
+  hashAtFromTiles,
+  type TileCoordinates,
+  type TreeState,
+  type LogObject,
+  type Integration,
+  type TileReader,
+} from './log/tiles.js'
+export {
+  DEFAULT_LOG_ORIGIN,
+  NOTE_SIGNATURE_TYPE_ECDSA,
+  MAX_NOTE_SIGNATURES,
+  MAX_NOTE_LENGTH,
+  isValidNoteName,
+  formatCheckpoint,
+  parseCheckpoint,
+  p256SpkiDer,
+  noteKeyHash,
+  keyHashHex,
+  verifierKeyString,
+  parseVerifierKey,
+  parseSignedNote,
+  signCheckpoint,
+  verifySignedCheckpoint,
+  type Checkpoint,
+  type NoteVerifierKey,
+  type NoteSignature,
+  type VerifyCheckpointOptions,
+} from './log/checkpoint.js'

@@ -1,12 +1,14 @@
 /**
  * The stream registry: which stream types exist, how their keys are spelled, which receipt types each
  * accepts, the payload schema of each, and who may issue it. The verifier in chain.ts and the relay read
- * only this table, so adding a stream type is adding an entry here (and its payload schemas).
+ * only this table. It is built from the domain modules (`DOMAINS`, domains/index.ts), which declare the
+ * entries and their payload schemas: adding a stream or receipt type touches its domain module alone.
  */
-import { z } from 'zod'
-import { PublicJwkSchema } from './crypto/jwk.js'
+import type { z } from 'zod'
+import type { DomainModule, ReceiptRules } from './domains/domain.js'
+import { DOMAINS } from './domains/index.js'
 import { PixpaxError } from './errors.js'
-import { IdSchema, PublicKeyIdSchema, Sha256RefSchema, UlidSchema, type StreamRef } from './schemas.js'
+import type { StreamRef } from './schemas.js'
 
 /**
  * Who may issue a receipt type into a stream:
@@ -39,123 +41,42 @@ export interface StreamTypeSpec {
   readonly receipts: Readonly<Record<string, ReceiptTypeSpec>>
 }
 
-const text = (max: number) => z.string().min(1).max(max)
-const BookRefSchema = z.strictObject({ accountId: IdSchema, bookId: IdSchema })
-const CardSchema = z.strictObject({ cardId: IdSchema, artHash: Sha256RefSchema })
+/**
+ * The registry built from the domain modules: every stream type with exactly its data (key, owner,
+ * genesis, receipt types with payload schema and issuers), and beside it each receipt type's hooks.
+ */
+function buildRegistry(domains: readonly DomainModule[]): {
+  types: Record<string, StreamTypeSpec>
+  rules: Map<string, ReadonlyMap<string, ReceiptRules>>
+} {
+  const types: Record<string, StreamTypeSpec> = {}
+  const rules = new Map<string, ReadonlyMap<string, ReceiptRules>>()
+  for (const domain of domains) {
+    for (const { receipts: declared, ...stream } of domain.streamTypes) {
+      if (Object.hasOwn(types, stream.type)) throw new Error(`stream type ${stream.type} is registered twice (domain ${domain.name})`)
+      if (!Object.hasOwn(declared, stream.genesis))
+        throw new Error(`stream type ${stream.type} does not declare its genesis receipt type ${stream.genesis}`)
+      const receipts: Record<string, ReceiptTypeSpec> = {}
+      const hooks = new Map<string, ReceiptRules>()
+      for (const [type, { payload, issuers, ...receiptRules }] of Object.entries(declared)) {
+        receipts[type] = { payload, issuers }
+        hooks.set(type, receiptRules)
+      }
+      types[stream.type] = { ...stream, receipts }
+      rules.set(stream.type, hooks)
+    }
+  }
+  return { types, rules }
+}
 
-export const IdentityKindSchema = z.enum(['person', 'device', 'issuer', 'moderator'])
-export type IdentityKind = z.infer<typeof IdentityKindSchema>
+const REGISTRY = buildRegistry(DOMAINS)
 
-export const IdentityCreatedPayload = z.strictObject({
-  publicKey: PublicJwkSchema,
-  accountId: IdSchema,
-  kind: IdentityKindSchema,
-  displayName: text(100).optional(),
-})
-export const KeyAddedPayload = z.strictObject({ publicKey: PublicJwkSchema })
-export const KeyRevokedPayload = z.strictObject({ publicKeyId: PublicKeyIdSchema })
+/** Every stream type of every registered domain module, by type. */
+export const STREAM_TYPES: Readonly<Record<string, StreamTypeSpec>> = REGISTRY.types
 
-export const AccountRoleSchema = z.enum(['owner', 'member'])
-export const AccountCreatedPayload = z.strictObject({ displayName: text(100).optional() })
-export const MemberAddedPayload = z.strictObject({ identityId: IdSchema, role: AccountRoleSchema })
-export const MemberRemovedPayload = z.strictObject({ identityId: IdSchema })
-
-export const PixbookCreatedPayload = z.strictObject({
-  title: text(200),
-  description: text(2000).optional(),
-  seriesId: IdSchema.optional(),
-})
-export const PixbookSavePayload = z.strictObject({
-  snapshotHash: Sha256RefSchema,
-  documentUrl: z
-    .string()
-    .regex(/^automerge:[1-9A-HJ-NP-Za-km-z]{1,64}$/, 'an automerge: document URL')
-    .optional(),
-  heads: z
-    .array(z.string().regex(/^[0-9a-f]{64}$/))
-    .max(256)
-    .optional(),
-  note: text(500).optional(),
-})
-export const CardAddedPayload = z.strictObject({
-  cardId: IdSchema,
-  artHash: Sha256RefSchema,
-  packId: IdSchema.optional(),
-  tradeId: IdSchema.optional(),
-})
-export const CardRemovedPayload = z.strictObject({
-  cardId: IdSchema,
-  reason: z.enum(['traded', 'discarded']).optional(),
-  tradeId: IdSchema.optional(),
-})
-export const PackIssuedPayload = z.strictObject({
-  packId: IdSchema,
-  seriesId: IdSchema.optional(),
-  cards: z.array(CardSchema).min(1).max(100),
-})
-export const PackOpenedPayload = z.strictObject({ packId: IdSchema })
-export const CardTradeOfferedPayload = z.strictObject({
-  tradeId: IdSchema,
-  cardId: IdSchema,
-  to: BookRefSchema,
-  wantCardId: IdSchema.optional(),
-})
-export const CardTradeAcceptedPayload = z.strictObject({
-  tradeId: IdSchema,
-  from: BookRefSchema,
-  offerEventId: UlidSchema,
-  offerHash: Sha256RefSchema,
-  giveCardId: IdSchema.optional(),
-})
-export const CardTradeDeclinedPayload = z.strictObject({ tradeId: IdSchema, from: BookRefSchema })
-export const CardTradeCancelledPayload = z.strictObject({ tradeId: IdSchema })
-
-const owner: readonly IssuerRole[] = ['owner']
-
-export const STREAM_TYPES: Readonly<Record<string, StreamTypeSpec>> = {
-  identity: {
-    type: 'identity',
-    plural: 'identities',
-    idFields: ['identityId'],
-    owner: { idField: 'identityId' },
-    genesis: 'IDENTITY_CREATED',
-    receipts: {
-      IDENTITY_CREATED: { payload: IdentityCreatedPayload, issuers: owner },
-      KEY_ADDED: { payload: KeyAddedPayload, issuers: owner },
-      KEY_REVOKED: { payload: KeyRevokedPayload, issuers: owner },
-    },
-  },
-  account: {
-    type: 'account',
-    plural: 'accounts',
-    idFields: ['accountId'],
-    owner: 'genesis',
-    genesis: 'ACCOUNT_CREATED',
-    receipts: {
-      ACCOUNT_CREATED: { payload: AccountCreatedPayload, issuers: owner },
-      MEMBER_ADDED: { payload: MemberAddedPayload, issuers: ['accountOwner'] },
-      MEMBER_REMOVED: { payload: MemberRemovedPayload, issuers: ['accountOwner'] },
-    },
-  },
-  pixbook: {
-    type: 'pixbook',
-    plural: 'pixbooks',
-    idFields: ['accountId', 'bookId'],
-    owner: 'genesis',
-    genesis: 'PIXBOOK_CREATED',
-    receipts: {
-      PIXBOOK_CREATED: { payload: PixbookCreatedPayload, issuers: owner },
-      PIXBOOK_SAVE: { payload: PixbookSavePayload, issuers: owner },
-      CARD_ADDED: { payload: CardAddedPayload, issuers: owner },
-      CARD_REMOVED: { payload: CardRemovedPayload, issuers: owner },
-      PACK_ISSUED: { payload: PackIssuedPayload, issuers: ['platformIssuer'] },
-      PACK_OPENED: { payload: PackOpenedPayload, issuers: owner },
-      CARD_TRADE_OFFERED: { payload: CardTradeOfferedPayload, issuers: owner },
-      CARD_TRADE_ACCEPTED: { payload: CardTradeAcceptedPayload, issuers: owner },
-      CARD_TRADE_DECLINED: { payload: CardTradeDeclinedPayload, issuers: owner },
-      CARD_TRADE_CANCELLED: { payload: CardTradeCancelledPayload, issuers: owner },
-    },
-  },
+/** The hooks a domain module declares for a receipt type of a stream type (undefined: none known). */
+export function receiptRules(spec: StreamTypeSpec, type: string): ReceiptRules | undefined {
+  return REGISTRY.rules.get(spec.type)?.get(type)
 }
 
 export function streamTypeSpec(type: string): StreamTypeSpec | undefined {

@@ -62,7 +62,14 @@ export const DeliveredReceiptSchema = z.strictObject({
 export type DeliveredReceipt = z.infer<typeof DeliveredReceiptSchema>
 
 export const PushResultSchema = z.union([
-  z.strictObject({ ok: z.literal(true), eventId: z.string(), seq: z.number().int(), hash: z.string(), ack: AckSchema }),
+  z.strictObject({
+    ok: z.literal(true),
+    eventId: z.string(),
+    seq: z.number().int(),
+    position: z.number().int().nonnegative(),
+    hash: z.string(),
+    ack: AckSchema,
+  }),
   z.strictObject({
     ok: z.literal(false),
     eventId: z.string().optional(),

@@ -101,7 +101,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new Metrics()
   const policy = relayTrustPolicy(config)
   const notifier = deps.notifier ?? new LocalNotifier()
-  const log = new LogIntegrator({ db: deps.db, store: deps.store, signer: deps.relaySigner, sha256: deps.sha256, origin: config.LOG_ORIGIN })
+  const log = new LogIntegrator({
+    db: deps.db,
+    store: deps.store,
+    signer: deps.relaySigner,
+    sha256: deps.sha256,
+    origin: config.LOG_ORIGIN,
+  })
   const ingestor = new Ingestor({
     notifier,
     db: deps.db,

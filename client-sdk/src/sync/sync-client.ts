@@ -26,13 +26,16 @@ import {
   parseStreamKey,
   parseStrictJson,
   PixpaxError,
+  reusingVerifier,
   ServerMessageSchema,
   streamKey as streamKeyOf,
   SYNC_PROTOCOL_VERSION,
+  startVerification,
   webCryptoVerifier,
   buildReceipt,
   type Ack,
   type CheckedReceipt,
+  type EarlyVerification,
   type PublicJwk,
   type Receipt,
   type ServerMessage,
@@ -105,7 +108,7 @@ const OPEN = 1
 interface Early {
   /** The receipt already checked on its own (undefined: it failed; applyOne reports why, in order). */
   checked: CheckedReceipt | undefined
-  receipt: { publicKey: PublicJwk; result: Promise<boolean> } | undefined
+  receipt: EarlyVerification | undefined
   ack: Promise<boolean> | undefined
 }
 
@@ -494,11 +497,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
           checked.receipt.type === 'IDENTITY_CREATED'
             ? (checked.receipt.payload.publicKey as PublicJwk)
             : this.ledger.inner.identity(issuer!.identityId)?.keys.get(issuer!.publicKeyId)?.publicKey
-        if (key) {
-          const result = Promise.resolve(this.verifier.verify(key, checked.canonical, checked.signature))
-          result.catch(() => undefined)
-          receiptCheck = { publicKey: key, result }
-        }
+        if (key) receiptCheck = startVerification(this.verifier, key, checked.canonical, checked.signature)
       } catch {
         receiptCheck = undefined // applyOne reports the error in order
       }
@@ -506,8 +505,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       if (this.relayKey) {
         try {
           const { signature, ...body } = d.ack
-          ackCheck = Promise.resolve(this.verifier.verify(this.relayKey.publicKey, canonicalBytes(body), parseSignature(signature)))
-          ackCheck.catch(() => undefined)
+          ackCheck = startVerification(this.verifier, this.relayKey.publicKey, canonicalBytes(body), parseSignature(signature)).result
         } catch {
           ackCheck = undefined
         }
@@ -535,18 +533,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       if (checked.streamKey !== streamKey)
         throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
       this.ledger.current = d.position
-      const pre = early?.receipt
-      const verifier: SignatureVerifier = pre
-        ? {
-            name: this.verifier.name,
-            verify: (k, data, sig) =>
-              k.x === pre.publicKey.x && k.y === pre.publicKey.y ? pre.result : this.verifier.verify(k, data, sig),
-          }
-        : this.verifier
+      const verifier = reusingVerifier(this.verifier, early?.receipt)
       const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options.trust ?? {})
       if (acceptance.seq !== d.seq)
         throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
-      await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt, early?.ack)
+      await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt, early?.ack, d.position)
       this.ledger.apply(acceptance, d.position)
     } catch (error) {
       if (!(error instanceof PixpaxError)) throw error
@@ -585,10 +576,23 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   /** The relay's ack must name exactly this receipt at this position and verify under the pinned key. */
-  private async verifyAck(ack: Ack, streamKey: string, seq: number, receipt: Receipt, precomputed?: Promise<boolean>): Promise<void> {
+  private async verifyAck(
+    ack: Ack,
+    streamKey: string,
+    seq: number,
+    receipt: Receipt,
+    precomputed?: Promise<boolean>,
+    position?: number,
+  ): Promise<void> {
     const key = this.relayKey
     if (!key) throw new PixpaxError('KEY_UNKNOWN', 'no relay key pinned')
-    if (ack.stream !== streamKey || ack.seq !== seq || ack.eventId !== receipt.eventId || ack.hash !== receipt.hash) {
+    if (
+      ack.stream !== streamKey ||
+      ack.seq !== seq ||
+      ack.eventId !== receipt.eventId ||
+      ack.hash !== receipt.hash ||
+      (position !== undefined && ack.position !== position)
+    ) {
       throw new PixpaxError('SIGNATURE_INVALID', 'the ack does not name this receipt at this position')
     }
     if (ack.relayKeyId !== key.publicKeyId)

@@ -77,10 +77,14 @@ export async function buildChain(options: BuildChainOptions): Promise<LoggedRece
 }
 
 /** The relay's ack of a logged receipt, signed like a receipt (JCS bytes without `signature`). */
-export async function signAck(relay: Signer, entry: Pick<LoggedReceipt, 'streamKey' | 'seq' | 'receipt'>): Promise<Ack> {
+export async function signAck(
+  relay: Signer,
+  entry: Pick<LoggedReceipt, 'streamKey' | 'seq' | 'receipt'> & { position?: number },
+): Promise<Ack> {
   const body = {
     stream: entry.streamKey,
     seq: entry.seq,
+    position: entry.position ?? entry.seq - 1,
     eventId: entry.receipt.eventId,
     hash: entry.receipt.hash,
     relayKeyId: relay.publicKeyId,

@@ -140,6 +140,7 @@ export function runLocalLogContract(name: string, setup: () => Promise<LocalLogF
             ack: {
               stream: a[3]!.streamKey,
               seq: 4,
+              position: 3,
               eventId: a[2]!.receipt.eventId,
               hash: a[3]!.receipt.hash,
               relayKeyId: 'k',

@@ -68,7 +68,9 @@ export async function migrate(db: ProjectionDb, source: string | readonly Module
          PRIMARY KEY (module, version)
        )`,
     )
-    const columns = await tx.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'schema_migrations' AND column_name = 'module' AND table_schema = current_schema()")
+    const columns = await tx.query(
+      "SELECT 1 FROM information_schema.columns WHERE table_name = 'schema_migrations' AND column_name = 'module' AND table_schema = current_schema()",
+    )
     if (columns.rowCount === 0) {
       throw new Error(
         'this database was created by PixPax 0.1, before the acceptance log and per-module migrations: ' +

@@ -5,11 +5,9 @@
  * at once. A batch's results are released only after its checkpoint is stored (log-integrator.ts).
  */
 import { PixpaxError, type Sha256, type Signer } from '@pixpax/shared'
-import type { ProjectionDb, Queryable } from '../db/projection-db.js'
+import type { Queryable } from '../db/projection-db.js'
 import type { LogIntegrator } from '../log/log-integrator.js'
-import type { Projector } from '../projection/projector.js'
 import { parseStreamKey, streamEventsPrefix } from '@pixpax/shared'
-import type { ObjectStore } from '../stores/object-store.js'
 import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
 import { signAcks, type Ack } from './ack.js'
 import { BatchLedger } from './batch-ledger.js'
@@ -136,7 +134,8 @@ export class Appender {
     let receipts = 0
     for (const p of this.#queue) {
       const { streamKey, receipts: rs } = p.group
-      const changes = streamKey.startsWith('identity/') && rs.some((c) => c.receipt.type === 'KEY_ADDED' || c.receipt.type === 'KEY_REVOKED')
+      const changes =
+        streamKey.startsWith('identity/') && rs.some((c) => c.receipt.type === 'KEY_ADDED' || c.receipt.type === 'KEY_REVOKED')
       const identityId = changes ? streamKey.slice('identity/'.length) : undefined
       const issuers = streamKey.startsWith('identity/') ? [] : rs.map((c) => c.receipt.issuer.identityId)
       const conflict =
@@ -176,7 +175,11 @@ export class Appender {
         )
         // Leftovers: open intents (pg), or on PGlite objects past the head of a stream whose batch failed.
         const leftoverKeys = new Map<string, string[]>()
-        for (const [stream, intents] of ledger.intents) leftoverKeys.set(stream, intents.map((i) => i.objectKey))
+        for (const [stream, intents] of ledger.intents)
+          leftoverKeys.set(
+            stream,
+            intents.map((i) => i.objectKey),
+          )
         if (pglite) for (const s of streams) if (this.#unsettled.has(s)) leftoverKeys.set(s, await this.#objectsPastHead(tx, s))
         const leftovers = new Map<string, Awaited<ReturnType<typeof readLeftovers>>>()
         for (const [stream, keys] of leftoverKeys) {
@@ -208,7 +211,9 @@ export class Appender {
         // Positions, in the outcomes' order.
         const byEvent = new Map(batch.map((p) => [`${p.streamKey} ${p.receipt.eventId}`, p]))
         for (const out of outcomes)
-          for (const o of out) if (o.kind === 'accepted') o.sequenced.position = byEvent.get(`${o.sequenced.streamKey} ${o.sequenced.receipt.eventId}`)!.position
+          for (const o of out)
+            if (o.kind === 'accepted')
+              o.sequenced.position = byEvent.get(`${o.sequenced.streamKey} ${o.sequenced.receipt.eventId}`)!.position
         return { outcomes, sequenced: batch.map((p) => ({ receipt: p.receipt, streamKey: p.streamKey, seq: p.seq, position: p.position })) }
       })
       for (const s of streams) this.#unsettled.delete(s)
@@ -245,7 +250,12 @@ export class Appender {
     await this.deps.db.query(
       `INSERT INTO acks (stream_key, seq, position, ack) SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[])
        ON CONFLICT DO NOTHING`,
-      [sequenced.map((s) => s.streamKey), sequenced.map((s) => s.seq), sequenced.map((s) => s.position), signed.map((a) => JSON.stringify(a))],
+      [
+        sequenced.map((s) => s.streamKey),
+        sequenced.map((s) => s.seq),
+        sequenced.map((s) => s.position),
+        signed.map((a) => JSON.stringify(a)),
+      ],
     )
     signed.forEach((ack, i) => acks.set(`${sequenced[i]!.streamKey} ${sequenced[i]!.receipt.eventId}`, ack))
     return acks
@@ -258,6 +268,9 @@ export class Appender {
       if (sequenced.length) await this.deps.log.waitFor(sequenced[sequenced.length - 1]!.position + 1)
       const retries = commit.outcomes.flat().filter((o) => o.kind === 'retry')
       const earlier = retries.length ? await this.#storedResults(retries) : new Map<string, AcceptedResult>()
+      // A retry's first result may be in a batch that committed but is not yet in a checkpoint.
+      const newest = Math.max(-1, ...[...earlier.values()].map((r) => r.position))
+      await this.deps.log.waitFor(newest + 1)
       for (const s of sequenced) {
         const ack = acks.get(`${s.streamKey} ${s.receipt.eventId}`)!
         earlier.set(`${s.receipt.issuer.identityId} ${s.receipt.idempotencyKey}`, {
@@ -285,7 +298,11 @@ export class Appender {
           }),
         ),
       )
-      this.deps.onBatch?.({ groups: batch.length, receipts: batch.reduce((n, p) => n + p.group.receipts.length, 0), accepted: sequenced.length })
+      this.deps.onBatch?.({
+        groups: batch.length,
+        receipts: batch.reduce((n, p) => n + p.group.receipts.length, 0),
+        accepted: sequenced.length,
+      })
     } catch (error) {
       for (const p of batch) p.reject(error)
     }
@@ -315,18 +332,26 @@ export class Appender {
 /**
  * The first results of (identity, idempotencyKey) pairs: receipt row + stored ack (signed again when
  * missing: a crash between COMMIT and the ack INSERT, or a rebuilt database). Only receipts covered by
- * the stored checkpoint count, so an ack is never handed out before its checkpoint exists.
+ * Callers wait for the checkpoint covering them (LogIntegrator.waitFor) before handing an ack out.
  */
 export async function storedResults(
   db: Queryable,
   signer: Signer,
   keys: ReadonlyArray<{ identityId: string; idempotencyKey: string }>,
 ): Promise<Map<string, AcceptedResult>> {
-  const rows = await db.query<{ stream_key: string; event_id: string; seq: number; position: number; hash: string; issuer_identity_id: string; idempotency_key: string; ack: string | null }>(
+  const rows = await db.query<{
+    stream_key: string
+    event_id: string
+    seq: number
+    position: number
+    hash: string
+    issuer_identity_id: string
+    idempotency_key: string
+    ack: string | null
+  }>(
     `SELECT r.stream_key, r.event_id, r.seq, r.position, r.hash, r.issuer_identity_id, r.idempotency_key, a.ack
      FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
-     WHERE (r.issuer_identity_id, r.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-       AND r.position < (SELECT coalesce(max(size), 0) FROM log_checkpoint)`,
+     WHERE (r.issuer_identity_id, r.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     [keys.map((k) => k.identityId), keys.map((k) => k.idempotencyKey)],
   )
   const out = new Map<string, AcceptedResult>()
@@ -346,7 +371,14 @@ export async function storedResults(
   const freshByEvent = new Map(fresh.map((a) => [`${a.stream} ${a.eventId}`, a]))
   for (const r of rows.rows) {
     const ack = r.ack !== null ? (JSON.parse(r.ack) as Ack) : freshByEvent.get(`${r.stream_key} ${r.event_id}`)!
-    out.set(`${r.issuer_identity_id} ${r.idempotency_key}`, { ok: true, eventId: r.event_id, seq: r.seq, position: r.position, hash: r.hash, ack })
+    out.set(`${r.issuer_identity_id} ${r.idempotency_key}`, {
+      ok: true,
+      eventId: r.event_id,
+      seq: r.seq,
+      position: r.position,
+      hash: r.hash,
+      ack,
+    })
   }
   return out
 }

@@ -65,7 +65,8 @@ export class BatchLedger implements LedgerView {
       }
       // Opening a stream inside an account needs the account's members (shared rules, holdsRole).
       const accountId = receipt.stream.accountId
-      if (receipt.prevEventId === null && accountId !== undefined && receipt.stream.type !== 'account') accountKeys.add(`account/${accountId}`)
+      if (receipt.prevEventId === null && accountId !== undefined && receipt.stream.type !== 'account')
+        accountKeys.add(`account/${accountId}`)
       known.push([streamKey, receipt.eventId])
       if (receipt.prevEventId) known.push([streamKey, receipt.prevEventId])
       idem.push([issuer, receipt.idempotencyKey])

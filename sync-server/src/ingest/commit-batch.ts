@@ -120,7 +120,11 @@ export async function lockStreams(tx: Queryable, groups: readonly StreamGroup[])
  * made it to the store is a receipt that passed every check when it was written, so it is evaluated
  * again, first in its stream. Stops at a stream's first missing object (objects are written in chain order).
  */
-export async function readLeftovers(store: ObjectStore, objectKeys: readonly string[], sha256: (d: Uint8Array) => Uint8Array): Promise<CheckedReceipt[]> {
+export async function readLeftovers(
+  store: ObjectStore,
+  objectKeys: readonly string[],
+  sha256: (d: Uint8Array) => Uint8Array,
+): Promise<CheckedReceipt[]> {
   const out: CheckedReceipt[] = []
   for (const key of objectKeys) {
     const bytes = await store.get(key)
@@ -204,11 +208,16 @@ export async function recordIntents(
   accepted: readonly Acceptance[],
   leftoverIntents: ReadonlySet<string>,
 ): Promise<void> {
-  const fresh = db.name !== 'pglite' && db.queryOutsideTransaction ? accepted.filter((a) => !leftoverIntents.has(a.checked.receipt.eventId)) : accepted
+  const fresh =
+    db.name !== 'pglite' && db.queryOutsideTransaction ? accepted.filter((a) => !leftoverIntents.has(a.checked.receipt.eventId)) : accepted
   if (fresh.length === 0) return
   const sql =
     'INSERT INTO append_intents (stream_key, event_id, object_key) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING'
-  const params = [fresh.map((a) => a.checked.streamKey), fresh.map((a) => a.checked.receipt.eventId), fresh.map((a) => receiptObjectKey(a.checked.receipt))]
+  const params = [
+    fresh.map((a) => a.checked.streamKey),
+    fresh.map((a) => a.checked.receipt.eventId),
+    fresh.map((a) => receiptObjectKey(a.checked.receipt)),
+  ]
   if (db.name === 'pglite' || !db.queryOutsideTransaction) await tx.query(sql, params)
   else await db.queryOutsideTransaction(sql, params)
 }

@@ -155,8 +155,11 @@ export class Ingestor {
 
   /** The first result for (identity, idempotencyKey), outside any lock: the fast path for retries. */
   async lookupIdempotent(identityId: string, idempotencyKey: string): Promise<AcceptedResult | undefined> {
-    const found = await storedResults(this.deps.db, this.deps.relaySigner, [{ identityId, idempotencyKey }])
-    return found.get(`${identityId} ${idempotencyKey}`)
+    const found = (await storedResults(this.deps.db, this.deps.relaySigner, [{ identityId, idempotencyKey }])).get(
+      `${identityId} ${idempotencyKey}`,
+    )
+    if (found) await this.deps.log.waitFor(found.position + 1) // never an ack ahead of its checkpoint
+    return found
   }
 }
 

@@ -45,7 +45,6 @@ export class LogIntegrator {
   #state: TreeState | undefined
   #checkpoint: StoredCheckpoint | undefined
   #round: Promise<void> | undefined
-  #again = false
   #ready: Promise<void> | undefined
   readonly #mutex = new Mutex()
 
@@ -76,7 +75,6 @@ export class LogIntegrator {
   /** Runs an integration round; calls during a round share the next one. */
   integrate(): Promise<void> {
     if (this.#round) {
-      this.#again = true
       return this.#round.then(() => this.integrate())
     }
     const round = this.#integrateOnce().finally(() => {
@@ -87,7 +85,6 @@ export class LogIntegrator {
   }
 
   async #integrateOnce(): Promise<void> {
-    this.#again = false
     await this.#withLogLock(async (q) => {
       const [cp, seq] = await Promise.all([
         q.query<{ size: number; root: Uint8Array; note: string }>('SELECT size, root, note FROM log_checkpoint'),
@@ -131,7 +128,11 @@ export class LogIntegrator {
   async #stateAt(size: number, root: Uint8Array | undefined): Promise<TreeState> {
     if (this.#state?.size === size) return this.#state
     if (size === 0) return EMPTY_TREE
-    const state = await treeStateFromTiles(this.deps.sha256, size, tileReaderFromStore((path) => this.deps.store.get(path)))
+    const state = await treeStateFromTiles(
+      this.deps.sha256,
+      size,
+      tileReaderFromStore((path) => this.deps.store.get(path)),
+    )
     if (root && !bytesEqual(rootFromState(this.deps.sha256, state), root)) {
       throw new Error(`the store's log tiles at size ${size} do not match the last checkpoint's root`)
     }

@@ -48,7 +48,12 @@ export async function logRoutes(app: FastifyInstance): Promise<void> {
     return rows[0].size
   }
 
-  openapi.add({ method: 'GET', url: '/v1/log/checkpoint', summary: 'The newest signed checkpoint (C2SP signed note, text/plain)', tags: ['log'] })
+  openapi.add({
+    method: 'GET',
+    url: '/v1/log/checkpoint',
+    summary: 'The newest signed checkpoint (C2SP signed note, text/plain)',
+    tags: ['log'],
+  })
   app.get('/v1/log/checkpoint', async (_request, reply) => {
     const { rows } = await db.query<{ note: string }>('SELECT note FROM log_checkpoint')
     if (!rows[0]?.note) throw new ApiError('UNAVAILABLE', 'the log has no checkpoint yet')
@@ -85,7 +90,8 @@ export async function logRoutes(app: FastifyInstance): Promise<void> {
     if (!q.success) throw new ApiError('BAD_REQUEST', 'index and size must be non-negative integers')
     const { index, size } = q.data
     const stored = await currentSize()
-    if (size > stored) throw new ApiError('BAD_REQUEST', `size ${size} is beyond the newest checkpoint (${stored})`, { checkpointSize: stored })
+    if (size > stored)
+      throw new ApiError('BAD_REQUEST', `size ${size} is beyond the newest checkpoint (${stored})`, { checkpointSize: stored })
     if (index >= size) throw new ApiError('BAD_REQUEST', `index ${index} is not below size ${size}`)
     return proofToJson(await inclusionProof(sha256, index, size, hashAtFromTiles(sha256, stored, reader)))
   })

@@ -32,7 +32,12 @@ export async function readStoreCheckpoint(store: ObjectStore): Promise<{ note: s
 }
 
 /** Entries [from, to) from the store's entry bundles of the tree of `size` leaves (to ≤ size). */
-export async function* storeEntries(store: ObjectStore, size: number, from = 0, to = size): AsyncGenerator<{ position: number; data: Uint8Array }> {
+export async function* storeEntries(
+  store: ObjectStore,
+  size: number,
+  from = 0,
+  to = size,
+): AsyncGenerator<{ position: number; data: Uint8Array }> {
   const reader = tileReaderFromStore((path) => store.get(path))
   let next = Math.floor(from / TILE_WIDTH)
   const last = Math.ceil(to / TILE_WIDTH)
@@ -61,7 +66,12 @@ export async function* storeEntries(store: ObjectStore, size: number, from = 0, 
  * checkpoint come from the store, the rest from log_leaves. Call inside a transaction so both reads see
  * one state (the integrator writes bundles before it moves log_checkpoint and deletes leaves).
  */
-export async function* logEntries(q: Queryable, store: ObjectStore, from: number, to: number): AsyncGenerator<{ position: number; data: Uint8Array }> {
+export async function* logEntries(
+  q: Queryable,
+  store: ObjectStore,
+  from: number,
+  to: number,
+): AsyncGenerator<{ position: number; data: Uint8Array }> {
   const { rows } = await q.query<{ size: number }>('SELECT size FROM log_checkpoint')
   const integrated = Math.min(rows[0]?.size ?? 0, to)
   if (from < integrated) yield* storeEntries(store, rows[0]!.size, from, integrated)
@@ -112,11 +122,17 @@ export async function* loggedReceipts(
     }
     const objectKey = entryObjectKey(entry)
     const bytes = await store.get(objectKey)
-    if (!bytes) return { position, entry, objectKey, problem: { code: 'OBJECT_MISSING', message: `${objectKey} (log entry ${position}) is missing` } }
+    if (!bytes)
+      return { position, entry, objectKey, problem: { code: 'OBJECT_MISSING', message: `${objectKey} (log entry ${position}) is missing` } }
     try {
       const checked = parseReceipt(utf8DecodeStrict(bytes), sha256)
       if (checked.receipt.hash !== entry.hash || checked.streamKey !== entry.stream || checked.receipt.eventId !== entry.eventId) {
-        return { position, entry, objectKey, problem: { code: 'LOG_INCONSISTENT', message: `${objectKey} is not the receipt log entry ${position} names` } }
+        return {
+          position,
+          entry,
+          objectKey,
+          problem: { code: 'LOG_INCONSISTENT', message: `${objectKey} is not the receipt log entry ${position} names` },
+        }
       }
       return { position, entry, objectKey, checked }
     } catch (error) {

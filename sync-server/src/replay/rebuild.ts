@@ -74,11 +74,7 @@ class Replayer {
     this.chain = new ChainVerifier({ verifier: deps.verifier, sha256: deps.sha256, ...deps.policy })
   }
 
-  async replay(
-    entries: AsyncIterable<{ position: number; data: Uint8Array }>,
-    tx?: Queryable,
-    onBatch?: () => void,
-  ): Promise<void> {
+  async replay(entries: AsyncIterable<{ position: number; data: Uint8Array }>, tx?: Queryable, onBatch?: () => void): Promise<void> {
     let batch: ProjectedReceipt[] = []
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return
@@ -97,9 +93,14 @@ class Replayer {
     const commitOne = async (): Promise<void> => {
       const { logged, prepared } = window.shift()!
       const verdict = await this.chain.commit(prepared)
-      if (!verdict.ok) throw new ReplayError(verdict.code, `log entry ${logged.position} (${logged.objectKey}): ${verdict.message}`, logged.position)
+      if (!verdict.ok)
+        throw new ReplayError(verdict.code, `log entry ${logged.position} (${logged.objectKey}): ${verdict.message}`, logged.position)
       if (verdict.seq !== logged.entry.seq) {
-        throw new ReplayError('LOG_INCONSISTENT', `log entry ${logged.position} says seq ${logged.entry.seq}, the chain says ${verdict.seq}`, logged.position)
+        throw new ReplayError(
+          'LOG_INCONSISTENT',
+          `log entry ${logged.position} says seq ${logged.entry.seq}, the chain says ${verdict.seq}`,
+          logged.position,
+        )
       }
       const { receipt } = logged.checked!
       this.streams.add(logged.entry.stream)

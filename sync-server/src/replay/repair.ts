@@ -34,7 +34,8 @@ export async function repairFromStore(
       const page = await store.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 })
       for (const key of page) {
         const parts = key.slice(prefix.length).split('/')
-        if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json')) continue
+        if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json'))
+          continue
         last.set([spec.type, ...parts.slice(0, spec.idFields.length)].join('/'), parts.at(-1)!.slice(0, -'.json'.length))
       }
       if (page.length < 1000) break

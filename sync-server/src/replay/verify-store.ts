@@ -90,7 +90,8 @@ export async function verifyStore(
     const item = window.shift()!
     const verdict = await chain.commit(item.prepared)
     if (!verdict.ok) fail(verdict.code, verdict.message, item.key, item.position)
-    else if (verdict.seq !== item.seq) fail('LOG_INCONSISTENT', `log entry ${item.position} says seq ${item.seq}, the chain says ${verdict.seq}`, item.key, item.position)
+    else if (verdict.seq !== item.seq)
+      fail('LOG_INCONSISTENT', `log entry ${item.position} says seq ${item.seq}, the chain says ${verdict.seq}`, item.key, item.position)
     else result.receipts++
     if (result.receipts % 1000 === 0) options.progress?.({ receipts: result.receipts, total: size })
   }
@@ -108,10 +109,16 @@ export async function verifyStore(
         fail(logged.problem!.code, logged.problem!.message, logged.objectKey, logged.position)
         continue
       }
-      if (inLog.has(logged.objectKey)) fail('LOG_INCONSISTENT', `${logged.objectKey} is in the log twice`, logged.objectKey, logged.position)
+      if (inLog.has(logged.objectKey))
+        fail('LOG_INCONSISTENT', `${logged.objectKey} is in the log twice`, logged.objectKey, logged.position)
       inLog.add(logged.objectKey)
       streams.add(logged.entry.stream)
-      window.push({ key: logged.objectKey, position: logged.position, seq: logged.entry.seq, prepared: chain.prepare(logged.checked.receipt) })
+      window.push({
+        key: logged.objectKey,
+        position: logged.position,
+        seq: logged.entry.seq,
+        prepared: chain.prepare(logged.checked.receipt),
+      })
       if (window.length >= 512) await commitOne()
     }
     while (window.length) await commitOne()

@@ -103,7 +103,12 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
     }>('SELECT * FROM identities WHERE identity_id = $1', [id])
     const identity = rows.rows[0]
     if (!identity) throw new ApiError('NOT_FOUND', `identity ${id} is not known`)
-    const keys = await db.query<{ public_key_id: string; public_key: PublicJwk | string; added_position: number; revoked_position: number | null }>(
+    const keys = await db.query<{
+      public_key_id: string
+      public_key: PublicJwk | string
+      added_position: number
+      revoked_position: number | null
+    }>(
       'SELECT public_key_id, public_key, added_position, revoked_position FROM identity_keys WHERE identity_id = $1 ORDER BY added_position',
       [id],
     )

@@ -11,13 +11,14 @@ export async function receiptRoutes(app: FastifyInstance): Promise<void> {
   const AckSchema = z.object({
     stream: z.string(),
     seq: z.number(),
+    position: z.number(),
     eventId: z.string(),
     hash: z.string(),
     relayKeyId: z.string(),
     signature: z.string(),
   })
   const ResultSchema = z.union([
-    z.object({ ok: z.literal(true), eventId: z.string(), seq: z.number(), hash: z.string(), ack: AckSchema }),
+    z.object({ ok: z.literal(true), eventId: z.string(), seq: z.number(), position: z.number(), hash: z.string(), ack: AckSchema }),
     z.object({
       ok: z.literal(false),
       eventId: z.string().optional(),

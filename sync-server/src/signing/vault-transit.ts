@@ -68,7 +68,8 @@ export async function vaultTransitSigner(options: VaultTransitOptions): Promise<
       if (data.length === 0) return []
       const response = await vaultRequest(options, 'POST', path, { batch_input: data.map((d) => ({ input: base64Encode(d) })), ...common })
       const results = (response.data as { batch_results?: Array<{ signature?: string; error?: string }> } | undefined)?.batch_results
-      if (!Array.isArray(results) || results.length !== data.length) throw new Error('Vault batch sign returned the wrong number of results')
+      if (!Array.isArray(results) || results.length !== data.length)
+        throw new Error('Vault batch sign returned the wrong number of results')
       return results.map((r) => {
         if (r.error) throw new Error(`Vault batch sign failed: ${r.error.slice(0, 200)}`)
         return decode(r.signature)

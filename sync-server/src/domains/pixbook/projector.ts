@@ -6,8 +6,8 @@
 import type { Queryable } from '../../db/projection-db.js'
 import { lastByKey, unnestRows, type ProjectedReceipt, type Projector } from '../../projection/projector.js'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- payloads are validated by their schemas
-type Payload = Record<string, any>
+/** Pixbook payload fields (validated by their schemas in shared before any receipt gets here). */
+type Payload = Record<string, string> & { cards?: unknown; to?: unknown; from?: unknown }
 
 interface CardChange {
   accountId: string
@@ -64,11 +64,16 @@ export const pixbookProjector: Projector = {
           touch()
           break
         case 'CARD_ADDED':
-          cards.push({ accountId, bookId, cardId: pl.cardId, added: { artHash: pl.artHash, packId: pl.packId ?? null, eventId: r.eventId } })
+          cards.push({
+            accountId,
+            bookId,
+            cardId: pl.cardId!,
+            added: { artHash: pl.artHash!, packId: pl.packId ?? null, eventId: r.eventId },
+          })
           touch()
           break
         case 'CARD_REMOVED':
-          cards.push({ accountId, bookId, cardId: pl.cardId })
+          cards.push({ accountId, bookId, cardId: pl.cardId! })
           touch()
           break
         case 'PACK_ISSUED': {
@@ -88,12 +93,19 @@ export const pixbookProjector: Projector = {
         case 'CARD_TRADE_DECLINED': {
           const role = r.type === 'CARD_TRADE_OFFERED' ? 'offerer' : 'receiver'
           const state = r.type === 'CARD_TRADE_OFFERED' ? 'offered' : r.type === 'CARD_TRADE_ACCEPTED' ? 'accepted' : 'declined'
-          const cardId = r.type === 'CARD_TRADE_OFFERED' ? pl.cardId : r.type === 'CARD_TRADE_ACCEPTED' ? (pl.giveCardId ?? null) : null
+          const cardId = r.type === 'CARD_TRADE_OFFERED' ? pl.cardId! : r.type === 'CARD_TRADE_ACCEPTED' ? (pl.giveCardId ?? null) : null
           const counterparty = JSON.stringify(r.type === 'CARD_TRADE_OFFERED' ? pl.to : pl.from)
           const key = `${book(r)} ${pl.tradeId}`
           const entry = trades.get(key)
           if (!entry || !entry.insert) {
-            trades.set(key, { accountId, bookId, tradeId: pl.tradeId, insert: { role, cardId, counterparty }, state, lastEventId: r.eventId })
+            trades.set(key, {
+              accountId,
+              bookId,
+              tradeId: pl.tradeId!,
+              insert: { role, cardId, counterparty },
+              state,
+              lastEventId: r.eventId,
+            })
           } else {
             entry.state = state
             entry.lastEventId = r.eventId
@@ -106,12 +118,13 @@ export const pixbookProjector: Projector = {
           if (entry) {
             entry.state = 'cancelled'
             entry.lastEventId = r.eventId
-          } else trades.set(key, { accountId, bookId, tradeId: pl.tradeId, state: 'cancelled', lastEventId: r.eventId })
+          } else trades.set(key, { accountId, bookId, tradeId: pl.tradeId!, state: 'cancelled', lastEventId: r.eventId })
           break
         }
       }
       if (r.type === 'PACK_ISSUED') {
-        for (const open of opened) if (open[0] === accountId && open[1] === bookId && open[2] === pl.packId && open[5] === null) open[5] = r.eventId
+        for (const open of opened)
+          if (open[0] === accountId && open[1] === bookId && open[2] === pl.packId && open[5] === null) open[5] = r.eventId
       }
     }
     if (created.length) {
@@ -127,10 +140,7 @@ export const pixbookProjector: Projector = {
         ],
         created,
       )
-      await tx.query(
-        `INSERT INTO pixbooks (${v.names}, updated_at) SELECT ${v.names}, created_at FROM ${v.from}`,
-        v.params,
-      )
+      await tx.query(`INSERT INTO pixbooks (${v.names}, updated_at) SELECT ${v.names}, created_at FROM ${v.from}`, v.params)
     }
     if (saves.length) {
       const last = [...lastByKey(saves, (p) => book(p.receipt)).values()]
@@ -200,7 +210,10 @@ export const pixbookProjector: Projector = {
         ],
         [...touched.values()].map((t) => [t.accountId, t.bookId, t.at]),
       )
-      await tx.query(`UPDATE pixbooks b SET updated_at = v.at FROM ${v.from} WHERE b.account_id = v.account_id AND b.book_id = v.book_id`, v.params)
+      await tx.query(
+        `UPDATE pixbooks b SET updated_at = v.at FROM ${v.from} WHERE b.account_id = v.account_id AND b.book_id = v.book_id`,
+        v.params,
+      )
     }
     if (packs.size) {
       const v = unnestRows(
@@ -214,7 +227,10 @@ export const pixbookProjector: Projector = {
         ],
         [...packs.values()],
       )
-      await tx.query(`INSERT INTO pixbook_packs (${v.names}) SELECT * FROM ${v.from} ON CONFLICT (account_id, book_id, pack_id) DO NOTHING`, v.params)
+      await tx.query(
+        `INSERT INTO pixbook_packs (${v.names}) SELECT * FROM ${v.from} ON CONFLICT (account_id, book_id, pack_id) DO NOTHING`,
+        v.params,
+      )
     }
     if (opened.length) {
       const v = unnestRows(
@@ -253,7 +269,17 @@ export const pixbookProjector: Projector = {
           ['counterparty', 'jsonb'],
           ['last_event_id', 'text'],
         ],
-        all.map((t) => [t.tradeId, t.accountId, t.bookId, t.insert !== undefined, t.insert?.role, t.state, t.insert?.cardId, t.insert?.counterparty, t.lastEventId]),
+        all.map((t) => [
+          t.tradeId,
+          t.accountId,
+          t.bookId,
+          t.insert !== undefined,
+          t.insert?.role,
+          t.state,
+          t.insert?.cardId,
+          t.insert?.counterparty,
+          t.lastEventId,
+        ]),
       )
       await tx.query(
         `WITH v AS (SELECT * FROM ${v.from}),
