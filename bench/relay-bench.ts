@@ -1,39 +1,47 @@
 /**
- * Relay benchmark: end-to-end ingest over HTTP (real fetch, keep-alive, one receipt per request, N
- * concurrent streams each appended to sequentially by its own client) for fs + PGlite, fs + Postgres and
- * s3rver + Postgres, each beside the raw putIfAbsent rate of the same store at the same concurrency with
- * objects of the same size; the latency of a single append (sequential, one stream); and rebuild
- * receipts/s from a filesystem store into Postgres and PGlite. Receipts are generated and signed before
- * any timing: signing is the client's cost, not the relay's.
+ * Relay benchmark, every figure beside a baseline measured in the same run, on the same machine:
+ *
+ * - Postgres + fs, one receipt per request (closed-loop writers, each on its own stream, keep-alive
+ *   fetch) at 1, 10 and 50 writers, vs the raw single-row Postgres INSERT rate at the same concurrency
+ *   (N connections, each inserting ~receipt-size rows in autocommit for as long).
+ * - Postgres + fs, 100 receipts per request at 10 writers.
+ * - PGlite + fs at 10 writers.
+ * - s3rver + Postgres at 10 writers, vs the raw putIfAbsent rate of the same store at the same
+ *   concurrency with objects of the same size.
+ * - The latency of a single append (the 1-writer run: one request at a time).
+ * - Rebuild from a filesystem store into a fresh Postgres schema: the store is produced by a relay
+ *   (receipts posted in large requests), since rebuild replays the relay's log.
+ *
+ * Receipts are generated and signed before any timing: signing is the client's cost, not the relay's.
+ * Durations and sizes: BENCH_RELAY_SECONDS (per timed run, default 5), BENCH_RELAY_MAX_RATE and
+ * BENCH_RELAY_MAX_BATCH_RATE (receipts signed ahead per second of run, for one-receipt and 100-receipt
+ * requests), BENCH_RELAY_REBUILD_RECEIPTS (default 100,000) and BENCH_RELAY_REBUILD_STREAMS (default 1,000).
  *
  * Postgres: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, fresh schemas, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import {
   buildReceipt,
   canonicalBytes,
   generatePrivateJwk,
-  streamEventsPrefix,
   type ChainHead,
   type Receipt,
   type Signer,
   type StreamRef,
 } from '../shared/src/index.js'
-import { nodeSha256, nodeSigner } from '../shared/src/node/index.js'
+import { nodeSha256, nodeSigner, VerifyPool } from '../shared/src/node/index.js'
+import { RELAY_MIGRATIONS } from '../sync-server/src/context.js'
 import { migrate } from '../sync-server/src/db/migrate.js'
 import { PgDb } from '../sync-server/src/db/pg-db.js'
-import { PgliteDb } from '../sync-server/src/db/pglite-db.js'
-import type { ProjectionDb } from '../sync-server/src/db/projection-db.js'
-import { RELAY_MIGRATIONS } from '../sync-server/src/context.js'
+import { projectionDigest } from '../sync-server/src/replay/digest.js'
 import { rebuild } from '../sync-server/src/replay/rebuild.js'
 import { FsObjectStore } from '../sync-server/src/stores/fs-object-store.js'
 import type { ObjectStore } from '../sync-server/src/stores/object-store.js'
 import {
   DATABASE_URL,
   dropSchemas,
+  removeDir,
   startRelay,
   type DbKind,
   type RunningRelay,
@@ -43,14 +51,39 @@ import { startS3rver, type RunningS3rver } from '../sync-server/test/support/s3r
 import { fmt, percentile } from './support.js'
 
 const SCHEMA_PREFIX = `pixpax_bench_relay_${process.pid}`
-const CONCURRENCY = [16, 64] as const
-/** Seconds each timed ingest (and raw put) run lasts. */
+/** Writers of the Postgres + fs one-receipt-per-request runs. */
+const WRITERS = [1, 10, 50] as const
+/** Writers of the other runs (100 per request, PGlite, s3rver). */
+const WRITERS_OTHER = 10
+const BATCH = 100
+/** Seconds each timed run (and each baseline) lasts. */
 const SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 5)
-/** Receipts signed ahead per run: enough for this rate over SECONDS (a faster relay just finishes early). */
+/** Receipts signed ahead per second of a one-receipt-per-request run (a faster relay just finishes early). */
 const MAX_RATE = Number(process.env.BENCH_RELAY_MAX_RATE ?? 2_500)
+/** One writer is bounded by its latency: at most this many appends per second are signed ahead for it. */
+const MAX_RATE_PER_WRITER = 1_000
+/** Receipts signed ahead per second of the 100-receipts-per-request run. */
+const MAX_BATCH_RATE = Number(process.env.BENCH_RELAY_MAX_BATCH_RATE ?? 12_000)
 const WARMUP_PER_STREAM = 3
-const LATENCY_APPENDS = Number(process.env.BENCH_RELAY_LATENCY_APPENDS ?? 200)
-const REBUILD_RECEIPTS = Number(process.env.BENCH_RELAY_REBUILD_RECEIPTS ?? 5_000)
+const REBUILD_RECEIPTS = Number(process.env.BENCH_RELAY_REBUILD_RECEIPTS ?? 100_000)
+const REBUILD_STREAMS = Number(process.env.BENCH_RELAY_REBUILD_STREAMS ?? 1_000)
+/** Receipts per request when producing the rebuild store, and requests in flight. */
+const REBUILD_REQUEST = 500
+const REBUILD_POSTERS = 4
+/** Receipts of one stream in a row within a rebuild request. */
+const REBUILD_SEGMENT = 10
+
+/** `ingest`, `rebuild` or both (default): the parts of this bench to run. */
+const PARTS = new Set((process.env.BENCH_RELAY_PARTS ?? 'ingest,rebuild').split(',').map((p) => p.trim()))
+
+const TARGET = {
+  insertRatio: 0.25,
+  batchRate: 8_000,
+  pgliteRate: 1_000,
+  s3Ratio: 0.7,
+  p99Ms: 10,
+  rebuildRate: 10_000,
+}
 
 interface Author {
   identityId: string
@@ -87,6 +120,15 @@ function newAuthor(tag: string, i: number): Author {
   return { identityId: `bench-${tag}-${i}`, accountId: `bench-acc-${tag}-${i}`, signer: nodeSigner(generatePrivateJwk()) }
 }
 
+const identityCreated = (author: Author): Promise<Receipt> =>
+  sign(
+    author,
+    { type: 'identity', identityId: author.identityId },
+    'IDENTITY_CREATED',
+    { publicKey: author.signer.publicKey, accountId: author.accountId, kind: 'person' },
+    null,
+  )
+
 /** N streams, one owner identity each; `perStream` timed CARD_ADDED receipts per stream, chained. */
 async function makeWorkload(tag: string, streams: number, perStream: number): Promise<Workload> {
   const identities: Receipt[] = []
@@ -96,15 +138,7 @@ async function makeWorkload(tag: string, streams: number, perStream: number): Pr
   let count = 0
   for (let s = 0; s < streams; s++) {
     const author = newAuthor(tag, s)
-    identities.push(
-      await sign(
-        author,
-        { type: 'identity', identityId: author.identityId },
-        'IDENTITY_CREATED',
-        { publicKey: author.signer.publicKey, accountId: author.accountId, kind: 'person' },
-        null,
-      ),
-    )
+    identities.push(await identityCreated(author))
     const stream: StreamRef = { type: 'pixbook', accountId: author.accountId, bookId: 'book' }
     const genesis = await sign(author, stream, 'PIXBOOK_CREATED', { title: `Bench book ${s}` }, null)
     geneses.push(genesis)
@@ -121,7 +155,7 @@ async function makeWorkload(tag: string, streams: number, perStream: number): Pr
       )
       head = { eventId: r.eventId, hash: r.hash }
       chain.push(r)
-      if (i >= WARMUP_PER_STREAM) {
+      if (i >= WARMUP_PER_STREAM && count < 1000) {
         bytes += canonicalBytes(r).length
         count++
       }
@@ -141,29 +175,50 @@ async function post(url: string, receipts: Receipt[]): Promise<void> {
   if (res.status !== 200) throw new Error(`relay refused an append: ${res.status} ${text.slice(0, 300)}`)
 }
 
+interface DriveResult {
+  count: number
+  seconds: number
+  /** A writer ran out of signed receipts before the deadline (the figure is still right, the run shorter). */
+  exhausted: boolean
+}
+
 /**
- * Posts each stream's receipts one request at a time, all streams concurrently, until they run out or
- * `seconds` have passed (then each client finishes its request in flight). Returns how many and how long.
+ * Closed loop: each stream's writer posts its receipts `perRequest` at a time, one request after the
+ * other, all writers concurrently, until they run out or `seconds` have passed (then each finishes its
+ * request in flight). Request latencies go to `latencies` when given.
  */
 async function drive(
   url: string,
   streams: StreamWork[],
   pick: (w: StreamWork) => Receipt[],
-  seconds = Infinity,
-): Promise<{ count: number; seconds: number }> {
+  options: { seconds?: number; perRequest?: number; latencies?: number[] } = {},
+): Promise<DriveResult> {
+  const { seconds = Infinity, perRequest = 1, latencies } = options
   const start = performance.now()
   const deadline = start + seconds * 1000
   let count = 0
+  let exhausted = false
   await Promise.all(
     streams.map(async (w) => {
-      for (const r of pick(w)) {
-        if (performance.now() >= deadline) break
-        await post(url, [r])
-        count++
+      const receipts = pick(w)
+      let i = 0
+      for (; i < receipts.length && performance.now() < deadline; i += perRequest) {
+        const chunk = receipts.slice(i, i + perRequest)
+        const t = performance.now()
+        await post(url, chunk)
+        latencies?.push(performance.now() - t)
+        count += chunk.length
       }
+      if (i >= receipts.length && seconds !== Infinity) exhausted = true
     }),
   )
-  return { count, seconds: (performance.now() - start) / 1000 }
+  return { count, seconds: (performance.now() - start) / 1000, exhausted }
+}
+
+/** Posts a workload's identities and geneses, then each stream's warm-up receipts. */
+async function prepare(url: string, w: Workload): Promise<void> {
+  for (const batch of w.setup) await post(url, batch)
+  await drive(url, w.streams, (s) => s.warmup)
 }
 
 /** putIfAbsent of objects of `size` bytes by `concurrency` workers, each in its own directory, for `seconds`. */
@@ -188,167 +243,308 @@ async function rawPutRate(store: ObjectStore, concurrency: number, size: number,
   return count / ((performance.now() - start) / 1000)
 }
 
-interface IngestFigure {
-  concurrency: number
-  receipts: number
-  seconds: number
-  receipts_per_s: number
-  raw_put_per_s: number
-  ratio: number
+/**
+ * Single-row INSERTs of `size`-byte rows in autocommit by `concurrency` connections (closed loop), for
+ * `seconds`: the baseline an append is compared with (one durable commit of a receipt-size row).
+ */
+async function rawInsertRate(concurrency: number, size: number, seconds: number): Promise<number> {
+  const db = await PgDb.open({ connectionString: DATABASE_URL, schema: `${SCHEMA_PREFIX}_raw`, max: concurrency })
+  try {
+    await db.query('CREATE TABLE IF NOT EXISTS t (a text, b text)')
+    const body = 'a'.repeat(Math.max(0, size - 24))
+    const tag = randomBytes(4).toString('hex')
+    // Warm-up: every connection opened, the statement parsed.
+    await Promise.all(
+      Array.from({ length: concurrency }, (_, w) => db.query('INSERT INTO t (a, b) VALUES ($1, $2)', [`${tag}-w${w}-warm`, body])),
+    )
+    const start = performance.now()
+    const deadline = start + seconds * 1000
+    let count = 0
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, w) => {
+        for (let i = 0; performance.now() < deadline; i++) {
+          await db.query('INSERT INTO t (a, b) VALUES ($1, $2)', [`${tag}-w${w}-${i}`, body])
+          count++
+        }
+      }),
+    )
+    const rate = count / ((performance.now() - start) / 1000)
+    await db.query('TRUNCATE t')
+    return rate
+  } finally {
+    await db.close()
+  }
 }
 
-async function benchConfig(
-  name: string,
+async function withRelay<T>(
   db: DbKind,
   store: StoreKind,
-  workloads: Map<number, Workload>,
-  latency: Workload,
-  s3: RunningS3rver,
-): Promise<Record<string, unknown>> {
-  const relay: RunningRelay = await startRelay({ db, store, s3, schema: `${SCHEMA_PREFIX}_${db}_${store}` })
-  const out: Record<string, unknown> = {}
+  s3: RunningS3rver | undefined,
+  fn: (relay: RunningRelay) => Promise<T>,
+): Promise<T> {
+  const relay = await startRelay({
+    db,
+    store,
+    ...(s3 ? { s3 } : {}),
+    schema: `${SCHEMA_PREFIX}_${db}_${store}_${randomBytes(3).toString('hex')}`,
+  })
   try {
-    for (const n of CONCURRENCY) {
-      const w = workloads.get(n)!
-      for (const batch of w.setup) await post(relay.url, batch)
-      await drive(relay.url, w.streams, (s) => s.warmup)
-      const run = await drive(relay.url, w.streams, (s) => s.timed, SECONDS)
-      const rate = run.count / run.seconds
-      const raw = await rawPutRate(relay.deps.store, n, w.meanBytes, SECONDS)
-      const figure: IngestFigure = {
-        concurrency: n,
-        receipts: run.count,
-        seconds: +run.seconds.toFixed(2),
-        receipts_per_s: Math.round(rate),
-        raw_put_per_s: Math.round(raw),
-        ratio: +(rate / raw).toFixed(3),
-      }
-      out[`ingest_c${n}`] = figure
-      console.log(
-        `  ${name.padEnd(12)} ${String(n).padStart(2)} streams: ingest ${fmt(rate).padStart(6)} receipts/s   raw putIfAbsent ${fmt(raw).padStart(6)}/s (${w.meanBytes} B)   ratio ${(rate / raw).toFixed(2)} (target ≥ 0.7)`,
-      )
-    }
-    // Latency of a single append: one stream, one request at a time.
-    for (const batch of latency.setup) await post(relay.url, batch)
-    const one = latency.streams[0]!
-    await drive(relay.url, [one], (s) => s.warmup)
-    const times: number[] = []
-    for (const r of one.timed) {
-      const t = performance.now()
-      await post(relay.url, [r])
-      times.push(performance.now() - t)
-    }
-    times.sort((a, b) => a - b)
-    const lat = {
-      appends: times.length,
-      p50_ms: +percentile(times, 50).toFixed(2),
-      p95_ms: +percentile(times, 95).toFixed(2),
-      p99_ms: +percentile(times, 99).toFixed(2),
-    }
-    out.append_latency = lat
-    console.log(
-      `  ${name.padEnd(12)} single append, sequential: p50 ${lat.p50_ms} ms  p95 ${lat.p95_ms} ms  p99 ${lat.p99_ms} ms (${lat.appends} appends)`,
-    )
+    return await fn(relay)
   } finally {
     await relay.close()
-    await rm(relay.options.dataDir, { recursive: true, force: true })
+    await removeDir(relay.options.dataDir)
   }
+}
+
+const ratioText = (r: number): string => r.toFixed(2)
+const exhaustedNote = (run: DriveResult): string => (run.exhausted ? '  [ran out of signed receipts: raise BENCH_RELAY_MAX_RATE]' : '')
+const rateFigure = (run: DriveResult): Record<string, unknown> => ({
+  receipts: run.count,
+  seconds: +run.seconds.toFixed(2),
+  receipts_per_s: Math.round(run.count / run.seconds),
+  ...(run.exhausted ? { exhausted: true } : {}),
+})
+
+/** Postgres + fs, one receipt per request, at 1, 10 and 50 writers, each beside the raw INSERT rate; latency at 1. */
+async function benchPgFs(workloads: Map<number, Workload>): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {}
+  await withRelay('pg', 'fs', undefined, async (relay) => {
+    for (const n of WRITERS) {
+      const w = workloads.get(n)!
+      await prepare(relay.url, w)
+      const latencies: number[] = []
+      const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS, ...(n === 1 ? { latencies } : {}) })
+      const rate = run.count / run.seconds
+      const raw = await rawInsertRate(n, w.meanBytes, SECONDS)
+      const ratio = rate / raw
+      out[`ingest_w${n}`] = {
+        writers: n,
+        ...rateFigure(run),
+        raw_insert_per_s: Math.round(raw),
+        row_bytes: w.meanBytes,
+        ratio: +ratio.toFixed(3),
+        target_ratio: TARGET.insertRatio,
+      }
+      console.log(
+        `  fs+pg      ${String(n).padStart(2)} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s   raw INSERT ${fmt(raw).padStart(6)}/s (${w.meanBytes} B rows, ${n} conn)   ratio ${ratioText(ratio)} (target ≥ ${TARGET.insertRatio})${exhaustedNote(run)}`,
+      )
+      if (n === 1) {
+        latencies.sort((a, b) => a - b)
+        const lat = {
+          appends: latencies.length,
+          p50_ms: +percentile(latencies, 50).toFixed(2),
+          p95_ms: +percentile(latencies, 95).toFixed(2),
+          p99_ms: +percentile(latencies, 99).toFixed(2),
+          target_p99_ms: TARGET.p99Ms,
+        }
+        out.append_latency = lat
+        console.log(
+          `  fs+pg       1 writer, single append latency: p50 ${lat.p50_ms} ms  p95 ${lat.p95_ms} ms  p99 ${lat.p99_ms} ms (${lat.appends} appends; target p99 ≤ ${TARGET.p99Ms} ms)`,
+        )
+      }
+    }
+  })
   return out
 }
 
-/** Writes a valid store of about `total` receipts straight to disk (fs layout), for rebuild. */
-async function writeRebuildStore(root: string, total: number): Promise<{ receipts: number; streams: number }> {
-  const authors = Array.from({ length: 10 }, (_, i) => newAuthor('rebuild', i))
-  const streamsPerAuthor = 10
-  const perStream = Math.max(1, Math.floor(total / (authors.length * streamsPerAuthor)) - 1)
-  let receipts = 0
-  let streams = 0
-  let pending: Promise<void>[] = []
-  const put = (r: Receipt): void => {
-    const path = join(root, ...`${streamEventsPrefix(r.stream)}${r.eventId}.json`.split('/'))
-    pending.push(mkdir(dirname(path), { recursive: true }).then(() => writeFile(path, canonicalBytes(r))))
-    receipts++
-  }
-  const flush = async (): Promise<void> => {
-    if (pending.length >= 512) {
-      await Promise.all(pending)
-      pending = []
-    }
-  }
-  for (const a of authors) {
-    put(
-      await sign(
-        a,
-        { type: 'identity', identityId: a.identityId },
-        'IDENTITY_CREATED',
-        { publicKey: a.signer.publicKey, accountId: a.accountId, kind: 'person' },
-        null,
-      ),
+/** Postgres + fs, 100 receipts per request at 10 writers. */
+async function benchPgFsBatched(w: Workload): Promise<Record<string, unknown>> {
+  return withRelay('pg', 'fs', undefined, async (relay) => {
+    await prepare(relay.url, w)
+    const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS, perRequest: BATCH })
+    const rate = run.count / run.seconds
+    console.log(
+      `  fs+pg      ${WRITERS_OTHER} writers × ${BATCH}/request: ${fmt(rate).padStart(6)} receipts/s (target ≥ ${fmt(TARGET.batchRate)})${run.exhausted ? '  [ran out of signed receipts: raise BENCH_RELAY_MAX_BATCH_RATE]' : ''}`,
     )
-    streams++
-    for (let b = 0; b < streamsPerAuthor; b++) {
-      const stream: StreamRef = { type: 'pixbook', accountId: a.accountId, bookId: `book-${b}` }
-      let head: ChainHead | null = null
-      streams++
-      for (let i = 0; i <= perStream; i++) {
-        const r: Receipt =
-          i === 0
-            ? await sign(a, stream, 'PIXBOOK_CREATED', { title: `Book ${b}` }, null)
-            : await sign(
-                a,
-                stream,
-                'CARD_ADDED',
-                { cardId: `card-${i}`, artHash: artHash(b * 100_000 + i), packId: `pack-${i >> 3}` },
-                head,
-              )
-        head = { eventId: r.eventId, hash: r.hash }
-        put(r)
-        await flush()
-      }
-    }
-  }
-  await Promise.all(pending)
-  return { receipts, streams }
+    return { writers: WRITERS_OTHER, per_request: BATCH, ...rateFigure(run), target_receipts_per_s: TARGET.batchRate }
+  })
 }
 
+/** PGlite + fs, one receipt per request at 10 writers. */
+async function benchPgliteFs(w: Workload): Promise<Record<string, unknown>> {
+  return withRelay('pglite', 'fs', undefined, async (relay) => {
+    await prepare(relay.url, w)
+    const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
+    const rate = run.count / run.seconds
+    console.log(
+      `  fs+pglite  ${WRITERS_OTHER} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s (target ≥ ${fmt(TARGET.pgliteRate)})${exhaustedNote(run)}`,
+    )
+    return { writers: WRITERS_OTHER, ...rateFigure(run), target_receipts_per_s: TARGET.pgliteRate }
+  })
+}
+
+/** s3rver + Postgres, one receipt per request at 10 writers, beside s3rver's raw putIfAbsent rate. */
+async function benchS3Pg(w: Workload, s3: RunningS3rver): Promise<Record<string, unknown>> {
+  return withRelay('pg', 's3', s3, async (relay) => {
+    await prepare(relay.url, w)
+    const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
+    const rate = run.count / run.seconds
+    const raw = await rawPutRate(relay.deps.store, WRITERS_OTHER, w.meanBytes, SECONDS)
+    const ratio = rate / raw
+    console.log(
+      `  s3rver+pg  ${WRITERS_OTHER} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s   raw putIfAbsent ${fmt(raw).padStart(6)}/s (${w.meanBytes} B, ${WRITERS_OTHER} workers)   ratio ${ratioText(ratio)} (target ≥ ${TARGET.s3Ratio})${exhaustedNote(run)}`,
+    )
+    return {
+      writers: WRITERS_OTHER,
+      ...rateFigure(run),
+      raw_put_per_s: Math.round(raw),
+      object_bytes: w.meanBytes,
+      ratio: +ratio.toFixed(3),
+      target_ratio: TARGET.s3Ratio,
+    }
+  })
+}
+
+/**
+ * About `total` receipts over `streams` streams: streams/10 identities (their identity streams count),
+ * each owning the pixbooks that make up the rest, with the receipts spread evenly over the pixbooks.
+ * Returns the identities (posted first) and each pixbook's chain.
+ */
+async function makeRebuildReceipts(total: number, streams: number): Promise<{ identities: Receipt[]; books: Receipt[][] }> {
+  const authors = Array.from({ length: Math.max(1, Math.round(streams / 10)) }, (_, i) =>
+    newAuthor(`rebuild-${randomBytes(2).toString('hex')}`, i),
+  )
+  const bookCount = Math.max(1, streams - authors.length)
+  const perBook = (total - authors.length) / bookCount
+  if (perBook < 1) throw new Error(`BENCH_RELAY_REBUILD_RECEIPTS (${total}) is too small for ${streams} streams`)
+  const identities: Receipt[] = []
+  for (const a of authors) identities.push(await identityCreated(a))
+  const books: Receipt[][] = []
+  let made = authors.length
+  for (let b = 0; b < bookCount; b++) {
+    const a = authors[b % authors.length]!
+    const stream: StreamRef = { type: 'pixbook', accountId: a.accountId, bookId: `book-${b}` }
+    // Spread the remainder: book b ends where ⌊(b+1)·perBook⌋ receipts have been made in all.
+    const length = Math.round(authors.length + (b + 1) * perBook) - made
+    const chain: Receipt[] = [await sign(a, stream, 'PIXBOOK_CREATED', { title: `Book ${b}` }, null)]
+    for (let i = 1; i < length; i++) {
+      const prev = chain[i - 1]!
+      chain.push(
+        await sign(
+          a,
+          stream,
+          'CARD_ADDED',
+          { cardId: `card-${i}`, artHash: artHash(b * 100_000 + i), packId: `pack-${i >> 3}` },
+          { eventId: prev.eventId, hash: prev.hash },
+        ),
+      )
+    }
+    made += chain.length
+    books.push(chain)
+  }
+  return { identities, books }
+}
+
+/**
+ * One poster's requests of about REBUILD_REQUEST receipts: in rounds, the next REBUILD_SEGMENT receipts
+ * of each of its streams, so a request spans many streams (the relay writes a stream's objects one after
+ * the other, streams in parallel) and every stream's receipts arrive in chain order.
+ */
+function rebuildRequests(books: Receipt[][]): Receipt[][] {
+  const requests: Receipt[][] = []
+  let current: Receipt[] = []
+  const longest = Math.max(0, ...books.map((b) => b.length))
+  for (let from = 0; from < longest; from += REBUILD_SEGMENT) {
+    for (const chain of books) {
+      const segment = chain.slice(from, from + REBUILD_SEGMENT)
+      if (segment.length === 0) continue
+      if (current.length + segment.length > REBUILD_REQUEST) {
+        requests.push(current)
+        current = []
+      }
+      current.push(...segment)
+    }
+  }
+  if (current.length) requests.push(current)
+  return requests
+}
+
+/**
+ * Produces a filesystem store through a relay (Postgres + fs; large requests, a few in flight, each
+ * poster on its own streams so every chain arrives in order), then rebuilds it into a fresh schema.
+ */
 async function benchRebuild(): Promise<Record<string, unknown>> {
-  const dir = await mkdtemp(join(tmpdir(), 'pixpax-bench-rebuild-'))
+  console.log(`  rebuild: signing ${fmt(REBUILD_RECEIPTS)} receipts over ${fmt(REBUILD_STREAMS)} streams…`)
+  const { identities, books } = await makeRebuildReceipts(REBUILD_RECEIPTS, REBUILD_STREAMS)
+  const total = identities.length + books.reduce((n, b) => n + b.length, 0)
+  const relay = await startRelay({ db: 'pg', store: 'fs', schema: `${SCHEMA_PREFIX}_rebuild_source` })
   const out: Record<string, unknown> = {}
   try {
-    console.log(`  rebuild: writing a filesystem store of ~${fmt(REBUILD_RECEIPTS)} signed receipts…`)
-    const written = await writeRebuildStore(join(dir, 'objects'), REBUILD_RECEIPTS)
-    const store = new FsObjectStore(join(dir, 'objects'))
-    const targets: Array<[string, () => Promise<ProjectionDb>]> = [
-      ['postgres', () => PgDb.open({ connectionString: DATABASE_URL, schema: `${SCHEMA_PREFIX}_rebuild` })],
-      ['pglite', () => PgliteDb.open()],
-    ]
-    for (const [name, open] of targets) {
-      const db = await open()
-      try {
-        await migrate(db, RELAY_MIGRATIONS)
-        const start = performance.now()
-        const result = await rebuild(db, store, nodeSha256)
-        const seconds = (performance.now() - start) / 1000
-        if (result.receipts !== written.receipts) throw new Error(`rebuild projected ${result.receipts} of ${written.receipts} receipts`)
-        const rate = result.receipts / seconds
-        out[`rebuild_${name}`] = {
-          receipts: result.receipts,
-          streams: result.streams,
-          seconds: +seconds.toFixed(3),
-          receipts_per_s: Math.round(rate),
-        }
-        console.log(
-          `  rebuild fs → ${name.padEnd(8)}: ${fmt(result.receipts)} receipts, ${result.streams} streams in ${seconds.toFixed(2)} s = ${fmt(rate)} receipts/s (target ≥ 10,000)`,
-        )
-      } finally {
-        await db.close()
-      }
+    const produceStart = performance.now()
+    await post(relay.url, identities)
+    await Promise.all(
+      Array.from({ length: REBUILD_POSTERS }, async (_, k) => {
+        for (const request of rebuildRequests(books.filter((_b, i) => i % REBUILD_POSTERS === k))) await post(relay.url, request)
+      }),
+    )
+    const produceSeconds = (performance.now() - produceStart) / 1000
+    const source = await projectionDigest(relay.deps.db)
+    await relay.close()
+    console.log(
+      `  rebuild: store produced through the relay (${REBUILD_REQUEST}/request, ${REBUILD_POSTERS} in flight): ${fmt(total)} receipts in ${produceSeconds.toFixed(1)} s = ${fmt(total / produceSeconds)} receipts/s (setup, no target)`,
+    )
+    out.store = {
+      receipts: total,
+      streams: identities.length + books.length,
+      seconds: +produceSeconds.toFixed(2),
+      receipts_per_s: Math.round(total / produceSeconds),
     }
-    await store.close()
+
+    const store = new FsObjectStore(join(relay.options.dataDir, 'objects'))
+    const db = await PgDb.open({ connectionString: DATABASE_URL, schema: `${SCHEMA_PREFIX}_rebuild_target` })
+    const verifier = new VerifyPool()
+    try {
+      await migrate(db, RELAY_MIGRATIONS)
+      const start = performance.now()
+      const result = await rebuild({ db, store, sha256: nodeSha256, verifier })
+      const seconds = (performance.now() - start) / 1000
+      if (result.receipts !== total) throw new Error(`rebuild projected ${result.receipts} of ${total} receipts`)
+      const rebuilt = await projectionDigest(db)
+      const same = rebuilt.digest === source.digest
+      const rate = result.receipts / seconds
+      out.rebuild_postgres = {
+        receipts: result.receipts,
+        streams: result.streams,
+        seconds: +seconds.toFixed(3),
+        receipts_per_s: Math.round(rate),
+        target_receipts_per_s: TARGET.rebuildRate,
+        digest_matches_relay: same,
+      }
+      console.log(
+        `  rebuild fs → postgres: ${fmt(result.receipts)} receipts, ${fmt(result.streams)} streams in ${seconds.toFixed(2)} s = ${fmt(rate)} receipts/s (target ≥ ${fmt(TARGET.rebuildRate)}); projection digest ${same ? 'equals' : 'DIFFERS FROM'} the relay's`,
+      )
+    } finally {
+      await verifier.close()
+      await db.close()
+      await store.close()
+    }
   } finally {
-    await rm(dir, { recursive: true, force: true })
+    await relay.close()
+    await removeDir(relay.options.dataDir)
   }
   return out
+}
+
+async function benchIngest(s3: RunningS3rver): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = {}
+  const perStream = (n: number): number => Math.ceil((Math.min(MAX_RATE, MAX_RATE_PER_WRITER * n) * SECONDS) / n)
+  const sizes = new Map<number, number>(WRITERS.map((n) => [n, perStream(n)]))
+  // The 10-writer workload also serves the 100-per-request run: each configuration gets a fresh database and store.
+  sizes.set(
+    WRITERS_OTHER,
+    Math.max(sizes.get(WRITERS_OTHER) ?? 0, perStream(WRITERS_OTHER), Math.ceil((MAX_BATCH_RATE * SECONDS) / WRITERS_OTHER)),
+  )
+  console.log(`relay: signing receipts before timing (${[...sizes].map(([n, k]) => `${n} streams × ${fmt(k)}`).join(', ')})…`)
+  const signStart = performance.now()
+  const workloads = new Map<number, Workload>()
+  for (const [n, k] of sizes) workloads.set(n, await makeWorkload(`w${n}`, n, k))
+  console.log(`  signed in ${((performance.now() - signStart) / 1000).toFixed(1)} s`)
+  console.log(`relay: end-to-end ingest over HTTP (closed-loop writers, one stream each, keep-alive fetch, ${SECONDS} s per run)`)
+  results.pg_fs = await benchPgFs(workloads)
+  results.pg_fs_batched = await benchPgFsBatched(workloads.get(WRITERS_OTHER)!)
+  results.pglite_fs = await benchPgliteFs(workloads.get(WRITERS_OTHER)!)
+  results.s3rver_pg = await benchS3Pg(workloads.get(WRITERS_OTHER)!, s3)
+  return results
 }
 
 export async function runRelayBench(): Promise<Record<string, unknown>> {
@@ -356,25 +552,8 @@ export async function runRelayBench(): Promise<Record<string, unknown>> {
   await dropSchemas(SCHEMA_PREFIX) // fails fast (and loudly) without Postgres
   const s3 = await startS3rver()
   try {
-    const perStream = (n: number): number => Math.ceil((MAX_RATE * SECONDS) / n)
-    console.log(
-      `relay: signing receipts before timing (${CONCURRENCY.map((n) => `${n} streams × ${perStream(n)}`).join(', ')}; each configuration gets a fresh database and store, so they share them)…`,
-    )
-    const signStart = performance.now()
-    const workloads = new Map<number, Workload>()
-    for (const n of CONCURRENCY) workloads.set(n, await makeWorkload(`c${n}`, n, perStream(n)))
-    const latency = await makeWorkload('lat', 1, LATENCY_APPENDS)
-    console.log(`  signed in ${((performance.now() - signStart) / 1000).toFixed(1)} s`)
-    const configs: Array<[string, DbKind, StoreKind]> = [
-      ['fs+pglite', 'pglite', 'fs'],
-      ['fs+pg', 'pg', 'fs'],
-      ['s3rver+pg', 'pg', 's3'],
-    ]
-    console.log(
-      `relay: end-to-end ingest over HTTP (one receipt per request, keep-alive, ${SECONDS} s per run) vs raw store putIfAbsent at the same concurrency`,
-    )
-    for (const [name, db, store] of configs) results[name] = await benchConfig(name, db, store, workloads, latency, s3)
-    Object.assign(results, await benchRebuild())
+    if (PARTS.has('ingest')) Object.assign(results, await benchIngest(s3))
+    if (PARTS.has('rebuild')) Object.assign(results, await benchRebuild())
   } finally {
     await s3.stop()
     await dropSchemas(SCHEMA_PREFIX)

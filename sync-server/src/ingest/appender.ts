@@ -172,6 +172,7 @@ export class Appender {
         let ledger = await BatchLedger.load(
           tx,
           groups.flatMap((g) => g.receipts),
+          streams,
         )
         // Leftovers: open intents (pg), or on PGlite objects past the head of a stream whose batch failed.
         const leftoverKeys = new Map<string, string[]>()
@@ -180,14 +181,14 @@ export class Appender {
             stream,
             intents.map((i) => i.objectKey),
           )
-        if (pglite) for (const s of streams) if (this.#unsettled.has(s)) leftoverKeys.set(s, await this.#objectsPastHead(tx, s))
+        for (const s of streams) if (this.#unsettled.has(s)) leftoverKeys.set(s, await this.#objectsPastHead(tx, s))
         const leftovers = new Map<string, Awaited<ReturnType<typeof readLeftovers>>>()
         for (const [stream, keys] of leftoverKeys) {
           if (keys.length) leftovers.set(stream, await readLeftovers(store, keys, this.deps.sha256))
         }
         if (leftovers.size) {
           // Rare (after a crash): load again with the leftovers' own needs.
-          ledger = await BatchLedger.load(tx, [...[...leftovers.values()].flat(), ...groups.flatMap((g) => g.receipts)])
+          ledger = await BatchLedger.load(tx, [...[...leftovers.values()].flat(), ...groups.flatMap((g) => g.receipts)], streams)
         }
         const { outcomes, accepted } = await evaluateBatch(ledger, groups, leftovers, this.deps)
         if (accepted.length === 0) {

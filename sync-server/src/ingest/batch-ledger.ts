@@ -42,8 +42,8 @@ export class BatchLedger implements LedgerView {
   ) {}
 
   /** What the rules need for `receipts` (every receipt the batch may evaluate), in one round trip. */
-  static async load(tx: Queryable, receipts: readonly CheckedReceipt[]): Promise<BatchLedger> {
-    const streamKeys = new Set<string>()
+  static async load(tx: Queryable, receipts: readonly CheckedReceipt[], groupStreams: readonly string[] = []): Promise<BatchLedger> {
+    const streamKeys = new Set<string>(groupStreams)
     const accountKeys = new Set<string>()
     const identityIds = new Set<string>()
     const keyPairs = new Map<string, [string, string]>()

@@ -105,6 +105,9 @@ export async function verifyStore(
   }
   try {
     for await (const logged of loggedReceipts(tee(), store, sha256)) {
+      if (logged.objectKey && inLog.has(logged.objectKey))
+        fail('LOG_INCONSISTENT', `${logged.objectKey} is in the log twice`, logged.objectKey, logged.position)
+      if (logged.objectKey) inLog.add(logged.objectKey) // named by the log, even if broken: not an orphan
       if (logged.problem || !logged.checked) {
         fail(logged.problem!.code, logged.problem!.message, logged.objectKey, logged.position)
         continue
