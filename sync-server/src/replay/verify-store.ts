@@ -112,9 +112,6 @@ export async function verifyStore(
         fail(logged.problem!.code, logged.problem!.message, logged.objectKey, logged.position)
         continue
       }
-      if (inLog.has(logged.objectKey))
-        fail('LOG_INCONSISTENT', `${logged.objectKey} is in the log twice`, logged.objectKey, logged.position)
-      inLog.add(logged.objectKey)
       streams.add(logged.entry.stream)
       window.push({
         key: logged.objectKey,
