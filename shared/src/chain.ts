@@ -350,6 +350,11 @@ export class ChainVerifier {
       const eventId = eventIdOf(input)
       return { error, ...(eventId ? { eventId } : {}) }
     }
+    return this.prepareChecked(checked)
+  }
+
+  /** Stage 1 for a receipt already checked on its own (`checkReceipt`/`parseReceipt`): starts its signature check. */
+  prepareChecked(checked: CheckedReceipt): PreparedReceipt {
     const { receipt } = checked
     const key = introducedKey(checked)
     if (key) this.keysById.set(jwkThumbprint(key), key)

@@ -5,18 +5,16 @@
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { buildDeps } from './context.js'
-import { repairFromStore, repairIntents } from './replay/repair.js'
+import { repairIntents } from './replay/repair.js'
 
 const config = loadConfig()
 const deps = await buildDeps(config)
 const app = await buildApp(deps)
-// A relay that died mid-append leaves intents; settle them before serving (other replicas settle
-// lazily on their next append to the stream). PGlite keeps intents in the append's own transaction
-// (one connection), so a crash loses them: walk the store from the projector offsets instead.
+// A relay that died mid-append leaves intents (committed before any object is written, on pg and PGlite
+// alike); settle them before serving. The log integrator has already caught up (onReady).
 await app.ready()
-const { appender } = app.relay.ingestor
-const repaired = deps.db.name === 'pglite' ? await repairFromStore(deps.db, deps.store, appender) : await repairIntents(deps.db, appender)
-if (repaired.receipts > 0) app.log.info({ repaired }, 'repaired projections left behind by a crash')
+const repaired = await repairIntents(deps.db, app.relay.ingestor.appender)
+if (repaired.receipts > 0) app.log.info({ repaired }, 'adopted receipts left behind by a crash')
 const address = await app.listen({ port: config.PORT, host: config.HOST })
 app.log.info({ store: deps.store.name, db: deps.db.name, relayKeyId: deps.relaySigner.publicKeyId }, 'relay ready')
 process.stdout.write(`PixPax relay listening on ${address} (store: ${deps.store.name}, db: ${deps.db.name})\n`)

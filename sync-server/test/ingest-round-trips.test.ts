@@ -5,28 +5,23 @@
  * the length of the stream's history. A regression (a statement per receipt, per stream, per request or
  * per row of history) fails here.
  *
- * One batch of CARD_ADDED receipts, in the order they are sent (BATCH_STATEMENTS = 19):
- *   append transaction (10):
+ * One batch of CARD_ADDED receipts, in the order they are sent (BATCH_STATEMENTS = 14):
+ *   append transaction (8):
  *     1 BEGIN
  *     2 every stream and issuer advisory lock, in one SELECT (lockStreams)
  *     3 the ledger state: identities, keys, heads, members, known receipts, idempotency, intents (BatchLedger.load)
  *     4 the append intents, one INSERT on the side connection (queryOutsideTransaction)
- *     5 the log positions: UPDATE log_sequence … RETURNING (sequence)
- *     6 the log leaves + inline projector offsets + settled intents, one statement (recordSequenced)
- *     7 streams projector: receipts rows + stream heads
- *     8 pixbook projector: cards upsert + card counts
- *     9 pixbook projector: pixbooks.updated_at
- *    10 COMMIT
- *   11 the batch's acks, one INSERT (after COMMIT)
- *   integrator round (7):
- *    12 BEGIN
- *    13 SELECT 1 FROM log_checkpoint FOR UPDATE
- *    14 SELECT the stored checkpoint
- *    15 SELECT size FROM log_sequence
- *    16 SELECT the leaves to integrate
- *    17 UPDATE log_checkpoint + DELETE integrated full-tile leaves, one statement
- *    18 COMMIT
- *   19 NOTIFY for every stream of the batch, one SELECT pg_notify (after the checkpoint)
+ *     5 the log positions + log leaves + inline projector offsets + settled intents, one statement (sequence)
+ *     6 streams projector: receipts rows + stream heads
+ *     7 pixbook projector: cards upsert + card counts + updated_at
+ *     8 COMMIT
+ *   9 the batch's acks, one INSERT (after COMMIT, beside the integrator round)
+ *   integrator round (4):
+ *    10 BEGIN
+ *    11 the checkpoint row FOR UPDATE + the sequenced size + the leaves to integrate, one SELECT
+ *    12 UPDATE log_checkpoint + DELETE integrated full-tile leaves, one statement
+ *    13 COMMIT
+ *   14 NOTIFY for every stream of the batch, one SELECT pg_notify (after the checkpoint)
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
@@ -61,7 +56,7 @@ import {
 } from './support/relay-harness.js'
 
 /** Statements of one batch: see the list above. */
-const BATCH_STATEMENTS = 19
+const BATCH_STATEMENTS = 14
 /** Transactions of one batch: the append transaction and the integrator round. */
 const BATCH_TRANSACTIONS = 2
 /** Requests of (c): one receipt each, on as many streams. */

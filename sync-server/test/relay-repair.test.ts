@@ -254,9 +254,8 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
   const relayKey = (): { name: string; publicKey: RelayInfo['publicKey'] } => ({ name: ORIGIN, publicKey: info.publicKey })
   /** The relay's group-commit appender (repair goes through it, like any append). */
   const appender = (): Appender => relay.app.relay.ingestor.appender
-  /** What main.ts runs at start-up on this database. */
-  const startUpRepair = (): Promise<{ streams: number; receipts: number }> =>
-    db === 'pglite' ? repairFromStore(relay.deps.db, relay.deps.store, appender()) : repairIntents(relay.deps.db, appender())
+  /** What main.ts runs at start-up (on pg and PGlite alike: intents are committed before any object). */
+  const startUpRepair = (): Promise<{ streams: number; receipts: number }> => repairIntents(relay.deps.db, appender())
 
   /** Posts receipts and records every accepted result's ack (the same position must always get the same ack). */
   async function post(receipts: Receipt[], url = relay.url): Promise<HttpResult<PostReceiptsJson>> {
@@ -324,9 +323,9 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       expect(await relay.deps.store.get(objectKey(r)), `object ${i}`).toEqual(i < failAt ? expect.any(Uint8Array) : undefined)
       expect(await projected(r)).toBe(false)
     }
-    // Postgres: the intents were committed on their own connection before the writes. PGlite: they were in
-    // the batch's transaction; the appender remembers the stream instead.
-    expect(await intents()).toEqual(db === 'pg' ? receipts.map((r) => r.eventId) : [])
+    // The intents were committed on their own before the writes (pg: a second connection; PGlite: before
+    // the batch's transaction), so they outlive its rollback.
+    expect(await intents()).toEqual(receipts.map((r) => r.eventId))
   }
 
   beforeAll(async () => {
@@ -354,7 +353,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
   it('the next append adopts the leftover first; the retry of the crashed receipt gets its first result', async () => {
     const x = await nextCard()
     await crashOn(x)
-    if (db === 'pg') expect(await intents()).toEqual([x.eventId]) // recorded on its own connection: durable
+    expect(await intents()).toEqual([x.eventId]) // committed on its own before the object: durable
 
     // Another device appends on the head it knows (before x): the relay adopts x first, so this is a fork.
     const other = await nextCard()
@@ -383,20 +382,11 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     const x = await nextCard()
     await crashOn(x)
     const size = (await checkpoint()).size
-    // Soft from here to the retry: should repair not adopt x, the retry still does (its stream has an
-    // intent), so the tests after this one run on a consistent relay.
-    const repaired = await repairIntents(relay.deps.db, appender())
-    if (db === 'pg') {
-      expect.soft(repaired).toEqual({ streams: 1, receipts: 1 })
-    } else {
-      // On PGlite the intent was in the rolled-back transaction; the store walk must still not lose x.
-      expect(repaired).toEqual({ streams: 0, receipts: 0 })
-      expect(await repairFromStore(relay.deps.db, relay.deps.store, appender())).toEqual({ streams: 1, receipts: 1 })
-    }
-    expect.soft(await projected(x)).toBe(true)
-    expect.soft(await intents()).toEqual([])
-    expect.soft(await startUpRepair()).toEqual({ streams: 0, receipts: 0 }) // nothing left
-    expect.soft((await checkpoint()).size).toBe(size + 1) // in the log, and acks for it may be handed out
+    expect(await repairIntents(relay.deps.db, appender())).toEqual({ streams: 1, receipts: 1 })
+    expect(await projected(x)).toBe(true)
+    expect(await intents()).toEqual([])
+    expect(await startUpRepair()).toEqual({ streams: 0, receipts: 0 }) // nothing left
+    expect((await checkpoint()).size).toBe(size + 1) // in the log, and acks for it may be handed out
     const [retry] = results(await post([x]))
     expect(retry).toMatchObject({ ok: true, eventId: x.eventId, seq: book.seq + 1, position: size })
     expect(await ackProblem(retry!.ack, info)).toBeUndefined()
@@ -414,10 +404,9 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     const before = await projectionDigest(relay.deps.db)
     expect(await repairIntents(relay.deps.db, appender())).toEqual({ streams: 0, receipts: 0 })
     expect((await projectionDigest(relay.deps.db)).digest).toBe(before.digest)
-    // Soft: if the walk does not adopt x, the retry below still appends it, so later tests run on.
-    expect.soft(await repairFromStore(relay.deps.db, relay.deps.store, appender())).toEqual({ streams: 1, receipts: 1 })
-    expect.soft(await projected(x)).toBe(true)
-    expect.soft(await repairFromStore(relay.deps.db, relay.deps.store, appender())).toEqual({ streams: 0, receipts: 0 }) // idempotent
+    expect(await repairFromStore(relay.deps.db, relay.deps.store, appender())).toEqual({ streams: 1, receipts: 1 })
+    expect(await projected(x)).toBe(true)
+    expect(await repairFromStore(relay.deps.db, relay.deps.store, appender())).toEqual({ streams: 0, receipts: 0 }) // idempotent
     const repairedAt = (await projected(x)) ? await positionOf(x) : undefined
 
     const [retry] = results(await post([x]))
@@ -434,7 +423,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(faults.fired.pop()).toBe('put')
     expect(res.status).toBe(500)
     expect(await relay.deps.store.get(objectKey(x))).toBeUndefined()
-    expect(await intents()).toEqual(db === 'pg' ? [x.eventId] : [])
+    expect(await intents()).toEqual([x.eventId])
     const size = (await checkpoint()).size
     // A hang here (the retry waiting on its own intent's row) fails the test by its timeout.
     const [retry] = results(await post([x]))
@@ -472,10 +461,9 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
   it('a crash in the middle of a batch leaves a prefix; start-up repair adopts exactly that prefix', async () => {
     const [a, b] = await chained(2)
     await failMidBatch([a!, b!], 1)
-    // Soft, as above: the retry adopts a itself should the repair not.
-    expect.soft(await startUpRepair()).toEqual({ streams: 1, receipts: 1 })
-    expect.soft([await projected(a!), await projected(b!)]).toEqual([true, false])
-    expect.soft(await intents()).toEqual([])
+    expect(await startUpRepair()).toEqual({ streams: 1, receipts: 1 })
+    expect([await projected(a!), await projected(b!)]).toEqual([true, false])
+    expect(await intents()).toEqual([])
     const retried = results(await post([a!, b!]))
     expect(retried).toMatchObject([
       { ok: true, eventId: a!.eventId, seq: book.seq + 1, position: await positionOf(a!) },
@@ -517,9 +505,8 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     const child = await startRelayProcess({ ...relayEnv(options), LOG_LEVEL: 'error' })
     let answer: string
     try {
-      // Before anything is sent to it, x is in the log the child publishes: adopted at start-up. (Soft:
-      // the append below adopts x anyway, through its intent on Postgres.)
-      expect.soft((await checkpoint(child.url)).size).toBe(size + 1)
+      // Before anything is sent to it, x is in the log the child publishes: adopted at start-up.
+      expect((await checkpoint(child.url)).size).toBe(size + 1)
       // Another device, on the head it knows: had start-up repair not adopted x, this would fork the store.
       const conflict = await post([await nextCard()], child.url)
       expect(conflict.json.error).toMatchObject({
@@ -709,8 +696,8 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       const report = await verify()
       expect(report).toMatchObject({ ok: false, errorsByCode: { [code]: 1 }, receipts: n - 1 })
       expect(report.errors).toEqual([{ position, objectKey: last, code, message: anyText }])
-      // The log names this object: a broken one is an error, not an orphan. (Soft: checked for every case.)
-      expect.soft(report.orphans, `orphans with ${code}`).toEqual([])
+      // The log names this object: a broken one is an error, not an orphan.
+      expect(report.orphans, `orphans with ${code}`).toEqual([])
     }
     const edited = { ...receipt, payload: { ...receipt.payload, cardId: 'stolen' } }
     const checkpointBytes = await readFile(path(CHECKPOINT_PATH))

@@ -4,12 +4,13 @@
  * takes everything queued (up to a cap) as the next batch. No timer: an idle relay commits a lone append
  * at once. A batch's results are released only after its checkpoint is stored (log-integrator.ts).
  */
-import { PixpaxError, type Sha256, type Signer } from '@pixpax/shared'
+import { parseStreamKey, streamEventsPrefix, type CheckedReceipt, type Sha256, type Signer } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
 import type { LogIntegrator } from '../log/log-integrator.js'
-import { parseStreamKey, streamEventsPrefix } from '@pixpax/shared'
+import type { ProjectedReceipt } from '../projection/projector.js'
+import { listKeys } from '../stores/object-store.js'
 import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
-import { signAcks, type Ack } from './ack.js'
+import { completeAcks, type Ack } from './ack.js'
 import { BatchLedger } from './batch-ledger.js'
 import {
   evaluateBatch,
@@ -17,14 +18,12 @@ import {
   projected,
   readLeftovers,
   recordIntents,
-  recordSequenced,
   sequence,
   writeObjects,
   type AcceptedResult,
   type BatchDeps,
   type IngestResult,
   type Outcome,
-  type Sequenced,
   type StreamGroup,
 } from './commit-batch.js'
 
@@ -43,51 +42,59 @@ export interface AppenderDeps extends BatchDeps {
 
 interface Pending {
   group: StreamGroup
-  resolve: (results: IngestResult[]) => void
+  /** The group's results, and how many leftovers of its stream the batch adopted first. */
+  resolve: (done: { results: IngestResult[]; adopted: number }) => void
   reject: (error: unknown) => void
   /** Retried alone after its batch failed, so one bad group cannot fail the others again. */
   solo?: boolean
 }
 
+/** A committed batch, before its acks are released. */
+interface Committed {
+  outcomes: Outcome[][]
+  adopted: number[]
+  /** What the batch sequenced (leftovers included), in log order. */
+  batch: ProjectedReceipt[]
+}
+
 export class Appender {
   readonly #queue: Pending[] = []
   #running = false
-  /**
-   * PGlite only: streams whose batch failed after it may have written objects. Its intents were in its
-   * own (rolled back) transaction, so the next batch there adopts what the store holds past the head. A
-   * crash loses this set too: start-up repair walks the store (main.ts).
-   */
-  readonly #unsettled = new Set<string>()
 
   constructor(private readonly deps: AppenderDeps) {}
 
   /** Appends each group (one stream's receipts in chain order); one result per receipt. */
-  append(groups: readonly StreamGroup[]): Promise<IngestResult[][]> {
-    const done = groups.map(
-      (group) =>
-        new Promise<IngestResult[]>((resolve, reject) => {
-          this.#queue.push({ group, resolve, reject })
-        }),
-    )
-    this.#kick()
-    return Promise.all(done)
+  async append(groups: readonly StreamGroup[]): Promise<IngestResult[][]> {
+    return (await this.#enqueue(groups)).map((d) => d.results)
   }
 
   /**
    * Settles streams a crash left behind: each joins a batch with no receipts of its own, which adopts
-   * its leftovers (open intents; with `fromStore`, objects past its head) like any batch would.
+   * its leftovers (open intents; with `fromStore`, objects past its head) like any batch would. Returns
+   * how many receipts were adopted.
    */
   async settle(streamKeys: readonly string[], options: { fromStore?: boolean } = {}): Promise<number> {
-    if (options.fromStore) for (const s of streamKeys) this.#unsettled.add(s)
-    const before = this.#adopted
+    let adopted = 0
     for (let i = 0; i < streamKeys.length; i += MAX_BATCH_STREAMS) {
-      await this.append(streamKeys.slice(i, i + MAX_BATCH_STREAMS).map((streamKey) => ({ streamKey, receipts: [], early: new Map() })))
+      const groups = streamKeys.slice(i, i + MAX_BATCH_STREAMS).map((streamKey) => ({
+        streamKey,
+        receipts: [],
+        early: new Map(),
+        ...(options.fromStore ? { fromStore: true } : {}),
+      }))
+      for (const done of await this.#enqueue(groups)) adopted += done.adopted
     }
-    return this.#adopted - before
+    return adopted
   }
 
-  /** Leftover receipts adopted so far (settle's count). */
-  #adopted = 0
+  #enqueue(groups: readonly StreamGroup[]): Promise<Array<{ results: IngestResult[]; adopted: number }>> {
+    const done = groups.map(
+      (group) =>
+        new Promise<{ results: IngestResult[]; adopted: number }>((resolve, reject) => this.#queue.push({ group, resolve, reject })),
+    )
+    this.#kick()
+    return Promise.all(done)
+  }
 
   #kick(): void {
     if (this.#running) return
@@ -160,161 +167,154 @@ export class Appender {
     return taken
   }
 
-  /** One transaction: lock, load, evaluate, intents, objects, sequence, project, commit. */
-  async #commit(groups: StreamGroup[]): Promise<{ outcomes: Outcome[][]; sequenced: Sequenced[]; acks: Map<string, Ack> }> {
+  /**
+   * One transaction: lock, load, evaluate, intents, objects, sequence (+ leaves), project, commit. Intents are
+   * committed on their own before any object is written: on pg through a second connection, under the
+   * batch's locks (another replica's batch may be settling the same stream); where the database has a
+   * single connection (PGlite: one process, one appender, nothing else in flight) as one statement
+   * before the transaction, for every receipt the batch may write.
+   */
+  async #commit(groups: StreamGroup[]): Promise<Committed> {
     const { db, store } = this.deps
     const streams = [...new Set(groups.map((g) => g.streamKey))]
-    const pglite = db.name === 'pglite'
-    let wrote = false
-    try {
-      const result = await db.transaction(async (tx) => {
-        await lockStreams(tx, groups)
-        let ledger = await BatchLedger.load(
-          tx,
-          groups.flatMap((g) => g.receipts),
-          streams,
+    const receipts = groups.flatMap((g) => g.receipts)
+    const outside = db.queryOutsideTransaction?.bind(db)
+    if (!outside) await recordIntents((sql, params) => db.query(sql, params), receipts)
+    return db.transaction(async (tx) => {
+      await lockStreams(tx, groups)
+      let ledger = await BatchLedger.load(tx, receipts, streams)
+      const leftovers = await this.#leftovers(tx, groups, ledger, receipts)
+      // Rare (after a crash): load again with the leftovers' own needs.
+      if (leftovers.size) ledger = await BatchLedger.load(tx, [...[...leftovers.values()].flat(), ...receipts], streams)
+      const { outcomes, accepted, adopted } = await evaluateBatch(ledger, groups, leftovers, this.deps)
+      if (accepted.length === 0) {
+        await tx.query('DELETE FROM append_intents WHERE stream_key = ANY($1::text[])', [streams])
+        return { outcomes, adopted, batch: [] }
+      }
+      if (outside)
+        await recordIntents(
+          (sql, params) => outside(sql, params),
+          accepted.map((a) => a.checked),
         )
-        // Leftovers: open intents (pg), or on PGlite objects past the head of a stream whose batch failed.
-        const leftoverKeys = new Map<string, string[]>()
-        for (const [stream, intents] of ledger.intents)
-          leftoverKeys.set(
-            stream,
-            intents.map((i) => i.objectKey),
-          )
-        for (const s of streams) if (this.#unsettled.has(s)) leftoverKeys.set(s, await this.#objectsPastHead(tx, s))
-        const leftovers = new Map<string, Awaited<ReturnType<typeof readLeftovers>>>()
-        for (const [stream, keys] of leftoverKeys) {
-          if (keys.length) leftovers.set(stream, await readLeftovers(store, keys, this.deps.sha256))
-        }
-        if (leftovers.size) {
-          // Rare (after a crash): load again with the leftovers' own needs.
-          ledger = await BatchLedger.load(tx, [...[...leftovers.values()].flat(), ...groups.flatMap((g) => g.receipts)], streams)
-        }
-        const { outcomes, accepted } = await evaluateBatch(ledger, groups, leftovers, this.deps)
-        if (accepted.length === 0) {
-          if (ledger.intents.size) await tx.query('DELETE FROM append_intents WHERE stream_key = ANY($1::text[])', [streams])
-          return { outcomes, sequenced: [] as Sequenced[] }
-        }
-        const leftoverIntents = new Set([...ledger.intents.values()].flat().map((i) => i.eventId))
-        await recordIntents(db, tx, accepted, leftoverIntents)
-        wrote = true
-        await writeObjects(store, accepted, this.deps.maxParallelStreams)
-        this.#adopted += accepted.length - outcomes.flat().filter((o) => o.kind === 'accepted').length
-        const start = await sequence(tx, accepted.length)
-        const batch = accepted.map((a, i) => projected(a, start + i))
-        await recordSequenced(
-          tx,
-          batch.map((p) => ({ receipt: p.receipt, streamKey: p.streamKey, seq: p.seq, position: p.position })),
-          this.deps.projectors,
-          streams,
-        )
-        for (const projector of this.deps.projectors) await projector.apply(tx, batch)
-        // Positions, in the outcomes' order.
-        const byEvent = new Map(batch.map((p) => [`${p.streamKey} ${p.receipt.eventId}`, p]))
-        for (const out of outcomes)
-          for (const o of out)
-            if (o.kind === 'accepted')
-              o.sequenced.position = byEvent.get(`${o.sequenced.streamKey} ${o.sequenced.receipt.eventId}`)!.position
-        return { outcomes, sequenced: batch.map((p) => ({ receipt: p.receipt, streamKey: p.streamKey, seq: p.seq, position: p.position })) }
-      })
-      for (const s of streams) this.#unsettled.delete(s)
-      // Acks are signed after COMMIT, outside every lock, and stored in one INSERT before anyone sees
-      // them; a crash before this INSERT leaves acks nobody was given, signed again on demand.
-      const acks = await this.#storeAcks(result.sequenced)
-      return { ...result, acks }
-    } catch (error) {
-      if (pglite && wrote) for (const s of streams) this.#unsettled.add(s)
-      throw error
+      await writeObjects(store, accepted, this.deps.maxParallelStreams)
+      const start = await sequence(tx, accepted, this.deps.projectors, streams)
+      const batch = accepted.map((a, i) => projected(a, start + i))
+      for (const projector of this.deps.projectors) await projector.apply(tx, batch)
+      return { outcomes, adopted, batch }
+    })
+  }
+
+  /**
+   * The receipts a crash left in the store for the batch's streams, read back in chain order: the
+   * objects of open intents (other than the batch's own receipts), and for `fromStore` groups the
+   * objects past the stream's head.
+   */
+  async #leftovers(
+    tx: Queryable,
+    groups: readonly StreamGroup[],
+    ledger: BatchLedger,
+    receipts: readonly CheckedReceipt[],
+  ): Promise<Map<string, CheckedReceipt[]>> {
+    const own = new Set(receipts.map((c) => `${c.streamKey} ${c.receipt.eventId}`))
+    const keys = new Map<string, string[]>()
+    for (const [stream, intents] of ledger.intents) {
+      const theirs = intents.filter((i) => !own.has(`${stream} ${i.eventId}`)).map((i) => i.objectKey)
+      if (theirs.length) keys.set(stream, theirs)
     }
+    for (const g of groups) if (g.fromStore) keys.set(g.streamKey, await this.#objectsPastHead(tx, g.streamKey))
+    const out = new Map<string, CheckedReceipt[]>()
+    for (const [stream, objectKeys] of keys) {
+      const found = await readLeftovers(this.deps.store, objectKeys, this.deps.sha256)
+      if (found.length) out.set(stream, found)
+    }
+    return out
   }
 
   async #objectsPastHead(tx: Queryable, streamKey: string): Promise<string[]> {
     const head = await tx.query<{ head_event_id: string }>('SELECT head_event_id FROM streams WHERE stream_key = $1', [streamKey])
     const prefix = streamEventsPrefix(parseStreamKey(streamKey))
     const keys: string[] = []
-    let startAfter = head.rows[0] ? `${prefix}${head.rows[0].head_event_id}.json` : undefined
-    for (;;) {
-      const page = await this.deps.store.list(prefix, { limit: 1000, ...(startAfter ? { startAfter } : {}) })
-      keys.push(...page)
-      if (page.length < 1000) return keys
-      startAfter = page[page.length - 1]
+    for await (const key of listKeys(this.deps.store, prefix, head.rows[0] ? `${prefix}${head.rows[0].head_event_id}.json` : undefined)) {
+      keys.push(key)
     }
+    return keys
   }
 
-  async #storeAcks(sequenced: readonly Sequenced[]): Promise<Map<string, Ack>> {
-    const acks = new Map<string, Ack>()
-    if (sequenced.length === 0) return acks
-    const signed = await signAcks(
-      this.deps.relaySigner,
-      sequenced.map((s) => ({ stream: s.streamKey, seq: s.seq, position: s.position, eventId: s.receipt.eventId, hash: s.receipt.hash })),
-    )
-    await this.deps.db.query(
-      `INSERT INTO acks (stream_key, seq, position, ack) SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[])
-       ON CONFLICT DO NOTHING`,
-      [
-        sequenced.map((s) => s.streamKey),
-        sequenced.map((s) => s.seq),
-        sequenced.map((s) => s.position),
-        signed.map((a) => JSON.stringify(a)),
-      ],
-    )
-    signed.forEach((ack, i) => acks.set(`${sequenced[i]!.streamKey} ${sequenced[i]!.receipt.eventId}`, ack))
-    return acks
-  }
-
-  /** Waits for the checkpoint covering the batch, announces it, answers every group. */
-  async #release(batch: Pending[], commit: { outcomes: Outcome[][]; sequenced: Sequenced[]; acks: Map<string, Ack> }): Promise<void> {
+  /**
+   * Signs and stores the batch's acks (outside every lock, while the next batch commits) and waits for
+   * the checkpoint covering the batch — both at once — then announces it and answers every group. A
+   * crash before the ack INSERT leaves acks nobody was given; they are signed again on demand.
+   */
+  async #release(pending: Pending[], committed: Committed): Promise<void> {
     try {
-      const { sequenced, acks } = commit
-      if (sequenced.length) await this.deps.log.waitFor(sequenced[sequenced.length - 1]!.position + 1)
-      const retries = commit.outcomes.flat().filter((o) => o.kind === 'retry')
-      const earlier = retries.length ? await this.#storedResults(retries) : new Map<string, AcceptedResult>()
-      // A retry's first result may be in a batch that committed but is not yet in a checkpoint.
-      const newest = Math.max(-1, ...[...earlier.values()].map((r) => r.position))
-      await this.deps.log.waitFor(newest + 1)
-      for (const s of sequenced) {
-        const ack = acks.get(`${s.streamKey} ${s.receipt.eventId}`)!
-        earlier.set(`${s.receipt.issuer.identityId} ${s.receipt.idempotencyKey}`, {
-          ok: true,
-          eventId: s.receipt.eventId,
-          seq: s.seq,
-          position: s.position,
-          hash: s.receipt.hash,
-          ack,
-        })
-      }
-      await this.#announce(sequenced)
-      batch.forEach((p, i) =>
-        p.resolve(
-          commit.outcomes[i]!.map((o): IngestResult => {
-            if (o.kind === 'rejected') return o.result
-            if (o.kind === 'accepted') return earlier.get(`${o.sequenced.receipt.issuer.identityId} ${o.sequenced.receipt.idempotencyKey}`)!
-            return (
-              earlier.get(`${o.identityId} ${o.idempotencyKey}`) ?? {
-                ok: false,
-                eventId: o.eventId,
-                error: { code: 'UNAVAILABLE', message: 'the first result of this receipt is not available yet; retry' },
-              }
-            )
-          }),
+      const { batch, outcomes } = committed
+      const { db, relaySigner, log } = this.deps
+      const [acks] = await Promise.all([
+        completeAcks(
+          db,
+          relaySigner,
+          batch.map((p) => ({
+            stream: p.streamKey,
+            seq: p.seq,
+            position: p.position,
+            eventId: p.receipt.eventId,
+            hash: p.receipt.hash,
+            ack: null,
+          })),
         ),
-      )
+        batch.length ? log.waitFor(batch[batch.length - 1]!.position + 1) : undefined,
+      ])
+      const accepted = (index: number): AcceptedResult => {
+        const p = batch[index]!
+        return {
+          ok: true,
+          eventId: p.receipt.eventId,
+          seq: p.seq,
+          position: p.position,
+          hash: p.receipt.hash,
+          ack: JSON.parse(acks[index]!) as Ack,
+        }
+      }
+      const retries = outcomes.flat().filter((o) => o.kind === 'retry')
+      const earlier = retries.length ? await storedResults(db, relaySigner, retries) : new Map<string, AcceptedResult>()
+      // A retry's first result may be in a batch that committed but is not in a checkpoint yet.
+      if (earlier.size) await log.waitFor(Math.max(...[...earlier.values()].map((r) => r.position)) + 1)
+      await this.#announce(batch)
+      pending.forEach((p, i) => {
+        const results = outcomes[i]!.map((o): IngestResult => {
+          if (o.kind === 'rejected') return o.result
+          if (o.kind === 'accepted') return accepted(o.index)
+          // An exact retry: the first result — earlier in this batch, or stored.
+          const inBatch = batch.findIndex(
+            (b) => b.receipt.issuer.identityId === o.identityId && b.receipt.idempotencyKey === o.idempotencyKey,
+          )
+          if (inBatch >= 0) return accepted(inBatch)
+          return (
+            earlier.get(`${o.identityId} ${o.idempotencyKey}`) ?? {
+              ok: false,
+              eventId: o.eventId,
+              error: { code: 'UNAVAILABLE', message: 'the first result of this receipt is not available yet; retry' },
+            }
+          )
+        })
+        p.resolve({ results, adopted: committed.adopted[i]! })
+      })
       this.deps.onBatch?.({
-        groups: batch.length,
-        receipts: batch.reduce((n, p) => n + p.group.receipts.length, 0),
-        accepted: sequenced.length,
+        groups: pending.length,
+        receipts: pending.reduce((n, p) => n + p.group.receipts.length, 0),
+        accepted: batch.length,
       })
     } catch (error) {
-      for (const p of batch) p.reject(error)
+      for (const p of pending) p.reject(error)
     }
   }
 
   /** Live fan-out once the checkpoint covers the batch: one NOTIFY statement for every stream (pg). */
-  async #announce(sequenced: readonly Sequenced[]): Promise<void> {
+  async #announce(batch: readonly ProjectedReceipt[]): Promise<void> {
     const { notifier, db } = this.deps
-    if (!notifier || sequenced.length === 0) return
+    if (!notifier || batch.length === 0) return
     const heads = new Map<string, number>()
-    for (const s of sequenced) heads.set(s.streamKey, s.seq)
+    for (const p of batch) heads.set(p.streamKey, p.seq)
     if (notifier.channel) {
       await db.query('SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n', [
         notifier.channel,
@@ -323,10 +323,6 @@ export class Appender {
     } else {
       for (const [stream, seq] of heads) notifier.publish({ stream, seq })
     }
-  }
-
-  async #storedResults(retries: ReadonlyArray<Extract<Outcome, { kind: 'retry' }>>): Promise<Map<string, AcceptedResult>> {
-    return storedResults(this.deps.db, this.deps.relaySigner, retries)
   }
 }
 
@@ -340,7 +336,7 @@ export async function storedResults(
   signer: Signer,
   keys: ReadonlyArray<{ identityId: string; idempotencyKey: string }>,
 ): Promise<Map<string, AcceptedResult>> {
-  const rows = await db.query<{
+  const { rows } = await db.query<{
     stream_key: string
     event_id: string
     seq: number
@@ -355,33 +351,15 @@ export async function storedResults(
      WHERE (r.issuer_identity_id, r.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     [keys.map((k) => k.identityId), keys.map((k) => k.idempotencyKey)],
   )
-  const out = new Map<string, AcceptedResult>()
-  const missing = rows.rows.filter((r) => r.ack === null)
-  const fresh = missing.length
-    ? await signAcks(
-        signer,
-        missing.map((r) => ({ stream: r.stream_key, seq: r.seq, position: r.position, eventId: r.event_id, hash: r.hash })),
-      )
-    : []
-  if (missing.length) {
-    await db.query(
-      `INSERT INTO acks (stream_key, seq, position, ack) SELECT * FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[]) ON CONFLICT DO NOTHING`,
-      [missing.map((r) => r.stream_key), missing.map((r) => r.seq), missing.map((r) => r.position), fresh.map((a) => JSON.stringify(a))],
-    )
-  }
-  const freshByEvent = new Map(fresh.map((a) => [`${a.stream} ${a.eventId}`, a]))
-  for (const r of rows.rows) {
-    const ack = r.ack !== null ? (JSON.parse(r.ack) as Ack) : freshByEvent.get(`${r.stream_key} ${r.event_id}`)!
-    out.set(`${r.issuer_identity_id} ${r.idempotency_key}`, {
-      ok: true,
-      eventId: r.event_id,
-      seq: r.seq,
-      position: r.position,
-      hash: r.hash,
-      ack,
-    })
-  }
-  return out
+  const acks = await completeAcks(
+    db,
+    signer,
+    rows.map((r) => ({ stream: r.stream_key, seq: r.seq, position: r.position, eventId: r.event_id, hash: r.hash, ack: r.ack })),
+  )
+  return new Map(
+    rows.map((r, i) => [
+      `${r.issuer_identity_id} ${r.idempotency_key}`,
+      { ok: true, eventId: r.event_id, seq: r.seq, position: r.position, hash: r.hash, ack: JSON.parse(acks[i]!) as Ack },
+    ]),
+  )
 }
-
-export { PixpaxError }

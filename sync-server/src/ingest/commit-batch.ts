@@ -6,13 +6,14 @@
  * functions below, in the order commitBatch calls them.
  */
 import {
-  canonicalBytes,
+  canonicalJson,
   evaluateReceipt,
   leafData,
   parseReceipt,
   PixpaxError,
   reusingVerifier,
   utf8DecodeStrict,
+  utf8Encode,
   type Acceptance,
   type CheckedReceipt,
   type EarlyVerification,
@@ -24,7 +25,7 @@ import type { ProjectedReceipt, Projector } from '../projection/projector.js'
 import { receiptObjectKey } from '../projection/object-keys.js'
 import type { ObjectStore } from '../stores/object-store.js'
 import type { Ack } from './ack.js'
-import { BatchLedger } from './batch-ledger.js'
+import type { BatchLedger } from './batch-ledger.js'
 
 export interface AcceptedResult {
   ok: true
@@ -41,24 +42,19 @@ export interface RejectedResult {
 }
 export type IngestResult = AcceptedResult | RejectedResult
 
-/** An accepted receipt before its ack is signed. */
-export interface Sequenced {
-  receipt: CheckedReceipt['receipt']
-  streamKey: string
-  seq: number
-  position: number
-}
-
 /** One request's receipts for one stream, in chain order, with their signature checks under way. */
 export interface StreamGroup {
   readonly streamKey: string
   readonly receipts: readonly CheckedReceipt[]
   readonly early: ReadonlyMap<CheckedReceipt, EarlyVerification>
+  /** Also adopt the stream's objects past its head (`relay repair`: objects no intent names). */
+  readonly fromStore?: boolean
 }
 
 /** What a group gets back: per receipt, an accepted position, a rejection, or an earlier result to look up. */
 export type Outcome =
-  | { kind: 'accepted'; sequenced: Sequenced }
+  /** Accepted: the batch's `index`-th acceptance (its position is the batch's first position + index). */
+  | { kind: 'accepted'; index: number }
   | { kind: 'rejected'; result: RejectedResult }
   /** An exact retry of a receipt accepted before (or earlier in this batch): answered with its first result. */
   | { kind: 'retry'; identityId: string; idempotencyKey: string; eventId: string }
@@ -69,18 +65,14 @@ export interface BatchDeps {
   verifier: SignatureVerifier
   policy: TrustPolicy
   projectors: readonly Projector[]
-  /** pg only: channel for NOTIFY (sent after the checkpoint, by the appender). */
+  /** Streams whose objects are written at once (each stream's own objects one after the other). */
   maxParallelStreams?: number
 }
 
-export interface BatchCommit {
-  outcomes: Outcome[][]
-  /** Receipts sequenced by this batch (including adopted leftovers), in log order. */
-  sequenced: Sequenced[]
-  /** The log size after this batch (0 if nothing was sequenced). */
-  logSize: number
-  /** Streams whose objects this batch may have written without committing (PGlite only; see appender). */
-  streams: string[]
+/** An acceptance with the stream owner it leaves and its canonical JSON (computed once, for the object and the index row). */
+export interface Accepted extends Acceptance {
+  owner: string
+  body: string
 }
 
 export function rejected(error: unknown, eventId?: string): RejectedResult {
@@ -116,7 +108,7 @@ export async function lockStreams(tx: Queryable, groups: readonly StreamGroup[])
 }
 
 /**
- * Leftovers of a crashed batch (append intents, or on PGlite objects past the head): each object that
+ * Leftovers of a crashed batch (append intents, or with `fromStore` objects past the head): each object that
  * made it to the store is a receipt that passed every check when it was written, so it is evaluated
  * again, first in its stream. Stops at a stream's first missing object (objects are written in chain order).
  */
@@ -134,33 +126,42 @@ export async function readLeftovers(
   return out
 }
 
-/** Evaluates every receipt in batch order against one in-memory ledger: the batch's log order. */
+/**
+ * Evaluates every receipt in batch order against one in-memory ledger: the batch's log order. A stream's
+ * leftovers are evaluated first, where its first group appears; `adopted[i]` counts those of group i.
+ */
 export async function evaluateBatch(
   ledger: BatchLedger,
   groups: readonly StreamGroup[],
   leftovers: ReadonlyMap<string, readonly CheckedReceipt[]>,
   deps: Pick<BatchDeps, 'verifier' | 'policy'>,
-): Promise<{ outcomes: Outcome[][]; accepted: Array<Acceptance & { owner: string }> }> {
-  const accepted: Array<Acceptance & { owner: string }> = []
-  const adopted = new Set<string>()
-  const accept = (acceptance: Acceptance): void => {
+): Promise<{ outcomes: Outcome[][]; accepted: Accepted[]; adopted: number[] }> {
+  const accepted: Accepted[] = []
+  const seen = new Set<string>()
+  const accept = (acceptance: Acceptance): number => {
     ledger.apply(acceptance)
-    accepted.push({ ...acceptance, owner: ledger.ownerOf(acceptance.checked.streamKey) ?? acceptance.checked.receipt.issuer.identityId })
+    const { receipt, streamKey } = acceptance.checked
+    accepted.push({ ...acceptance, owner: ledger.ownerOf(streamKey) ?? receipt.issuer.identityId, body: canonicalJson(receipt) })
+    return accepted.length - 1
   }
   const outcomes: Outcome[][] = []
+  const adopted: number[] = []
   for (const group of groups) {
-    if (!adopted.has(group.streamKey)) {
-      adopted.add(group.streamKey)
+    let adoptedHere = 0
+    if (!seen.has(group.streamKey)) {
+      seen.add(group.streamKey)
       for (const checked of leftovers.get(group.streamKey) ?? []) {
         if (ledger.hasReceipt(checked.streamKey, checked.receipt.eventId, checked.receipt.hash)) continue
         try {
           accept(await evaluateReceipt(checked, ledger, deps.verifier, deps.policy))
+          adoptedHere++
         } catch (error) {
           if (!(error instanceof PixpaxError)) throw error
           break // an orphan object: never acknowledged, never in the log
         }
       }
     }
+    adopted.push(adoptedHere)
     const out: Outcome[] = []
     for (const checked of group.receipts) {
       const { receipt } = checked
@@ -170,11 +171,8 @@ export async function evaluateBatch(
         continue
       }
       try {
-        const early = group.early.get(checked)
-        const verifier = early ? reusingVerifier(deps.verifier, early) : deps.verifier
-        const acceptance = await evaluateReceipt(checked, ledger, verifier, deps.policy)
-        accept(acceptance)
-        out.push({ kind: 'accepted', sequenced: { receipt, streamKey: checked.streamKey, seq: acceptance.seq, position: -1 } })
+        const verifier = reusingVerifier(deps.verifier, group.early.get(checked))
+        out.push({ kind: 'accepted', index: accept(await evaluateReceipt(checked, ledger, verifier, deps.policy)) })
       } catch (error) {
         // A used idempotency key with another body is IDEMPOTENCY_CONFLICT once the receipt is known to
         // come from its issuer, whatever the chain says: the retry of a command must not look like a fork.
@@ -192,42 +190,31 @@ export async function evaluateBatch(
     }
     outcomes.push(out)
   }
-  return { outcomes, accepted }
+  return { outcomes, accepted, adopted }
 }
 
 /**
- * Intents must be durable before the objects are written, independently of the batch's transaction, so
- * on pg they go through another connection; PGlite has one connection and one process (a crash takes
- * the relay down, and the store walk at start-up settles it). A leftover intent being adopted is still
- * there until this transaction commits (only it deletes it), so it is not written again — from another
- * connection that would wait for this transaction forever.
+ * Records append intents: which objects a batch may write. They must be committed before the objects
+ * are written and outlive the batch's transaction, so `run` is a statement committed on its own (see
+ * Appender for where). A row already there (a retry of a crashed receipt) is kept.
  */
 export async function recordIntents(
-  db: ProjectionDb,
-  tx: Queryable,
-  accepted: readonly Acceptance[],
-  leftoverIntents: ReadonlySet<string>,
+  run: (sql: string, params: unknown[]) => Promise<unknown>,
+  receipts: ReadonlyArray<Pick<CheckedReceipt, 'streamKey' | 'receipt'>>,
 ): Promise<void> {
-  const fresh =
-    db.name !== 'pglite' && db.queryOutsideTransaction ? accepted.filter((a) => !leftoverIntents.has(a.checked.receipt.eventId)) : accepted
-  if (fresh.length === 0) return
-  const sql =
-    'INSERT INTO append_intents (stream_key, event_id, object_key) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING'
-  const params = [
-    fresh.map((a) => a.checked.streamKey),
-    fresh.map((a) => a.checked.receipt.eventId),
-    fresh.map((a) => receiptObjectKey(a.checked.receipt)),
-  ]
-  if (db.name === 'pglite' || !db.queryOutsideTransaction) await tx.query(sql, params)
-  else await db.queryOutsideTransaction(sql, params)
+  if (receipts.length === 0) return
+  await run(
+    'INSERT INTO append_intents (stream_key, event_id, object_key) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING',
+    [receipts.map((c) => c.streamKey), receipts.map((c) => c.receipt.eventId), receipts.map((c) => receiptObjectKey(c.receipt))],
+  )
 }
 
 /**
  * Writes the accepted receipts' canonical objects: streams in parallel, each stream's objects one after
  * the other in chain order, so a crash leaves a prefix of a stream's batch in the store, never a hole.
  */
-export async function writeObjects(store: ObjectStore, accepted: readonly Acceptance[], parallel = 64): Promise<void> {
-  const byStream = new Map<string, Acceptance[]>()
+export async function writeObjects(store: ObjectStore, accepted: readonly Accepted[], parallel = 64): Promise<void> {
+  const byStream = new Map<string, Accepted[]>()
   for (const a of accepted) {
     const list = byStream.get(a.checked.streamKey) ?? []
     list.push(a)
@@ -237,9 +224,9 @@ export async function writeObjects(store: ObjectStore, accepted: readonly Accept
   let next = 0
   const worker = async (): Promise<void> => {
     for (let i = next++; i < chains.length; i = next++) {
-      for (const { checked } of chains[i]!) {
+      for (const { checked, body } of chains[i]!) {
         const key = receiptObjectKey(checked.receipt)
-        const bytes = canonicalBytes(checked.receipt)
+        const bytes = utf8Encode(body)
         if ((await store.putIfAbsent(key, bytes, 'application/json')) === 'exists') {
           const existing = await store.get(key)
           if (!existing || Buffer.compare(Buffer.from(existing), Buffer.from(bytes)) !== 0) {
@@ -253,44 +240,42 @@ export async function writeObjects(store: ObjectStore, accepted: readonly Accept
 }
 
 /**
- * Takes the next `count` log positions under the log's row lock (held until COMMIT, so batches from all
- * replicas commit in position order and never share a position). Returns the first position.
+ * Sequences the batch: takes the next `accepted.length` log positions under the log's row lock (held
+ * until COMMIT, so batches from all replicas commit in position order and never share a position), and
+ * in the same statement stores the log leaves, moves the inline projectors' offsets and clears the
+ * batch's settled intents. Returns the first position.
  */
-export async function sequence(tx: Queryable, count: number): Promise<number> {
-  const { rows } = await tx.query<{ start: number }>('UPDATE log_sequence SET size = size + $1 RETURNING size - $1 AS start', [count])
-  return rows[0]!.start
-}
-
-/** The log leaves, the inline projectors' offsets and the settled intents: one statement. */
-export async function recordSequenced(
+export async function sequence(
   tx: Queryable,
-  sequenced: readonly Sequenced[],
+  accepted: readonly Accepted[],
   projectors: readonly Projector[],
   streams: readonly string[],
-): Promise<void> {
-  const end = sequenced[sequenced.length - 1]!.position + 1
-  await tx.query(
-    `WITH leaves AS (INSERT INTO log_leaves (position, data) SELECT * FROM unnest($1::int8[], $2::bytea[])),
+): Promise<number> {
+  const { rows } = await tx.query<{ start: number }>(
+    `WITH seq AS (UPDATE log_sequence SET size = size + cardinality($1::bytea[]) RETURNING size - cardinality($1::bytea[]) AS start, size AS end_),
+     leaves AS (INSERT INTO log_leaves (position, data) SELECT seq.start + l.n - 1, l.data FROM seq, unnest($1::bytea[]) WITH ORDINALITY AS l(data, n)),
      offsets AS (
-       INSERT INTO projector_offsets (projector, applied_size) SELECT p, $3 FROM unnest($4::text[]) AS p
+       INSERT INTO projector_offsets (projector, applied_size) SELECT p, seq.end_ FROM seq, unnest($2::text[]) AS p
        ON CONFLICT (projector) DO UPDATE SET applied_size = EXCLUDED.applied_size
-     )
-     DELETE FROM append_intents WHERE stream_key = ANY($5::text[])`,
+     ),
+     settled AS (DELETE FROM append_intents WHERE stream_key = ANY($3::text[]))
+     SELECT start FROM seq`,
     [
-      sequenced.map((s) => s.position),
-      sequenced.map((s) => leafData({ eventId: s.receipt.eventId, hash: s.receipt.hash, seq: s.seq, stream: s.streamKey })),
-      end,
+      accepted.map((a) =>
+        leafData({ eventId: a.checked.receipt.eventId, hash: a.checked.receipt.hash, seq: a.seq, stream: a.checked.streamKey }),
+      ),
       projectors.map((p) => p.name),
       streams,
     ],
   )
+  return rows[0]!.start
 }
 
-export function projected(a: Acceptance & { owner: string }, position: number): ProjectedReceipt {
+export function projected(a: Accepted, position: number): ProjectedReceipt {
   const { receipt, streamKey } = a.checked
   return {
     receipt,
-    body: utf8DecodeStrict(canonicalBytes(receipt)),
+    body: a.body,
     streamKey,
     seq: a.seq,
     position,

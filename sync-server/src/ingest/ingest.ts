@@ -5,6 +5,7 @@
  */
 import {
   checkReceipt,
+  introducedKey,
   jwkThumbprint,
   PixpaxError,
   startVerification,
@@ -15,7 +16,6 @@ import {
   type Sha256,
   type SignatureVerifier,
 } from '@pixpax/shared'
-import type { ProjectionDb } from '../db/projection-db.js'
 import { Appender, storedResults, type AppenderDeps } from './appender.js'
 import { rejected, type AcceptedResult, type IngestResult, type StreamGroup } from './commit-batch.js'
 
@@ -121,10 +121,8 @@ export class Ingestor {
   private async verifyAhead(checked: CheckedReceipt[]): Promise<Map<CheckedReceipt, EarlyVerification>> {
     const known = new Map<string, PublicJwk>()
     for (const c of checked) {
-      if (c.receipt.type === 'IDENTITY_CREATED' || c.receipt.type === 'KEY_ADDED') {
-        const key = c.receipt.payload.publicKey as PublicJwk
-        known.set(jwkThumbprint(key), key)
-      }
+      const key = introducedKey(c)
+      if (key) known.set(jwkThumbprint(key), key)
     }
     const wanted = new Set<string>()
     for (const c of checked) {
@@ -162,5 +160,3 @@ export class Ingestor {
     return found
   }
 }
-
-export type { ProjectionDb }

@@ -10,7 +10,6 @@ import {
   CHECKPOINT_PATH,
   EMPTY_TREE,
   integrate,
-  LOG_PREFIX,
   rootFromState,
   signCheckpoint,
   tileReaderFromStore,
@@ -86,29 +85,25 @@ export class LogIntegrator {
 
   async #integrateOnce(): Promise<void> {
     await this.#withLogLock(async (q) => {
-      const [cp, seq] = await Promise.all([
-        q.query<{ size: number; root: Uint8Array; note: string }>('SELECT size, root, note FROM log_checkpoint'),
-        q.query<{ size: number }>('SELECT size FROM log_sequence'),
-      ])
-      const current: StoredCheckpoint | undefined = cp.rows[0]?.note ? cp.rows[0] : undefined // '' = none yet
-      const from = current?.size ?? 0
-      const target = seq.rows[0]!.size
+      // One statement: the checkpoint row (locked on pg: one integrator at a time), the sequenced size, and
+      // the leaves in between.
+      const { rows } = await q.query<{ size: number; root: Uint8Array; note: string; target: number; leaves: Uint8Array[] }>(
+        `SELECT cp.size, cp.root, cp.note, s.size AS target,
+           (SELECT coalesce(array_agg(l.data ORDER BY l.position), '{}') FROM log_leaves l WHERE l.position >= cp.size AND l.position < s.size) AS leaves
+         FROM log_checkpoint cp CROSS JOIN log_sequence s FOR UPDATE OF cp`,
+      )
+      const row = rows[0]!
+      const current: StoredCheckpoint | undefined = row.note ? { size: row.size, root: row.root, note: row.note } : undefined // '' = none yet
+      const from = row.size
+      const target = row.target
       if (current) this.#checkpoint = current
       if (target <= from && current) return
       const state = await this.#stateAt(from, current?.root)
-      const leaves = await q.query<{ position: number; data: Uint8Array }>(
-        'SELECT position, data FROM log_leaves WHERE position >= $1 AND position < $2 ORDER BY position',
-        [from, target],
-      )
-      if (leaves.rows.length !== target - from || leaves.rows.some((l, i) => l.position !== from + i)) {
+      if (row.leaves.length !== target - from) {
         throw new Error(`log leaves ${from}..${target} are not all in log_leaves: the log cannot be integrated`)
       }
       const { store, sha256, signer, origin } = this.deps
-      const result = integrate(
-        sha256,
-        state,
-        leaves.rows.map((l) => l.data),
-      )
+      const result = integrate(sha256, state, row.leaves)
       // Full tiles are immutable and partial ones are determined by the size, so rewriting one a crashed
       // integrator already wrote puts the same bytes.
       await Promise.all([...result.tiles, ...result.entryBundles].map((o) => store.put(o.path, o.bytes, 'application/octet-stream')))
@@ -140,18 +135,14 @@ export class LogIntegrator {
   }
 
   /**
-   * Integrations never overlap: across replicas on pg, a transaction holds the log_checkpoint row for the
-   * whole round (it blocks only other integrators, never appends); on PGlite there is one process, and a
-   * transaction would hold its only connection during the store writes, so a mutex does it.
+   * Integrations never overlap: across replicas on pg, a transaction holds the log_checkpoint row (FOR
+   * UPDATE in the first read) for the whole round — it blocks only other integrators, never appends. A
+   * database with one connection (PGlite, one process) would be blocked entirely by a transaction held
+   * during the store writes, so there a mutex does it and each statement commits on its own.
    */
   async #withLogLock(fn: (q: Queryable) => Promise<void>): Promise<void> {
     const { db } = this.deps
-    if (db.name === 'pglite') return this.#mutex.run(() => fn(db))
-    await db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM log_checkpoint FOR UPDATE')
-      await fn(tx)
-    })
+    if (!db.queryOutsideTransaction) return this.#mutex.run(() => fn(db))
+    await db.transaction(fn)
   }
 }
-
-export { LOG_PREFIX }

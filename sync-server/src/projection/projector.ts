@@ -48,11 +48,12 @@ export function unnestRows(
   columns: ReadonlyArray<readonly [name: string, type: string]>,
   rows: ReadonlyArray<readonly unknown[]>,
   firstParam = 1,
+  alias = 'v',
 ): { names: string; from: string; params: unknown[][] } {
   const params = columns.map((_, i) => rows.map((r) => r[i] ?? null))
   const casts = columns.map(([, type], i) => `$${firstParam + i}::${type}[]`).join(', ')
   const names = columns.map(([name]) => name).join(', ')
-  return { names, from: `unnest(${casts}) AS v(${names})`, params }
+  return { names, from: `unnest(${casts}) AS ${alias}(${names})`, params }
 }
 
 /** The last item per key, in first-seen key order (a batch folded to its final state per row). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Queryable } from '../db/projection-db.js'
-import { PROJECTION_TABLES } from '../projection/tables.js'
+import { PROJECTION_TABLES } from '../domains/modules.js'
 
 /**
  * A digest of every projection table's rows in a fixed order: SHA-256 over `table\n` + each row as

@@ -118,7 +118,7 @@ class Replayer {
     }
     for await (const logged of loggedReceipts(entries, this.deps.store, this.deps.sha256)) {
       if (logged.problem || !logged.checked) throw new ReplayError(logged.problem!.code, logged.problem!.message, logged.position)
-      window.push({ logged, prepared: this.chain.prepare(logged.checked.receipt) })
+      window.push({ logged, prepared: this.chain.prepareChecked(logged.checked) })
       if (window.length >= 512) await commitOne()
     }
     while (window.length) await commitOne()

@@ -1,14 +1,14 @@
 /**
  * repair: catches the projection up with the object store after a crash between an object write and its
- * batch's commit. `repairIntents` settles every stream with open append intents (cheap; run at start-up
- * on Postgres); `repairFromStore` also walks the store and adopts, per stream, every object past the
- * stream's head (PGlite keeps intents in the batch's own transaction, so a crash loses them; and the
- * `relay repair` command). Both go through the appender, so adoption follows exactly the append rules.
+ * batch's commit. `repairIntents` settles every stream with open append intents (cheap; run at start-up);
+ * `repairFromStore` (`relay repair`) also walks the store and adopts, per stream, every object past the
+ * stream's head — objects no intent names. Both go through the appender, so adoption follows exactly the
+ * append rules.
  */
 import { STREAM_TYPES } from '@pixpax/shared'
 import type { ProjectionDb } from '../db/projection-db.js'
 import type { Appender } from '../ingest/appender.js'
-import type { ObjectStore } from '../stores/object-store.js'
+import { listKeys, type ObjectStore } from '../stores/object-store.js'
 
 export async function repairIntents(db: ProjectionDb, appender: Appender): Promise<{ streams: number; receipts: number }> {
   const { rows } = await db.query<{ stream_key: string }>('SELECT DISTINCT stream_key FROM append_intents ORDER BY stream_key')
@@ -23,25 +23,18 @@ export async function repairFromStore(
   progress?: (s: { streams: number; receipts: number }) => void,
 ): Promise<{ streams: number; receipts: number }> {
   const first = await repairIntents(db, appender)
-  let receipts = first.receipts
-  let streams = 0
   const behind: string[] = []
+  let streams = 0
   for (const spec of Object.values(STREAM_TYPES)) {
     const prefix = `pixpax/${spec.plural}/`
-    const last = new Map<string, string>() // stream → its newest object's eventId
-    let startAfter: string | undefined
-    for (;;) {
-      const page = await store.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 })
-      for (const key of page) {
-        const parts = key.slice(prefix.length).split('/')
-        if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json'))
-          continue
-        last.set([spec.type, ...parts.slice(0, spec.idFields.length)].join('/'), parts.at(-1)!.slice(0, -'.json'.length))
-      }
-      if (page.length < 1000) break
-      startAfter = page[page.length - 1]
+    const newest = new Map<string, string>() // stream → its newest object's eventId
+    for await (const key of listKeys(store, prefix)) {
+      const parts = key.slice(prefix.length).split('/')
+      if (parts.length !== spec.idFields.length + 2 || parts[spec.idFields.length] !== 'events' || !parts.at(-1)!.endsWith('.json'))
+        continue
+      newest.set([spec.type, ...parts.slice(0, spec.idFields.length)].join('/'), parts.at(-1)!.slice(0, -'.json'.length))
     }
-    const keys = [...last.keys()]
+    const keys = [...newest.keys()]
     for (let i = 0; i < keys.length; i += 1000) {
       const slice = keys.slice(i, i + 1000)
       const heads = await db.query<{ stream_key: string; head_event_id: string }>(
@@ -49,11 +42,11 @@ export async function repairFromStore(
         [slice],
       )
       const head = new Map(heads.rows.map((h) => [h.stream_key, h.head_event_id]))
-      for (const k of slice) if ((head.get(k) ?? '') < last.get(k)!) behind.push(k)
+      for (const k of slice) if ((head.get(k) ?? '') < newest.get(k)!) behind.push(k)
     }
     streams += keys.length
   }
-  if (behind.length) receipts += await appender.settle(behind, { fromStore: true })
+  const receipts = first.receipts + (behind.length ? await appender.settle(behind, { fromStore: true }) : 0)
   progress?.({ streams, receipts })
   return { streams: behind.length, receipts }
 }

@@ -20,7 +20,7 @@ import {
   type SignatureVerifier,
   type TrustPolicy,
 } from '@pixpax/shared'
-import type { ObjectStore } from '../stores/object-store.js'
+import { listKeys, type ObjectStore } from '../stores/object-store.js'
 import { loggedReceipts, readStoreCheckpoint, storeEntries } from './log-reader.js'
 
 export interface StoreVerification {
@@ -117,7 +117,7 @@ export async function verifyStore(
         key: logged.objectKey,
         position: logged.position,
         seq: logged.entry.seq,
-        prepared: chain.prepare(logged.checked.receipt),
+        prepared: chain.prepareChecked(logged.checked),
       })
       if (window.length >= 512) await commitOne()
     }
@@ -133,13 +133,8 @@ export async function verifyStore(
 
   // Receipt objects the log does not name.
   for (const spec of Object.values(STREAM_TYPES)) {
-    const prefix = `pixpax/${spec.plural}/`
-    let startAfter: string | undefined
-    for (;;) {
-      const page = await store.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 })
-      for (const key of page) if (/\/events\/[^/]+\.json$/.test(key) && !inLog.has(key)) result.orphans.push(key)
-      if (page.length < 1000) break
-      startAfter = page[page.length - 1]
+    for await (const key of listKeys(store, `pixpax/${spec.plural}/`)) {
+      if (/\/events\/[^/]+\.json$/.test(key) && !inLog.has(key)) result.orphans.push(key)
     }
   }
   options.progress?.({ receipts: result.receipts, total: size })

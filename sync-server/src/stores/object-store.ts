@@ -38,3 +38,15 @@ export function assertObjectKey(key: string): void {
     throw new RangeError(`invalid object key ${JSON.stringify(key)}`)
   }
 }
+
+/** Every key under `prefix` (after `startAfter`), page by page, in key order. */
+export async function* listKeys(store: ObjectStore, prefix: string, startAfter?: string): AsyncGenerator<string> {
+  const limit = 1000
+  let after = startAfter
+  for (;;) {
+    const page = await store.list(prefix, { limit, ...(after !== undefined ? { startAfter: after } : {}) })
+    yield* page
+    if (page.length < limit) return
+    after = page[page.length - 1]
+  }
+}

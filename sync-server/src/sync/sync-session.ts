@@ -21,7 +21,7 @@ import { isPublicStream, mayRead } from '../auth/read-access.js'
 import { ApiError } from '../errors.js'
 import type { WebSocket } from 'ws'
 import type { RelayContext } from '../app.js'
-import { signAcks } from '../ingest/ack.js'
+import { completeAcks } from '../ingest/ack.js'
 
 export const SYNC_LIMITS = {
   maxMessageBytes: 1024 * 1024,
@@ -366,21 +366,12 @@ export class SyncSession {
        WHERE r.stream_key = $1 AND r.seq > $2 AND r.position < (SELECT size FROM log_checkpoint) ORDER BY r.seq LIMIT $3`,
       [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
     )
-    const missing = rows.rows.filter((r) => r.ack === null)
-    const fresh = new Map<number, string>()
-    if (missing.length) {
-      // No stored ack (a crash between COMMIT and the ack INSERT, or a rebuilt database): sign now, once.
-      const acks = await signAcks(
-        relaySigner,
-        missing.map((r) => ({ stream: streamKey, seq: r.seq, position: r.position, eventId: r.event_id, hash: r.hash })),
-      )
-      const stored = await db.query<{ seq: number; ack: string }>(
-        `INSERT INTO acks (stream_key, seq, position, ack) SELECT $1, * FROM unnest($2::int4[], $3::int8[], $4::text[])
-         ON CONFLICT (stream_key, seq) DO UPDATE SET ack = acks.ack RETURNING seq, ack`,
-        [streamKey, missing.map((r) => r.seq), missing.map((r) => r.position), acks.map((a) => JSON.stringify(a))],
-      )
-      for (const r of stored.rows) fresh.set(r.seq, r.ack)
-    }
-    return rows.rows.map((row) => ({ seq: row.seq, position: row.position, receipt: row.body, ack: row.ack ?? fresh.get(row.seq)! }))
+    // No stored ack (a crash between COMMIT and the ack INSERT, or a rebuilt database): signed now, once.
+    const acks = await completeAcks(
+      db,
+      relaySigner,
+      rows.rows.map((r) => ({ stream: streamKey, seq: r.seq, position: r.position, eventId: r.event_id, hash: r.hash, ack: r.ack })),
+    )
+    return rows.rows.map((row, i) => ({ seq: row.seq, position: row.position, receipt: row.body, ack: acks[i]! }))
   }
 }

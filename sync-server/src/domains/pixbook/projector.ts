@@ -163,8 +163,9 @@ export const pixbookProjector: Projector = {
         v.params,
       )
     }
-    if (cards.length) {
-      // Final state per card; the count moves by (present after) − (present before), as one by one.
+    if (touched.size) {
+      // Cards: the final state per card; each touched book's count moves by (present after) − (present
+      // before), as one by one, and its updated_at is its last such receipt's — one statement for both.
       const final = [...lastByKey(cards, (c) => `${c.accountId} ${c.bookId} ${c.cardId}`).values()]
       const v = unnestRows(
         [
@@ -177,6 +178,16 @@ export const pixbookProjector: Projector = {
           ['added_event_id', 'text'],
         ],
         final.map((c) => [c.accountId, c.bookId, c.cardId, c.added !== undefined, c.added?.artHash, c.added?.packId, c.added?.eventId]),
+      )
+      const t = unnestRows(
+        [
+          ['account_id', 'text'],
+          ['book_id', 'text'],
+          ['at', 'text'],
+        ],
+        [...touched.values()].map((b) => [b.accountId, b.bookId, b.at]),
+        v.params.length + 1,
+        't',
       )
       await tx.query(
         `WITH v AS (SELECT * FROM ${v.from}),
@@ -196,23 +207,10 @@ export const pixbookProjector: Projector = {
              UNION ALL SELECT account_id, book_id, -1 FROM removed
            ) x GROUP BY account_id, book_id
          )
-         UPDATE pixbooks b SET card_count = b.card_count + delta.d FROM delta
-         WHERE b.account_id = delta.account_id AND b.book_id = delta.book_id`,
-        v.params,
-      )
-    }
-    if (touched.size) {
-      const v = unnestRows(
-        [
-          ['account_id', 'text'],
-          ['book_id', 'text'],
-          ['at', 'text'],
-        ],
-        [...touched.values()].map((t) => [t.accountId, t.bookId, t.at]),
-      )
-      await tx.query(
-        `UPDATE pixbooks b SET updated_at = v.at FROM ${v.from} WHERE b.account_id = v.account_id AND b.book_id = v.book_id`,
-        v.params,
+         UPDATE pixbooks b SET card_count = b.card_count + coalesce(delta.d, 0), updated_at = t.at
+         FROM ${t.from} LEFT JOIN delta ON delta.account_id = t.account_id AND delta.book_id = t.book_id
+         WHERE b.account_id = t.account_id AND b.book_id = t.book_id`,
+        [...v.params, ...t.params],
       )
     }
     if (packs.size) {
