@@ -42,6 +42,10 @@ export class PgDb implements ProjectionDb {
     })
     const pool = new pg.Pool(config(options.max ?? 10))
     const outside = new pg.Pool(config(Math.max(2, Math.ceil((options.max ?? 10) / 4))))
+    // JIT compiles a plan in ~100 ms: ruinous for the append path's short statements, whose row estimates on
+    // small, unanalyzed tables can look large, and never worth it here. A session SET (not a startup option,
+    // which PgBouncer refuses); behind a transaction pooler it may not stick, which only costs speed.
+    for (const p of [pool, outside]) p.on('connect', (client) => void client.query('SET jit = off').catch(() => undefined))
     // Without a listener, an idle connection dropped by the server would crash the process.
     pool.on('error', options.onError ?? (() => {}))
     outside.on('error', options.onError ?? (() => {}))

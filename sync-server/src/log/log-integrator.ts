@@ -90,7 +90,7 @@ export class LogIntegrator {
       const { rows } = await q.query<{ size: number; root: Uint8Array; note: string; target: number; leaves: Uint8Array[] }>(
         `SELECT cp.size, cp.root, cp.note, s.size AS target,
            (SELECT coalesce(array_agg(l.data ORDER BY l.position), '{}') FROM log_leaves l WHERE l.position >= cp.size AND l.position < s.size) AS leaves
-         FROM log_checkpoint cp CROSS JOIN log_sequence s FOR UPDATE OF cp`,
+         FROM log_checkpoint cp JOIN log_sequence s ON s.id WHERE cp.id FOR UPDATE OF cp`,
       )
       const row = rows[0]!
       const current: StoredCheckpoint | undefined = row.note ? { size: row.size, root: row.root, note: row.note } : undefined // '' = none yet

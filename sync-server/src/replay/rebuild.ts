@@ -76,7 +76,10 @@ class Replayer {
 
   async replay(entries: AsyncIterable<{ position: number; data: Uint8Array }>, tx?: Queryable, onBatch?: () => void): Promise<void> {
     let batch: ProjectedReceipt[] = []
+    // One batch is written while the next is read and verified: the writes overlap the CPU work.
+    let writing: Promise<void> = Promise.resolve()
     const flush = async (): Promise<void> => {
+      await writing // in order, one transaction at a time (and one at a time on `tx`)
       if (batch.length === 0) return
       const rows = batch
       batch = []
@@ -84,9 +87,8 @@ class Replayer {
         await q.query(`SET LOCAL search_path TO ${this.searchPath}`)
         for (const p of this.projectors) await p.apply(q, rows)
       }
-      if (tx) await run(tx)
-      else await this.deps.db.transaction(run)
-      onBatch?.()
+      writing = (tx ? run(tx) : this.deps.db.transaction(run)).then(() => onBatch?.())
+      writing.catch(() => undefined) // awaited by the next flush; never an unhandled rejection meanwhile
     }
     // Signatures are verified ahead on the pool (prepare, a window of receipts), committed in log order.
     const window: Array<{ logged: LoggedReceipt; prepared: PreparedReceipt }> = []
@@ -123,6 +125,7 @@ class Replayer {
     }
     while (window.length) await commitOne()
     await flush()
+    await writing
   }
 }
 

@@ -360,6 +360,7 @@ export interface AcceptedJson {
   ok: true
   eventId: string
   seq: number
+  position: number
   hash: string
   ack: Ack
 }
