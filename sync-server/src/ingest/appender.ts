@@ -110,8 +110,11 @@ export class Appender {
       const batch = this.#take()
       try {
         const commit = await this.#commit(batch.map((p) => p.group))
-        // The next batch starts now; this one's acks wait for the checkpoint that covers it.
-        void this.#release(batch, commit)
+        // The next batch starts now; this one's acks wait for the checkpoint that covers it. Not where the
+        // database has one connection (PGlite): the integrator's statements would queue behind whole batch
+        // transactions (object writes included), so there the next batch gathers until this one is released.
+        const released = this.#release(batch, commit)
+        if (!this.deps.db.queryOutsideTransaction) await released
       } catch (error) {
         if (batch.length > 1) {
           // Retry each group on its own: only the group that fails again fails.
