@@ -17,6 +17,7 @@ import {
   type Acceptance,
   type CheckedReceipt,
   type EarlyVerification,
+  type PushResult,
   type SignatureVerifier,
   type TrustPolicy,
 } from '@pixpax/shared'
@@ -24,17 +25,10 @@ import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import type { ProjectedReceipt, Projector } from '../projection/projector.js'
 import { receiptObjectKey } from '../projection/object-keys.js'
 import type { ObjectStore } from '../stores/object-store.js'
-import type { Ack } from './ack.js'
 import type { BatchLedger } from './batch-ledger.js'
 
-export interface AcceptedResult {
-  ok: true
-  eventId: string
-  seq: number
-  position: number
-  hash: string
-  ack: Ack
-}
+/** An accepted receipt's result: the sync protocol's push result (one shape for HTTP and WebSocket). */
+export type AcceptedResult = Extract<PushResult, { ok: true }>
 export interface RejectedResult {
   ok: false
   eventId?: string

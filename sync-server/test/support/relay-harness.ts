@@ -39,6 +39,7 @@ import { loadConfig, type RelayConfig } from '../../src/config.js'
 import { openDb, openSigner, openVerifier } from '../../src/context.js'
 import type { ProjectionDb } from '../../src/db/projection-db.js'
 import type { Ack } from '../../src/ingest/ack.js'
+import type { AcceptedResult } from '../../src/ingest/ingest.js'
 import { projectionDigest } from '../../src/replay/digest.js'
 import { FsObjectStore } from '../../src/stores/fs-object-store.js'
 import type { ObjectStore } from '../../src/stores/object-store.js'
@@ -356,14 +357,8 @@ export async function http<T = PostReceiptsJson>(url: string, init: RequestInit 
   return { status: res.status, headers: res.headers, text, json }
 }
 
-export interface AcceptedJson {
-  ok: true
-  eventId: string
-  seq: number
-  position: number
-  hash: string
-  ack: Ack
-}
+/** An accepted result as the relay returns it (HTTP and WebSocket push results share the shape). */
+export type AcceptedJson = AcceptedResult
 export interface RejectedJson {
   ok: false
   eventId?: string
