@@ -19,6 +19,28 @@ export interface PgDbOptions {
   onError?: (err: Error) => void
 }
 
+/**
+ * A pg client that turns JIT off once connected, before the pool hands it out. JIT compiles a plan in
+ * ~100 ms: ruinous for the append path's short statements, whose row estimates on small, unanalyzed
+ * tables can look large, and never worth it for the relay's queries. A session SET rather than a startup
+ * option, which PgBouncer refuses; behind a transaction pooler it may not stick, which costs only speed.
+ */
+class RelayClient extends pg.Client {
+  override connect(): Promise<pg.Client>
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    const ready = super.connect().then(async (client) => {
+      await this.query('SET jit = off')
+      return client
+    })
+    if (!callback) return ready
+    ready.then(
+      (client) => (callback as (err: null, c: pg.Client) => void)(null, client),
+      (err: Error) => (callback as (err: Error) => void)(err),
+    )
+  }
+}
+
 /** Production projection database: Postgres through a `pg` pool. */
 export class PgDb implements ProjectionDb {
   readonly name = 'pg'
@@ -39,13 +61,10 @@ export class PgDb implements ProjectionDb {
       max,
       types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
       ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+      Client: RelayClient,
     })
     const pool = new pg.Pool(config(options.max ?? 10))
     const outside = new pg.Pool(config(Math.max(2, Math.ceil((options.max ?? 10) / 4))))
-    // JIT compiles a plan in ~100 ms: ruinous for the append path's short statements, whose row estimates on
-    // small, unanalyzed tables can look large, and never worth it here. A session SET (not a startup option,
-    // which PgBouncer refuses); behind a transaction pooler it may not stick, which only costs speed.
-    for (const p of [pool, outside]) p.on('connect', (client) => void client.query('SET jit = off').catch(() => undefined))
     // Without a listener, an idle connection dropped by the server would crash the process.
     pool.on('error', options.onError ?? (() => {}))
     outside.on('error', options.onError ?? (() => {}))

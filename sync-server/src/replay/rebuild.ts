@@ -76,7 +76,8 @@ class Replayer {
 
   async replay(entries: AsyncIterable<{ position: number; data: Uint8Array }>, tx?: Queryable, onBatch?: () => void): Promise<void> {
     let batch: ProjectedReceipt[] = []
-    // One batch is written while the next is read and verified: the writes overlap the CPU work.
+    // One batch is written while the next is read and verified (outside the swap's transaction): the
+    // writes overlap the CPU work.
     let writing: Promise<void> = Promise.resolve()
     const flush = async (): Promise<void> => {
       await writing // in order, one transaction at a time (and one at a time on `tx`)
@@ -87,7 +88,13 @@ class Replayer {
         await q.query(`SET LOCAL search_path TO ${this.searchPath}`)
         for (const p of this.projectors) await p.apply(q, rows)
       }
-      writing = (tx ? run(tx) : this.deps.db.transaction(run)).then(() => onBatch?.())
+      if (tx) {
+        // One connection: its statements must not overlap the reads of the log's tail.
+        await run(tx)
+        onBatch?.()
+        return
+      }
+      writing = this.deps.db.transaction(run).then(() => onBatch?.())
       writing.catch(() => undefined) // awaited by the next flush; never an unhandled rejection meanwhile
     }
     // Signatures are verified ahead on the pool (prepare, a window of receipts), committed in log order.
