@@ -51,6 +51,20 @@ afterAll(async () => {
 runProjectionDbContract('pg', () => openPair())
 
 describe('PgDb specifics', () => {
+  it('turns JIT off on every pooled connection, and closing twice is harmless', async () => {
+    const { db, done } = await openPair(3)
+    try {
+      const seen = await Promise.all(
+        Array.from({ length: 3 }, () => db.transaction(async (tx) => (await tx.query<{ jit: string }>('SHOW jit')).rows[0]!.jit)),
+      )
+      expect(seen).toEqual(['off', 'off', 'off'])
+      await db.close()
+      await expect(db.close()).resolves.toBeUndefined() // an app's onClose, then its owner (relay repair)
+    } finally {
+      await done()
+    }
+  })
+
   it('puts its schema on the search_path of every pooled connection', async () => {
     const { db, schema, done } = await openPair(4)
     try {

@@ -143,8 +143,12 @@ export class PgDb implements ProjectionDb {
     })
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.#pool.end(), this.#outside.end()])
+  #closed: Promise<void> | undefined
+
+  /** Ends both pools; calling it again (an app's onClose, then its owner) is harmless. */
+  close(): Promise<void> {
+    this.#closed ??= Promise.all([this.#pool.end(), this.#outside.end()]).then(() => undefined)
+    return this.#closed
   }
 }
 
