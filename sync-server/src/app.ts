@@ -67,7 +67,7 @@ export interface RelayContext extends AppDeps {
    * Read access to a stream (set by the auth plugin): throws UNAUTHENTICATED/FORBIDDEN for a private
    * stream the request's session may not read. Identity and account streams are public.
    */
-  authorizeRead?: (request: FastifyRequest, streamKey: string) => Promise<void>
+  authorizeRead: (request: FastifyRequest, streamKey: string) => Promise<void>
 }
 
 declare module 'fastify' {
@@ -82,6 +82,14 @@ declare module 'fastify' {
  */
 export function relayTrustPolicy(config: RelayConfig): TrustPolicy {
   return { platformIssuers: new Set(config.PLATFORM_ISSUERS), moderators: new Set(config.MODERATORS) }
+}
+
+/**
+ * Read access until the auth plugin installs the real check: every read is refused, so a relay built
+ * without it fails closed instead of serving private streams to anyone.
+ */
+export async function denyEveryRead(_request: FastifyRequest, streamKey: string): Promise<void> {
+  throw new ApiError('FORBIDDEN', `read access is not configured on this relay; ${streamKey} cannot be read`)
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -121,7 +129,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
   })
   const sharedReads = new SharedReads<DeliveryBatch>(notifier)
-  app.decorate('relay', { ...deps, metrics, notifier, sharedReads, ingestor, log, openapi: new OpenApiRegistry(), policy })
+  app.decorate('relay', {
+    ...deps,
+    metrics,
+    notifier,
+    sharedReads,
+    ingestor,
+    log,
+    openapi: new OpenApiRegistry(),
+    policy,
+    authorizeRead: denyEveryRead,
+  })
 
   // Strict JSON for every body: duplicate keys, floats, lone surrogates and deep nesting are refused
   // here with their codes, before any route sees the value.

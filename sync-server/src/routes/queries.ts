@@ -46,7 +46,7 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   })
   app.get('/v1/streams/head', async (request) => {
     const { key } = parseQuery(HeadQuery, request)
-    await app.relay.authorizeRead?.(request, key)
+    await app.relay.authorizeRead(request, key)
     const rows = await db.query<{ seq: number; head_event_id: string; head_hash: string }>(
       'SELECT seq, head_event_id, head_hash FROM streams WHERE stream_key = $1',
       [key],
@@ -71,7 +71,7 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   })
   app.get('/v1/receipts', async (request, reply) => {
     const { stream, after, limit } = parseQuery(ReceiptsQuery, request)
-    await app.relay.authorizeRead?.(request, stream)
+    await app.relay.authorizeRead(request, stream)
     // Canonical bytes as stored (the projection's copy of each object, byte for byte).
     const rows = await db.query<{ body: string; event_id: string }>(
       `SELECT body, event_id FROM receipts WHERE stream_key = $1 AND ($2::text IS NULL OR event_id > $2) ORDER BY seq LIMIT $3`,
@@ -139,7 +139,7 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
   app.get('/v1/pixbooks/:accountId/:bookId', async (request) => {
     const { accountId, bookId } = parseParams(PixbookParams, request)
     const stream = `pixbook/${accountId}/${bookId}`
-    await app.relay.authorizeRead?.(request, stream)
+    await app.relay.authorizeRead(request, stream)
     const rows = await db.query<Record<string, unknown>>('SELECT * FROM pixbooks WHERE account_id = $1 AND book_id = $2', [
       accountId,
       bookId,
