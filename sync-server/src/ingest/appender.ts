@@ -11,6 +11,7 @@ import type { ProjectedReceipt } from '../projection/projector.js'
 import { listKeys } from '../stores/object-store.js'
 import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
 import { completeAcks, type Ack } from './ack.js'
+import { firstReads } from './batch-facts.js'
 import { BatchLedger } from './batch-ledger.js'
 import {
   evaluateBatch,
@@ -184,12 +185,16 @@ export class Appender {
     const outside = db.queryOutsideTransaction?.bind(db)
     if (!outside) await recordIntents((sql, params) => db.query(sql, params), receipts)
     return db.transaction(async (tx) => {
-      await lockStreams(tx, groups)
-      let ledger = await BatchLedger.load(tx, receipts, streams)
+      const facts = firstReads(receipts)
+      await lockStreams(tx, groups, facts)
+      let ledger = await BatchLedger.load(tx, receipts, streams, facts)
       const leftovers = await this.#leftovers(tx, groups, ledger, receipts)
       // Rare (after a crash): load again with the leftovers' own needs.
-      if (leftovers.size) ledger = await BatchLedger.load(tx, [...[...leftovers.values()].flat(), ...receipts], streams)
-      const { outcomes, accepted, adopted } = await evaluateBatch(ledger, groups, leftovers, this.deps)
+      const all = leftovers.size ? [...[...leftovers.values()].flat(), ...receipts] : receipts
+      if (leftovers.size) ledger = await BatchLedger.load(tx, all, streams, facts)
+      // Reads that depend on loaded facts, batch-wide (nothing to do for a batch with no such rule).
+      await ledger.ensureFacts(tx, all)
+      const { outcomes, accepted, adopted } = await evaluateBatch(ledger, groups, leftovers, this.deps, tx)
       if (accepted.length === 0) {
         await tx.query('DELETE FROM append_intents WHERE stream_key = ANY($1::text[])', [streams])
         return { outcomes, adopted, batch: [] }
