@@ -48,7 +48,17 @@ interface Pending {
   reject: (error: unknown) => void
   /** Retried alone after its batch failed, so one bad group cannot fail the others again. */
   solo?: boolean
+  /** Times it was retried after losing a deadlock or serialization race. */
+  raced?: number
 }
+
+/** A transaction Postgres aborted to break a deadlock (fact locks of later rounds) or a serialization race. */
+const lostRace = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
+}
+/** Retries of one group that lost races; past this the error is the request's. */
+const MAX_RACES = 5
 
 /** A committed batch, before its acks are released. */
 interface Committed {
@@ -120,6 +130,9 @@ export class Appender {
         if (batch.length > 1) {
           // Retry each group on its own: only the group that fails again fails.
           this.#queue.unshift(...batch.map((p) => ({ ...p, solo: true })))
+        } else if (lostRace(error) && (batch[0]!.raced ?? 0) < MAX_RACES) {
+          // The other transaction of the deadlock went on; this one is tried again, alone.
+          this.#queue.unshift({ ...batch[0]!, solo: true, raced: (batch[0]!.raced ?? 0) + 1 })
         } else {
           batch[0]!.reject(error)
         }
