@@ -281,11 +281,13 @@ async function withRelay<T>(
   store: StoreKind,
   s3: RunningS3rver | undefined,
   fn: (relay: RunningRelay) => Promise<T>,
+  env?: Record<string, string>,
 ): Promise<T> {
   const relay = await startRelay({
     db,
     store,
     ...(s3 ? { s3 } : {}),
+    ...(env ? { env } : {}),
     schema: `${SCHEMA_PREFIX}_${db}_${store}_${randomBytes(3).toString('hex')}`,
   })
   try {
@@ -547,6 +549,36 @@ async function benchIngest(s3: RunningS3rver): Promise<Record<string, unknown>> 
   return results
 }
 
+/**
+ * Batches in flight (APPEND_BATCHES_IN_FLIGHT) 1 against 2, Postgres + fs, 10 writers × 1/request:
+ * alternating runs on fresh relays, so load on the machine falls on both alike.
+ */
+async function benchPipeline(): Promise<Record<string, unknown>> {
+  const rounds = 2
+  // Every run starts a fresh relay, so each replays the same signed receipts from the start.
+  const w = await makeWorkload('pipe', WRITERS_OTHER, Math.ceil((MAX_RATE * SECONDS) / WRITERS_OTHER))
+  const rates: Record<string, number[]> = { '1': [], '2': [] }
+  console.log(`relay: batches in flight, 1 vs 2 (pg+fs, ${WRITERS_OTHER} writers × 1/request, ${rounds} alternating runs each)`)
+  for (let round = 0; round < rounds; round++) {
+    for (const inFlight of ['1', '2']) {
+      await withRelay(
+        'pg',
+        'fs',
+        undefined,
+        async (relay) => {
+          await prepare(relay.url, w)
+          const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
+          rates[inFlight]!.push(run.count / run.seconds)
+          console.log(`  in flight ${inFlight}: ${fmt(run.count / run.seconds).padStart(6)} receipts/s${exhaustedNote(run)}`)
+        },
+        { APPEND_BATCHES_IN_FLIGHT: inFlight },
+      )
+    }
+  }
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
+  return { in_flight_1_per_s: Math.round(mean(rates['1']!)), in_flight_2_per_s: Math.round(mean(rates['2']!)) }
+}
+
 export async function runRelayBench(): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = {}
   await dropSchemas(SCHEMA_PREFIX) // fails fast (and loudly) without Postgres
@@ -554,6 +586,7 @@ export async function runRelayBench(): Promise<Record<string, unknown>> {
   try {
     if (PARTS.has('ingest')) Object.assign(results, await benchIngest(s3))
     if (PARTS.has('rebuild')) Object.assign(results, await benchRebuild())
+    if (PARTS.has('pipeline')) results.pipeline = await benchPipeline()
   } finally {
     await s3.stop()
     await dropSchemas(SCHEMA_PREFIX)
