@@ -20,6 +20,8 @@
  * Postgres: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, fresh schemas, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import inspector from 'node:inspector'
 import { join } from 'node:path'
 import {
   buildReceipt,
@@ -465,6 +467,26 @@ function rebuildRequests(books: Receipt[][]): Receipt[][] {
  * Produces a filesystem store through a relay (Postgres + fs; large requests, a few in flight, each
  * poster on its own streams so every chain arrives in order), then rebuilds it into a fresh schema.
  */
+/**
+ * With a path (BENCH_RELAY_REBUILD_PROFILE), a CPU profile of this process from now until the returned
+ * function is called, written there as a .cpuprofile (open in Chrome DevTools); without one, nothing.
+ */
+async function startCpuProfile(path: string | undefined): Promise<() => Promise<void>> {
+  if (!path) return async () => {}
+  const session = new inspector.Session()
+  session.connect()
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))))
+  await post('Profiler.enable')
+  await post('Profiler.start')
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown }
+    await writeFile(path, JSON.stringify(profile))
+    session.disconnect()
+    console.log(`  rebuild: CPU profile → ${path}`)
+  }
+}
+
 async function benchRebuild(): Promise<Record<string, unknown>> {
   console.log(`  rebuild: signing ${fmt(REBUILD_RECEIPTS)} receipts over ${fmt(REBUILD_STREAMS)} streams…`)
   const { identities, books } = await makeRebuildReceipts(REBUILD_RECEIPTS, REBUILD_STREAMS)
@@ -497,9 +519,11 @@ async function benchRebuild(): Promise<Record<string, unknown>> {
     const verifier = new VerifyPool()
     try {
       await migrate(db, RELAY_MIGRATIONS)
+      const stopProfile = await startCpuProfile(process.env.BENCH_RELAY_REBUILD_PROFILE)
       const start = performance.now()
       const result = await rebuild({ db, store, sha256: nodeSha256, verifier })
       const seconds = (performance.now() - start) / 1000
+      await stopProfile()
       if (result.receipts !== total) throw new Error(`rebuild projected ${result.receipts} of ${total} receipts`)
       const rebuilt = await projectionDigest(db)
       const same = rebuilt.digest === source.digest
