@@ -86,6 +86,13 @@ describe.each<DbKind>(['pg', 'pglite'])('media routes (%s + fs, real socket)', (
     expect(((await res.json()) as ErrorJson).error.code).toBe('UNAUTHENTICATED')
     expect(await rowOf(hexOf(bytes))).toBeUndefined()
     expect(await storedBytes(hexOf(bytes))).toBeUndefined()
+    // The session is checked first: an anonymous 6 MiB body is 401, not 413.
+    const big = new Uint8Array(6 * 1024 * 1024)
+    const anonymousBig = await put(hexOf(big), big, 'image/png', null)
+    expect(anonymousBig.status).toBe(401)
+    const signedInBig = await put(hexOf(big), big, 'image/png')
+    expect(signedInBig.status).toBe(413)
+    expect(((await signedInBig.json()) as ErrorJson).error.code).toBe('MEDIA_TOO_LARGE')
   })
 
   it.each(Object.entries(GOOD_FIXTURES))(

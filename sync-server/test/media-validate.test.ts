@@ -63,6 +63,14 @@ describe('validateMedia: real files of each format', () => {
     })
   })
 
+  it('reads a GIF without its trailer (as browsers do), but not one cut inside a block', async () => {
+    const full = read('good', 'anim-transparent-64x64.gif')
+    expect(full.at(-1)).toBe(0x3b)
+    const untrailed = await validateMedia(full.subarray(0, full.length - 1))
+    expect({ ...untrailed, hash: '', bytes: 0 }).toEqual({ ...GOOD_FIXTURES['anim-transparent-64x64.gif'], hash: '', bytes: 0 })
+    expect(await refusal(full.subarray(0, full.length - 5))).toMatchObject({ code: 'MEDIA_INVALID', reason: 'decode' })
+  })
+
   it('reads a BMP whose pixel array does not follow its header directly (bmp-ts ignores the pixel offset)', async () => {
     const plain = bmp(16, 16, stripes(16, 16, OPAQUE), 24)
     const gap = Buffer.concat([plain.subarray(0, 54), Buffer.alloc(16, 0xee), plain.subarray(54)])

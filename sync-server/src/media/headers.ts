@@ -142,7 +142,8 @@ export function parsePngHeader(bytes: Uint8Array): HeaderFacts {
 
 // ------------------------------------------------------------------------------------------------
 // GIF: logical screen, then blocks — extensions (sub-block chains), image descriptors (one frame each:
-// optional local colour table, LZW code size, data sub-blocks) — up to the trailer 0x3B, the last byte.
+// optional local colour table, LZW code size, data sub-blocks) — up to the trailer 0x3B, the last byte
+// (or the end of the file, right after a block).
 
 function skipSubBlocks(r: Reader, offset: number): number {
   for (;;) {
@@ -167,6 +168,9 @@ export function parseGifHeader(bytes: Uint8Array): HeaderFacts {
   if (globalPalette) offset += 3 * (1 << ((packed & 7) + 1))
   let frames = 0
   for (;;) {
+    // Encoders that omit the trailer are common enough, and browsers show their GIFs: a file that ends
+    // right after a complete block is read as if the trailer were there.
+    if (offset === bytes.length && frames > 0) break
     const block = r.u8(offset)
     if (block === 0x3b) {
       offset += 1
