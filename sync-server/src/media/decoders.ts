@@ -52,11 +52,15 @@ export class ColorStats {
   }
 }
 
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
 /** PNG and WebP through sharp: every frame, RGBA, composited by libvips. */
 export async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'webp'): Promise<Decoded & { format: string }> {
-  const options = { animated: true, failOn: 'warning' as const, limitInputPixels: MEDIA_MAX_DECODED_PIXELS }
-  const meta = await sharp(bytes, options).metadata()
-  const { data, info } = await sharp(bytes, options).ensureAlpha().raw().toBuffer({ resolveWithObject: true })
+  // One instance for both reads: constructing a sharp pipeline is most of its JavaScript cost.
+  const image = sharp(asBuffer(bytes), { animated: true, failOn: 'warning', limitInputPixels: MEDIA_MAX_DECODED_PIXELS })
+  const meta = await image.metadata()
+  const { data, info } = await image.ensureAlpha().raw().toBuffer({ resolveWithObject: true })
   const frames = meta.pages ?? 1
   const height = meta.pageHeight ?? meta.height
   if (info.channels !== 4 || data.length !== info.width * height * frames * 4) {
@@ -76,7 +80,7 @@ export async function decodeWithSharp(bytes: Uint8Array, format: 'png' | 'webp')
 
 /** What sharp reads from a GIF's metadata: a second opinion on canvas and frame count. */
 export async function gifMetadataWithSharp(bytes: Uint8Array): Promise<{ format: string; width: number; height: number; frames: number }> {
-  const meta = await sharp(bytes, { animated: true, failOn: 'warning', limitInputPixels: MEDIA_MAX_DECODED_PIXELS }).metadata()
+  const meta = await sharp(asBuffer(bytes), { animated: true, failOn: 'warning', limitInputPixels: MEDIA_MAX_DECODED_PIXELS }).metadata()
   return { format: meta.format ?? 'unknown', width: meta.width, height: meta.pageHeight ?? meta.height, frames: meta.pages ?? 1 }
 }
 
