@@ -1,8 +1,10 @@
 /**
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
- * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out). With no argument, all parts run.
+ * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads). With no argument,
+ * all parts run.
  */
 import { cpus } from 'node:os'
+import { runMediaBench } from './media-bench.js'
 import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
 import { runSyncBench } from './sync-bench.js'
@@ -12,6 +14,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   shared: runSharedBench,
   sync: runSyncBench,
   relay: runRelayBench,
+  media: runMediaBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   CHAIN_CONFLICT: 'another receipt already follows that predecessor (a fork); carries the current head',
   EVENT_ID_ORDER: "eventId not a ULID or not greater than its predecessor's",
   IDEMPOTENCY_CONFLICT: 'a reused idempotency key with a different receipt body',
+  MEDIA_INVALID:
+    'an uploaded image the relay refuses: details.reason is format, size, dimensions, frames, decode or mismatch (docs/media.md)',
+  MEDIA_TOO_LARGE: 'an uploaded image is over the media size limit (5 MiB)',
+  MEDIA_GONE: 'the media blob was taken down by a moderator, or its stored bytes failed a re-hash (details.status)',
   LOG_INCONSISTENT:
     'the acceptance log does not verify: a checkpoint inconsistent with one seen before, a bad checkpoint signature, a proof or tile that does not verify (client side)',
   // Transport and service codes: used by the relay and the sync protocol, listed here so there is one list.

@@ -22,6 +22,7 @@ import { INLINE_PROJECTORS } from './domains/modules.js'
 import { Ingestor } from './ingest/ingest.js'
 import { LogIntegrator } from './log/log-integrator.js'
 import { logRoutes } from './log/log-routes.js'
+import { mediaPlugin } from './media/media-plugin.js'
 import { Metrics } from './metrics.js'
 import { OpenApiRegistry } from './openapi.js'
 import { adminRoutes } from './routes/admin.js'
@@ -185,6 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes)
   await app.register(syncRoutes)
   await app.register(blobRoutes)
+  await app.register(mediaPlugin)
   await app.register(draftRoutes)
   await app.register(logRoutes)
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.

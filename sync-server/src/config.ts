@@ -63,6 +63,8 @@ const EnvSchema = z.object({
   DRAFT_IDLE_MS: int(5 * 60_000),
   DRAFT_MAX_HANDLES: int(1000),
   DRAFT_ACCESS_RECHECK_MS: int(60_000),
+  /** Time between re-hashes of stored media (docs/media.md, "Scrubber"); Makapix's 6 h by default. */
+  MEDIA_SCRUB_INTERVAL_MS: int(6 * 3600 * 1000),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>

@@ -16,6 +16,8 @@ await app.ready()
 const repaired = await repairIntents(deps.db, app.relay.ingestor.appender)
 if (repaired.receipts > 0) app.log.info({ repaired }, 'adopted receipts left behind by a crash')
 const address = await app.listen({ port: config.PORT, host: config.HOST })
+// Re-hash stored media every MEDIA_SCRUB_INTERVAL_MS (stopped by app.close()).
+app.media.scrubber.start()
 app.log.info({ store: deps.store.name, db: deps.db.name, relayKeyId: deps.relaySigner.publicKeyId }, 'relay ready')
 process.stdout.write(`PixPax relay listening on ${address} (store: ${deps.store.name}, db: ${deps.db.name})\n`)
 

@@ -33,6 +33,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'streams', migrations: migrationsDir('domains/streams'), projector: streamsProjector },
   { name: 'identity', migrations: migrationsDir('domains/identity'), projector: identityProjector },
   { name: 'pixbook', migrations: migrationsDir('domains/pixbook'), projector: pixbookProjector },
+  { name: 'media', migrations: migrationsDir('media') },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */

@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireSession } from '../auth/request-session.js'
 import { ApiError, envelope } from '../errors.js'
+import { isTakenDown } from '../media/media-store.js'
 
 export const blobKey = (hex: string): string => `pixpax/blobs/sha256/${hex}`
 
@@ -29,7 +30,7 @@ function parseHex(params: unknown): string {
 }
 
 export async function blobRoutes(app: FastifyInstance): Promise<void> {
-  const { config, store, openapi } = app.relay
+  const { config, db, store, openapi } = app.relay
   const maxBytes = config.BLOB_MAX_BYTES
 
   // Scoped to this plugin: elsewhere a non-JSON body stays 415 UNSUPPORTED_MEDIA_TYPE.
@@ -66,6 +67,10 @@ export async function blobRoutes(app: FastifyInstance): Promise<void> {
         })
         // 400: the upload itself is malformed (its content is not at the address it names).
         return reply.status(400).send(envelope(error, request.id))
+      }
+      // Media a moderator took down must not come back through the draft route (docs/media.md).
+      if (await isTakenDown(db, `sha256:${hex}`)) {
+        throw new ApiError('MEDIA_GONE', `sha256:${hex} was taken down`, { hash: `sha256:${hex}`, status: 'taken_down' })
       }
       const outcome = await store.putIfAbsent(
         blobKey(hex),
