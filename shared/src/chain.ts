@@ -9,6 +9,8 @@
 import { reusingVerifier, startVerification, type EarlyVerification } from './crypto/early-verify.js'
 import { jwkThumbprint, type PublicJwk } from './crypto/jwk.js'
 import type { Sha256, SignatureVerifier } from './crypto/types.js'
+import type { FactView } from './domains/domain.js'
+import { crossStreamRule, MemoryFacts } from './domains/facts.js'
 import { accountStreamKey, type IdentityKind } from './domains/identity.js'
 import { PixpaxError } from './errors.js'
 import { checkReceipt, parseReceipt, type ChainHead, type CheckedReceipt } from './receipt.js'
@@ -46,6 +48,11 @@ export interface LedgerView {
   hasReceipt(streamKey: string, eventId: string, hash: string): boolean
   /** The hash of the receipt that already used this idempotency key for this identity, if any. */
   idempotency(identityId: string, idempotencyKey: string): string | undefined
+  /**
+   * Facts for rules across streams (ARCHITECTURE §7), where this view holds them: the relay (every
+   * kind) and a verifier of a whole log (`log` kinds). Without them, cross-stream rules are not decided.
+   */
+  readonly facts?: FactView
 }
 
 /**
@@ -224,6 +231,7 @@ export async function evaluateReceipt(
       },
     )
   }
+  if (view.facts) crossStreamRule(checked)?.decide?.(checked, view.facts, policy)
   return { checked, seq }
 }
 
@@ -254,10 +262,17 @@ export function nextIdentityState(checked: CheckedReceipt, identity: IdentitySta
  * larger than memory works.
  */
 export class MemoryLedger implements LedgerView {
+  /** Facts of the log so far, when the ledger sees a whole log (`crossStream`). */
+  readonly facts: MemoryFacts | undefined
   private readonly identities = new Map<string, IdentityState>()
   private readonly streams = new Map<string, StreamState>()
   private readonly receipts = new Set<string>()
   private readonly idempotencyKeys = new Map<string, string>()
+
+  /** `crossStream`: the receipts fed are a whole log from its start, so cross-stream rules apply. */
+  constructor(options: { crossStream?: boolean } = {}) {
+    this.facts = options.crossStream ? new MemoryFacts() : undefined
+  }
 
   identity(identityId: string): IdentityState | undefined {
     return this.identities.get(identityId)
@@ -284,6 +299,7 @@ export class MemoryLedger implements LedgerView {
     this.streams.set(checked.streamKey, nextStreamState(checked, this.streams.get(checked.streamKey)))
     this.receipts.add(receiptTag(checked.streamKey, receipt.eventId, receipt.hash))
     this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
+    if (this.facts) this.facts.apply(crossStreamRule(checked)?.record?.(checked, this.facts) ?? [])
   }
 }
 
@@ -312,6 +328,11 @@ export type Verdict = VerifiedReceipt | RejectedReceipt
 export interface ChainVerifierOptions extends TrustPolicy {
   readonly verifier: SignatureVerifier
   readonly sha256?: Sha256
+  /**
+   * The input is a whole log from its start (a relay's store, a full export in log order): decide the
+   * rules across streams too. Off for a partial export, which cannot know other streams' facts.
+   */
+  readonly crossStream?: boolean
 }
 
 /** A receipt checked on its own, with its signature verification possibly already under way. */
@@ -333,12 +354,14 @@ export interface PreparedReceipt {
  * reusing that result. `add` is both in one.
  */
 export class ChainVerifier {
-  readonly ledger = new MemoryLedger()
+  readonly ledger: MemoryLedger
   private accepted = 0
   /** Every key a checked receipt introduced (`introducedKey`), by thumbprint: lets `prepare` start early. */
   private readonly keysById = new Map<string, PublicJwk>()
 
-  constructor(private readonly options: ChainVerifierOptions) {}
+  constructor(private readonly options: ChainVerifierOptions) {
+    this.ledger = new MemoryLedger({ crossStream: options.crossStream ?? false })
+  }
 
   /** Stage 1: checks one receipt (JSON text, parsed strictly, or a value) and starts its signature check. */
   prepare(input: unknown): PreparedReceipt {

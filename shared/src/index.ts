@@ -9,7 +9,18 @@ export * from './encoding.js'
 export { isUlid, ulid, nextUlid, incrementUlid, ulidTime } from './ulid.js'
 export * from './schemas.js'
 export * from './streams.js'
-export type { DomainModule, DomainStreamType, DomainReceiptType, ReceiptRules } from './domains/domain.js'
+export type {
+  CrossStreamRule,
+  DomainModule,
+  DomainStreamType,
+  DomainReceiptType,
+  FactChange,
+  FactKindSpec,
+  FactRef,
+  FactView,
+  ReceiptRules,
+} from './domains/domain.js'
+export { crossStreamRule, factKey, MemoryFacts, relayFactKinds } from './domains/facts.js'
 export { DOMAINS } from './domains/index.js'
 export {
   IdentityKindSchema,

@@ -40,6 +40,65 @@ export interface ReceiptRules {
    * after count and head moved. `opened`: this receipt opened the stream.
    */
   readonly applyStream?: (checked: CheckedReceipt, stream: StreamState, opened: boolean) => void
+  /** A rule across streams (ARCHITECTURE §7), decided from facts of the log prefix. */
+  readonly crossStream?: CrossStreamRule
+}
+
+/**
+ * A fact a cross-stream rule reads: `kind` is declared by a domain module (`social.handle`), `key` names
+ * the row (ids joined by a space). Facts are what a rule needs to know about OTHER streams — a post's
+ * author, a block, who owns a card — kept by the relay in its inline projections and, by an offline
+ * verifier of a whole log, in memory.
+ */
+export interface FactRef {
+  readonly kind: string
+  readonly key: string
+}
+
+/** Facts at one point of the log. */
+export interface FactView {
+  /** The fact's JSON value; undefined when absent. */
+  fact(kind: string, key: string): unknown
+  /** False where the view cannot hold this kind (an offline verifier holds no `relay`-sourced kind). */
+  knows(kind: string): boolean
+}
+
+/** A change an accepted receipt makes to a fact; `value` undefined deletes it. */
+export interface FactChange {
+  readonly kind: string
+  readonly key: string
+  readonly value: unknown
+}
+
+/**
+ * A rule across streams. The relay loads (and locks) what `reads` names before `decide`, so a replica
+ * never decides on a fact another replica is changing; `record` keeps the facts current for the
+ * receipts after this one, in the same batch and on replay.
+ */
+export interface CrossStreamRule {
+  /**
+   * The facts `decide` and `record` read, given the facts known so far. Called again with what was
+   * loaded until it names nothing new, so a second round may depend on the first (a post, then its
+   * author's blocks).
+   */
+  readonly reads: (checked: CheckedReceipt, facts: FactView) => readonly FactRef[]
+  /**
+   * Refuses with `DOMAIN_RULE_VIOLATION` (details.rule names the rule). Runs after every shared rule
+   * (signature, authority, chain, idempotency) passed.
+   */
+  readonly decide?: (checked: CheckedReceipt, facts: FactView, policy: TrustPolicy) => void
+  /** The accepted receipt's changes to facts; only facts `reads` named. */
+  readonly record?: (checked: CheckedReceipt, facts: FactView) => readonly FactChange[]
+}
+
+/**
+ * A kind of fact a domain keeps. `log`: a pure function of receipts in log order (an offline verifier
+ * replaying a whole log keeps it too); `relay`: relay state that is not in the log (validated media),
+ * so rules reading it must skip where `knows` is false.
+ */
+export interface FactKindSpec {
+  readonly name: string
+  readonly source: 'log' | 'relay'
 }
 
 /** A receipt type as a domain declares it: its registry entry and its hooks, side by side. */
@@ -56,6 +115,8 @@ export interface DomainModule {
   readonly name: string
   /** The stream types the domain owns, in registry order. */
   readonly streamTypes: readonly DomainStreamType[]
+  /** The fact kinds its cross-stream rules read (names prefixed with the domain's name). */
+  readonly factKinds?: readonly FactKindSpec[]
 }
 
 /** A payload string of 1..max UTF-16 code units (`text(n)` in docs/receipts.md). */

@@ -9,11 +9,23 @@ import { pixbookProjector } from './pixbook/projector.js'
 import { socialProjector } from './social/projector.js'
 import { streamsProjector } from './streams/projector.js'
 
+/**
+ * Loads the facts of one kind for the rules across streams (ARCHITECTURE §7; FactRef in shared): an SQL
+ * scalar subquery giving a json array of `{"k": key, "v": value}` for the keys bound as `$<param>::text[]`;
+ * a key missing from the result is an absent fact. It reads the module's inline projection tables, which
+ * the append transaction writes, so the next batch reads what this one accepted.
+ */
+export interface FactLoader {
+  sql(param: number): string
+}
+
 export interface RelayModule {
   readonly name: string
   /** `src/<path>/migrations/`, applied in file order, versioned per module. */
   readonly migrations: string
   readonly projector?: Projector
+  /** Loaders of the fact kinds its domain's cross-stream rules read, by kind. */
+  readonly facts?: Readonly<Record<string, FactLoader>>
 }
 
 export const RELAY_MODULES: readonly RelayModule[] = [
@@ -32,6 +44,9 @@ export const RELAY_MIGRATIONS: readonly ModuleMigrations[] = RELAY_MODULES.map((
 
 export const PROJECTORS: readonly Projector[] = RELAY_MODULES.flatMap((m) => (m.projector ? [m.projector] : []))
 export const INLINE_PROJECTORS: readonly Projector[] = PROJECTORS.filter((p) => p.mode === 'inline')
+
+/** Every fact kind's loader, from the modules. */
+export const FACT_LOADERS: ReadonlyMap<string, FactLoader> = new Map(RELAY_MODULES.flatMap((m) => Object.entries(m.facts ?? {})))
 
 /** Every projection table (digest order), from the projectors. */
 export const PROJECTION_TABLES = PROJECTORS.flatMap((p) => p.tables)

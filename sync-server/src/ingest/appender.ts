@@ -11,6 +11,7 @@ import type { ProjectedReceipt } from '../projection/projector.js'
 import { listKeys } from '../stores/object-store.js'
 import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
 import { completeAcks, type Ack } from './ack.js'
+import { firstReads } from './batch-facts.js'
 import { BatchLedger } from './batch-ledger.js'
 import {
   evaluateBatch,
@@ -47,7 +48,17 @@ interface Pending {
   reject: (error: unknown) => void
   /** Retried alone after its batch failed, so one bad group cannot fail the others again. */
   solo?: boolean
+  /** Times it was retried after losing a deadlock or serialization race. */
+  raced?: number
 }
+
+/** A transaction Postgres aborted to break a deadlock (fact locks of later rounds) or a serialization race. */
+const lostRace = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
+}
+/** Retries of one group that lost races; past this the error is the request's. */
+const MAX_RACES = 5
 
 /** A committed batch, before its acks are released. */
 interface Committed {
@@ -119,6 +130,9 @@ export class Appender {
         if (batch.length > 1) {
           // Retry each group on its own: only the group that fails again fails.
           this.#queue.unshift(...batch.map((p) => ({ ...p, solo: true })))
+        } else if (lostRace(error) && (batch[0]!.raced ?? 0) < MAX_RACES) {
+          // The other transaction of the deadlock went on; this one is tried again, alone.
+          this.#queue.unshift({ ...batch[0]!, solo: true, raced: (batch[0]!.raced ?? 0) + 1 })
         } else {
           batch[0]!.reject(error)
         }
@@ -184,12 +198,16 @@ export class Appender {
     const outside = db.queryOutsideTransaction?.bind(db)
     if (!outside) await recordIntents((sql, params) => db.query(sql, params), receipts)
     return db.transaction(async (tx) => {
-      await lockStreams(tx, groups)
-      let ledger = await BatchLedger.load(tx, receipts, streams)
+      const facts = firstReads(receipts)
+      await lockStreams(tx, groups, facts)
+      let ledger = await BatchLedger.load(tx, receipts, streams, facts)
       const leftovers = await this.#leftovers(tx, groups, ledger, receipts)
       // Rare (after a crash): load again with the leftovers' own needs.
-      if (leftovers.size) ledger = await BatchLedger.load(tx, [...[...leftovers.values()].flat(), ...receipts], streams)
-      const { outcomes, accepted, adopted } = await evaluateBatch(ledger, groups, leftovers, this.deps)
+      const all = leftovers.size ? [...[...leftovers.values()].flat(), ...receipts] : receipts
+      if (leftovers.size) ledger = await BatchLedger.load(tx, all, streams, facts)
+      // Reads that depend on loaded facts, batch-wide (nothing to do for a batch with no such rule).
+      await ledger.ensureFacts(tx, all)
+      const { outcomes, accepted, adopted } = await evaluateBatch(ledger, groups, leftovers, this.deps, tx)
       if (accepted.length === 0) {
         await tx.query('DELETE FROM append_intents WHERE stream_key = ANY($1::text[])', [streams])
         return { outcomes, adopted, batch: [] }

@@ -6,11 +6,13 @@
  * same on a stream's first day and on its millionth receipt.
  */
 import {
+  crossStreamRule,
   jwkThumbprint,
   nextIdentityState,
   nextStreamState,
   type Acceptance,
   type CheckedReceipt,
+  type FactRef,
   type IdentityKind,
   type IdentityState,
   type LedgerView,
@@ -18,6 +20,7 @@ import {
   type StreamState,
 } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
+import { BatchFacts, factsQuery } from './batch-facts.js'
 
 interface LoadedState {
   identities: Array<{ id: string; account: string; kind: IdentityKind }>
@@ -27,6 +30,7 @@ interface LoadedState {
   known: Array<{ stream: string; eventId: string; hash: string }>
   idem: Array<{ id: string; key: string; hash: string }>
   intents: Array<{ stream: string; eventId: string; objectKey: string }>
+  facts: Record<string, Array<{ k: string; v: unknown }>>
 }
 
 /** Leftover append intents of a stream: objects a crashed batch may have written (settle.ts). */
@@ -39,10 +43,20 @@ export class BatchLedger implements LedgerView {
     private readonly knownReceipts: Set<string>,
     private readonly idempotencyKeys: Map<string, string>,
     readonly intents: Intents,
+    /** The facts of the rules across streams, loaded so far (`ensureFacts` loads the rest). */
+    readonly facts: BatchFacts,
   ) {}
 
-  /** What the rules need for `receipts` (every receipt the batch may evaluate), in one round trip. */
-  static async load(tx: Queryable, receipts: readonly CheckedReceipt[], groupStreams: readonly string[] = []): Promise<BatchLedger> {
+  /**
+   * What the rules need for `receipts` (every receipt the batch may evaluate), in one round trip; with
+   * `factRefs`, those facts too (the first round of cross-stream reads, locked by the caller).
+   */
+  static async load(
+    tx: Queryable,
+    receipts: readonly CheckedReceipt[],
+    groupStreams: readonly string[] = [],
+    factRefs: readonly FactRef[] = [],
+  ): Promise<BatchLedger> {
     const streamKeys = new Set<string>(groupStreams)
     const accountKeys = new Set<string>()
     const identityIds = new Set<string>()
@@ -74,6 +88,7 @@ export class BatchLedger implements LedgerView {
     for (const k of streamKeys) if (k.startsWith('account/')) accountKeys.add(k)
     const accounts = [...accountKeys].map((k) => k.slice('account/'.length))
     const pairs = [...keyPairs.values()]
+    const facts = factsQuery(factRefs, 11)
     const { rows } = await tx.query<{ state: LoadedState | string }>(
       `SELECT json_build_object(
          'identities', (SELECT coalesce(json_agg(json_build_object('id', identity_id, 'account', account_id, 'kind', kind)), '[]')
@@ -89,7 +104,8 @@ export class BatchLedger implements LedgerView {
          'idem', (SELECT coalesce(json_agg(json_build_object('id', issuer_identity_id, 'key', idempotency_key, 'hash', hash)), '[]') FROM receipts
                   WHERE (issuer_identity_id, idempotency_key) IN (SELECT * FROM unnest($8::text[], $9::text[]))),
          'intents', (SELECT coalesce(json_agg(json_build_object('stream', stream_key, 'eventId', event_id, 'objectKey', object_key) ORDER BY stream_key, event_id), '[]')
-                     FROM append_intents WHERE stream_key = ANY($10::text[]))
+                     FROM append_intents WHERE stream_key = ANY($10::text[])),
+         'facts', ${facts.sql}
        ) AS state`,
       [
         [...identityIds],
@@ -102,6 +118,7 @@ export class BatchLedger implements LedgerView {
         idem.map((i) => i[0]),
         idem.map((i) => i[1]),
         [...streamKeys],
+        ...facts.params,
       ],
     )
     const raw = rows[0]!.state
@@ -128,13 +145,21 @@ export class BatchLedger implements LedgerView {
       list.push({ eventId: i.eventId, objectKey: i.objectKey })
       intents.set(i.stream, list)
     }
+    const batchFacts = new BatchFacts()
+    batchFacts.receive(factRefs, state.facts)
     return new BatchLedger(
       identities,
       streams,
       new Set(state.known.map((r) => `${r.stream} ${r.eventId} ${r.hash}`)),
       new Map(state.idem.map((r) => [`${r.id} ${r.key}`, r.hash])),
       intents,
+      batchFacts,
     )
+  }
+
+  /** Loads (and locks) every fact `receipts`' cross-stream rules read that is not loaded yet. */
+  async ensureFacts(tx: Queryable, receipts: readonly CheckedReceipt[]): Promise<void> {
+    await this.facts.ensure(tx, receipts)
   }
 
   identity(identityId: string): IdentityState | undefined {
@@ -158,6 +183,7 @@ export class BatchLedger implements LedgerView {
     this.streams.set(checked.streamKey, nextStreamState(checked, this.streams.get(checked.streamKey)))
     this.knownReceipts.add(`${checked.streamKey} ${receipt.eventId} ${receipt.hash}`)
     this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
+    this.facts.apply(crossStreamRule(checked)?.record?.(checked, this.facts) ?? [])
   }
 
   /** The owner a stream has now (the first, for account streams). */

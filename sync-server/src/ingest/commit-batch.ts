@@ -7,6 +7,7 @@
  */
 import {
   canonicalJson,
+  crossStreamRule,
   evaluateReceipt,
   leafData,
   parseReceipt,
@@ -17,6 +18,7 @@ import {
   type Acceptance,
   type CheckedReceipt,
   type EarlyVerification,
+  type FactRef,
   type PushResult,
   type SignatureVerifier,
   type TrustPolicy,
@@ -25,6 +27,7 @@ import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import type { ProjectedReceipt, Projector } from '../projection/projector.js'
 import { receiptObjectKey } from '../projection/object-keys.js'
 import type { ObjectStore } from '../stores/object-store.js'
+import { factLock } from './batch-facts.js'
 import type { BatchLedger } from './batch-ledger.js'
 
 /** An accepted receipt's result: the sync protocol's push result (one shape for HTTP and WebSocket). */
@@ -89,8 +92,9 @@ export function identityLock(identityId: string): string {
  * other in a cycle): each stream exclusively; each issuer's identity stream shared, so a KEY_REVOKED
  * (exclusive there) is wholly before or after every append signed by that identity.
  */
-export async function lockStreams(tx: Queryable, groups: readonly StreamGroup[]): Promise<void> {
-  const exclusive = new Set(groups.map((g) => g.streamKey))
+export async function lockStreams(tx: Queryable, groups: readonly StreamGroup[], facts: readonly FactRef[] = []): Promise<void> {
+  // Facts are locked exclusively: a rule that reads one may be about to change it (a handle, a card's owner).
+  const exclusive = new Set([...groups.map((g) => g.streamKey), ...facts.map(factLock)])
   const shared = new Set<string>()
   for (const g of groups) for (const c of g.receipts) shared.add(identityLock(c.receipt.issuer.identityId))
   const keys = [...new Set([...exclusive, ...shared])].sort()
@@ -129,7 +133,13 @@ export async function evaluateBatch(
   groups: readonly StreamGroup[],
   leftovers: ReadonlyMap<string, readonly CheckedReceipt[]>,
   deps: Pick<BatchDeps, 'verifier' | 'policy'>,
+  tx?: Queryable,
 ): Promise<{ outcomes: Outcome[][]; accepted: Accepted[]; adopted: number[] }> {
+  // A receipt's cross-stream reads can depend on facts an earlier receipt of the batch recorded (react
+  // to a post published just before): those the batch-wide rounds did not load are loaded before it.
+  const ensure = async (checked: CheckedReceipt): Promise<void> => {
+    if (tx && crossStreamRule(checked)) await ledger.ensureFacts(tx, [checked])
+  }
   const accepted: Accepted[] = []
   const seen = new Set<string>()
   const accept = (acceptance: Acceptance): number => {
@@ -147,6 +157,7 @@ export async function evaluateBatch(
       for (const checked of leftovers.get(group.streamKey) ?? []) {
         if (ledger.hasReceipt(checked.streamKey, checked.receipt.eventId, checked.receipt.hash)) continue
         try {
+          await ensure(checked)
           accept(await evaluateReceipt(checked, ledger, deps.verifier, deps.policy))
           adoptedHere++
         } catch (error) {
@@ -166,6 +177,7 @@ export async function evaluateBatch(
       }
       try {
         const verifier = reusingVerifier(deps.verifier, group.early.get(checked))
+        await ensure(checked)
         out.push({ kind: 'accepted', index: accept(await evaluateReceipt(checked, ledger, verifier, deps.policy)) })
       } catch (error) {
         // A used idempotency key with another body is IDEMPOTENCY_CONFLICT once the receipt is known to

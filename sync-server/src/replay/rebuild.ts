@@ -71,7 +71,8 @@ class Replayer {
     private readonly searchPath: string,
     private readonly batchSize: number,
   ) {
-    this.chain = new ChainVerifier({ verifier: deps.verifier, sha256: deps.sha256, ...deps.policy })
+    // Replay starts at position 0 and goes in log order, so the rules across streams are decided again.
+    this.chain = new ChainVerifier({ verifier: deps.verifier, sha256: deps.sha256, ...deps.policy, crossStream: true })
   }
 
   async replay(entries: AsyncIterable<{ position: number; data: Uint8Array }>, tx?: Queryable, onBatch?: () => void): Promise<void> {

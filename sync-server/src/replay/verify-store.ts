@@ -82,7 +82,8 @@ export async function verifyStore(
     })
   }
 
-  const chain = new ChainVerifier({ verifier, sha256, ...options })
+  // The store's log is the whole log from position 0, in log order: the rules across streams apply too.
+  const chain = new ChainVerifier({ verifier, sha256, ...options, crossStream: true })
   const inLog = new Set<string>()
   const streams = new Set<string>()
   const window: Array<{ key: string; position: number; seq: number; prepared: ReturnType<ChainVerifier['prepare']> }> = []
