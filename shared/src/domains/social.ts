@@ -10,8 +10,16 @@ import { PixpaxError } from '../errors.js'
 import { CreatedAtSchema, IdSchema, Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import type { CheckedReceipt } from '../receipt.js'
-import { text, type DomainModule, type DomainReceiptType, type DomainStreamType } from './domain.js'
-import type { CrossStreamRule, FactChange, FactRef, FactView } from './facts-shim.js'
+import {
+  text,
+  type CrossStreamRule,
+  type DomainModule,
+  type DomainReceiptType,
+  type DomainStreamType,
+  type FactChange,
+  type FactRef,
+  type FactView,
+} from './domain.js'
 
 // ------------------------------------------------------------------------------------------------
 // Payloads
@@ -499,7 +507,7 @@ const reportResolved: CrossStreamRule = {
 // ------------------------------------------------------------------------------------------------
 // Stream types
 
-type SocialReceiptType = DomainReceiptType & { readonly crossStream?: CrossStreamRule }
+type SocialReceiptType = DomainReceiptType
 
 const owner: readonly IssuerRole[] = ['owner']
 const mine = (payload: SocialReceiptType['payload'], crossStream: CrossStreamRule): SocialReceiptType => ({
@@ -569,7 +577,7 @@ const moderation: DomainStreamType = {
 }
 
 /** Profiles (people's social acts) and moderation. */
-export const socialDomain: DomainModule & { readonly factKinds: readonly { name: string; source: 'log' | 'relay' }[] } = {
+export const socialDomain: DomainModule = {
   name: 'social',
   streamTypes: [profile_, moderation],
   factKinds: [...Object.values(SOCIAL_FACTS).map((name) => ({ name, source: 'log' as const })), { name: MEDIA_FACT, source: 'relay' }],

@@ -6,6 +6,7 @@ import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
 import type { Projector } from '../projection/projector.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
+import { SOCIAL_FACT_LOADERS } from './social/loaders.js'
 import { socialProjector } from './social/projector.js'
 import { streamsProjector } from './streams/projector.js'
 
@@ -36,7 +37,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'pixbook', migrations: migrationsDir('domains/pixbook'), projector: pixbookProjector },
   // Migrations only here: validated media (media_blobs), read by the social module's `media` fact.
   { name: 'media', migrations: migrationsDir('media') },
-  { name: 'social', migrations: migrationsDir('domains/social'), projector: socialProjector },
+  { name: 'social', migrations: migrationsDir('domains/social'), projector: socialProjector, facts: SOCIAL_FACT_LOADERS },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */

@@ -69,7 +69,7 @@ export async function attempt(
     url,
     entries.map(([, r]) => r),
   )
-  if (res.status !== 200 || !res.json.results) throw new Error(`POST /v1/receipts ${res.status}: ${res.text.slice(0, 1000)}`)
+  if (!res.json?.results) throw new Error(`POST /v1/receipts ${res.status}: ${res.text.slice(0, 1000)}`)
   res.json.results.forEach((result, i) => {
     const [who, receipt, stream = 'profile'] = entries[i]!
     if (result.ok) who[stream].advance(receipt, result.seq)

@@ -5,11 +5,7 @@
  * would have made of the same receipts (a rebuild and an offline replay decide the same).
  */
 import { MEDIA_FACT, SOCIAL_FACTS } from '@pixpax/shared'
-
-/** Loads facts of one kind for the keys bound as `$<param>::text[]` (FACTS-API / domains/modules.ts). */
-export interface SqlFactLoader {
-  sql(param: number): string
-}
+import type { FactLoader } from '../modules.js'
 
 const agg = (select: string): string => `(SELECT coalesce(json_agg(json_build_object('k', f.k, 'v', f.v)), '[]'::json) FROM (${select}) f)`
 
@@ -19,7 +15,7 @@ const pairKeys = (param: number, table: string, a: string, b: string, value: str
     `SELECT k, ${value} AS v FROM unnest($${param}::text[]) k JOIN ${table} t ON t.${a} = split_part(k, ' ', 1) AND t.${b} = split_part(k, ' ', 2)`,
   )
 
-export const SOCIAL_FACT_LOADERS: Readonly<Record<string, SqlFactLoader>> = {
+export const SOCIAL_FACT_LOADERS: Readonly<Record<string, FactLoader>> = {
   [SOCIAL_FACTS.profile]: {
     sql: (n) =>
       agg(`SELECT p.identity_id AS k, json_build_object('handle', p.handle,
