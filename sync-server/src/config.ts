@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   DRAFT_IDLE_MS: int(5 * 60_000),
   DRAFT_MAX_HANDLES: int(1000),
   DRAFT_ACCESS_RECHECK_MS: int(60_000),
+  /** New users' posts stay out of Recent, hashtag feeds and search until approved or trusted (Makapix). */
+  SOCIAL_REQUIRE_APPROVAL: bool.default(true),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>
