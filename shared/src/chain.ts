@@ -14,7 +14,7 @@ import { crossStreamRule, MemoryFacts } from './domains/facts.js'
 import { accountStreamKey, type IdentityKind } from './domains/identity.js'
 import { PixpaxError } from './errors.js'
 import { checkReceipt, parseReceipt, type ChainHead, type CheckedReceipt } from './receipt.js'
-import { receiptRules, type IssuerRole } from './streams.js'
+import { mayOpenStream, onlyOpensStream, receiptRules, type IssuerRole } from './streams.js'
 
 export interface KeyState {
   readonly publicKey: PublicJwk
@@ -134,14 +134,14 @@ function headDetails(stream: StreamState): Record<string, unknown> {
 /** Genesis and per-type rules that depend on state (everything the payload schema cannot say). */
 function checkStreamRules(checked: CheckedReceipt, stream: StreamState | undefined, view: LedgerView): void {
   const { receipt, spec } = checked
-  if (receipt.type === spec.genesis) {
+  if (onlyOpensStream(spec, receipt.type)) {
     if (stream) {
       if (receipt.prevEventId === null) {
         throw new PixpaxError('CHAIN_CONFLICT', `stream ${checked.streamKey} already has a first receipt`, headDetails(stream))
       }
       throw new PixpaxError('STREAM_RULE_VIOLATION', `${receipt.type} may only open a stream`)
     }
-  } else if (!stream) {
+  } else if (!stream && !mayOpenStream(spec, receipt.type)) {
     if (receipt.prevEventId !== null) {
       throw new PixpaxError('CHAIN_BROKEN', `stream ${checked.streamKey} is not known, so prevEventId names nothing`)
     }

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CHAIN_BROKEN: 'prevEventId/prevHash do not name the previous receipt (or a first receipt names one)',
   CHAIN_CONFLICT: 'another receipt already follows that predecessor (a fork); carries the current head',
   EVENT_ID_ORDER: "eventId not a ULID or not greater than its predecessor's",
+  DOMAIN_RULE_VIOLATION: 'a domain rule refuses it; details.rule names which (e.g. reaction_cap, blocked, handle_taken)',
   IDEMPOTENCY_CONFLICT: 'a reused idempotency key with a different receipt body',
   MEDIA_INVALID:
     'an uploaded image the relay refuses: details.reason is format, size, dimensions, frames, decode or mismatch (docs/media.md)',

@@ -168,3 +168,4 @@ export {
   type NoteSignature,
   type VerifyCheckpointOptions,
 } from './log/checkpoint.js'
+export * from './domains/social.js'

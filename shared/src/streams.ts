@@ -36,8 +36,15 @@ export interface StreamTypeSpec {
    * `genesis`: whoever issued the stream's first receipt.
    */
   readonly owner: { readonly idField: string } | 'genesis'
-  /** The receipt type that must open the stream, and only open it. */
+  /** The receipt type that opens the stream (and, by default, only opens it: see `opening`). */
   readonly genesis: string
+  /**
+   * How a stream of this type opens: `only` (default) — the genesis type must open it and may appear
+   * nowhere else (IDENTITY_CREATED); `first` — the genesis type must open it and may recur
+   * (PROFILE_UPDATED); `any` — any of its receipt types may open it, none only opens it (a moderation
+   * stream opens with its moderator's first act; `genesis` then only names a type for tools).
+   */
+  readonly opening?: 'only' | 'first' | 'any'
   readonly receipts: Readonly<Record<string, ReceiptTypeSpec>>
 }
 
@@ -77,6 +84,16 @@ export const STREAM_TYPES: Readonly<Record<string, StreamTypeSpec>> = REGISTRY.t
 /** The hooks a domain module declares for a receipt type of a stream type (undefined: none known). */
 export function receiptRules(spec: StreamTypeSpec, type: string): ReceiptRules | undefined {
   return REGISTRY.rules.get(spec.type)?.get(type)
+}
+
+/** Whether a receipt of `type` may be the first receipt of a stream of this type. */
+export function mayOpenStream(spec: StreamTypeSpec, type: string): boolean {
+  return spec.opening === 'any' ? Object.hasOwn(spec.receipts, type) : type === spec.genesis
+}
+
+/** Whether a receipt of `type` may appear only as the first receipt of a stream of this type. */
+export function onlyOpensStream(spec: StreamTypeSpec, type: string): boolean {
+  return (spec.opening ?? 'only') === 'only' && type === spec.genesis
 }
 
 export function streamTypeSpec(type: string): StreamTypeSpec | undefined {

@@ -32,6 +32,7 @@ import { commandRoutes } from './routes/commands.js'
 import { healthRoutes } from './routes/health.js'
 import { queryRoutes } from './routes/queries.js'
 import { receiptRoutes } from './routes/receipts.js'
+import { socialRoutes } from './domains/social/routes.js'
 import type { ObjectStore } from './stores/object-store.js'
 import { LocalNotifier, type ReceiptNotifier } from './sync/notifier.js'
 import { SharedReads } from './sync/shared-reads.js'
@@ -189,6 +190,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(mediaPlugin)
   await app.register(draftRoutes)
   await app.register(logRoutes)
+  await app.register(socialRoutes)
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.
   app.addHook('onReady', async () => {
     await log.ready()

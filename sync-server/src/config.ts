@@ -65,6 +65,8 @@ const EnvSchema = z.object({
   DRAFT_ACCESS_RECHECK_MS: int(60_000),
   /** Time between re-hashes of stored media (docs/media.md, "Scrubber"); Makapix's 6 h by default. */
   MEDIA_SCRUB_INTERVAL_MS: int(6 * 3600 * 1000),
+  /** New users' posts stay out of Recent, hashtag feeds and search until approved or trusted (Makapix). */
+  SOCIAL_REQUIRE_APPROVAL: bool.default(true),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>

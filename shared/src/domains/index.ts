@@ -5,6 +5,7 @@
 import type { DomainModule } from './domain.js'
 import { identityDomain } from './identity.js'
 import { pixbookDomain } from './pixbook.js'
+import { socialDomain } from './social.js'
 
 /** Every domain of `@pixpax/shared`, in registry order (the order of `STREAM_TYPES`). */
-export const DOMAINS: readonly DomainModule[] = [identityDomain, pixbookDomain]
+export const DOMAINS: readonly DomainModule[] = [identityDomain, pixbookDomain, socialDomain]

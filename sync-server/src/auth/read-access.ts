@@ -11,7 +11,7 @@ import type { Queryable } from '../db/projection-db.js'
 import { ApiError } from '../errors.js'
 import { sessionOf } from './request-session.js'
 
-export const PUBLIC_STREAM_TYPES: ReadonlySet<string> = new Set(['identity', 'account'])
+export const PUBLIC_STREAM_TYPES: ReadonlySet<string> = new Set(['identity', 'account', 'profile', 'moderation'])
 
 export type AuthorizeRead = (request: FastifyRequest, streamKey: string) => Promise<void>
 

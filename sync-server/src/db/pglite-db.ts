@@ -1,4 +1,5 @@
 import { PGlite, type Results } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Mutex } from './mutex.js'
 import type { ProjectionDb, Queryable, QueryResult } from './projection-db.js'
 import { TransactionScope } from './transaction-scope.js'
@@ -33,6 +34,8 @@ export class PgliteDb implements ProjectionDb {
     const pg = await PGlite.create({
       ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
       parsers: { [INT8_OID]: parseInt8 },
+      // Trigram similarity for social search (the social migration creates the extension).
+      extensions: { pg_trgm },
     })
     const db = new PgliteDb(pg)
     if (options.schema !== undefined) {

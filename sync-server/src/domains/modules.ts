@@ -6,6 +6,8 @@ import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
 import type { Projector } from '../projection/projector.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
+import { SOCIAL_FACT_LOADERS } from './social/loaders.js'
+import { socialProjector } from './social/projector.js'
 import { streamsProjector } from './streams/projector.js'
 
 /**
@@ -33,7 +35,9 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'streams', migrations: migrationsDir('domains/streams'), projector: streamsProjector },
   { name: 'identity', migrations: migrationsDir('domains/identity'), projector: identityProjector },
   { name: 'pixbook', migrations: migrationsDir('domains/pixbook'), projector: pixbookProjector },
+  // Migrations only here: validated media (media_blobs), read by the social module's `media` fact.
   { name: 'media', migrations: migrationsDir('media') },
+  { name: 'social', migrations: migrationsDir('domains/social'), projector: socialProjector, facts: SOCIAL_FACT_LOADERS },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */

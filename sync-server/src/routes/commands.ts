@@ -14,6 +14,7 @@ import {
   canonicalJson,
   IdempotencyKeySchema,
   IdSchema,
+  onlyOpensStream,
   parseReceipt,
   PixpaxError,
   STREAM_TYPES,
@@ -230,14 +231,14 @@ export async function commandRoutes(app: FastifyInstance, options: CommandRoutes
       const signer = await registeredSigner(request, identityId)
       const idempotencyKey = clientKey ?? randomUUID()
       for (let attempt = 1; ; attempt++) {
-        const prev = type === spec.genesis ? null : await head(streamKey)
+        const prev = onlyOpensStream(spec, type) ? null : await head(streamKey)
         const receipt = await buildReceipt({ stream, type, payload, identityId, signer, prev, idempotencyKey, sha256 }).catch(
           (cause: unknown) => signerUnavailable(request, cause),
         )
         const [result] = await ingestor.ingest([receipt])
         if (result!.ok) return respond(result!, receipt)
         const { code, message, details } = result!.error
-        if (code === 'CHAIN_CONFLICT' && type !== spec.genesis && attempt < MAX_COMMAND_ATTEMPTS) continue
+        if (code === 'CHAIN_CONFLICT' && !onlyOpensStream(spec, type) && attempt < MAX_COMMAND_ATTEMPTS) continue
         if (code === 'IDEMPOTENCY_CONFLICT' && clientKey) {
           // A concurrent request with the same key won the race: answer with its result.
           const previous = await previousResult(identityId, clientKey, streamKey, type, payload)
