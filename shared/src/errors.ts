@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   CHAIN_CONFLICT: 'another receipt already follows that predecessor (a fork); carries the current head',
   EVENT_ID_ORDER: "eventId not a ULID or not greater than its predecessor's",
   IDEMPOTENCY_CONFLICT: 'a reused idempotency key with a different receipt body',
+  DOMAIN_RULE_VIOLATION:
+    'a rule across streams refuses the receipt at its log position; details.rule names it (e.g. drop_already_claimed, card_not_owned, trade_not_open)',
   LOG_INCONSISTENT:
     'the acceptance log does not verify: a checkpoint inconsistent with one seen before, a bad checkpoint signature, a proof or tile that does not verify (client side)',
   // Transport and service codes: used by the relay and the sync protocol, listed here so there is one list.
