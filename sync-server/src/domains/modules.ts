@@ -4,6 +4,8 @@
  */
 import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
 import type { Projector } from '../projection/projector.js'
+import { economyFacts } from './economy/facts.js'
+import { economyProjector } from './economy/projector.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
 import { streamsProjector } from './streams/projector.js'
@@ -33,6 +35,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'streams', migrations: migrationsDir('domains/streams'), projector: streamsProjector },
   { name: 'identity', migrations: migrationsDir('domains/identity'), projector: identityProjector },
   { name: 'pixbook', migrations: migrationsDir('domains/pixbook'), projector: pixbookProjector },
+  { name: 'economy', migrations: migrationsDir('domains/economy'), projector: economyProjector, facts: economyFacts },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */
