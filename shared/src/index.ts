@@ -169,3 +169,8 @@ export {
   type VerifyCheckpointOptions,
 } from './log/checkpoint.js'
 export * from './domains/social.js'
+// ---- the economy (ARCHITECTURE §9, docs/economy.md): collections, provably fair drops, trades ----
+export * from './domains/economy.js'
+export * from './economy/card-art.js'
+export * from './economy/derive-pack.js'
+export * from './economy/verify-drop.js'

@@ -17,6 +17,7 @@ import { authPlugin } from './auth/auth-plugin.js'
 import type { RelayConfig } from './config.js'
 import type { ProjectionDb } from './db/projection-db.js'
 import { draftRoutes } from './drafts/drafts-plugin.js'
+import { economyRoutes } from './domains/economy/routes.js'
 import { ApiError, sendError } from './errors.js'
 import { INLINE_PROJECTORS } from './domains/modules.js'
 import { Ingestor } from './ingest/ingest.js'
@@ -191,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(draftRoutes)
   await app.register(logRoutes)
   await app.register(socialRoutes)
+  await app.register(economyRoutes)
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.
   app.addHook('onReady', async () => {
     await log.ready()

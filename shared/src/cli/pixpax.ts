@@ -6,12 +6,14 @@
  *   pixpax identity --key K --account A [--name N] [--kind person|device|issuer|moderator] [--id ID] [--file F]
  *   pixpax sign --key K --identity ID --stream KEY --type T [--file F] [--idempotency-key X]   (payload JSON on stdin)
  *   pixpax verify FILE… [--issuer ID]… [--moderator ID]… [--backend node|webcrypto|noble]
+ *   pixpax verify-drop EXPORT [--drop ID]… [--issuer ID]…   (a whole log in log order: recompute every pack)
  *
  * Exit codes: 0 ok, 1 verification found bad receipts, 2 usage or I/O error.
  */
 import { parseArgs } from 'node:util'
 import { runIdentity, runKeygen, runSign } from './author.js'
 import { runVerify } from './verify.js'
+import { runVerifyDrop } from './verify-drop.js'
 import { CliError } from './cli-error.js'
 
 const USAGE = `usage:
@@ -19,6 +21,7 @@ const USAGE = `usage:
   pixpax identity --key FILE --account ID [--name NAME] [--kind person|device|issuer|moderator] [--id ID] [--file STREAM.ndjson]
   pixpax sign --key FILE --identity ID --stream KEY --type TYPE [--file STREAM.ndjson] [--idempotency-key KEY]  < payload.json
   pixpax verify FILE... [--issuer ID]... [--moderator ID]... [--backend node|webcrypto|noble]
+  pixpax verify-drop EXPORT [--drop ID]... [--issuer ID]...
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -70,6 +73,15 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       })
       return runVerify(positionals, values)
+    }
+    case 'verify-drop': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { drop: { type: 'string', multiple: true }, issuer: { type: 'string', multiple: true } },
+        allowPositionals: true,
+        strict: true,
+      })
+      return runVerifyDrop(positionals, values)
     }
     case undefined:
     case '--help':

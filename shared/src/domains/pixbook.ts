@@ -1,12 +1,13 @@
 /**
  * The pixbook domain (ARCHITECTURE §9): a collector's book inside an account — its saves, its cards,
- * the packs issued into it and its trades. Its receipts need no stateful rule at acceptance beyond the
- * shared ones: ownership across books is the projections' business (docs/receipts.md §4).
+ * the packs issued into it and its trades. The rules across books — a pack issued once and within
+ * supply, a card instance traded only by its holder — are the economy domain's (domains/economy.ts).
  */
 import { z } from 'zod'
 import { IdSchema, Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import { text, type DomainModule, type DomainStreamType } from './domain.js'
+import { PackDropSchema, packIssuedRule, tradeAcceptedRule, tradeCancelledRule, tradeDeclinedRule, tradeOfferedRule } from './economy.js'
 
 const BookRefSchema = z.strictObject({ accountId: IdSchema, bookId: IdSchema })
 const CardSchema = z.strictObject({ cardId: IdSchema, artHash: Sha256RefSchema })
@@ -43,6 +44,10 @@ export const PackIssuedPayload = z.strictObject({
   packId: IdSchema,
   seriesId: IdSchema.optional(),
   cards: z.array(CardSchema).min(1).max(100),
+  /** The collection the cards are of (their supply is kept); absent: free-form cards. */
+  collectionId: IdSchema.optional(),
+  /** Set when a drop claim produced the pack (economy domain: derived, provably fair). */
+  drop: PackDropSchema.optional(),
 })
 export const PackOpenedPayload = z.strictObject({ packId: IdSchema })
 export const CardTradeOfferedPayload = z.strictObject({
@@ -74,12 +79,13 @@ const pixbook: DomainStreamType = {
     PIXBOOK_SAVE: { payload: PixbookSavePayload, issuers: owner },
     CARD_ADDED: { payload: CardAddedPayload, issuers: owner },
     CARD_REMOVED: { payload: CardRemovedPayload, issuers: owner },
-    PACK_ISSUED: { payload: PackIssuedPayload, issuers: ['platformIssuer'] },
+    PACK_ISSUED: { payload: PackIssuedPayload, issuers: ['platformIssuer'], crossStream: packIssuedRule },
     PACK_OPENED: { payload: PackOpenedPayload, issuers: owner },
-    CARD_TRADE_OFFERED: { payload: CardTradeOfferedPayload, issuers: owner },
-    CARD_TRADE_ACCEPTED: { payload: CardTradeAcceptedPayload, issuers: owner },
-    CARD_TRADE_DECLINED: { payload: CardTradeDeclinedPayload, issuers: owner },
-    CARD_TRADE_CANCELLED: { payload: CardTradeCancelledPayload, issuers: owner },
+    // Ownership of card instances across books is the economy domain's rule (domains/economy.ts).
+    CARD_TRADE_OFFERED: { payload: CardTradeOfferedPayload, issuers: owner, crossStream: tradeOfferedRule },
+    CARD_TRADE_ACCEPTED: { payload: CardTradeAcceptedPayload, issuers: owner, crossStream: tradeAcceptedRule },
+    CARD_TRADE_DECLINED: { payload: CardTradeDeclinedPayload, issuers: owner, crossStream: tradeDeclinedRule },
+    CARD_TRADE_CANCELLED: { payload: CardTradeCancelledPayload, issuers: owner, crossStream: tradeCancelledRule },
   },
 }
 

@@ -4,6 +4,8 @@
  */
 import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
 import type { Projector } from '../projection/projector.js'
+import { economyFacts } from './economy/facts.js'
+import { economyProjector } from './economy/projector.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
 import { SOCIAL_FACT_LOADERS } from './social/loaders.js'
@@ -38,6 +40,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   // Migrations only here: validated media (media_blobs), read by the social module's `media` fact.
   { name: 'media', migrations: migrationsDir('media') },
   { name: 'social', migrations: migrationsDir('domains/social'), projector: socialProjector, facts: SOCIAL_FACT_LOADERS },
+  { name: 'economy', migrations: migrationsDir('domains/economy'), projector: economyProjector, facts: economyFacts },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */
