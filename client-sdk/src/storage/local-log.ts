@@ -108,6 +108,13 @@ export interface LocalLog {
   addQuarantine(entry: QuarantineEntry): Promise<void>
   /** Every quarantined item, by `at`, then by `id`. */
   listQuarantine(): Promise<QuarantineEntry[]>
+  /**
+   * One of the client's own small records (JSON values: the pinned relay key, the newest verified
+   * checkpoint, evidence of a lying relay), or undefined when there is none.
+   */
+  getMeta(key: string): Promise<unknown>
+  /** Stores a record under `key`, replacing the previous one; `undefined` removes it. Durable when it resolves. */
+  putMeta(key: string, value: unknown): Promise<void>
   /** Waits for pending writes and releases the storage; any later call rejects. */
   close(): Promise<void>
 }

@@ -49,6 +49,7 @@ import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from '../s
 import { ClientLedger } from './client-ledger.js'
 import { Emitter } from './emitter.js'
 import { backoffMs, nextOutboxState, type OutboxEvent } from './outbox-machine.js'
+import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
 
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced' | 'error'
 
@@ -64,6 +65,10 @@ export interface SyncClientEvents extends Record<string, unknown> {
   rejected: OutboxEntry
   /** The relay accepted one of our receipts (its ack verified). */
   acked: OutboxEntry
+  /** A relay key was pinned (trust on first use, or the explicit `relayPublicKeyId` first seen). */
+  'relay-pinned': RelayPin
+  /** The client stopped trusting the relay (its key changed, or its log forked); only the app can resume. */
+  halted: RelayHalt
 }
 
 /** The part of the WebSocket API the engine uses: the browser's and `ws`'s both fit. */
@@ -91,7 +96,11 @@ export interface SyncClientOptions {
   sha256?: Sha256
   /** Session token for private streams (read on every connect). */
   token?: () => Promise<string | undefined> | string | undefined
-  /** Pin the relay's ack key; otherwise the key announced at the first `welcome` is pinned. */
+  /**
+   * The relay key's id (RFC 7638 thumbprint) to trust; otherwise the key announced at the first `welcome`
+   * is pinned and stored in the local log (trust on first use). Either way an announced key is accepted
+   * only if its thumbprint is the pinned id.
+   */
   relayPublicKeyId?: string
   trust?: TrustPolicy
   now?: () => number
@@ -135,12 +144,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private outbox: OutboxEntry[] = []
   private readonly inFlight = new Map<string, OutboxEntry[]>()
   private ws: WebSocketLike | undefined
-  private relayKey: { publicKeyId: string; publicKey: PublicJwk } | undefined
+  /** Set at a welcome whose key is bound to the pin (this connection's relay key). */
+  private relayKey: RelayPin | undefined
   private running = false
   /** Set when the relay refused our session: reconnect without one. */
   private anonymous = false
-  /** Set when the relay's key changed: never talk to it again without the app deciding. */
-  private halted = false
   private connectAttempts = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private pushSeq = 0
@@ -149,7 +157,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private readonly now: () => number
   private readonly random: () => number
 
-  private constructor(private readonly options: SyncClientOptions) {
+  private constructor(
+    private readonly options: SyncClientOptions,
+    private readonly trust: RelayTrust,
+  ) {
     super()
     this.verifier = options.verifier ?? webCryptoVerifier()
     this.sha256 = options.sha256 ?? nobleSha256
@@ -159,7 +170,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   /** Loads the local log (already verified when it was written) and the outbox. */
   static async open(options: SyncClientOptions): Promise<SyncClient> {
-    const client = new SyncClient(options)
+    const trust = await RelayTrust.load(options.log, {
+      ...(options.relayPublicKeyId !== undefined ? { relayPublicKeyId: options.relayPublicKeyId } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    })
+    const client = new SyncClient(options, trust)
     for await (const logged of options.log.scan()) client.replayTrusted(logged)
     client.outbox = await options.log.listOutbox()
     // After a crash nothing is in flight: what was sent (or acked but not yet delivered) is sent again;
@@ -247,6 +262,25 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return this.outbox
   }
 
+  /** The relay key this client trusts (pinned explicitly or on first use), once known. */
+  get relayPin(): RelayPin | undefined {
+    return this.trust.pin
+  }
+
+  /** Why the client stopped trusting its relay, if it did (persisted across restarts). */
+  get relayHalt(): RelayHalt | undefined {
+    return this.trust.halt
+  }
+
+  /**
+   * Forgets a halt and the trust-on-first-use pin, so the next connection pins the relay's key afresh.
+   * For the app to call once a person decided the relay may be trusted again (e.g. a planned key rotation).
+   */
+  async resetRelayTrust(): Promise<void> {
+    await this.trust.reset()
+    if (this.running && !this.ws) this.connect()
+  }
+
   // ── connection ────────────────────────────────────────────────────────────────────────────────────
 
   start(): void {
@@ -286,8 +320,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private setStatus(status: SyncStatus): void {
     // Without the session the app gave us, we keep syncing what we can, but the status stays 'error'
-    // until the app restarts the client with a valid session.
-    if (this.anonymous && status !== 'offline') status = 'error'
+    // until the app restarts the client with a valid session. So while a followed stream is
+    // quarantined, and for good once the relay lost our trust.
+    if ((this.anonymous || this.poisoned.size > 0) && status !== 'offline') status = 'error'
+    if (this.trust.halt) status = 'error'
     if (this.status === status) return
     this.status = status
     this.emit('status', status)
@@ -295,6 +331,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private connect(): void {
     if (!this.running) return
+    if (this.trust.halt) {
+      this.setStatus('error')
+      return
+    }
     this.setStatus('connecting')
     const url = `${this.options.relayUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/sync`
     let ws: WebSocketLike
@@ -323,6 +363,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private onDisconnect(): void {
+    this.relayKey = undefined
     this.caughtUp.clear()
     this.poisoned.clear()
     this.refused.clear()
@@ -334,7 +375,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private reconnectLater(): void {
-    if (!this.running || this.halted) return
+    if (!this.running || this.trust.halt) return
     this.connectAttempts++
     const delay = backoffMs(
       this.connectAttempts,
@@ -372,20 +413,20 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
     switch (message.type) {
       case 'welcome': {
-        const announced = { publicKeyId: message.relay.publicKeyId, publicKey: message.relay.publicKey as PublicJwk }
-        const pinned = this.options.relayPublicKeyId ?? this.relayKey?.publicKeyId
-        if (pinned && pinned !== announced.publicKeyId) {
-          await this.quarantine({
-            raw: text,
-            code: 'KEY_UNKNOWN',
-            message: `relay announced key ${announced.publicKeyId}, pinned ${pinned}`,
-          })
-          this.halted = true
-          this.setStatus('error')
-          this.ws?.close(1000, 'relay key changed')
+        const ws = this.ws
+        let bound: { pin: RelayPin; pinned: boolean }
+        try {
+          bound = await this.trust.bind(message.relay)
+        } catch (error) {
+          if (!(error instanceof PixpaxError)) throw error
+          // Halted (durably) before the app hears of it: nothing more from this relay is applied.
+          await this.haltRelay('KEY_UNKNOWN', error.message)
+          await this.quarantine({ raw: text, code: 'KEY_UNKNOWN', message: error.message })
           return
         }
-        this.relayKey = announced
+        if (this.ws !== ws) return
+        if (bound.pinned) this.emit('relay-pinned', bound.pin)
+        this.relayKey = bound.pin
         this.connectAttempts = 0
         if (!this.anonymous) this.setStatus('syncing')
         // Identity streams first: keys must be known before the receipts they sign.
@@ -431,6 +472,17 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       default:
         return
     }
+  }
+
+  /** Stops talking to the relay until the app resets its trust (persisted), and says so. */
+  private async haltRelay(code: RelayHalt['code'], message: string): Promise<void> {
+    const halt = await this.trust.stop(code, message)
+    const ws = this.ws
+    this.ws = undefined
+    ws?.close(1000, code)
+    this.onDisconnect()
+    this.setStatus('error')
+    this.emit('halted', halt)
   }
 
   /** Serializes work per stream, so batches apply in the order they arrived. */
@@ -617,7 +669,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private updateSynced(): void {
-    if (this.status !== 'syncing' && this.status !== 'synced') return
+    if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.ws)) return
     const everyStream = [...this.followed].every((k) => this.caughtUp.has(k) || this.poisoned.has(k))
     const outboxDone = this.outbox.every((e) => e.state === 'rejected')
     this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
