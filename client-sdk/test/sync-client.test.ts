@@ -284,62 +284,79 @@ describe('SyncClient against a real relay', () => {
       })
       expect(quarantined.code).toBe('CHAIN_BROKEN')
     })
-    it('omits a receipt → CHAIN_BROKEN', async () => {
+    it('omits a receipt in the middle of a batch → CHAIN_BROKEN, nothing of the batch applied', async () => {
       const { quarantined, logged } = await throughProxy((m: Msg) => {
         if (onBook(m)) m.receipts!.splice(1, 1)
         return [m]
       })
       expect(quarantined.code).toBe('CHAIN_BROKEN')
-      expect(logged).toBe(1)
+      expect(logged).toBe(0)
     })
-    it('replays an old receipt as a new one → rejected by the chain rules', async () => {
-      const { quarantined } = await throughProxy((m: Msg) => {
+    it('drops the last receipt of a batch, keeping the checkpoint and proof → LOG_INCONSISTENT', async () => {
+      const { quarantined, logged } = await throughProxy((m: Msg) => {
+        if (onBook(m)) m.receipts!.pop()
+        return [m]
+      })
+      expect(quarantined.code).toBe('LOG_INCONSISTENT')
+      expect(logged).toBe(0)
+    })
+    it('replays an old receipt as a new one → LOG_INCONSISTENT (its leaf is not at that place in the log)', async () => {
+      const { quarantined, logged } = await throughProxy((m: Msg) => {
         if (onBook(m)) {
           const old = m.receipts![0]!
-          m.receipts!.push({ ...old, seq: m.receipts!.length + 1 })
+          m.receipts!.push({ ...old, seq: m.receipts!.length + 1, position: (m.receipts!.at(-1)!.position as number) + 1 })
         }
         return [m]
       })
-      expect(['CHAIN_CONFLICT', 'CHAIN_BROKEN']).toContain(quarantined.code)
+      expect(quarantined.code).toBe('LOG_INCONSISTENT')
+      expect(logged).toBe(0)
     })
-    it('forges an ack → SIGNATURE_INVALID', async () => {
-      const { quarantined } = await throughProxy((m: Msg) => {
-        if (onBook(m)) {
-          const ack = m.receipts![0]!.ack as Record<string, unknown>
-          ack.signature = 'ecdsa-p256:' + Buffer.alloc(64, 1).toString('base64')
-        }
-        return [m]
-      })
-      expect(quarantined.code).toBe('SIGNATURE_INVALID')
-    })
-    it('a network drop during catch-up resumes from the cursor: no gap, no duplicate', async () => {
-      let dropped = false
+    it('forges the ack of a pushed receipt → SIGNATURE_INVALID, never stored as proof', async () => {
       const proxy = await startProxy(relay.url, (m: Msg) => {
-        if (!dropped && onBook(m)) {
-          dropped = true
-          m.receipts!.splice(2) // deliver two, then cut the line
-          return [m, { type: 'noop' }].slice(0, 1).concat([])
+        if (m.type === 'push-result') {
+          for (const r of m.results as Array<{ ack?: Record<string, unknown> }>)
+            if (r.ack) r.ack.signature = 'ecdsa-p256:' + Buffer.alloc(64, 1).toString('base64')
         }
         return [m]
       })
       const log = new MemoryLocalLog()
-      const c = await client({ relayUrl: proxy.url, streams: [book], log })
-      let cut = false
+      const c = await client({ relayUrl: proxy.url, log })
+      await c.append('pixbook/acc-alice/forged-ack-book', 'PIXBOOK_CREATED', { title: 'Forged' })
+      const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
+      c.start()
+      expect((await quarantined).code).toBe('SIGNATURE_INVALID')
+      await c.stop()
+      await proxy.close()
+      for await (const r of log.scan()) expect(r.ack).toBeUndefined()
+    })
+    it('a network drop resumes from the cursor and the held checkpoint: no gap, no duplicate', async () => {
+      const dropBook = 'pixbook/acc-alice/drop-book'
+      const writer = await client()
+      await writer.append(dropBook, 'PIXBOOK_CREATED', { title: 'Drop' })
+      for (let i = 0; i < 2; i++) await writer.append(dropBook, 'CARD_ADDED', { cardId: `d-${i}`, artHash: ART })
+      writer.start()
+      await writer.whenSynced()
+      const proxy = await startProxy(relay.url)
+      const log = new MemoryLocalLog()
+      const c = await client({ relayUrl: proxy.url, streams: [dropBook], log })
       c.on('receipt', (r) => {
-        if (r.streamKey === book && r.seq === 2 && !cut) {
-          cut = true
-          void proxy.close().then(async () => undefined)
-        }
+        if (r.streamKey === dropBook && r.seq === 3) void proxy.close() // cut the line
       })
       c.start()
-      // After the cut the proxy is gone; talk to the relay directly from the same log.
       await new Promise<void>((resolve) => c.on('status', (s) => s === 'offline' && resolve()))
       await c.stop()
-      const resumed = await client({ streams: [book], log })
+      const held = c.checkpoint!
+      // The log grows while we are away.
+      for (let i = 2; i < 4; i++) await writer.append(dropBook, 'CARD_ADDED', { cardId: `d-${i}`, artHash: ART })
+      await writer.whenSynced()
+      await writer.stop()
+      const resumed = await client({ streams: [dropBook], log })
+      const grown = new Promise<number>((resolve) => resumed.on('checkpoint', (cp) => resolve(cp.size)))
       resumed.start()
       await resumed.whenSynced()
+      expect(await grown).toBeGreaterThan(held.size) // proven consistent with the one held before the drop
       const seqs: number[] = []
-      for await (const r of log.scan()) if (r.streamKey === book) seqs.push(r.seq)
+      for await (const r of log.scan()) if (r.streamKey === dropBook) seqs.push(r.seq)
       expect(seqs).toEqual([1, 2, 3, 4, 5])
       await resumed.stop()
     })

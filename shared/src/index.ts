@@ -157,3 +157,4 @@ export {
   type NoteSignature,
   type VerifyCheckpointOptions,
 } from './log/checkpoint.js'
+export { multiInclusionProof, verifyMultiInclusion } from './log/multi-proof.js'

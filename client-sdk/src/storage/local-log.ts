@@ -48,6 +48,8 @@ export interface OutboxEntry {
   nextAttemptAt: number
   /** When (ms since the epoch) it was queued; the outbox is listed in this order. */
   createdAt: number
+  /** The relay's verified ack, once it accepted the receipt (kept with the receipt in the log as proof). */
+  ack?: Ack
   /** The relay's error envelope for a `rejected` entry (or the last transient failure). */
   error?: { code: string; message: string; details?: Record<string, unknown> }
 }
