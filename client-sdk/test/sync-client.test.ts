@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ChainVerifier, buildReceipt, generatePrivateJwk, type Receipt } from '@pixpax/shared'
+import { ChainVerifier, buildReceipt, generatePrivateJwk, jwkThumbprint, type Receipt } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { login } from '../src/network/session.js'
@@ -167,27 +167,115 @@ describe('SyncClient against a real relay', () => {
       await c.stop()
     })
 
-    async function throughProxy(rewrite: Parameters<typeof startProxy>[1]): Promise<{ quarantined: QuarantineEntry; logged: number }> {
+    async function throughProxy(
+      rewrite: Parameters<typeof startProxy>[1],
+      log = new MemoryLocalLog(),
+    ): Promise<{ quarantined: QuarantineEntry; logged: number; status: string }> {
       const proxy = await startProxy(relay.url, rewrite)
-      const c = await client({ relayUrl: proxy.url, streams: [book] })
+      const c = await client({ relayUrl: proxy.url, streams: [book], log })
       const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
       c.start()
       const q = await quarantined
       const logged = c.head(book)?.seq ?? 0
+      // The app sees the problem: a quarantined stream is not "synced".
+      const status = await new Promise<string>((resolve) => (c.status === 'error' ? resolve(c.status) : c.on('status', resolve)))
       await c.stop()
       await proxy.close()
-      return { quarantined: q, logged }
+      return { quarantined: q, logged, status }
     }
     type Msg = Record<string, unknown> & { receipts?: Array<Record<string, unknown> & { receipt: Record<string, unknown> }> }
     const onBook = (m: Msg) => m.type === 'receipts' && m.stream === book
 
-    it('alters a receipt → HASH_MISMATCH', async () => {
-      const { quarantined, logged } = await throughProxy((m: Msg) => {
+    it('alters a receipt → HASH_MISMATCH, status error', async () => {
+      const { quarantined, logged, status } = await throughProxy((m: Msg) => {
         if (onBook(m)) m.receipts![2]!.receipt.payload = { cardId: 'stolen', artHash: ART }
         return [m]
       })
       expect(quarantined.code).toBe('HASH_MISMATCH')
       expect(logged).toBe(2)
+      expect(status).toBe('error')
+    })
+
+    describe('relay key binding', () => {
+      const relayKey = async () => (await (await fetch(`${relay.url}/v1/relay`)).json()) as { publicKeyId: string; publicKey: unknown }
+      const attacker = nodeSigner(generatePrivateJwk())
+
+      it('pins the key on first use in the local log and tells the app', async () => {
+        const log = new MemoryLocalLog()
+        const c = await client({ log, streams: [book] })
+        const pinned = new Promise((resolve) => c.on('relay-pinned', resolve))
+        c.start()
+        await c.whenSynced()
+        const real = await relayKey()
+        expect(await pinned).toMatchObject({ publicKeyId: real.publicKeyId, how: 'tofu' })
+        expect(c.relayPin).toMatchObject({ publicKeyId: real.publicKeyId, publicKey: real.publicKey })
+        await c.stop()
+        // Reopened from the same log, the pin is there before any connection.
+        const again = await client({ log })
+        expect(again.relayPin?.publicKeyId).toBe(real.publicKeyId)
+      })
+
+      it('a key announced under the pinned id whose thumbprint is not that id → KEY_UNKNOWN, halted for good, nothing logged', async () => {
+        const log = new MemoryLocalLog()
+        const real = await relayKey()
+        const proxy = await startProxy(relay.url, (m: Msg) => {
+          if (m.type === 'welcome') (m.relay as Record<string, unknown>).publicKey = attacker.publicKey // id kept
+          return [m]
+        })
+        const c = await client({ relayUrl: proxy.url, streams: [book], log, relayPublicKeyId: real.publicKeyId })
+        const halted = new Promise<{ code: string }>((resolve) => c.on('halted', resolve))
+        const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
+        c.start()
+        expect((await quarantined).code).toBe('KEY_UNKNOWN')
+        expect((await halted).code).toBe('KEY_UNKNOWN')
+        expect(c.status).toBe('error')
+        expect(c.head(book)).toBeUndefined()
+        await c.stop()
+        await proxy.close()
+        // A restart does not silently trust the relay again, even directly.
+        const restarted = await client({ log, streams: [book], relayPublicKeyId: real.publicKeyId })
+        expect(restarted.relayHalt?.code).toBe('KEY_UNKNOWN')
+        restarted.start()
+        expect(restarted.status).toBe('error')
+        expect(restarted.head(book)).toBeUndefined()
+        // Until the app decides.
+        await restarted.resetRelayTrust()
+        await restarted.whenSynced()
+        expect(restarted.head(book)?.seq).toBe(5)
+        await restarted.stop()
+      })
+
+      it('a relay key change after a TOFU pin → KEY_UNKNOWN (never silent)', async () => {
+        const log = new MemoryLocalLog()
+        const first = await client({ log, streams: [book] })
+        first.start()
+        await first.whenSynced()
+        await first.stop()
+        const proxy = await startProxy(relay.url, (m: Msg) => {
+          // A well-formed announcement of another key: its own id and thumbprint agree.
+          if (m.type === 'welcome')
+            m.relay = { ...(m.relay as object), publicKey: attacker.publicKey, publicKeyId: jwkThumbprint(attacker.publicKey) }
+          return [m]
+        })
+        const c = await client({ relayUrl: proxy.url, log, streams: [book] })
+        const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
+        c.start()
+        expect((await quarantined).code).toBe('KEY_UNKNOWN')
+        expect(c.relayHalt?.code).toBe('KEY_UNKNOWN')
+        expect(c.relayPin?.publicKeyId).toBe((await relayKey()).publicKeyId)
+        await c.stop()
+        await proxy.close()
+      })
+
+      it('an explicit pin the relay does not match → KEY_UNKNOWN', async () => {
+        const c = await client({ streams: [book], relayPublicKeyId: jwkThumbprint(attacker.publicKey) })
+        const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
+        c.start()
+        expect((await quarantined).code).toBe('KEY_UNKNOWN')
+        expect(c.status).toBe('error')
+        expect(c.relayPin).toBeUndefined()
+        await c.stop()
+      })
     })
     it('reorders receipts → CHAIN_BROKEN', async () => {
       const { quarantined } = await throughProxy((m: Msg) => {
@@ -196,62 +284,79 @@ describe('SyncClient against a real relay', () => {
       })
       expect(quarantined.code).toBe('CHAIN_BROKEN')
     })
-    it('omits a receipt → CHAIN_BROKEN', async () => {
+    it('omits a receipt in the middle of a batch → CHAIN_BROKEN, nothing of the batch applied', async () => {
       const { quarantined, logged } = await throughProxy((m: Msg) => {
         if (onBook(m)) m.receipts!.splice(1, 1)
         return [m]
       })
       expect(quarantined.code).toBe('CHAIN_BROKEN')
-      expect(logged).toBe(1)
+      expect(logged).toBe(0)
     })
-    it('replays an old receipt as a new one → rejected by the chain rules', async () => {
-      const { quarantined } = await throughProxy((m: Msg) => {
+    it('drops the last receipt of a batch, keeping the checkpoint and proof → LOG_INCONSISTENT', async () => {
+      const { quarantined, logged } = await throughProxy((m: Msg) => {
+        if (onBook(m)) m.receipts!.pop()
+        return [m]
+      })
+      expect(quarantined.code).toBe('LOG_INCONSISTENT')
+      expect(logged).toBe(0)
+    })
+    it('replays an old receipt as a new one → LOG_INCONSISTENT (its leaf is not at that place in the log)', async () => {
+      const { quarantined, logged } = await throughProxy((m: Msg) => {
         if (onBook(m)) {
           const old = m.receipts![0]!
-          m.receipts!.push({ ...old, seq: m.receipts!.length + 1 })
+          m.receipts!.push({ ...old, seq: m.receipts!.length + 1, position: (m.receipts!.at(-1)!.position as number) + 1 })
         }
         return [m]
       })
-      expect(['CHAIN_CONFLICT', 'CHAIN_BROKEN']).toContain(quarantined.code)
+      expect(quarantined.code).toBe('LOG_INCONSISTENT')
+      expect(logged).toBe(0)
     })
-    it('forges an ack → SIGNATURE_INVALID', async () => {
-      const { quarantined } = await throughProxy((m: Msg) => {
-        if (onBook(m)) {
-          const ack = m.receipts![0]!.ack as Record<string, unknown>
-          ack.signature = 'ecdsa-p256:' + Buffer.alloc(64, 1).toString('base64')
-        }
-        return [m]
-      })
-      expect(quarantined.code).toBe('SIGNATURE_INVALID')
-    })
-    it('a network drop during catch-up resumes from the cursor: no gap, no duplicate', async () => {
-      let dropped = false
+    it('forges the ack of a pushed receipt → SIGNATURE_INVALID, never stored as proof', async () => {
       const proxy = await startProxy(relay.url, (m: Msg) => {
-        if (!dropped && onBook(m)) {
-          dropped = true
-          m.receipts!.splice(2) // deliver two, then cut the line
-          return [m, { type: 'noop' }].slice(0, 1).concat([])
+        if (m.type === 'push-result') {
+          for (const r of m.results as Array<{ ack?: Record<string, unknown> }>)
+            if (r.ack) r.ack.signature = 'ecdsa-p256:' + Buffer.alloc(64, 1).toString('base64')
         }
         return [m]
       })
       const log = new MemoryLocalLog()
-      const c = await client({ relayUrl: proxy.url, streams: [book], log })
-      let cut = false
+      const c = await client({ relayUrl: proxy.url, log })
+      await c.append('pixbook/acc-alice/forged-ack-book', 'PIXBOOK_CREATED', { title: 'Forged' })
+      const quarantined = new Promise<QuarantineEntry>((resolve) => c.on('quarantine', resolve))
+      c.start()
+      expect((await quarantined).code).toBe('SIGNATURE_INVALID')
+      await c.stop()
+      await proxy.close()
+      for await (const r of log.scan()) expect(r.ack).toBeUndefined()
+    })
+    it('a network drop resumes from the cursor and the held checkpoint: no gap, no duplicate', async () => {
+      const dropBook = 'pixbook/acc-alice/drop-book'
+      const writer = await client()
+      await writer.append(dropBook, 'PIXBOOK_CREATED', { title: 'Drop' })
+      for (let i = 0; i < 2; i++) await writer.append(dropBook, 'CARD_ADDED', { cardId: `d-${i}`, artHash: ART })
+      writer.start()
+      await writer.whenSynced()
+      const proxy = await startProxy(relay.url)
+      const log = new MemoryLocalLog()
+      const c = await client({ relayUrl: proxy.url, streams: [dropBook], log })
       c.on('receipt', (r) => {
-        if (r.streamKey === book && r.seq === 2 && !cut) {
-          cut = true
-          void proxy.close().then(async () => undefined)
-        }
+        if (r.streamKey === dropBook && r.seq === 3) void proxy.close() // cut the line
       })
       c.start()
-      // After the cut the proxy is gone; talk to the relay directly from the same log.
       await new Promise<void>((resolve) => c.on('status', (s) => s === 'offline' && resolve()))
       await c.stop()
-      const resumed = await client({ streams: [book], log })
+      const held = c.checkpoint!
+      // The log grows while we are away.
+      for (let i = 2; i < 4; i++) await writer.append(dropBook, 'CARD_ADDED', { cardId: `d-${i}`, artHash: ART })
+      await writer.whenSynced()
+      await writer.stop()
+      const resumed = await client({ streams: [dropBook], log })
+      const grown = new Promise<number>((resolve) => resumed.on('checkpoint', (cp) => resolve(cp.size)))
       resumed.start()
       await resumed.whenSynced()
+      expect(await grown).toBeGreaterThan(held.size) // proven consistent with the one held before the drop
       const seqs: number[] = []
-      for await (const r of log.scan()) if (r.streamKey === book) seqs.push(r.seq)
+      for await (const r of log.scan()) if (r.streamKey === dropBook) seqs.push(r.seq)
       expect(seqs).toEqual([1, 2, 3, 4, 5])
       await resumed.stop()
     })

@@ -3,12 +3,30 @@
  * frames. The relay and the client-sdk validate with these same schemas.
  */
 import { z } from 'zod'
+import { MAX_NOTE_LENGTH } from './log/checkpoint.js'
+import { MAX_PROOF_HASHES } from './log/merkle.js'
 import { Sha256RefSchema, UlidSchema } from './schemas.js'
 
 export const SYNC_PROTOCOL_VERSION = 1
 
 const RequestId = z.string().min(1).max(64)
 const StreamKey = z.string().min(1).max(300)
+/** A Merkle tree hash: 32 bytes in standard padded base64 (44 characters). */
+const TreeHash = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a 32-byte hash in padded base64')
+/** Most hashes one delivery proof may carry (≥ what 500 scattered leaves of a 2^53 tree need). */
+export const MAX_DELIVERY_PROOF_HASHES = 32_768
+
+/**
+ * The relay's newest checkpoint as it travels in the protocol (docs/sync-protocol.md, "Checkpoints"):
+ * `note` is the signed note, byte for byte what `GET /v1/log/checkpoint` serves. `consistency` is the
+ * RFC 9162 consistency proof from the tree of `from` leaves — the last checkpoint this connection
+ * carried, or the size the client announced in `hello` — present whenever the tree grew since then.
+ */
+export const LogCheckpointMessageSchema = z.strictObject({
+  note: z.string().min(1).max(MAX_NOTE_LENGTH),
+  consistency: z.strictObject({ from: z.number().int().positive(), hashes: z.array(TreeHash).max(MAX_PROOF_HASHES) }).optional(),
+})
+export type LogCheckpointMessage = z.infer<typeof LogCheckpointMessageSchema>
 
 export const AckSchema = z.strictObject({
   stream: z.string(),
@@ -32,6 +50,8 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     v: z.number().int(),
     token: z.string().max(256).optional(),
     client: z.string().max(100).optional(),
+    /** The size of the newest checkpoint the client holds, so the relay proves its next one consistent with it. */
+    checkpointSize: z.number().int().nonnegative().optional(),
   }),
   z.strictObject({
     type: z.literal('subscribe'),
@@ -49,15 +69,15 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof ClientMessageSchema>
 
 /**
- * One delivered receipt: its seq in the stream, its `position` in the relay's acceptance order across all
- * streams (what a client needs to place key revocations relative to other streams' receipts), the stored
- * receipt and the relay's ack.
+ * One delivered receipt: its seq in the stream, its `position` in the relay's acceptance log (what a
+ * client needs to place key revocations relative to other streams' receipts; proven by the batch's
+ * inclusion proof) and the stored receipt. No ack: the batch's checkpoint and proof are the relay's
+ * signed word that these receipts are in its log, at these positions.
  */
 export const DeliveredReceiptSchema = z.strictObject({
   seq: z.number().int().positive(),
   position: z.number().int().nonnegative(),
   receipt: z.unknown(),
-  ack: AckSchema,
 })
 export type DeliveredReceipt = z.infer<typeof DeliveredReceiptSchema>
 
@@ -87,7 +107,19 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     session: z.strictObject({ identityId: z.string() }).nullable(),
     limits: z.strictObject({ maxMessageBytes: z.number(), maxReceiptsPerMessage: z.number(), heartbeatMs: z.number() }),
   }),
-  z.strictObject({ type: z.literal('receipts'), stream: StreamKey, receipts: z.array(DeliveredReceiptSchema) }),
+  /**
+   * A batch of one stream, with the checkpoint it is proven against and the multi-leaf inclusion proof of
+   * its leaves at their positions in that checkpoint's tree (`multiInclusionProof`, docs/sync-protocol.md).
+   */
+  z.strictObject({
+    type: z.literal('receipts'),
+    stream: StreamKey,
+    receipts: z.array(DeliveredReceiptSchema).min(1),
+    checkpoint: LogCheckpointMessageSchema,
+    proof: z.array(TreeHash).max(MAX_DELIVERY_PROOF_HASHES),
+  }),
+  /** The log grew: its newest checkpoint, proven consistent with the last one this connection carried. */
+  z.strictObject({ type: z.literal('checkpoint'), checkpoint: LogCheckpointMessageSchema }),
   z.strictObject({ type: z.literal('caught-up'), stream: StreamKey, head: HeadSchema.nullable() }),
   z.strictObject({ type: z.literal('subscribed'), id: RequestId.optional(), streams: z.array(StreamKey) }),
   z.strictObject({ type: z.literal('unsubscribed'), id: RequestId.optional(), streams: z.array(StreamKey) }),

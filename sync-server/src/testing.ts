@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generatePrivateJwk } from '@pixpax/shared'
+import { generatePrivateJwk, type Signer } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
@@ -23,7 +23,11 @@ export interface TestRelay {
   close(): Promise<void>
 }
 
-export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
+/**
+ * `options.relaySigner`: the relay key (default: a fresh one). Two relays given the same key are one relay
+ * that forked its log — what client tests of fork detection need.
+ */
+export async function startTestRelay(env: Record<string, string> = {}, options: { relaySigner?: Signer } = {}): Promise<TestRelay> {
   const dir = await mkdtemp(join(tmpdir(), 'pixpax-relay-'))
   const db = await PgliteDb.open()
   await migrate(db, RELAY_MIGRATIONS)
@@ -31,7 +35,7 @@ export async function startTestRelay(env: Record<string, string> = {}): Promise<
     config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', ...env }),
     db,
     store: new FsObjectStore(join(dir, 'objects')),
-    relaySigner: nodeSigner(generatePrivateJwk()),
+    relaySigner: options.relaySigner ?? nodeSigner(generatePrivateJwk()),
     verifier: nodeVerifier(),
     sha256: nodeSha256,
     logger: false,

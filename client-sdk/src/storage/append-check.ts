@@ -97,11 +97,15 @@ export function checkAppend(entries: readonly LoggedReceipt[], headOf: HeadLooku
   return heads
 }
 
-/** A LoggedReceipt without an `ack: undefined` member (so stored forms compare equal everywhere). */
+/**
+ * A LoggedReceipt without `ack: undefined` / `position: undefined` members (so stored forms compare equal
+ * everywhere); the log position is kept — exports and offline verifiers order key changes by it.
+ */
 export function normalizeEntry(entry: LoggedReceipt): LoggedReceipt {
-  return entry.ack === undefined
-    ? { streamKey: entry.streamKey, seq: entry.seq, receipt: entry.receipt }
-    : { streamKey: entry.streamKey, seq: entry.seq, receipt: entry.receipt, ack: entry.ack }
+  const out: LoggedReceipt = { streamKey: entry.streamKey, seq: entry.seq, receipt: entry.receipt }
+  if (entry.ack !== undefined) out.ack = entry.ack
+  if (entry.position !== undefined) out.position = entry.position
+  return out
 }
 
 /**

@@ -40,11 +40,17 @@ const windowStart = (seq: number): number => Math.floor((seq - 1) / CHUNK_SIZE) 
 interface ChunkItem {
   receipt: Receipt
   ack?: Ack
+  position?: number
 }
 interface ChunkRow {
   streamKey: string
   firstSeq: number
   items: ChunkItem[]
+}
+/** One `putMeta` record. */
+interface MetaRow {
+  key: string
+  value: unknown
 }
 /** A run of one append call: `count` receipts of `streamKey` from `fromSeq`. */
 type Segment = [streamKey: string, fromSeq: number, count: number]
@@ -67,6 +73,7 @@ class LocalLogDatabase extends Dexie {
   order!: Table<OrderRow, number>
   outbox!: Table<OutboxEntry, string>
   quarantine!: Table<QuarantineEntry, string>
+  meta!: Table<MetaRow, string>
 
   constructor(name: string, options: DexieLocalLogOptions) {
     super(name, {
@@ -83,13 +90,23 @@ class LocalLogDatabase extends Dexie {
       outbox: 'id, [createdAt+id]',
       quarantine: 'id, [at+id]',
     })
+    // v2: the client's own small records (relay pin, newest checkpoint, evidence); nothing to migrate.
+    this.version(2).stores({ meta: 'key' })
   }
 }
 
-const toItem = (entry: LoggedReceipt): ChunkItem =>
-  entry.ack === undefined ? { receipt: entry.receipt } : { receipt: entry.receipt, ack: entry.ack }
-const fromItem = (streamKey: string, seq: number, item: ChunkItem): LoggedReceipt =>
-  item.ack === undefined ? { streamKey, seq, receipt: item.receipt } : { streamKey, seq, receipt: item.receipt, ack: item.ack }
+const toItem = (entry: LoggedReceipt): ChunkItem => {
+  const item: ChunkItem = { receipt: entry.receipt }
+  if (entry.ack !== undefined) item.ack = entry.ack
+  if (entry.position !== undefined) item.position = entry.position
+  return item
+}
+const fromItem = (streamKey: string, seq: number, item: ChunkItem): LoggedReceipt => {
+  const entry: LoggedReceipt = { streamKey, seq, receipt: item.receipt }
+  if (item.ack !== undefined) entry.ack = item.ack
+  if (item.position !== undefined) entry.position = item.position
+  return entry
+}
 
 /** A LocalLog in an IndexedDB database named `dbName`; see the module comment for the layout. */
 export class DexieLocalLog implements LocalLog {
@@ -253,6 +270,16 @@ export class DexieLocalLog implements LocalLog {
 
   async listQuarantine(): Promise<QuarantineEntry[]> {
     return this.#open().quarantine.orderBy('[at+id]').toArray()
+  }
+
+  async getMeta(key: string): Promise<unknown> {
+    return (await this.#open().meta.get(key))?.value
+  }
+
+  async putMeta(key: string, value: unknown): Promise<void> {
+    const db = this.#open()
+    if (value === undefined) await db.meta.delete(key)
+    else await db.meta.put({ key, value })
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,8 @@
  *   open and rewritten (temp file + rename) when it holds more than `outboxCompactLines` lines and at
  *   least 4 per live entry, on open and as it grows.
  * - `quarantine.ndjson` — one QuarantineEntry per line (a later line with the same id wins).
+ * - `meta.json` — the client's own small records (`putMeta`), one JSON object, replaced whole on every
+ *   put (temp file, fsync, rename): a crash leaves the old or the new object, never a torn one.
  *
  * On open each file is replayed: a torn tail — a last line without its newline, unparseable bytes, an
  * unfinished batch — is truncated, keeping everything before it; damage followed by valid lines is not a
@@ -21,7 +23,7 @@
  *
  * One process per directory: the index lives in this process, so a second writer would corrupt it.
  */
-import { mkdir, open, rename } from 'node:fs/promises'
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PixpaxError } from '@pixpax/shared'
 import { AppendFile, LocalLogCorruptError, parseLine, syncDir, type Line, type LineVerdict } from './append-file.js'
@@ -32,6 +34,7 @@ import { Mutex } from './mutex.js'
 const RECEIPTS_FILE = 'receipts.ndjson'
 const OUTBOX_FILE = 'outbox.jsonl'
 const QUARANTINE_FILE = 'quarantine.ndjson'
+const META_FILE = 'meta.json'
 
 /** Adjacent lines closer than this are fetched with one read (the gap is read and skipped). */
 const READ_GAP = 64 * 1024
@@ -74,6 +77,8 @@ export class FileLocalLog implements LocalLog {
   readonly #receiptsLock = new Mutex()
   readonly #outboxLock = new Mutex()
   readonly #quarantineLock = new Mutex()
+  readonly #metaLock = new Mutex()
+  #meta: Record<string, unknown> = {}
   #closed = false
 
   private constructor(
@@ -100,6 +105,7 @@ export class FileLocalLog implements LocalLog {
       await log.#recoverReceipts()
       await log.#recoverOutbox()
       await log.quarantine.recover((value) => (isQuarantineEntry(value) ? 'commit' : 'invalid'), isQuarantineEntry)
+      await log.#loadMeta()
       return log
     } catch (error) {
       await Promise.allSettled(files.map((file) => file.close()))
@@ -301,10 +307,50 @@ export class FileLocalLog implements LocalLog {
     return [...byId.values()].sort(quarantineOrder)
   }
 
+  async #loadMeta(): Promise<void> {
+    let text: string
+    try {
+      text = await readFile(join(this.dir, META_FILE), 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw error
+    }
+    const value: unknown = JSON.parse(text)
+    if (!isObject(value)) throw new LocalLogCorruptError(join(this.dir, META_FILE), 0, 'meta.json is not a JSON object')
+    this.#meta = value
+  }
+
+  async getMeta(key: string): Promise<unknown> {
+    this.#open()
+    const value = this.#meta[key]
+    return value === undefined ? undefined : structuredClone(value)
+  }
+
+  async putMeta(key: string, value: unknown): Promise<void> {
+    this.#open()
+    return this.#metaLock.run(async () => {
+      const next = { ...this.#meta }
+      if (value === undefined) delete next[key]
+      else next[key] = JSON.parse(JSON.stringify(value)) as unknown
+      const path = join(this.dir, META_FILE)
+      const temp = `${path}.tmp`
+      const fh = await open(temp, 'w', this.options.fileMode)
+      try {
+        await fh.writeFile(JSON.stringify(next))
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(temp, path)
+      await syncDir(this.dir)
+      this.#meta = next
+    })
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.all([this.#receiptsLock.idle(), this.#outboxLock.idle(), this.#quarantineLock.idle()])
+    await Promise.all([this.#receiptsLock.idle(), this.#outboxLock.idle(), this.#quarantineLock.idle(), this.#metaLock.idle()])
     await Promise.allSettled([this.receipts.close(), this.outboxFile.close(), this.quarantine.close()])
   }
 }

@@ -48,6 +48,8 @@ export interface OutboxEntry {
   nextAttemptAt: number
   /** When (ms since the epoch) it was queued; the outbox is listed in this order. */
   createdAt: number
+  /** The relay's verified ack, once it accepted the receipt (kept with the receipt in the log as proof). */
+  ack?: Ack
   /** The relay's error envelope for a `rejected` entry (or the last transient failure). */
   error?: { code: string; message: string; details?: Record<string, unknown> }
 }
@@ -108,6 +110,13 @@ export interface LocalLog {
   addQuarantine(entry: QuarantineEntry): Promise<void>
   /** Every quarantined item, by `at`, then by `id`. */
   listQuarantine(): Promise<QuarantineEntry[]>
+  /**
+   * One of the client's own small records (JSON values: the pinned relay key, the newest verified
+   * checkpoint, evidence of a lying relay), or undefined when there is none.
+   */
+  getMeta(key: string): Promise<unknown>
+  /** Stores a record under `key`, replacing the previous one; `undefined` removes it. Durable when it resolves. */
+  putMeta(key: string, value: unknown): Promise<void>
   /** Waits for pending writes and releases the storage; any later call rejects. */
   close(): Promise<void>
 }

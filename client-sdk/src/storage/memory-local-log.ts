@@ -16,6 +16,7 @@ export class MemoryLocalLogData {
   readonly all: LoggedReceipt[] = []
   readonly outbox = new Map<string, OutboxEntry>()
   readonly quarantine = new Map<string, QuarantineEntry>()
+  readonly meta = new Map<string, unknown>()
 }
 
 /** An in-memory LocalLog. Values are structured-cloned on the way in and out, like a real store. */
@@ -99,6 +100,17 @@ export class MemoryLocalLog implements LocalLog {
   async listQuarantine(): Promise<QuarantineEntry[]> {
     this.#open()
     return structuredClone([...this.#data.quarantine.values()].sort(quarantineOrder))
+  }
+
+  async getMeta(key: string): Promise<unknown> {
+    this.#open()
+    return structuredClone(this.#data.meta.get(key))
+  }
+
+  async putMeta(key: string, value: unknown): Promise<void> {
+    this.#open()
+    if (value === undefined) this.#data.meta.delete(key)
+    else this.#data.meta.set(key, structuredClone(value))
   }
 
   async close(): Promise<void> {

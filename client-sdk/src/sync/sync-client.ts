@@ -7,10 +7,13 @@
  * - When connected: `hello` (session token), `subscribe` every followed stream from its local head,
  *   `push` the outbox (in order, with stable idempotency keys: a resend after a crash or a lost answer
  *   yields the first result, never a second receipt).
- * - Every delivered receipt is verified before it enters the local log: the shared rules (hash,
- *   signature, key validity at its acceptance position, authority, chain), its seq, and the relay's ack
- *   signature under the pinned relay key. A failure goes to quarantine with its code and a `quarantine`
- *   event; the stream stops applying until reconnect.
+ * - The relay's key is bound to the pinned id (relay-trust.ts). Every checkpoint the relay sends is
+ *   verified under that key and proven consistent with the newest one held (checkpoint-verifier.ts);
+ *   one that is not halts the client with LOG_INCONSISTENT and keeps both as evidence.
+ * - Every delivered batch is proven in its checkpoint's tree (delivery-proof.ts), then each receipt is
+ *   verified before it enters the local log: the shared rules (hash, signature, key validity at its
+ *   acceptance position, authority, chain) and its seq. A failure goes to quarantine with its code and a
+ *   `quarantine` event; the stream stops applying until reconnect, and the status is `error`.
  * - `CHAIN_CONFLICT` on push (another device moved the head): once the relay's head is in the local log,
  *   pending receipts of that stream are rebuilt on it and re-signed (same idempotency keys), and a
  *   `conflict` event says so. A receipt that can no longer apply ends `rejected` with its code.
@@ -34,7 +37,9 @@ import {
   webCryptoVerifier,
   buildReceipt,
   type Ack,
+  type Checkpoint,
   type CheckedReceipt,
+  type LogCheckpointMessage,
   type EarlyVerification,
   type PublicJwk,
   type Receipt,
@@ -49,6 +54,9 @@ import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from '../s
 import { ClientLedger } from './client-ledger.js'
 import { Emitter } from './emitter.js'
 import { backoffMs, nextOutboxState, type OutboxEvent } from './outbox-machine.js'
+import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
+import { CheckpointVerifier, type HeldCheckpoint, type LogEvidence } from './checkpoint-verifier.js'
+import { verifyDeliveryProof } from './delivery-proof.js'
 
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced' | 'error'
 
@@ -64,6 +72,14 @@ export interface SyncClientEvents extends Record<string, unknown> {
   rejected: OutboxEntry
   /** The relay accepted one of our receipts (its ack verified). */
   acked: OutboxEntry
+  /** A relay key was pinned (trust on first use, or the explicit `relayPublicKeyId` first seen). */
+  'relay-pinned': RelayPin
+  /** The client stopped trusting the relay (its key changed, or its log forked); only the app can resume. */
+  halted: RelayHalt
+  /** A newer checkpoint was verified and is now the one held. */
+  checkpoint: HeldCheckpoint
+  /** A checkpoint was refused (LOG_INCONSISTENT); `evidence` when the relay signed both sides of a lie. */
+  'log-inconsistent': { reason: string; message: string; evidence?: LogEvidence }
 }
 
 /** The part of the WebSocket API the engine uses: the browser's and `ws`'s both fit. */
@@ -91,7 +107,11 @@ export interface SyncClientOptions {
   sha256?: Sha256
   /** Session token for private streams (read on every connect). */
   token?: () => Promise<string | undefined> | string | undefined
-  /** Pin the relay's ack key; otherwise the key announced at the first `welcome` is pinned. */
+  /**
+   * The relay key's id (RFC 7638 thumbprint) to trust; otherwise the key announced at the first `welcome`
+   * is pinned and stored in the local log (trust on first use). Either way an announced key is accepted
+   * only if its thumbprint is the pinned id.
+   */
   relayPublicKeyId?: string
   trust?: TrustPolicy
   now?: () => number
@@ -109,14 +129,18 @@ interface Early {
   /** The receipt already checked on its own (undefined: it failed; applyOne reports why, in order). */
   checked: CheckedReceipt | undefined
   receipt: EarlyVerification | undefined
-  ack: Promise<boolean> | undefined
 }
 
 interface Delivered {
   seq: number
   position: number
   receipt: unknown
-  ack: Ack
+}
+
+/** A batch's proof: the verified checkpoint it was sent with and the inclusion proof of its leaves. */
+interface BatchProof {
+  checkpoint: Checkpoint
+  proof: string[]
 }
 
 export class SyncClient extends Emitter<SyncClientEvents> {
@@ -135,21 +159,26 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private outbox: OutboxEntry[] = []
   private readonly inFlight = new Map<string, OutboxEntry[]>()
   private ws: WebSocketLike | undefined
-  private relayKey: { publicKeyId: string; publicKey: PublicJwk } | undefined
+  /** Set at a welcome whose key is bound to the pin (this connection's relay key). */
+  private relayKey: RelayPin | undefined
   private running = false
   /** Set when the relay refused our session: reconnect without one. */
   private anonymous = false
-  /** Set when the relay's key changed: never talk to it again without the app deciding. */
-  private halted = false
   private connectAttempts = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private pushSeq = 0
+  /** Checkpoints are verified one at a time, in the order they arrived. */
+  private checkpointChain: Promise<unknown> = Promise.resolve()
   private readonly verifier: SignatureVerifier
   private readonly sha256: Sha256
   private readonly now: () => number
   private readonly random: () => number
 
-  private constructor(private readonly options: SyncClientOptions) {
+  private constructor(
+    private readonly options: SyncClientOptions,
+    private readonly trust: RelayTrust,
+    private readonly checkpoints: CheckpointVerifier,
+  ) {
     super()
     this.verifier = options.verifier ?? webCryptoVerifier()
     this.sha256 = options.sha256 ?? nobleSha256
@@ -159,7 +188,16 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   /** Loads the local log (already verified when it was written) and the outbox. */
   static async open(options: SyncClientOptions): Promise<SyncClient> {
-    const client = new SyncClient(options)
+    const trust = await RelayTrust.load(options.log, {
+      ...(options.relayPublicKeyId !== undefined ? { relayPublicKeyId: options.relayPublicKeyId } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    })
+    const checkpoints = await CheckpointVerifier.load(options.log, {
+      verifier: options.verifier ?? webCryptoVerifier(),
+      sha256: options.sha256 ?? nobleSha256,
+      now: options.now ?? Date.now,
+    })
+    const client = new SyncClient(options, trust, checkpoints)
     for await (const logged of options.log.scan()) client.replayTrusted(logged)
     client.outbox = await options.log.listOutbox()
     // After a crash nothing is in flight: what was sent (or acked but not yet delivered) is sent again;
@@ -247,6 +285,39 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return this.outbox
   }
 
+  /** The relay key this client trusts (pinned explicitly or on first use), once known. */
+  get relayPin(): RelayPin | undefined {
+    return this.trust.pin
+  }
+
+  /** The newest checkpoint of the relay's log this client verified (persisted). */
+  get checkpoint(): HeldCheckpoint | undefined {
+    return this.checkpoints.held
+  }
+
+  /**
+   * Evidence that the relay lied about its log (two checkpoints it signed that cannot both be true),
+   * oldest first: JSON anyone can check offline with the relay's public key.
+   */
+  logEvidence(): Promise<LogEvidence[]> {
+    return this.checkpoints.evidence()
+  }
+
+  /** Why the client stopped trusting its relay, if it did (persisted across restarts). */
+  get relayHalt(): RelayHalt | undefined {
+    return this.trust.halt
+  }
+
+  /**
+   * Forgets a halt and the trust-on-first-use pin, so the next connection pins the relay's key afresh.
+   * For the app to call once a person decided the relay may be trusted again (e.g. a planned key rotation).
+   */
+  async resetRelayTrust(): Promise<void> {
+    await this.trust.reset()
+    await this.checkpoints.forget()
+    if (this.running && !this.ws) this.connect()
+  }
+
   // ── connection ────────────────────────────────────────────────────────────────────────────────────
 
   start(): void {
@@ -286,8 +357,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private setStatus(status: SyncStatus): void {
     // Without the session the app gave us, we keep syncing what we can, but the status stays 'error'
-    // until the app restarts the client with a valid session.
-    if (this.anonymous && status !== 'offline') status = 'error'
+    // until the app restarts the client with a valid session. So while a followed stream is
+    // quarantined, and for good once the relay lost our trust.
+    if ((this.anonymous || this.poisoned.size > 0) && status !== 'offline') status = 'error'
+    if (this.trust.halt) status = 'error'
     if (this.status === status) return
     this.status = status
     this.emit('status', status)
@@ -295,6 +368,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private connect(): void {
     if (!this.running) return
+    if (this.trust.halt) {
+      this.setStatus('error')
+      return
+    }
     this.setStatus('connecting')
     const url = `${this.options.relayUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/sync`
     let ws: WebSocketLike
@@ -308,7 +385,18 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     ws.addEventListener('open', () => {
       void (async () => {
         const token = this.anonymous ? undefined : await this.options.token?.()
-        if (this.ws === ws) ws.send(JSON.stringify({ type: 'hello', v: SYNC_PROTOCOL_VERSION, ...(token ? { token } : {}) }))
+        // The size we hold, so the relay proves its checkpoints consistent with it.
+        const held = this.checkpoints.held
+        const checkpointSize = held && held.relayKeyId === this.trust.pinnedId ? held.size : undefined
+        if (this.ws === ws)
+          ws.send(
+            JSON.stringify({
+              type: 'hello',
+              v: SYNC_PROTOCOL_VERSION,
+              ...(token ? { token } : {}),
+              ...(checkpointSize !== undefined ? { checkpointSize } : {}),
+            }),
+          )
       })()
     })
     ws.addEventListener('message', (event) => {
@@ -323,6 +411,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private onDisconnect(): void {
+    this.relayKey = undefined
     this.caughtUp.clear()
     this.poisoned.clear()
     this.refused.clear()
@@ -334,7 +423,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private reconnectLater(): void {
-    if (!this.running || this.halted) return
+    if (!this.running || this.trust.halt) return
     this.connectAttempts++
     const delay = backoffMs(
       this.connectAttempts,
@@ -372,35 +461,27 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
     switch (message.type) {
       case 'welcome': {
-        const announced = { publicKeyId: message.relay.publicKeyId, publicKey: message.relay.publicKey as PublicJwk }
-        const pinned = this.options.relayPublicKeyId ?? this.relayKey?.publicKeyId
-        if (pinned && pinned !== announced.publicKeyId) {
-          await this.quarantine({
-            raw: text,
-            code: 'KEY_UNKNOWN',
-            message: `relay announced key ${announced.publicKeyId}, pinned ${pinned}`,
-          })
-          this.halted = true
-          this.setStatus('error')
-          this.ws?.close(1000, 'relay key changed')
-          return
-        }
-        this.relayKey = announced
-        this.connectAttempts = 0
-        if (!this.anonymous) this.setStatus('syncing')
-        // Identity streams first: keys must be known before the receipts they sign.
-        const keys = [...this.followed].sort((a, b) => Number(!a.startsWith('identity/')) - Number(!b.startsWith('identity/')))
-        this.subscribe(keys)
-        this.schedule(0)
+        // Checkpoints that follow wait for the key binding (they are verified under that key).
+        const welcomed = this.onWelcome(message.relay, text)
+        this.checkpointChain = this.checkpointChain.then(() => welcomed).catch(() => undefined)
+        await welcomed
         return
       }
       case 'receipts': {
-        // Signature checks start as the batch arrives, while earlier batches are still being applied.
+        // The checkpoint is verified in arrival order; signature checks start as the batch arrives, while
+        // earlier batches are still being applied.
+        const checkpoint = this.receiveCheckpoint(message.checkpoint)
         const batch = message.receipts as Delivered[]
         const early = this.verifyAhead(batch)
-        await this.enqueue(message.stream, () => this.applyDelivered(message.stream, batch, early))
+        await this.enqueue(message.stream, async () => {
+          const verified = await checkpoint
+          if (verified) await this.applyDelivered(message.stream, batch, early, { checkpoint: verified, proof: message.proof })
+        })
         return
       }
+      case 'checkpoint':
+        await this.receiveCheckpoint(message.checkpoint)
+        return
       case 'caught-up':
         await this.enqueue(message.stream, async () => {
           this.caughtUp.add(message.stream)
@@ -433,6 +514,73 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
   }
 
+  /** Binds the announced relay key to the pin, then subscribes and pushes. */
+  private async onWelcome(relay: { publicKeyId: string; publicKey: unknown }, text: string): Promise<void> {
+    const ws = this.ws
+    let bound: { pin: RelayPin; pinned: boolean }
+    try {
+      bound = await this.trust.bind(relay)
+    } catch (error) {
+      if (!(error instanceof PixpaxError)) throw error
+      // Halted (durably) before the app hears of it: nothing more from this relay is applied.
+      await this.haltRelay('KEY_UNKNOWN', error.message)
+      await this.quarantine({ raw: text, code: 'KEY_UNKNOWN', message: error.message })
+      return
+    }
+    if (this.ws !== ws) return
+    if (bound.pinned) this.emit('relay-pinned', bound.pin)
+    this.relayKey = bound.pin
+    this.connectAttempts = 0
+    if (!this.anonymous) this.setStatus('syncing')
+    // Identity streams first: keys must be known before the receipts they sign.
+    const keys = [...this.followed].sort((a, b) => Number(!a.startsWith('identity/')) - Number(!b.startsWith('identity/')))
+    this.subscribe(keys)
+    this.schedule(0)
+  }
+
+  /**
+   * Verifies a checkpoint after every one that arrived before it. Resolves to the tree it states, or to
+   * undefined when it was refused (the client then halts: nothing more from this relay is applied).
+   */
+  private receiveCheckpoint(message: LogCheckpointMessage): Promise<Checkpoint | undefined> {
+    const ws = this.ws
+    const result = this.checkpointChain.then(async () => {
+      const key = this.relayKey
+      if (!key || this.ws !== ws) return undefined // that connection is gone, or its key was refused
+      const before = this.checkpoints.held
+      try {
+        const checkpoint = await this.checkpoints.accept(message, key)
+        const held = this.checkpoints.held
+        if (held && held !== before) this.emit('checkpoint', held)
+        return checkpoint
+      } catch (error) {
+        if (!(error instanceof PixpaxError)) throw error
+        const details = (error.details ?? {}) as { reason?: string; evidence?: LogEvidence }
+        await this.haltRelay('LOG_INCONSISTENT', error.message)
+        await this.quarantine({ raw: JSON.stringify(message), code: 'LOG_INCONSISTENT', message: error.message })
+        this.emit('log-inconsistent', {
+          reason: details.reason ?? 'unknown',
+          message: error.message,
+          ...(details.evidence ? { evidence: details.evidence } : {}),
+        })
+        return undefined
+      }
+    })
+    this.checkpointChain = result.catch(() => undefined)
+    return result
+  }
+
+  /** Stops talking to the relay until the app resets its trust (persisted), and says so. */
+  private async haltRelay(code: RelayHalt['code'], message: string): Promise<void> {
+    const halt = await this.trust.stop(code, message)
+    const ws = this.ws
+    this.ws = undefined
+    ws?.close(1000, code)
+    this.onDisconnect()
+    this.setStatus('error')
+    this.emit('halted', halt)
+  }
+
   /** Serializes work per stream, so batches apply in the order they arrived. */
   private enqueue(streamKey: string, work: () => Promise<void>): Promise<void> {
     const next = (this.streamQueues.get(streamKey) ?? Promise.resolve()).then(work, work)
@@ -442,8 +590,26 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   // ── verification of what the relay delivers ───────────────────────────────────────────────────────
 
-  private async applyDelivered(streamKey: string, batch: Delivered[], early: Array<Early | undefined> = []): Promise<void> {
-    if (this.poisoned.has(streamKey)) return
+  private async applyDelivered(
+    streamKey: string,
+    batch: Delivered[],
+    early: Array<Early | undefined> = [],
+    proven?: BatchProof,
+  ): Promise<void> {
+    if (this.poisoned.has(streamKey) || this.trust.halt) return
+    // The whole batch first: consecutive seqs from our head on, every leaf in the checkpoint's tree at
+    // its position. Nothing of a batch that fails is applied.
+    if (proven) {
+      try {
+        this.checkBatchSeqs(streamKey, batch)
+        verifyDeliveryProof(this.sha256, streamKey, batch, proven.checkpoint, proven.proof)
+      } catch (error) {
+        if (!(error instanceof PixpaxError)) throw error
+        const summary = { stream: streamKey, receipts: batch.map((d) => ({ seq: d.seq, position: d.position })), proof: proven.proof }
+        await this.poison(streamKey, JSON.stringify(summary).slice(0, 100_000), error.code, error.message)
+        return
+      }
+    }
     const waiting = this.waiting.get(streamKey)
     if (waiting) {
       waiting.batches.push(batch)
@@ -467,11 +633,39 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
   }
 
-  /** One durable append per delivered batch (IndexedDB and fsync both reward batches), then events. */
+  /** Seqs of a batch are consecutive, and it starts at or before the next one we need (overlap is fine). */
+  private checkBatchSeqs(streamKey: string, batch: Delivered[]): void {
+    const next = (this.heads.get(streamKey)?.seq ?? 0) + 1
+    const first = batch[0]?.seq ?? next
+    if (first > next) throw new PixpaxError('CHAIN_BROKEN', `relay skipped from seq ${next - 1} to ${first} (a receipt was omitted)`)
+    batch.forEach((d, i) => {
+      if (d.seq !== first + i)
+        throw new PixpaxError('CHAIN_BROKEN', `relay sent seq ${d.seq} after ${first + i - 1} (omitted or reordered)`)
+    })
+  }
+
+  /**
+   * One durable append per delivered batch (IndexedDB and fsync both reward batches), then events. Our
+   * own receipts are logged with the ack the relay signed when it accepted them — if it names the same
+   * place in the log the delivery proved.
+   */
   private async logVerified(verified: LoggedReceipt[]): Promise<void> {
     if (verified.length === 0) return
-    await this.options.log.append(verified)
     const mine = new Map(this.outbox.map((e) => [e.receipt.hash, e]))
+    for (const logged of verified) {
+      const ack = mine.get(logged.receipt.hash)?.ack
+      if (!ack) continue
+      if (ack.seq === logged.seq && ack.position === logged.position) logged.ack = ack
+      else
+        await this.quarantine({
+          streamKey: logged.streamKey,
+          eventId: logged.receipt.eventId,
+          raw: JSON.stringify(ack),
+          code: 'LOG_INCONSISTENT',
+          message: `the relay acked seq ${ack.seq} at position ${ack.position}, its log has seq ${logged.seq} at ${logged.position}`,
+        })
+    }
+    await this.options.log.append(verified)
     for (const logged of verified) {
       this.emit('receipt', logged)
       const entry = mine.get(logged.receipt.hash)
@@ -501,16 +695,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       } catch {
         receiptCheck = undefined // applyOne reports the error in order
       }
-      let ackCheck: Promise<boolean> | undefined
-      if (this.relayKey) {
-        try {
-          const { signature, ...body } = d.ack
-          ackCheck = startVerification(this.verifier, this.relayKey.publicKey, canonicalBytes(body), parseSignature(signature)).result
-        } catch {
-          ackCheck = undefined
-        }
-      }
-      return { checked, receipt: receiptCheck, ack: ackCheck }
+      return { checked, receipt: receiptCheck }
     })
   }
 
@@ -537,7 +722,6 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options.trust ?? {})
       if (acceptance.seq !== d.seq)
         throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
-      await this.verifyAck(d.ack, streamKey, d.seq, checked.receipt, early?.ack, d.position)
       this.ledger.apply(acceptance, d.position)
     } catch (error) {
       if (!(error instanceof PixpaxError)) throw error
@@ -554,7 +738,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     } finally {
       this.ledger.current = undefined
     }
-    const logged: LoggedReceipt = { streamKey, seq: d.seq, receipt: checked.receipt, ack: d.ack, position: d.position }
+    const logged: LoggedReceipt = { streamKey, seq: d.seq, receipt: checked.receipt, position: d.position }
     this.heads.set(streamKey, logged)
     return logged
   }
@@ -576,14 +760,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   /** The relay's ack must name exactly this receipt at this position and verify under the pinned key. */
-  private async verifyAck(
-    ack: Ack,
-    streamKey: string,
-    seq: number,
-    receipt: Receipt,
-    precomputed?: Promise<boolean>,
-    position?: number,
-  ): Promise<void> {
+  private async verifyAck(ack: Ack, streamKey: string, seq: number, receipt: Receipt, position: number): Promise<void> {
     const key = this.relayKey
     if (!key) throw new PixpaxError('KEY_UNKNOWN', 'no relay key pinned')
     if (
@@ -591,7 +768,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       ack.seq !== seq ||
       ack.eventId !== receipt.eventId ||
       ack.hash !== receipt.hash ||
-      (position !== undefined && ack.position !== position)
+      ack.position !== position
     ) {
       throw new PixpaxError('SIGNATURE_INVALID', 'the ack does not name this receipt at this position')
     }
@@ -599,7 +776,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       throw new PixpaxError('KEY_UNKNOWN', `ack signed by ${ack.relayKeyId}, not the relay key ${key.publicKeyId}`)
     const { signature, ...body } = ack
     const sig = parseSignature(signature)
-    const valid = precomputed ? await precomputed : await this.verifier.verify(key.publicKey, canonicalBytes(body), sig)
+    const valid = await this.verifier.verify(key.publicKey, canonicalBytes(body), sig)
     if (!valid) throw new PixpaxError('SIGNATURE_INVALID', 'the ack signature does not verify under the relay key')
   }
 
@@ -617,7 +794,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private updateSynced(): void {
-    if (this.status !== 'syncing' && this.status !== 'synced') return
+    if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.ws)) return
     const everyStream = [...this.followed].every((k) => this.caughtUp.has(k) || this.poisoned.has(k))
     const outboxDone = this.outbox.every((e) => e.state === 'rejected')
     this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
@@ -650,7 +827,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private async onPushResult(
     id: string,
-    results: Array<{ ok: boolean; ack?: Ack; error?: { code: string; message: string; details?: Record<string, unknown> } }>,
+    results: Array<{
+      ok: boolean
+      ack?: Ack
+      position?: number
+      error?: { code: string; message: string; details?: Record<string, unknown> }
+    }>,
   ): Promise<void> {
     const batch = this.inFlight.get(id)
     if (!batch) return
@@ -664,7 +846,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       }
       if (result.ok && result.ack) {
         try {
-          await this.verifyAck(result.ack, entry.streamKey, result.ack.seq, entry.receipt)
+          await this.verifyAck(result.ack, entry.streamKey, result.ack.seq, entry.receipt, result.position ?? result.ack.position)
         } catch (error) {
           await this.quarantine({
             streamKey: entry.streamKey,
@@ -676,6 +858,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
           await this.transition(entry, 'retryable')
           continue
         }
+        entry.ack = result.ack // stored by the transition; logged with the receipt when it is delivered
         await this.transition(entry, 'acked')
         this.emit('acked', entry)
         // A resend of something already delivered to us before a crash: nothing more will arrive for it.

@@ -240,6 +240,33 @@ export function runLocalLogContract(name: string, setup: () => Promise<LocalLogF
       if (await reopen()) expect(await log.listQuarantine()).toEqual([q1b, q2, q3])
     })
 
+    it('keeps meta records by key: absent → undefined, replace, remove, copies, across a reopen', async () => {
+      expect(await log.getMeta('relay')).toBeUndefined()
+      const pin = { publicKeyId: 'k1', how: 'tofu', checkpoint: { note: 'a\n1\nroot\n\n— a sig\n', size: 1 } }
+      await log.putMeta('relay', pin)
+      await log.putMeta('other', [1, 'two'])
+      expect(await log.getMeta('relay')).toEqual(pin)
+      const copy = (await log.getMeta('relay')) as { how: string }
+      copy.how = 'changed'
+      expect(await log.getMeta('relay')).toEqual(pin)
+      await log.putMeta('relay', { ...pin, how: 'explicit' })
+      await log.putMeta('other', undefined)
+      expect(await log.getMeta('other')).toBeUndefined()
+      if (await reopen()) {
+        expect(await log.getMeta('relay')).toEqual({ ...pin, how: 'explicit' })
+        expect(await log.getMeta('other')).toBeUndefined()
+      }
+    })
+
+    it("keeps each receipt's log position", async () => {
+      const chain = (await buildChain({ count: 3, bookId: 'positions' })).map((entry, i) => ({ ...entry, position: 10 + i }))
+      await log.append(chain)
+      const positions = async () => (await log.read(chain[0]!.streamKey)).map((e) => e.position)
+      expect(await positions()).toEqual([10, 11, 12])
+      expect((await collect(log)).map((e) => e.position)).toEqual([10, 11, 12])
+      if (await reopen()) expect(await positions()).toEqual([10, 11, 12])
+    })
+
     it('hands out copies: changing what it returned does not change the log', async () => {
       const chain = await buildChain({ count: 2 })
       await log.append(chain)

@@ -7,7 +7,14 @@ import { WebSocketServer, WebSocket } from 'ws'
 
 export type Rewrite = (message: Record<string, unknown>, index: number) => Array<Record<string, unknown>> | 'drop-connection'
 
-export async function startProxy(relayUrl: string, rewrite: Rewrite = (m) => [m]): Promise<{ url: string; close(): Promise<void> }> {
+export interface HostileProxy {
+  url: string
+  /** Sends a message to every connected client, as if the relay had sent it. */
+  inject(message: Record<string, unknown>): void
+  close(): Promise<void>
+}
+
+export async function startProxy(relayUrl: string, rewrite: Rewrite = (m) => [m]): Promise<HostileProxy> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
   let index = 0
@@ -34,6 +41,9 @@ export async function startProxy(relayUrl: string, rewrite: Rewrite = (m) => [m]
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
+    inject: (message) => {
+      for (const c of server.clients) c.send(JSON.stringify(message))
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of server.clients) c.terminate()

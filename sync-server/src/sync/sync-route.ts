@@ -1,5 +1,7 @@
 import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
+import { LogProofs } from '../log/log-proofs.js'
+import { CheckpointFeed } from './checkpoint-feed.js'
 import { SYNC_LIMITS, SyncSession } from './sync-session.js'
 
 /** `GET /v1/sync`: the sync protocol over WebSocket (docs/sync-protocol.md). */
@@ -12,7 +14,11 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
     summary: 'WebSocket upgrade: the sync protocol (docs/sync-protocol.md)',
     tags: ['sync'],
   })
+  // One proof source and one checkpoint watcher for every session of this relay.
+  const proofs = new LogProofs(app.relay)
+  const feed = new CheckpointFeed(proofs, app.relay.notifier, (error) => app.log.error({ err: error }, 'reading the checkpoint failed'))
+  app.addHook('onClose', async () => feed.close())
   app.get('/v1/sync', { websocket: true }, (socket, request) => {
-    new SyncSession(socket, request, app.relay)
+    new SyncSession(socket, request, app.relay, { proofs, feed })
   })
 }

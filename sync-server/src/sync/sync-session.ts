@@ -21,7 +21,8 @@ import { isPublicStream, mayRead } from '../auth/read-access.js'
 import { ApiError } from '../errors.js'
 import type { WebSocket } from 'ws'
 import type { RelayContext } from '../app.js'
-import { completeAcks } from '../ingest/ack.js'
+import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
+import type { CheckpointFeed } from './checkpoint-feed.js'
 
 export const SYNC_LIMITS = {
   maxMessageBytes: 1024 * 1024,
@@ -52,8 +53,16 @@ interface Subscription {
   caughtUp: boolean
 }
 
-/** A batch of receipts ready to embed in a `receipts` message: canonical bytes and ack JSON. */
-export type DeliveryBatch = Array<{ seq: number; position: number; receipt: string; ack: string }>
+/**
+ * A batch of receipts ready to embed in a `receipts` message — canonical bytes, seqs and positions — with
+ * the checkpoint it was read under and the multi-leaf inclusion proof of its leaves in that tree. Empty
+ * (no checkpoint needed) when nothing is past the cursor.
+ */
+export interface DeliveryBatch {
+  items: Array<{ seq: number; position: number; receipt: string }>
+  checkpoint: CheckpointRow | undefined
+  proof: string[]
+}
 
 export class SyncSession {
   private state: State = 'awaiting-hello'
@@ -63,11 +72,20 @@ export class SyncSession {
   private inbox: Promise<void> = Promise.resolve()
   private readonly heartbeat: NodeJS.Timeout
   private readonly unsubscribeNotices: () => void
+  private readonly unsubscribeCheckpoints: () => void
+  /**
+   * The checkpoint this connection last carried (or the size the client said it holds, note unknown).
+   * Every checkpoint sent is ≥ it and proven consistent with it, so the client's view only ever grows.
+   */
+  private sent: { size: number; note: string | undefined } = { size: 0, note: undefined }
+  /** Messages carrying a checkpoint go out one at a time, in checkpoint order. */
+  private outgoing: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly socket: WebSocket,
     private readonly request: FastifyRequest,
     private readonly relay: RelayContext,
+    private readonly log: { proofs: LogProofs; feed: CheckpointFeed },
   ) {
     // One message at a time, in arrival order: a subscribe right behind a hello sees the session.
     socket.on('message', (data, isBinary) => {
@@ -92,6 +110,9 @@ export class SyncSession {
         if (sub && notice.seq > sub.sentSeq) void this.pump(sub)
       }
     })
+    this.unsubscribeCheckpoints = log.feed.subscribe((checkpoint) => {
+      if (this.state === 'open') void this.sendCheckpoint(checkpoint)
+    })
   }
 
   private isClosed(): boolean {
@@ -103,6 +124,7 @@ export class SyncSession {
     this.state = 'closed'
     clearInterval(this.heartbeat)
     this.unsubscribeNotices()
+    this.unsubscribeCheckpoints()
     this.subscriptions.clear()
   }
 
@@ -212,6 +234,7 @@ export class SyncSession {
         }
         const session = message.token ? await this.relay.sessionForToken?.(message.token) : undefined
         this.session = session
+        this.sent = { size: message.checkpointSize ?? 0, note: undefined }
         if (message.token && !session) {
           await this.fail('UNAUTHENTICATED', 'the session token is unknown or expired', { fatal: true })
           return
@@ -228,6 +251,10 @@ export class SyncSession {
           session: session ? { identityId: session.identityId } : null,
           limits: SYNC_LIMITS,
         })
+        // The newest checkpoint right away — also when it is the size the client holds, so a client shown
+        // another tree of that size (a fork) notices before anything is delivered.
+        const checkpoint = await this.log.proofs.latest()
+        if (checkpoint) await this.sendCheckpoint(checkpoint, true)
         return
       }
       case 'ping':
@@ -322,10 +349,9 @@ export class SyncSession {
         for (;;) {
           if (this.state === 'closed' || this.subscriptions.get(sub.key) !== sub) return
           const batch = await this.relay.sharedReads.read(sub.key, sub.sentSeq, () => this.readBatch(sub.key, sub.sentSeq))
-          if (batch.length === 0) break
-          const body = batch.map((r) => `{"seq":${r.seq},"position":${r.position},"receipt":${r.receipt},"ack":${r.ack}}`).join(',')
-          await this.send(`{"type":"receipts","stream":${JSON.stringify(sub.key)},"receipts":[${body}]}`)
-          sub.sentSeq = batch[batch.length - 1]!.seq
+          if (batch.items.length === 0) break
+          await this.sendBatch(sub.key, batch)
+          sub.sentSeq = batch.items[batch.items.length - 1]!.seq
         }
         if (!sub.caughtUp && !this.isClosed()) {
           sub.caughtUp = true
@@ -351,27 +377,80 @@ export class SyncSession {
   }
 
   /**
-   * Up to maxReceiptsPerMessage receipts after `afterSeq` that the stored checkpoint covers (an ack is a
-   * promise that the receipt is in every checkpoint past its position, so nothing newer is handed out):
-   * their canonical bytes (the projection keeps a copy of each object's bytes, so this is one range
-   * scan) and ack JSON, ready to embed.
+   * Up to maxReceiptsPerMessage receipts after `afterSeq` that the stored checkpoint covers (nothing newer
+   * is handed out: a receipt is delivered with the proof that it is in the log): their canonical bytes
+   * (the projection keeps a copy of each object's bytes, so this is one range scan), plus that
+   * checkpoint and the inclusion proof of their leaves in it. Checkpoints only grow and receipts below
+   * one never change, so reading the checkpoint first and the receipts under it after is consistent.
    */
-  private async readBatch(
-    streamKey: string,
-    afterSeq: number,
-  ): Promise<Array<{ seq: number; position: number; receipt: string; ack: string }>> {
-    const { db, relaySigner } = this.relay
-    const rows = await db.query<{ seq: number; body: string; event_id: string; hash: string; ack: string | null; position: number }>(
-      `SELECT r.seq, r.body, r.event_id, r.hash, a.ack, r.position FROM receipts r LEFT JOIN acks a ON a.stream_key = r.stream_key AND a.seq = r.seq
-       WHERE r.stream_key = $1 AND r.seq > $2 AND r.position < (SELECT size FROM log_checkpoint) ORDER BY r.seq LIMIT $3`,
-      [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
+  private async readBatch(streamKey: string, afterSeq: number): Promise<DeliveryBatch> {
+    const { db } = this.relay
+    const checkpoint = await this.log.proofs.latest()
+    if (!checkpoint) return { items: [], checkpoint, proof: [] }
+    const rows = await db.query<{ seq: number; body: string; position: number }>(
+      `SELECT seq, body, position FROM receipts WHERE stream_key = $1 AND seq > $2 AND position < $3 ORDER BY seq LIMIT $4`,
+      [streamKey, afterSeq, checkpoint.size, SYNC_LIMITS.maxReceiptsPerMessage],
     )
-    // No stored ack (a crash between COMMIT and the ack INSERT, or a rebuilt database): signed now, once.
-    const acks = await completeAcks(
-      db,
-      relaySigner,
-      rows.rows.map((r) => ({ stream: streamKey, seq: r.seq, position: r.position, eventId: r.event_id, hash: r.hash, ack: r.ack })),
+    const items = rows.rows.map((row) => ({ seq: row.seq, position: Number(row.position), receipt: row.body }))
+    if (items.length === 0) return { items, checkpoint, proof: [] }
+    const proof = await this.log.proofs.inclusion(
+      items.map((i) => i.position),
+      checkpoint.size,
     )
-    return rows.rows.map((row, i) => ({ seq: row.seq, position: row.position, receipt: row.body, ack: acks[i]! }))
+    return { items, checkpoint, proof }
+  }
+
+  /**
+   * Sends a batch with its checkpoint. Pumps of several streams run at once, so a batch read under an
+   * older checkpoint than this connection already carried is proven again under that newer one: the
+   * client is never shown a smaller tree than before (that would be a rollback).
+   */
+  private sendBatch(streamKey: string, batch: DeliveryBatch): Promise<void> {
+    return this.inOrder(async () => {
+      let { checkpoint, proof } = batch
+      if (!checkpoint) return
+      if (checkpoint.size < this.sent.size && this.sent.note !== undefined) {
+        checkpoint = { size: this.sent.size, note: this.sent.note }
+        proof = await this.log.proofs.inclusion(
+          batch.items.map((i) => i.position),
+          checkpoint.size,
+        )
+      }
+      const body = batch.items.map((r) => `{"seq":${r.seq},"position":${r.position},"receipt":${r.receipt}}`).join(',')
+      const carried = JSON.stringify(await this.carry(checkpoint))
+      await this.send(
+        `{"type":"receipts","stream":${JSON.stringify(streamKey)},"receipts":[${body}],"checkpoint":${carried},"proof":${JSON.stringify(proof)}}`,
+      )
+    })
+  }
+
+  /** Tells the client the log grew (the feed calls this for every larger checkpoint). */
+  private sendCheckpoint(checkpoint: CheckpointRow, evenIfSame = false): Promise<void> {
+    return this.inOrder(async () => {
+      if (checkpoint.size < this.sent.size || (checkpoint.size === this.sent.size && !evenIfSame)) return
+      await this.send({ type: 'checkpoint', checkpoint: await this.carry(checkpoint) })
+    })
+  }
+
+  /** The checkpoint as a message carries it: with a consistency proof from the last one carried, if it grew. */
+  private async carry(checkpoint: CheckpointRow): Promise<{ note: string; consistency?: { from: number; hashes: string[] } }> {
+    const from = this.sent.size
+    if (checkpoint.size > from) {
+      const hashes = from > 0 ? await this.log.proofs.consistency(from, checkpoint.size) : undefined
+      this.sent = { size: checkpoint.size, note: checkpoint.note }
+      return hashes ? { note: checkpoint.note, consistency: { from, hashes } } : { note: checkpoint.note }
+    }
+    // The same size as the client said it holds: now the note is known. (Smaller than the client's: sent as
+    // it is — the client will see a rollback.)
+    if (checkpoint.size === from) this.sent = { size: from, note: checkpoint.note }
+    return { note: checkpoint.note }
+  }
+
+  private inOrder(work: () => Promise<void>): Promise<void> {
+    const next = this.outgoing.then(work)
+    this.outgoing = next.catch((error: unknown) => {
+      this.request.log.error({ err: error }, 'sending a checkpoint failed')
+    })
+    return next
   }
 }

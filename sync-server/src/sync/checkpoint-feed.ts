@@ -1,0 +1,59 @@
+/**
+ * Tells sync sessions when the log's checkpoint grew. Appends announce their streams once the checkpoint
+ * covers them (ingest/appender.ts); on any announcement this reads the stored checkpoint — one read at a
+ * time for all sessions, a notice during a read causing one more — and hands a larger one to every
+ * listener. Sessions then send it to their clients (with a consistency proof), even clients that follow
+ * none of the streams that grew: every client sees every checkpoint, which is what lets clients compare
+ * what the relay showed them.
+ */
+import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
+import type { ReceiptNotifier } from './notifier.js'
+
+export class CheckpointFeed {
+  #latest: CheckpointRow | undefined
+  #reading = false
+  #again = false
+  readonly #listeners = new Set<(checkpoint: CheckpointRow) => void>()
+  readonly #unsubscribe: () => void
+
+  constructor(
+    private readonly proofs: LogProofs,
+    notifier: ReceiptNotifier,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
+    this.#unsubscribe = notifier.subscribe(() => void this.#read())
+  }
+
+  /** Calls `listener` with each larger checkpoint; returns the unsubscribe function. */
+  subscribe(listener: (checkpoint: CheckpointRow) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  async #read(): Promise<void> {
+    if (this.#reading) {
+      this.#again = true
+      return
+    }
+    this.#reading = true
+    try {
+      do {
+        this.#again = false
+        const checkpoint = await this.proofs.latest()
+        if (checkpoint && checkpoint.size > (this.#latest?.size ?? 0)) {
+          this.#latest = checkpoint
+          for (const listener of this.#listeners) listener(checkpoint)
+        }
+      } while (this.#again)
+    } catch (error) {
+      this.onError(error)
+    } finally {
+      this.#reading = false
+    }
+  }
+
+  close(): void {
+    this.#unsubscribe()
+    this.#listeners.clear()
+  }
+}
