@@ -3,8 +3,9 @@
  * and chain.ts dispatches to their hooks; a new domain is a new module here, in registry order.
  */
 import type { DomainModule } from './domain.js'
+import { devicesDomain } from './devices.js'
 import { identityDomain } from './identity.js'
 import { pixbookDomain } from './pixbook.js'
 
 /** Every domain of `@pixpax/shared`, in registry order (the order of `STREAM_TYPES`). */
-export const DOMAINS: readonly DomainModule[] = [identityDomain, pixbookDomain]
+export const DOMAINS: readonly DomainModule[] = [identityDomain, pixbookDomain, devicesDomain]

@@ -3,6 +3,7 @@
  * domain, its projector. Adding a domain is adding its folder and one line here.
  */
 import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
+import { devicesProjector } from '../devices/projector.js'
 import type { Projector } from '../projection/projector.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
@@ -21,6 +22,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'streams', migrations: migrationsDir('domains/streams'), projector: streamsProjector },
   { name: 'identity', migrations: migrationsDir('domains/identity'), projector: identityProjector },
   { name: 'pixbook', migrations: migrationsDir('domains/pixbook'), projector: pixbookProjector },
+  { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */
