@@ -49,6 +49,8 @@ export const DeviceStatusPayload = z.strictObject({
   /** Whether the player could reach the relay when it wrote this (heartbeats queue while offline). */
   online: z.boolean(),
   uptimeSeconds: z.number().int().min(0),
+  /** Artwork whose bytes failed verification since the last report (never shown). */
+  refused: z.array(Sha256RefSchema).max(100).optional(),
 })
 export type DeviceStatus = z.infer<typeof DeviceStatusPayload>
 
