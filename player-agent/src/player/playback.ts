@@ -75,10 +75,6 @@ export class Playback {
       this.index = (this.index + 1) % playable.length
       const frames = await this.framesOf(item)
       if (!frames) continue
-      if (this.current !== item.artwork) {
-        this.current = item.artwork
-        this.events.showing(item.artwork)
-      }
       await this.play(item, frames)
     }
   }
@@ -107,6 +103,10 @@ export class Playback {
       for (const [frameIndex, frame] of frames.entries()) {
         if (!this.running || this.items !== playlist) return
         await this.display.show({ artwork: item.artwork, frameIndex, frame })
+        if (this.current !== item.artwork) {
+          this.current = item.artwork
+          this.events.showing(item.artwork)
+        }
         const remaining = until - Date.now()
         await this.wakeable.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
       }
