@@ -23,7 +23,7 @@ import { HttpDisplay } from './device/http-display.js'
 import { PngDisplay } from './device/png-display.js'
 import { TerminalDisplay } from './device/terminal-display.js'
 import { atomicWriteFile } from './fs/atomic-write.js'
-import { loadOrCreateDeviceKey, queueGenesis, type DeviceIdentity } from './identity/device-identity.js'
+import { loadOrCreateDeviceIdentity, postGenesis, queueRegistration, type DeviceIdentity } from './identity/device-identity.js'
 import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
@@ -70,8 +70,7 @@ export class PlayerDaemon {
   private readonly startedAt = Date.now()
   private online = false
   private wasOnline = false
-  private restartingSync = false
-  private helloHadToken = false
+  private syncStarted = false
 
   private constructor(
     private readonly config: PlayerConfig,
@@ -90,10 +89,9 @@ export class PlayerDaemon {
   static async open(config: PlayerConfig, io: DaemonIo, display: DeviceAdapter): Promise<PlayerDaemon> {
     await mkdir(config.dir, { recursive: true, mode: 0o700 })
     const keys = new FileKeyStore(join(config.dir, 'keys'))
-    const identity = await loadOrCreateDeviceKey(keys)
+    const identity = await loadOrCreateDeviceIdentity(keys, join(config.dir, 'identity.json'))
     const log = await FileLocalLog.open(join(config.dir, 'log'))
     const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer)
-    // Filled in below: the token callback needs the daemon to record whether the hello carried one.
     let daemon: PlayerDaemon | undefined
     const client = await SyncClient.open({
       relayUrl: config.relayUrl,
@@ -104,11 +102,7 @@ export class PlayerDaemon {
       verifier: nodeVerifier(),
       sha256: nodeSha256,
       streams: [deviceStreamKey(identity.identityId)],
-      token: async () => {
-        const token = await api.token().catch(() => undefined)
-        if (daemon) daemon.helloHadToken = token !== undefined
-        return token
-      },
+      token: () => api.token().catch(() => undefined),
     })
     const cache = await BlobCache.open(join(config.dir, 'cache'), config.cacheBytes)
     await display.open()
@@ -119,7 +113,7 @@ export class PlayerDaemon {
       refused: (artwork, code, message) => daemon?.refuse(artwork, code, message),
     })
     daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader)
-    await queueGenesis(client, identity, display.capabilities)
+    await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
     return daemon
   }
@@ -134,7 +128,6 @@ export class PlayerDaemon {
     this.client.on('status', (status) => this.onSyncStatus(status))
     this.client.on('acked', () => this.wake.wake())
     this.client.on('rejected', (entry) => this.io.warn(`relay refused ${entry.receipt.type}: ${JSON.stringify(entry.error ?? {})}`))
-    this.client.start()
     if (this.paired) {
       // Known paired from the last run: play from the cache at once, relay or not.
       this.io.say(`identity: ${this.identityId}`)
@@ -176,9 +169,12 @@ export class PlayerDaemon {
     let code: { code: string; expiresAt: number } | undefined
     while (this.running) {
       try {
-        if (!this.helloHadToken && this.api.currentToken() === undefined) {
+        if (!this.syncStarted) {
+          // The identity first, then a session, then the sync engine, whose hello carries that session.
+          await postGenesis(this.config.relayUrl, this.identity.genesis)
           await this.api.token()
-          await this.restartSync()
+          this.client.start()
+          this.syncStarted = true
         }
         const self = await this.api.self()
         failures = 0
@@ -222,19 +218,7 @@ export class PlayerDaemon {
     }
   }
 
-  /** Reconnects the sync engine so its hello carries the session (the device stream is private). */
-  private async restartSync(): Promise<void> {
-    this.restartingSync = true
-    try {
-      await this.client.stop()
-      this.client.start()
-    } finally {
-      this.restartingSync = false
-    }
-  }
-
   private onSyncStatus(status: string): void {
-    if (this.restartingSync) return
     const online = status === 'synced' || status === 'syncing'
     if (online === this.online) return
     this.online = online

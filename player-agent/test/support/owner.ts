@@ -60,7 +60,7 @@ export async function newOwner(relayUrl: string, accountId = `acct-${Math.random
       const res = await http(`${relayUrl}/v1/blobs/sha256/${hex}`, {
         method: 'PUT',
         headers: { ...auth, 'content-type': 'application/octet-stream' },
-        body: bytes,
+        body: Buffer.from(bytes),
       })
       if (res.status !== 201 && res.status !== 200) throw new Error(`PUT blob ${res.status}: ${res.text}`)
       return `sha256:${hex}`
