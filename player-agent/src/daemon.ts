@@ -23,6 +23,7 @@ import { HttpDisplay } from './device/http-display.js'
 import { PngDisplay } from './device/png-display.js'
 import { TerminalDisplay } from './device/terminal-display.js'
 import { atomicWriteFile } from './fs/atomic-write.js'
+import { lockDirectory } from './fs/dir-lock.js'
 import { loadOrCreateDeviceIdentity, postGenesis, queueRegistration, type DeviceIdentity } from './identity/device-identity.js'
 import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
@@ -84,10 +85,12 @@ export class PlayerDaemon {
     private readonly source: ChannelSource,
     private readonly playback: Playback,
     private readonly downloader: Downloader,
+    private readonly lock: { release(): Promise<void> },
   ) {}
 
   static async open(config: PlayerConfig, io: DaemonIo, display: DeviceAdapter): Promise<PlayerDaemon> {
     await mkdir(config.dir, { recursive: true, mode: 0o700 })
+    const lock = await lockDirectory(join(config.dir, 'lock'))
     const keys = new FileKeyStore(join(config.dir, 'keys'))
     const identity = await loadOrCreateDeviceIdentity(keys, join(config.dir, 'identity.json'))
     const log = await FileLocalLog.open(join(config.dir, 'log'))
@@ -112,7 +115,7 @@ export class PlayerDaemon {
       showing: (artwork) => io.say(`showing ${artwork}`),
       refused: (artwork, code, message) => daemon?.refuse(artwork, code, message),
     })
-    daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader)
+    daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader, lock)
     await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
     return daemon
@@ -147,6 +150,7 @@ export class PlayerDaemon {
     await this.client.stop()
     await this.log.close()
     await this.display.close()
+    await this.lock.release()
   }
 
   // ── pairing ───────────────────────────────────────────────────────────────────────────────────────

@@ -5,6 +5,7 @@
 import { ConfigError, loadPlayerConfig } from './config.js'
 import { openDisplay, PlayerDaemon } from './daemon.js'
 import { HttpDisplay } from './device/http-display.js'
+import { DirectoryLockedError } from './fs/dir-lock.js'
 
 const say = (line: string) => process.stdout.write(line + '\n')
 const warn = (line: string) => process.stderr.write(`player: ${line}\n`)
@@ -26,7 +27,16 @@ async function main(): Promise<number> {
     config.display === 'terminal'
       ? { say: warn, warn, progress: process.stderr }
       : { say, warn, progress: process.stderr }
-  const daemon = await PlayerDaemon.open(config, io, display)
+  let daemon: PlayerDaemon
+  try {
+    daemon = await PlayerDaemon.open(config, io, display)
+  } catch (error) {
+    if (error instanceof DirectoryLockedError) {
+      warn(error.message)
+      return 3
+    }
+    throw error
+  }
   daemon.start()
   if (display instanceof HttpDisplay) io.say(`display: ${display.url}`)
   await new Promise<void>((resolve) => {

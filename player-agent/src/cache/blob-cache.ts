@@ -139,7 +139,10 @@ export class BlobCache {
     }
     const previous = this.entries.get(hex)
     if (previous) this.bytes -= previous.size
-    this.entries.set(hex, { size, lastUsed: this.now() })
+    const t = this.now()
+    // The file's mtime is its last use, on the cache's clock, so the LRU order survives a restart.
+    await utimes(path, t / 1000, t / 1000).catch(() => undefined)
+    this.entries.set(hex, { size, lastUsed: t })
     this.bytes += size
     await this.evict()
     return size

@@ -12,7 +12,7 @@ export interface RelayProxy {
   /** Points the proxy at another relay (after a restart). */
   retarget(relayUrl: string): void
   /** Holds GETs of this blob after half its bytes; `stalled` resolves when the first one is held. */
-  stallBlob(hex: string): { stalled: Promise<void> }
+  stallBlob(hex: string): { stalled: Promise<void>; release(): void }
   close(): Promise<void>
 }
 
@@ -83,7 +83,7 @@ export async function startRelayProxy(relayUrl: string): Promise<RelayProxy> {
       let resolve!: () => void
       const stalled = new Promise<void>((r) => (resolve = r))
       stalls.set(hex, resolve)
-      return { stalled }
+      return { stalled, release: () => stalls.delete(hex) }
     },
     async close() {
       for (const s of sockets) s.destroy()
