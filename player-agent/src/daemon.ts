@@ -16,7 +16,13 @@ import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import WebSocket from 'ws'
 import { BlobCache, BlobHashMismatchError } from './cache/blob-cache.js'
 import { Downloader } from './cache/downloader.js'
-import { filterForDisplay, RelayPlaylistSource, StaticListSource, type ChannelSource, type PlaylistItem } from './channels/channel-source.js'
+import {
+  filterForDisplay,
+  RelayPlaylistSource,
+  StaticListSource,
+  type ChannelSource,
+  type PlaylistItem,
+} from './channels/channel-source.js'
 import type { PlayerConfig } from './config.js'
 import type { DeviceAdapter } from './device/device-adapter.js'
 import { HttpDisplay } from './device/http-display.js'
@@ -95,7 +101,8 @@ export class PlayerDaemon {
     const identity = await loadOrCreateDeviceIdentity(keys, join(config.dir, 'identity.json'))
     const log = await FileLocalLog.open(join(config.dir, 'log'))
     const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer)
-    let daemon: PlayerDaemon | undefined
+    // The play loop reports refusals to the daemon, which is built last.
+    const late: { daemon?: PlayerDaemon } = {}
     const client = await SyncClient.open({
       relayUrl: config.relayUrl,
       log,
@@ -113,9 +120,10 @@ export class PlayerDaemon {
     const downloader = new Downloader({ relayUrl: config.relayUrl, token: () => api.token().catch(() => undefined) })
     const playback = new Playback(cache, display, {
       showing: (artwork) => io.say(`showing ${artwork}`),
-      refused: (artwork, code, message) => daemon?.refuse(artwork, code, message),
+      refused: (artwork, code, message) => late.daemon?.refuse(artwork, code, message),
     })
-    daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader, lock)
+    const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader, lock)
+    late.daemon = daemon
     await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
     return daemon
@@ -322,7 +330,7 @@ export class PlayerDaemon {
     while (this.running) {
       if (Date.now() >= next) {
         try {
-          await this.client.append(deviceStreamKey(this.identityId), 'DEVICE_STATUS', this.status() as unknown as Record<string, unknown>)
+          await this.client.append(deviceStreamKey(this.identityId), 'DEVICE_STATUS', this.status())
           this.refusedSinceReport.clear()
         } catch (error) {
           this.io.warn(`heartbeat: ${(error as Error).message}`)

@@ -23,10 +23,7 @@ async function main(): Promise<number> {
   }
   const display = openDisplay(config, process.stdout)
   // The terminal display owns stdout: protocol lines go to stderr there.
-  const io =
-    config.display === 'terminal'
-      ? { say: warn, warn, progress: process.stderr }
-      : { say, warn, progress: process.stderr }
+  const io = config.display === 'terminal' ? { say: warn, warn, progress: process.stderr } : { say, warn, progress: process.stderr }
   let daemon: PlayerDaemon
   try {
     daemon = await PlayerDaemon.open(config, io, display)

@@ -53,14 +53,14 @@ describe('a player killed with SIGKILL', () => {
     const cacheDir = join(dir, 'cache')
     const env = { RELAY_URL: proxy.url, PLAYER_DIR: dir, PLAYER_PLAYLIST: list, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' }
 
-    const { stalled, release } = proxy.stallBlob(hex)
+    const stall = proxy.stallBlob(hex)
     const first = startPlayer(env)
     players.push(first)
     const [, code] = await first.waitFor(/^PAIRING CODE: (\w{6})$/)
     expect((await owner.pair(code!, 'Crashy')).status).toBe(200)
     await first.waitFor(/^paired$/)
     await first.waitFor(new RegExp(`^downloading ${art}$`))
-    await stalled
+    await stall.stalled
     // Half the bytes reached the player: wait until they are in its temp file, then pull the plug.
     await until(async () => {
       const names = await readdir(cacheDir)
@@ -70,7 +70,7 @@ describe('a player killed with SIGKILL', () => {
     await first.kill()
     expect(await readdir(cacheDir)).not.toContain(hex)
 
-    release()
+    stall.release()
     const second = startPlayer(env)
     players.push(second)
     await second.waitFor(/^paired$/)
@@ -78,7 +78,11 @@ describe('a player killed with SIGKILL', () => {
     await second.waitFor(new RegExp(`^showing ${art}$`))
     const names = await readdir(cacheDir)
     expect(names).toEqual([hex])
-    expect(createHash('sha256').update(await readFile(join(cacheDir, hex))).digest('hex')).toBe(hex)
+    expect(
+      createHash('sha256')
+        .update(await readFile(join(cacheDir, hex)))
+        .digest('hex'),
+    ).toBe(hex)
     expect(await second.stop()).toBe(0)
   }, 120_000)
 

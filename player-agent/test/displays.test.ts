@@ -38,13 +38,16 @@ runDeviceAdapterContract('HttpDisplay', async () => {
   }
 })
 
+const ESC = String.fromCharCode(27)
+const CELL = new RegExp(`${ESC}\\[38;2;(\\d+);(\\d+);(\\d+)m${ESC}\\[48;2;(\\d+);(\\d+);(\\d+)m▀`, 'g')
+
 /** Parses the renderer's truecolor half blocks back into pixels (two rows per text line). */
 function parseHalfBlocks(text: string, width: number): { width: number; height: number; rgba: Uint8Array } {
-  const lines = text.replace(/\x1b\[H|\x1b\[0J|\x1b\[2J|\x1b\[\?25l/g, '').split('\n').filter((l) => l.includes('▀'))
+  const lines = text.split('\n').filter((l) => l.includes('▀'))
   const height = lines.length * 2
   const rgba = new Uint8Array(width * height * 4)
   lines.forEach((line, row) => {
-    const cells = [...line.matchAll(/\x1b\[38;2;(\d+);(\d+);(\d+)m\x1b\[48;2;(\d+);(\d+);(\d+)m▀/g)]
+    const cells = [...line.matchAll(CELL)]
     cells.forEach((m, x) => {
       rgba.set([Number(m[1]), Number(m[2]), Number(m[3]), 255], (row * 2 * width + x) * 4)
       rgba.set([Number(m[4]), Number(m[5]), Number(m[6]), 255], ((row * 2 + 1) * width + x) * 4)

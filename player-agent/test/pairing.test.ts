@@ -49,7 +49,9 @@ describe('pairing a player', () => {
 
     // The binding: DEVICE_PAIRED in pairing/{account}/{device}, issued by the owner.
     const receipts = await fetchStreamJson(relay.url, `pairing/${owner.who.accountId}/${identityId}`, 100, owner.token)
-    expect(receipts.map((r) => [r.type, r.issuer.identityId, r.payload])).toEqual([['DEVICE_PAIRED', owner.who.identityId, { name: 'Kitchen' }]])
+    expect(receipts.map((r) => [r.type, r.issuer.identityId, r.payload])).toEqual([
+      ['DEVICE_PAIRED', owner.who.identityId, { name: 'Kitchen' }],
+    ])
 
     // A code is single use.
     const again = await owner.pair(code!, 'Again')

@@ -39,10 +39,7 @@ describe('a paired player with a static list', () => {
     tampered = `sha256:${hex}`
     await relay.deps.store.put(blobKey(hex), solidPng(16, [255, 0, 255]), 'application/octet-stream')
     const list = join(root, 'list.json')
-    await writeFile(
-      list,
-      JSON.stringify({ items: [red, tampered, green].map((artwork) => ({ artwork, durationSeconds: 1 })) }),
-    )
+    await writeFile(list, JSON.stringify({ items: [red, tampered, green].map((artwork) => ({ artwork, durationSeconds: 1 })) }))
     player = startPlayer({
       RELAY_URL: proxy.url,
       PLAYER_DIR: join(root, 'player'),
@@ -84,7 +81,10 @@ describe('a paired player with a static list', () => {
     await until(async () => {
       const shown = await frame()
       expect(shown.size).toEqual([16, 16])
-      expect([[255, 0, 0, 255], [0, 255, 0, 255]]).toContainEqual(shown.pixel)
+      expect([
+        [255, 0, 0, 255],
+        [0, 255, 0, 255],
+      ]).toContainEqual(shown.pixel)
       if (JSON.stringify(colours.get(shown.meta.artwork)) === JSON.stringify(shown.pixel)) seen.add(shown.meta.artwork)
       return seen.size === 2 ? true : undefined
     }, 'both good artworks on the PNG display')
@@ -112,12 +112,13 @@ describe('a paired player with a static list', () => {
     // The device stream is the device's own: the owner reads it through GET /v1/devices, not directly.
     expect(statuses).toBeUndefined()
     const refusedReported = await until(async () => {
-      const rows = await relay.deps.db.query<{ body: string }>(`SELECT body FROM receipts WHERE stream_key = $1 AND type = 'DEVICE_STATUS'`, [
-        `device/${identityId}`,
-      ])
+      const rows = await relay.deps.db.query<{ body: string }>(
+        `SELECT body FROM receipts WHERE stream_key = $1 AND type = 'DEVICE_STATUS'`,
+        [`device/${identityId}`],
+      )
       return rows.rows.find((r) => r.body.includes(tampered))
     }, 'a heartbeat naming the refused blob')
-    expect(JSON.parse(refusedReported.body).payload.refused).toEqual([tampered])
+    expect((JSON.parse(refusedReported.body) as { payload: { refused: string[] } }).payload.refused).toEqual([tampered])
   }, 60_000)
 
   it('keeps playing from the cache with the relay stopped, and delivers queued heartbeats once it is back', async () => {
@@ -129,7 +130,10 @@ describe('a paired player with a static list', () => {
     await player.waitFor(new RegExp(`^showing ${green}$`), offlineAt)
     const shown = await frame()
     expect([red, green]).toContain(shown.meta.artwork)
-    expect([[255, 0, 0, 255], [0, 255, 0, 255]]).toContainEqual(shown.pixel)
+    expect([
+      [255, 0, 0, 255],
+      [0, 255, 0, 255],
+    ]).toContainEqual(shown.pixel)
 
     relay = await startRelay(relay.options)
     proxy.retarget(relay.url)
@@ -139,7 +143,7 @@ describe('a paired player with a static list', () => {
         'SELECT seq, idempotency_key, body FROM receipts WHERE stream_key = $1 ORDER BY seq',
         [`device/${identityId}`],
       )
-      const offline = r.rows.filter((x) => JSON.parse(x.body).payload.online === false)
+      const offline = r.rows.filter((x) => (JSON.parse(x.body) as { payload: { online: boolean } }).payload.online === false)
       return offline.length > 0 ? r.rows : undefined
     }, 'heartbeats written while offline')
     // Exactly once: no idempotency key twice, seqs contiguous.

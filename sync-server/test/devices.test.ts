@@ -84,7 +84,8 @@ describe('devices routes', () => {
 
   it(`rate-limits pairing attempts to ${PAIR_ATTEMPTS_PER_WINDOW} per session and window`, async () => {
     const statuses: number[] = []
-    for (let i = 0; i <= PAIR_ATTEMPTS_PER_WINDOW; i++) statuses.push((await pair(ownerToken, { code: 'ZZZZZZ', name: 'guess' })).statusCode)
+    for (let i = 0; i <= PAIR_ATTEMPTS_PER_WINDOW; i++)
+      statuses.push((await pair(ownerToken, { code: 'ZZZZZZ', name: 'guess' })).statusCode)
     expect(statuses.slice(0, PAIR_ATTEMPTS_PER_WINDOW).every((s) => s === 404)).toBe(true)
     expect(statuses.at(-1)).toBe(429)
     // Another owner is not affected.
@@ -142,7 +143,9 @@ describe('devices routes', () => {
     const other = new TestClient(relay.app, 'owner-3', 'acct-3')
     await other.createIdentity()
     const otherToken = await other.login()
-    expect((await relay.app.inject({ method: 'GET', url: '/v1/devices', headers: bearer(otherToken) })).json()).toMatchObject({ devices: [] })
+    expect((await relay.app.inject({ method: 'GET', url: '/v1/devices', headers: bearer(otherToken) })).json()).toMatchObject({
+      devices: [],
+    })
     expect((await relay.app.inject({ method: 'DELETE', url: '/v1/devices/dev-e', headers: bearer(otherToken) })).statusCode).toBe(404)
     expect((await relay.app.inject({ method: 'GET', url: '/v1/devices', headers: bearer(d.token) })).statusCode).toBe(403)
 

@@ -47,7 +47,12 @@ export function decodeArt(bytes: Uint8Array): Frame[] {
       const before = info.disposal === 3 ? canvas.slice() : undefined
       reader.decodeAndBlitFrameRGBA(i, canvas)
       const delay = info.delay * 10
-      frames.push({ width, height, rgba: canvas.slice(), delayMs: reader.numFrames() === 1 ? STATIC_DELAY_MS : delay < MIN_GIF_DELAY_MS ? 100 : delay })
+      frames.push({
+        width,
+        height,
+        rgba: canvas.slice(),
+        delayMs: reader.numFrames() === 1 ? STATIC_DELAY_MS : delay < MIN_GIF_DELAY_MS ? 100 : delay,
+      })
       if (info.disposal === 2) {
         for (let y = info.y; y < info.y + info.height; y++) canvas.fill(0, (y * width + info.x) * 4, (y * width + info.x + info.width) * 4)
       } else if (before) canvas.set(before)

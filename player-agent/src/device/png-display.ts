@@ -54,7 +54,13 @@ export class PngDisplay implements DeviceAdapter {
     assertFrameFits(art.frame, this.capabilities)
     await atomicWriteFile(this.framePath, encodePng(art.frame))
     this.sequence++
-    const meta = { artwork: art.artwork ?? null, frameIndex: art.frameIndex, width: art.frame.width, height: art.frame.height, sequence: this.sequence }
+    const meta = {
+      artwork: art.artwork ?? null,
+      frameIndex: art.frameIndex,
+      width: art.frame.width,
+      height: art.frame.height,
+      sequence: this.sequence,
+    }
     await atomicWriteFile(this.metaPath, JSON.stringify(meta) + '\n')
     this.shown = art
   }

@@ -70,7 +70,9 @@ export async function postGenesis(relayUrl: string, genesis: Receipt, fetchImpl:
   const result = body.results?.[0]
   if (res.ok && result?.ok) return
   // Already there under another idempotency key cannot happen for our own genesis; anything else is a refusal.
-  throw new Error(`identity not accepted (${res.status}): ${result?.error ? `${result.error.code} ${result.error.message}` : JSON.stringify(body).slice(0, 300)}`)
+  throw new Error(
+    `identity not accepted (${res.status}): ${result?.error ? `${result.error.code} ${result.error.message}` : JSON.stringify(body).slice(0, 300)}`,
+  )
 }
 
 function accountOf(identityId: string): string {

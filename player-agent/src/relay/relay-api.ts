@@ -60,7 +60,11 @@ export class RelayApi {
     if (!res.ok) {
       if (res.status === 401) this.session = undefined
       const error = body.error as { code?: string; message?: string } | undefined
-      throw new RelayError(res.status, error?.code ?? String(res.status), `${method} ${path}: ${error?.code ?? res.status} ${error?.message ?? ''}`)
+      throw new RelayError(
+        res.status,
+        error?.code ?? String(res.status),
+        `${method} ${path}: ${error?.code ?? res.status} ${error?.message ?? ''}`,
+      )
     }
     return body as T
   }

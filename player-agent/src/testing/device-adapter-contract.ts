@@ -66,8 +66,12 @@ export function runDeviceAdapterContract(name: string, setup: () => Promise<Devi
         const { maxWidth, maxHeight } = adapter.capabilities
         const ok = solidFrame(8, 8, [1, 2, 3, 255])
         await adapter.show({ artwork: undefined, frameIndex: 0, frame: ok })
-        await expect(adapter.show({ artwork: undefined, frameIndex: 0, frame: solidFrame(maxWidth + 1, 1, [0, 0, 0, 255]) })).rejects.toThrow(RangeError)
-        await expect(adapter.show({ artwork: undefined, frameIndex: 0, frame: solidFrame(1, maxHeight + 1, [0, 0, 0, 255]) })).rejects.toThrow(RangeError)
+        await expect(
+          adapter.show({ artwork: undefined, frameIndex: 0, frame: solidFrame(maxWidth + 1, 1, [0, 0, 0, 255]) }),
+        ).rejects.toThrow(RangeError)
+        await expect(
+          adapter.show({ artwork: undefined, frameIndex: 0, frame: solidFrame(1, maxHeight + 1, [0, 0, 0, 255]) }),
+        ).rejects.toThrow(RangeError)
         await expect(
           adapter.show({ artwork: undefined, frameIndex: 0, frame: { width: 4, height: 4, rgba: new Uint8Array(3), delayMs: 0 } }),
         ).rejects.toThrow(RangeError)

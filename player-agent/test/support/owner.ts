@@ -38,7 +38,9 @@ export async function newOwner(relayUrl: string, accountId = `acct-${Math.random
     who,
     token,
     async registerCustodialKey() {
-      const key = await http<{ publicKey: Record<string, string> }>(`${relayUrl}/v1/identities/${who.identityId}/custodial-key`, { headers: auth })
+      const key = await http<{ publicKey: Record<string, string> }>(`${relayUrl}/v1/identities/${who.identityId}/custodial-key`, {
+        headers: auth,
+      })
       const identityKey = `identity/${who.identityId}`
       const head = await http<{ eventId: string; hash: string }>(`${relayUrl}/v1/streams/head?key=${encodeURIComponent(identityKey)}`)
       const receipt = await buildReceipt({

@@ -34,10 +34,10 @@ export function startPlayer(env: Record<string, string>, args: string[] = []): P
   let stderr = ''
   let partial = ''
   const waiters = new Set<() => void>()
-  child.stdout!.setEncoding('utf8')
-  child.stderr!.setEncoding('utf8')
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk))
-  child.stdout!.on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (chunk: string) => (stderr += chunk))
+  child.stdout.on('data', (chunk: string) => {
     out += chunk
     partial += chunk
     const parts = partial.split('\n')

@@ -12,7 +12,7 @@ export interface RelayProxy {
   /** Points the proxy at another relay (after a restart). */
   retarget(relayUrl: string): void
   /** Holds GETs of this blob after half its bytes; `stalled` resolves when the first one is held. */
-  stallBlob(hex: string): { stalled: Promise<void>; release(): void }
+  stallBlob(hex: string): { stalled: Promise<void>; release: () => void }
   close(): Promise<void>
 }
 

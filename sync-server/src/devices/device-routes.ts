@@ -114,7 +114,16 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
     const key = pairingStreamKey(owner.accountId, deviceIdentityId)
     const prev = type === 'DEVICE_PAIRED' ? null : await head(key)
     if (type === 'DEVICE_UNPAIRED' && !prev) return undefined
-    const receipt = await buildReceipt({ stream, type, payload, identityId: owner.identityId, signer, prev, idempotencyKey: randomUUID(), sha256 })
+    const receipt = await buildReceipt({
+      stream,
+      type,
+      payload,
+      identityId: owner.identityId,
+      signer,
+      prev,
+      idempotencyKey: randomUUID(),
+      sha256,
+    })
     const [result] = await ingestor.ingest([receipt])
     if (!result!.ok) throw new ApiError(result!.error.code, result!.error.message, result!.error.details)
     return { receipt, ack: result!.ack }
@@ -201,7 +210,9 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
       if (!name) throw new ApiError('SCHEMA_INVALID', 'body: name must not be blank', { path: 'name' })
       const pairedAt = new Date(now())
       const deviceIdentityId = await db.withLock(`devices:${owner.accountId}`, async (tx: Queryable) => {
-        const count = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM device_pairings WHERE account_id = $1', [owner.accountId])
+        const count = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM device_pairings WHERE account_id = $1', [
+          owner.accountId,
+        ])
         if (count.rows[0]!.n >= MAX_DEVICES_PER_ACCOUNT) {
           throw new ApiError('STREAM_RULE_VIOLATION', `an account has at most ${MAX_DEVICES_PER_ACCOUNT} paired devices`, {
             rule: 'device_limit',
@@ -215,7 +226,9 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
         )
         const code = consumed.rows[0]
         if (!code || code.expires_at.getTime() <= pairedAt.getTime()) {
-          throw new ApiError('NOT_FOUND', 'no such pairing code: it is mistyped, expired or already used', { reason: 'PAIRING_CODE_INVALID' })
+          throw new ApiError('NOT_FOUND', 'no such pairing code: it is mistyped, expired or already used', {
+            reason: 'PAIRING_CODE_INVALID',
+          })
         }
         const inserted = await tx.query(
           `INSERT INTO device_pairings (device_identity_id, account_id, owner_identity_id, name, paired_at)
@@ -228,7 +241,10 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
       })
       const binding = await appendBinding(owner, deviceIdentityId, 'DEVICE_PAIRED', { name })
       if (binding)
-        await db.query('UPDATE device_pairings SET receipt_event_id = $2 WHERE device_identity_id = $1', [deviceIdentityId, binding.receipt.eventId])
+        await db.query('UPDATE device_pairings SET receipt_event_id = $2 WHERE device_identity_id = $1', [
+          deviceIdentityId,
+          binding.receipt.eventId,
+        ])
       return {
         deviceIdentityId,
         accountId: owner.accountId,
@@ -251,10 +267,10 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
   app.delete('/v1/devices/:deviceIdentityId', async (request) => {
     const owner = await requireOwner(request)
     const { deviceIdentityId } = parseParams(DeviceParams, request)
-    const removed = await db.query<PairingRow>('DELETE FROM device_pairings WHERE device_identity_id = $1 AND account_id = $2 RETURNING *', [
-      deviceIdentityId,
-      owner.accountId,
-    ])
+    const removed = await db.query<PairingRow>(
+      'DELETE FROM device_pairings WHERE device_identity_id = $1 AND account_id = $2 RETURNING *',
+      [deviceIdentityId, owner.accountId],
+    )
     if (removed.rowCount === 0) throw new ApiError('NOT_FOUND', `device ${deviceIdentityId} is not paired with account ${owner.accountId}`)
     const binding = await appendBinding(owner, deviceIdentityId, 'DEVICE_UNPAIRED', {})
     return { deviceIdentityId, unpaired: true, binding: binding ?? null }
