@@ -65,6 +65,27 @@ else
   skipped+=("cross-checks (need PyYAML)")
 fi
 
+# ── 2b. the player's systemd unit ──────────────────────────────────────────────────────────────
+unit=infra/systemd/pixpax-player.service
+for key in ExecStart= KillSignal=SIGTERM EnvironmentFile= User= WantedBy=; do
+  grep -q "^$key" "$unit" || { echo "infra/check: $unit lacks $key" >&2; exit 1; }
+done
+exec_path="$(sed -n 's/^ExecStart=[^ ]* --import tsx \([^ ]*\).*/\1/p' "$unit")"
+[ -f "$exec_path" ] || { echo "infra/check: $unit runs $exec_path, which is not in the repository" >&2; exit 1; }
+for var in $(sed -n 's/^#\{0,1\} \{0,1\}\([A-Z_]*\)=.*/\1/p' infra/systemd/player.env.example); do
+  grep -q "$var" player-agent/src/config.ts || { echo "infra/check: player.env.example sets $var, unknown to player-agent/src/config.ts" >&2; exit 1; }
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # Checks the unit's syntax; missing users or paths of this machine are expected, not errors.
+  if systemd-analyze verify "$unit" 2>&1 | grep -E 'Unknown (key|section)|Invalid|Failed to parse' >&2; then
+    echo "infra/check: systemd-analyze verify found errors in $unit" >&2
+    exit 1
+  fi
+  ran+=("player systemd unit (systemd-analyze)")
+else
+  ran+=("player systemd unit (static)")
+fi
+
 # ── 3. kustomize render ────────────────────────────────────────────────────────────────────────
 if command -v kubectl >/dev/null 2>&1; then
   rendered="$(mktemp)"

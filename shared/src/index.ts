@@ -35,6 +35,21 @@ export {
   type IdentityKind,
 } from './domains/identity.js'
 export {
+  MAX_DEVICES_PER_ACCOUNT,
+  DeviceCapabilitiesSchema,
+  DeviceStateSchema,
+  DeviceRegisteredPayload,
+  DeviceStatusPayload,
+  DevicePairedPayload,
+  DeviceUnpairedPayload,
+  deviceStreamKey,
+  pairingStreamKey,
+  devicesDomain,
+  type DeviceCapabilities,
+  type DeviceState,
+  type DeviceStatus,
+} from './domains/devices.js'
+export {
   PixbookCreatedPayload,
   PixbookSavePayload,
   CardAddedPayload,

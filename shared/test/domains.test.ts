@@ -7,10 +7,10 @@ import { DOMAINS, STREAM_TYPES, receiptRules, streamEventsPrefix } from '../src/
 
 describe('domain modules', () => {
   it('register every stream type once, in order', () => {
-    expect(DOMAINS.map((d) => d.name)).toEqual(['identity', 'pixbook', 'economy'])
+    expect(DOMAINS.map((d) => d.name)).toEqual(['identity', 'pixbook', 'social', 'economy', 'devices'])
     const declared = DOMAINS.flatMap((d) => d.streamTypes.map((s) => s.type))
     expect(Object.keys(STREAM_TYPES)).toEqual(declared)
-    expect(declared).toEqual(['identity', 'account', 'pixbook', 'collection', 'drop'])
+    expect(declared).toEqual(['identity', 'account', 'pixbook', 'profile', 'moderation', 'collection', 'drop', 'device', 'pairing'])
   })
 
   it('give STREAM_TYPES the registry data only, and the hooks through receiptRules', () => {

@@ -18,6 +18,7 @@ import type { RelayConfig } from './config.js'
 import type { ProjectionDb } from './db/projection-db.js'
 import { draftRoutes } from './drafts/drafts-plugin.js'
 import { economyRoutes } from './domains/economy/routes.js'
+import { deviceRoutes } from './devices/device-routes.js'
 import { ApiError, sendError } from './errors.js'
 import { INLINE_PROJECTORS } from './domains/modules.js'
 import { Ingestor } from './ingest/ingest.js'
@@ -193,6 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(logRoutes)
   await app.register(socialRoutes)
   await app.register(economyRoutes)
+  await app.register(deviceRoutes)
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.
   app.addHook('onReady', async () => {
     await log.ready()

@@ -3,6 +3,7 @@
  * domain, its projector. Adding a domain is adding its folder and one line here.
  */
 import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
+import { devicesProjector } from '../devices/projector.js'
 import type { Projector } from '../projection/projector.js'
 import { economyFacts } from './economy/facts.js'
 import { economyProjector } from './economy/projector.js'
@@ -41,6 +42,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'media', migrations: migrationsDir('media') },
   { name: 'social', migrations: migrationsDir('domains/social'), projector: socialProjector, facts: SOCIAL_FACT_LOADERS },
   { name: 'economy', migrations: migrationsDir('domains/economy'), projector: economyProjector, facts: economyFacts },
+  { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */

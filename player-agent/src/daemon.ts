@@ -1,0 +1,343 @@
+/**
+ * The player daemon, the composition root: key store, file log and sync engine (client-sdk), the
+ * verified cache, a display, the channel source, and three loops — pairing, art sync, heartbeats — plus
+ * the play loop. It prints a few stable lines on stdout that scripts and tests read:
+ *
+ *   PAIRING CODE: XXXXXX     identity: <id>     paired     unpaired
+ *   downloading <hash>       cached <hash>      refused <hash> <CODE>     showing <hash>
+ *   relay offline            relay online       stopped
+ */
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SyncClient, type WebSocketFactory, type WebSocketLike } from '@pixpax/client-sdk'
+import { FileKeyStore, FileLocalLog } from '@pixpax/client-sdk/node'
+import { deviceStreamKey, type DeviceStatus } from '@pixpax/shared'
+import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
+import WebSocket from 'ws'
+import { BlobCache, BlobHashMismatchError } from './cache/blob-cache.js'
+import { Downloader } from './cache/downloader.js'
+import {
+  filterForDisplay,
+  RelayPlaylistSource,
+  StaticListSource,
+  type ChannelSource,
+  type PlaylistItem,
+} from './channels/channel-source.js'
+import type { PlayerConfig } from './config.js'
+import type { DeviceAdapter } from './device/device-adapter.js'
+import { HttpDisplay } from './device/http-display.js'
+import { PngDisplay } from './device/png-display.js'
+import { TerminalDisplay } from './device/terminal-display.js'
+import { atomicWriteFile } from './fs/atomic-write.js'
+import { lockDirectory } from './fs/dir-lock.js'
+import { loadOrCreateDeviceIdentity, postGenesis, queueRegistration, type DeviceIdentity } from './identity/device-identity.js'
+import { Playback } from './player/playback.js'
+import { Wakeable } from './player/wakeable.js'
+import { progressBar, type ProgressOut } from './progress.js'
+import { RelayApi } from './relay/relay-api.js'
+
+const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
+
+/** Art sync: every this long, or sooner when woken; failures retry with backoff up to this. */
+const ART_SYNC_MS = 30_000
+
+export interface DaemonIo {
+  /** Protocol lines (stdout). */
+  say(line: string): void
+  /** Progress bars and diagnostics (stderr). */
+  progress: ProgressOut
+  warn(line: string): void
+}
+
+interface PairingState {
+  accountId: string
+  name: string
+  pairedAt: string
+}
+
+export function openDisplay(config: PlayerConfig, terminal: NodeJS.WritableStream): DeviceAdapter {
+  switch (config.display) {
+    case 'png':
+      return new PngDisplay({ dir: join(config.dir, 'display'), maxWidth: config.frameMax, maxHeight: config.frameMax })
+    case 'http':
+      return new HttpDisplay({ port: config.httpPort })
+    case 'terminal':
+      return new TerminalDisplay({ out: terminal })
+  }
+}
+
+export class PlayerDaemon {
+  private running = false
+  private readonly wake = new Wakeable()
+  private readonly loops: Promise<void>[] = []
+  private paired: PairingState | undefined
+  private playlist: PlaylistItem[] = []
+  private readonly refusedSinceReport = new Set<string>()
+  private readonly refusedPrinted = new Set<string>()
+  private readonly startedAt = Date.now()
+  private online = false
+  private wasOnline = false
+  private syncStarted = false
+
+  private constructor(
+    private readonly config: PlayerConfig,
+    private readonly io: DaemonIo,
+    private readonly identity: DeviceIdentity,
+    private readonly log: FileLocalLog,
+    private readonly client: SyncClient,
+    private readonly api: RelayApi,
+    private readonly cache: BlobCache,
+    private readonly display: DeviceAdapter,
+    private readonly source: ChannelSource,
+    private readonly playback: Playback,
+    private readonly downloader: Downloader,
+    private readonly lock: { release(): Promise<void> },
+  ) {}
+
+  static async open(config: PlayerConfig, io: DaemonIo, display: DeviceAdapter): Promise<PlayerDaemon> {
+    await mkdir(config.dir, { recursive: true, mode: 0o700 })
+    const lock = await lockDirectory(join(config.dir, 'lock'))
+    const keys = new FileKeyStore(join(config.dir, 'keys'))
+    const identity = await loadOrCreateDeviceIdentity(keys, join(config.dir, 'identity.json'))
+    const log = await FileLocalLog.open(join(config.dir, 'log'))
+    const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer)
+    // The play loop reports refusals to the daemon, which is built last.
+    const late: { daemon?: PlayerDaemon } = {}
+    const client = await SyncClient.open({
+      relayUrl: config.relayUrl,
+      log,
+      identityId: identity.identityId,
+      signer: identity.signer,
+      webSocket: nodeWebSocket,
+      verifier: nodeVerifier(),
+      sha256: nodeSha256,
+      streams: [deviceStreamKey(identity.identityId)],
+      token: () => api.token().catch(() => undefined),
+    })
+    const cache = await BlobCache.open(join(config.dir, 'cache'), config.cacheBytes)
+    await display.open()
+    const source: ChannelSource = config.playlist ? new StaticListSource(config.playlist) : new RelayPlaylistSource('')
+    const downloader = new Downloader({ relayUrl: config.relayUrl, token: () => api.token().catch(() => undefined) })
+    const playback = new Playback(cache, display, {
+      showing: (artwork) => io.say(`showing ${artwork}`),
+      refused: (artwork, code, message) => late.daemon?.refuse(artwork, code, message),
+    })
+    const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader, lock)
+    late.daemon = daemon
+    await queueRegistration(client, identity, display.capabilities)
+    daemon.paired = await daemon.readPairing()
+    return daemon
+  }
+
+  get identityId(): string {
+    return this.identity.identityId
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.client.on('status', (status) => this.onSyncStatus(status))
+    this.client.on('acked', () => this.wake.wake())
+    this.client.on('rejected', (entry) => this.io.warn(`relay refused ${entry.receipt.type}: ${JSON.stringify(entry.error ?? {})}`))
+    if (this.paired) {
+      // Known paired from the last run: play from the cache at once, relay or not.
+      this.io.say(`identity: ${this.identityId}`)
+      this.io.say('paired')
+      this.playback.start()
+    }
+    this.loops.push(this.pairingLoop(), this.artLoop(), this.heartbeatLoop())
+  }
+
+  /** Stops every loop, flushes and closes the log, closes the sync socket and the display. */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.wake.wake()
+    await this.playback.stop()
+    await Promise.allSettled(this.loops)
+    await this.client.stop()
+    await this.log.close()
+    await this.display.close()
+    await this.lock.release()
+  }
+
+  // ── pairing ───────────────────────────────────────────────────────────────────────────────────────
+
+  private pairingFile(): string {
+    return join(this.config.dir, 'pairing.json')
+  }
+
+  private async readPairing(): Promise<PairingState | undefined> {
+    try {
+      return JSON.parse(await readFile(this.pairingFile(), 'utf8')) as PairingState
+    } catch {
+      return undefined
+    }
+  }
+
+  private async pairingLoop(): Promise<void> {
+    let identityPrinted = this.paired !== undefined
+    let failures = 0
+    let code: { code: string; expiresAt: number } | undefined
+    while (this.running) {
+      try {
+        if (!this.syncStarted) {
+          // The identity first, then a session, then the sync engine, whose hello carries that session.
+          await postGenesis(this.config.relayUrl, this.identity.genesis)
+          await this.api.token()
+          this.client.start()
+          this.syncStarted = true
+        }
+        const self = await this.api.self()
+        failures = 0
+        if (self.paired) {
+          code = undefined
+          if (!this.paired) {
+            this.paired = { accountId: self.accountId!, name: self.name!, pairedAt: self.pairedAt! }
+            await atomicWriteFile(this.pairingFile(), JSON.stringify(this.paired) + '\n')
+            if (!identityPrinted) this.io.say(`identity: ${this.identityId}`)
+            identityPrinted = true
+            this.io.say('paired')
+            await this.display.message(`paired: ${self.name}`).catch(() => undefined)
+            this.playback.start()
+            this.wake.wake()
+          }
+          await this.wake.wait(this.config.pairedCheckMs)
+          continue
+        }
+        if (this.paired) {
+          this.paired = undefined
+          await rm(this.pairingFile(), { force: true })
+          await this.playback.stop()
+          this.io.say('unpaired')
+        }
+        if (!code || code.expiresAt <= Date.now()) {
+          const fresh = await this.api.newPairingCode()
+          code = { code: fresh.code, expiresAt: Date.parse(fresh.expiresAt) }
+          this.io.say(`PAIRING CODE: ${code.code}`)
+          if (!identityPrinted) this.io.say(`identity: ${this.identityId}`)
+          identityPrinted = true
+          await this.display.message(`PAIRING CODE: ${code.code}`).catch(() => undefined)
+        }
+        await this.wake.wait(this.config.pollMs)
+      } catch (error) {
+        failures++
+        // The relay is down, or the identity is not accepted yet (KEY_UNKNOWN until its receipt is acked).
+        // Quiet for the first tries: the relay may be starting, or our identity not accepted yet.
+        if (failures === 4 || failures % 50 === 0) this.io.warn(`pairing: ${(error as Error).message}`)
+        await this.wake.wait(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)))
+      }
+    }
+  }
+
+  private onSyncStatus(status: string): void {
+    const online = status === 'synced' || status === 'syncing'
+    if (online === this.online) return
+    this.online = online
+    if (online) {
+      if (this.wasOnline) this.io.say('relay online')
+      this.wasOnline = true
+      this.wake.wake()
+    } else if (this.wasOnline && status !== 'connecting') {
+      this.io.say('relay offline')
+    }
+  }
+
+  // ── art ───────────────────────────────────────────────────────────────────────────────────────────
+
+  private refuse(artwork: string, code: string, message: string): void {
+    this.refusedSinceReport.add(artwork)
+    if (!this.refusedPrinted.has(artwork)) {
+      this.refusedPrinted.add(artwork)
+      this.io.say(`refused ${artwork} ${code}`)
+      this.io.warn(message)
+    }
+  }
+
+  private async artLoop(): Promise<void> {
+    let failures = 0
+    while (this.running) {
+      if (!this.paired) {
+        await this.wake.wait(ART_SYNC_MS)
+        continue
+      }
+      let ok = true
+      try {
+        const caps = this.display.capabilities
+        this.playlist = filterForDisplay(await this.source.load(), caps)
+        this.cache.pin(this.playlist.map((i) => i.artwork))
+        this.playback.setPlaylist(this.playlist)
+        for (const item of this.playlist) {
+          if (!this.running || !this.paired) break
+          if (this.cache.has(item.artwork)) continue
+          ok = (await this.fetchArt(item.artwork)) && ok
+        }
+      } catch (error) {
+        ok = false
+        this.io.warn(`art sync: ${(error as Error).message}`)
+      }
+      failures = ok ? 0 : failures + 1
+      await this.wake.wait(ok ? ART_SYNC_MS : Math.min(ART_SYNC_MS, 250 * 2 ** Math.min(failures, 7)))
+    }
+  }
+
+  /** Downloads one blob into the cache; false when it should be tried again later. */
+  private async fetchArt(artwork: string): Promise<boolean> {
+    this.io.say(`downloading ${artwork}`)
+    const bar = progressBar(this.io.progress, artwork.slice(0, 19))
+    try {
+      await this.downloader.download(this.cache, artwork, (received, total) => bar.update(received, total))
+      bar.done()
+      this.refusedPrinted.delete(artwork)
+      this.io.say(`cached ${artwork}`)
+      this.playback.retry(artwork)
+      return true
+    } catch (error) {
+      bar.done()
+      if (error instanceof BlobHashMismatchError) {
+        this.refuse(artwork, error.code, error.message)
+        return false
+      }
+      this.io.warn(`download ${artwork}: ${(error as Error).message}`)
+      return false
+    }
+  }
+
+  // ── heartbeats ────────────────────────────────────────────────────────────────────────────────────
+
+  status(): DeviceStatus {
+    const artwork = this.playback.artwork
+    return {
+      state: !this.paired ? 'unpaired' : artwork ? 'playing' : 'idle',
+      capabilities: this.display.capabilities,
+      ...(artwork ? { artwork } : {}),
+      playlistSize: this.playlist.length,
+      cacheBytes: this.cache.totalBytes,
+      cachedItems: this.cache.size,
+      online: this.online,
+      uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
+      ...(this.refusedSinceReport.size ? { refused: [...this.refusedSinceReport].slice(0, 100) } : {}),
+    }
+  }
+
+  /**
+   * A DEVICE_STATUS every heartbeat interval, into the durable outbox: offline, they queue and go in
+   * one batch when the relay is back (each exactly once — the outbox resends with stable keys).
+   */
+  private async heartbeatLoop(): Promise<void> {
+    const interval = this.config.heartbeatSeconds * 1000
+    let next = Date.now()
+    while (this.running) {
+      if (Date.now() >= next) {
+        try {
+          await this.client.append(deviceStreamKey(this.identityId), 'DEVICE_STATUS', this.status())
+          this.refusedSinceReport.clear()
+        } catch (error) {
+          this.io.warn(`heartbeat: ${(error as Error).message}`)
+        }
+        next = Date.now() + interval
+      }
+      await this.wake.wait(Math.max(0, next - Date.now()))
+    }
+  }
+}
