@@ -180,7 +180,9 @@ describe('history and frames', () => {
     doc.undo()
     expect(doc.current).toBe(2)
     // Frames: 100 ms, 300 ms, 300 ms (the new frame copies the current timing).
-    expect([doc.frameAt(0), doc.frameAt(99), doc.frameAt(100), doc.frameAt(399), doc.frameAt(400), doc.frameAt(700)]).toEqual([0, 0, 1, 1, 2, 0])
+    expect([doc.frameAt(0), doc.frameAt(99), doc.frameAt(100), doc.frameAt(399), doc.frameAt(400), doc.frameAt(700)]).toEqual([
+      0, 0, 1, 1, 2, 0,
+    ])
     doc.deleteFrame()
     doc.deleteFrame()
     expect(doc.deleteFrame()).toBe(false)

@@ -8,10 +8,11 @@ async function secret(): Promise<BackupSecret> {
   return { identityId: 'alice-1', accountId: 'acc-alice-1', displayName: 'Alice', privateKey: jwk }
 }
 
-const code = async (p: Promise<unknown>) => p.then(
-  () => 'resolved',
-  (e: unknown) => (e instanceof BackupError ? e.code : String(e)),
-)
+const code = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof BackupError ? e.code : String(e)),
+  )
 
 describe('identity backup', () => {
   it('seals with PBKDF2-SHA256 ≥ 310,000 and AES-256-GCM, and opens with the passphrase only', async () => {

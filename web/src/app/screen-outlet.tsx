@@ -50,9 +50,7 @@ export function ScreenOutlet() {
       <main id="main" ref={main} tabIndex={-1}>
         <h1 tabIndex={-1}>Not found</h1>
         <p>There is no page at {path}.</p>
-        <p>
-          Try {ROUTES.filter((r) => r.nav).map((r, i) => [i > 0 ? ', ' : '', <a href={r.path}>{r.title}</a>])}.
-        </p>
+        <p>Try {ROUTES.filter((r) => r.nav).map((r, i) => [i > 0 ? ', ' : '', <a href={r.path}>{r.title}</a>])}.</p>
       </main>
     )
   }

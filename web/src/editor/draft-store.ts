@@ -28,7 +28,7 @@ export async function saveDraftLocally(row: DraftRow): Promise<void> {
 }
 
 export async function listLocalDrafts(): Promise<DraftRow[]> {
-  return (await open().drafts.orderBy('updatedAt').reverse().toArray())
+  return await open().drafts.orderBy('updatedAt').reverse().toArray()
 }
 
 export async function deleteLocalDraft(id: string): Promise<void> {

@@ -4,14 +4,7 @@
  * writes through the SyncClient's outbox (so they work offline), sessions by signed challenge (login).
  * Which identity is active is remembered in localStorage (ids only, nothing secret).
  */
-import {
-  DexieLocalLog,
-  IndexedDbKeyStore,
-  SyncClient,
-  login,
-  type Session,
-  type SyncStatus,
-} from '@pixpax/client-sdk'
+import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, type Session, type SyncStatus } from '@pixpax/client-sdk'
 import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Signer } from '@pixpax/shared'
 import { Store } from '../app/store.js'
 import { openBackup, sealBackup, type BackupFile } from './backup.js'
@@ -20,6 +13,8 @@ export interface ActiveIdentity {
   identityId: string
   accountId: string
   displayName: string
+  /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (ensureAccount). */
+  opensAccount?: boolean
 }
 
 export interface IdentityState {
@@ -42,6 +37,7 @@ export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 
 const keys = new IndexedDbKeyStore('pixpax-keys')
 let client: SyncClient | undefined
 let signer: Signer | undefined
+let openingAccount = false
 
 function update(change: Partial<IdentityState>): void {
   identityState.set({ ...identityState.value, ...change })
@@ -85,11 +81,35 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
   const refresh = () => update({ sync: c.status, pending: countPending(c) })
   c.on('status', refresh)
   c.on('acked', refresh)
-  c.on('rejected', (entry) => update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.code ?? 'unknown'}` }))
+  c.on('rejected', (entry) =>
+    update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.code ?? 'unknown'}` }),
+  )
+  c.on('receipt', (logged) => {
+    if (logged.streamKey === `identity/${identity.identityId}`) void ensureAccount(c, identity)
+  })
   client = c
   update({ phase: 'ready', identity, publicKeyId: key.publicKeyId, sync: c.status, pending: countPending(c) })
   c.start()
+  await ensureAccount(c, identity)
   return c
+}
+
+/**
+ * Opens the identity's account (ACCOUNT_CREATED) once the relay has confirmed the identity. Both could
+ * be queued at once, but the sync client then may verify the account's delivery before it has applied
+ * the identity's (KEY_UNKNOWN, quarantined); waiting for the identity's confirmation avoids that.
+ */
+async function ensureAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
+  if (!identity.opensAccount || openingAccount || !c.head(`identity/${identity.identityId}`)) return
+  openingAccount = true
+  try {
+    await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
+    delete identity.opensAccount
+    localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+    update({ pending: countPending(c) })
+  } finally {
+    openingAccount = false
+  }
 }
 
 /** Opens the identity remembered on this device, if its key is still here. */
@@ -110,14 +130,14 @@ export async function restoreIdentity(): Promise<void> {
 }
 
 /**
- * Creates a person identity and its account on this device: a new non-extractable key, the self-signed
- * IDENTITY_CREATED and the ACCOUNT_CREATED that makes it the account's owner — both signed and queued at
- * once, sent when the relay is reachable.
+ * Creates a person identity on this device: a new non-extractable key and the self-signed
+ * IDENTITY_CREATED, signed and queued at once (sent when the relay is reachable); the ACCOUNT_CREATED
+ * that makes it its account's owner follows once the relay has confirmed the identity (ensureAccount).
  */
 export async function createIdentity(displayName: string): Promise<ActiveIdentity> {
   const name = displayName.trim()
   if (name.length < 1 || name.length > 100) throw new Error('a display name has 1 to 100 characters')
-  const identity: ActiveIdentity = { identityId: randomId('u-'), accountId: randomId('a-'), displayName: name }
+  const identity: ActiveIdentity = { identityId: randomId('u-'), accountId: randomId('a-'), displayName: name, opensAccount: true }
   const key = await keys.create(identity.identityId)
   localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
   const c = await openClient(identity, key)
@@ -127,7 +147,6 @@ export async function createIdentity(displayName: string): Promise<ActiveIdentit
     kind: 'person',
     displayName: name,
   })
-  await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: name })
   update({ pending: countPending(c) })
   return identity
 }

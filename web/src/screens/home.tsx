@@ -7,7 +7,9 @@ export default function Home() {
   return (
     <section class="screen">
       <h1 tabIndex={-1}>PixPax</h1>
-      <p class="lead">Draw pixel art anywhere — offline too. Everything you make is signed on this device and synced with receipts anyone can verify.</p>
+      <p class="lead">
+        Draw pixel art anywhere — offline too. Everything you make is signed on this device and synced with receipts anyone can verify.
+      </p>
       <div class="cards">
         <Link href="/editor" class="card">
           <strong>Draw</strong>

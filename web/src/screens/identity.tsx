@@ -45,7 +45,9 @@ export default function IdentityScreen() {
           <code>{state.publicKeyId}</code> (non-extractable, in this browser)
         </dd>
         <dt>Relay session</dt>
-        <dd data-testid="session">{state.session ? `signed in until ${new Date(state.session.expiresAt).toLocaleString()}` : 'not signed in'}</dd>
+        <dd data-testid="session">
+          {state.session ? `signed in until ${new Date(state.session.expiresAt).toLocaleString()}` : 'not signed in'}
+        </dd>
       </dl>
       <button
         type="button"
@@ -68,7 +70,10 @@ export default function IdentityScreen() {
           void run(async () => {
             if (passphrase !== confirm) throw new Error('the two passphrases differ')
             const file = await exportBackup(passphrase)
-            downloadBlob(new Blob([JSON.stringify(file, null, 2)], { type: 'application/json' }), `pixpax-backup-${identity.identityId}.json`)
+            downloadBlob(
+              new Blob([JSON.stringify(file, null, 2)], { type: 'application/json' }),
+              `pixpax-backup-${identity.identityId}.json`,
+            )
             setPassphrase('')
             setConfirm('')
             return 'Backup saved. Keep the file and the passphrase apart; the backup works once this device has synced.'
@@ -77,8 +82,8 @@ export default function IdentityScreen() {
       >
         <h2 id="backup-heading">Encrypted backup</h2>
         <p>
-          The backup holds a recovery key for this identity, encrypted with your passphrase (PBKDF2-SHA256, 310,000 iterations, AES-256-GCM). Import
-          it in another browser to use your identity there.
+          The backup holds a recovery key for this identity, encrypted with your passphrase (PBKDF2-SHA256, 310,000 iterations,
+          AES-256-GCM). Import it in another browser to use your identity there.
         </p>
         <label for="backup-passphrase">Passphrase (at least {MIN_PASSPHRASE_LENGTH} characters)</label>
         <input
@@ -90,7 +95,13 @@ export default function IdentityScreen() {
           onInput={(e) => setPassphrase(e.currentTarget.value)}
         />
         <label for="backup-confirm">Repeat the passphrase</label>
-        <input id="backup-confirm" type="password" autoComplete="new-password" value={confirm} onInput={(e) => setConfirm(e.currentTarget.value)} />
+        <input
+          id="backup-confirm"
+          type="password"
+          autoComplete="new-password"
+          value={confirm}
+          onInput={(e) => setConfirm(e.currentTarget.value)}
+        />
         <button type="submit" class="primary" disabled={busy || passphrase.length < MIN_PASSPHRASE_LENGTH}>
           Export backup
         </button>

@@ -57,7 +57,15 @@ export default function Onboarding() {
         <h2 id="create-heading">Create your identity</h2>
         <p>A signing key is made in this browser and never leaves it. You can add other devices later with a backup.</p>
         <label for="display-name">Display name</label>
-        <input id="display-name" name="displayName" required maxLength={100} autoComplete="nickname" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input
+          id="display-name"
+          name="displayName"
+          required
+          maxLength={100}
+          autoComplete="nickname"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
         <button type="submit" class="primary" disabled={busy || name.trim() === ''}>
           Create identity
         </button>

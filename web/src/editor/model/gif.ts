@@ -12,7 +12,10 @@ function nearest(color: number, palette: number[]): number {
   let bestDistance = Infinity
   for (let i = 0; i < palette.length; i++) {
     const p = palette[i]!
-    const d = ((p >>> 24) - (color >>> 24)) ** 2 + (((p >>> 16) & 0xff) - ((color >>> 16) & 0xff)) ** 2 + (((p >>> 8) & 0xff) - ((color >>> 8) & 0xff)) ** 2
+    const d =
+      ((p >>> 24) - (color >>> 24)) ** 2 +
+      (((p >>> 16) & 0xff) - ((color >>> 16) & 0xff)) ** 2 +
+      (((p >>> 8) & 0xff) - ((color >>> 8) & 0xff)) ** 2
     if (d < bestDistance) {
       bestDistance = d
       best = i
