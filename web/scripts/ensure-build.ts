@@ -6,7 +6,7 @@
  *   node --import tsx web/scripts/ensure-build.ts [--force]
  */
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,8 +46,38 @@ export function staleReason(): string | undefined {
   return source > built ? 'the web sources changed since the last build' : undefined
 }
 
+const LOCK = join(WEB_DIR, '.build-lock')
+const LOCK_STALE_MS = 5 * 60_000
+
+/**
+ * Two test files (or `pnpm start` beside a test run) may ask at once: one builds, the others wait for
+ * its lock (a directory: mkdir is atomic) to go, then find the build fresh. A lock left by a killed
+ * build is taken over after LOCK_STALE_MS.
+ */
+function withBuildLock<T>(work: () => T): T {
+  const tick = new Int32Array(new SharedArrayBuffer(4))
+  for (;;) {
+    try {
+      mkdirSync(LOCK)
+      break
+    } catch {
+      if (Date.now() - newestMtime(LOCK) > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true })
+      else Atomics.wait(tick, 0, 0, 200) // a synchronous pause: this runs before any event loop work
+    }
+  }
+  try {
+    return work()
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true })
+  }
+}
+
 /** Builds web/dist with Vite (output shown) if it is missing or stale; throws if the build fails. */
 export function ensureWebBuild(options: { force?: boolean; log?: (line: string) => void } = {}): boolean {
+  return withBuildLock(() => buildIfNeeded(options))
+}
+
+function buildIfNeeded(options: { force?: boolean; log?: (line: string) => void }): boolean {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
   const reason = options.force ? 'a build was asked for' : staleReason()
   if (!reason) {
