@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningRelay } from '../../sync-server/test/support/relay-harness.js'
-import { launchChromium, screenshot } from './support/browser.js'
+import { launchChromium, screenshot, seriousAxeViolations } from './support/browser.js'
 import { decodePng } from './support/png-decode.js'
 import { startWebRelay } from './support/web-relay.js'
 
@@ -209,5 +209,21 @@ describe('PixPax web app in Chromium', () => {
     } finally {
       await second.close()
     }
+  })
+  it('every screen passes axe-core (WCAG 2.1 A/AA) with no serious or critical violation, in both themes', async () => {
+    const found: Record<string, unknown> = {}
+    for (const theme of ['dark', 'light'] as const) {
+      await page.goto(relay.url)
+      await page.evaluate((t) => localStorage.setItem('pixpax.theme', t), theme)
+      for (const path of ['/', '/editor', '/identity', '/welcome']) {
+        await page.goto(relay.url + path)
+        await page.locator('main h1').waitFor()
+        expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme)
+        const violations = await seriousAxeViolations(page)
+        if (violations.length > 0) found[`${theme} ${path}`] = violations
+      }
+      await screenshot(page, `07-editor-${theme}`)
+    }
+    expect(found).toEqual({})
   })
 })
