@@ -96,4 +96,28 @@ describe('IndexedDbKeyStore specifics', () => {
     const reloaded = await new IndexedDbKeyStore('keys', { indexedDB, IDBKeyRange }).load('alice')
     expect(reloaded!.publicKeyId).toBe(signer.publicKeyId)
   })
+  it('adopts a key made elsewhere (the recovery key of a backup) as non-extractable, refusing an existing id and a bad JWK', async () => {
+    const indexedDB = new IDBFactory()
+    const store = new IndexedDbKeyStore('keys', { indexedDB, IDBKeyRange })
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
+    const jwk = PrivateJwkSchema.parse(await crypto.subtle.exportKey('jwk', pair.privateKey))
+    const signer = await store.adopt('bob', jwk)
+    expect(signer.publicKey).toEqual({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y })
+    const message = new TextEncoder().encode('hello')
+    const signature = await signer.sign(message)
+    const valid = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pair.publicKey, signature as BufferSource, message)
+    expect(valid).toBe(true)
+    await store.close()
+    const reopened = new IndexedDbKeyStore('keys', { indexedDB, IDBKeyRange })
+    expect((await reopened.load('bob'))!.publicKeyId).toBe(signer.publicKeyId)
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: unknown) => (e as KeyStoreError).code,
+      )
+    expect(await code(reopened.adopt('bob', jwk))).toBe('KEY_EXISTS')
+    expect(await code(reopened.adopt('carol', { ...jwk, d: 'AAAA' }))).toBe('KEY_INVALID')
+    expect(await code(reopened.adopt('no spaces', jwk))).toBe('INVALID_ID')
+    expect(await reopened.list()).toEqual(['bob'])
+  })
 })

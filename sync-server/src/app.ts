@@ -40,6 +40,7 @@ import { LocalNotifier, type ReceiptNotifier } from './sync/notifier.js'
 import { SharedReads } from './sync/shared-reads.js'
 import type { DeliveryBatch } from './sync/sync-session.js'
 import { syncRoutes } from './sync/sync-route.js'
+import { registerWebApp, type ShellFallback } from './web/web-app.js'
 
 export interface AppDeps {
   config: RelayConfig
@@ -175,9 +176,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     )
   })
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error))
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
-  )
+  const web: { shell?: ShellFallback } = {}
+  app.setNotFoundHandler((request, reply) => {
+    if (web.shell?.(request, reply)) return
+    sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))
+  })
 
   // Before every route: sessions, read access and the rate limiter (which hooks routes defined after it).
   await app.register(authPlugin)
@@ -195,6 +198,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(socialRoutes)
   await app.register(economyRoutes)
   await app.register(deviceRoutes)
+  // The web PWA on the same origin (web/dist unless WEB_DIST_DIR says otherwise; absent: API only).
+  web.shell = await registerWebApp(app, config.WEB_DIST_DIR)
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.
   app.addHook('onReady', async () => {
     await log.ready()

@@ -3,11 +3,21 @@
  * NON-extractable private key, stored as the CryptoKey object itself: IndexedDB structured-clones a
  * CryptoKey with its extractable flag, so the private key can sign but no script — ours included — can
  * ever read its bytes (XSS can use it while the page is open, but cannot copy it away). The public JWK
- * is stored beside it. There is no export or backup: a lost browser profile is a lost key, which is why
- * identities can add keys (KEY_ADDED) from another device.
+ * is stored beside it. There is no export: a lost browser profile is a lost key, which is why identities
+ * can add keys (KEY_ADDED) from another device. `adopt` stores a key that came from elsewhere (a backup
+ * file's recovery key), non-extractable from then on.
  */
 import { Dexie, type Table } from 'dexie'
-import { generateWebCryptoKeyPair, jwkThumbprint, webCryptoSigner, type PublicJwk, type Signer } from '@pixpax/shared'
+import {
+  generateWebCryptoKeyPair,
+  importWebCryptoPrivateKey,
+  jwkThumbprint,
+  publicJwk,
+  webCryptoSigner,
+  type PrivateJwk,
+  type PublicJwk,
+  type Signer,
+} from '@pixpax/shared'
 import { assertIdentityId, KeyStoreError, type KeyStore } from './key-store.js'
 
 /** One stored key. */
@@ -53,6 +63,32 @@ export class IndexedDbKeyStore implements KeyStore {
   async create(identityId: string): Promise<Signer> {
     assertIdentityId(identityId)
     const { privateKey, publicKey } = await generateWebCryptoKeyPair(false)
+    const row: KeyRow = { identityId, privateKey, publicKey, publicKeyId: jwkThumbprint(publicKey), createdAt: Date.now() }
+    try {
+      await this.#db.keys.add(row)
+    } catch (error) {
+      if ((error as Error).name === 'ConstraintError') {
+        throw new KeyStoreError('KEY_EXISTS', `identity ${identityId} already has a key`, { cause: error })
+      }
+      throw error
+    }
+    return webCryptoSigner(privateKey, publicKey)
+  }
+
+  /**
+   * Stores a private key made elsewhere (the web app's encrypted backup holds one) as a non-extractable
+   * CryptoKey for `identityId`. Same refusals as `create` (`KEY_EXISTS`, `INVALID_ID`); `KEY_INVALID` if
+   * the JWK is not a P-256 private key.
+   */
+  async adopt(identityId: string, privateJwk: PrivateJwk): Promise<Signer> {
+    assertIdentityId(identityId)
+    let privateKey: CryptoKey
+    try {
+      privateKey = await importWebCryptoPrivateKey(privateJwk, false)
+    } catch (error) {
+      throw new KeyStoreError('KEY_INVALID', 'the key to adopt is not a P-256 private JWK', { cause: error })
+    }
+    const publicKey = publicJwk(privateJwk)
     const row: KeyRow = { identityId, privateKey, publicKey, publicKeyId: jwkThumbprint(publicKey), createdAt: Date.now() }
     try {
       await this.#db.keys.add(row)

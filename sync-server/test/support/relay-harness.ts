@@ -141,6 +141,8 @@ export function relayEnv(options: {
     DATA_DIR: options.dataDir,
     DATABASE_SCHEMA: options.schema,
     LOG_LEVEL: 'silent',
+    // API only unless a test serves the web build on purpose (web/test passes WEB_DIST_DIR).
+    WEB_DIST_DIR: join(options.dataDir, 'no-web-build'),
     // Tests and benchmarks send far more than a person would from one address.
     RATE_LIMIT_PER_IP: '1000000000',
     RATE_LIMIT_PER_IDENTITY: '1000000000',

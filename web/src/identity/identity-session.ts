@@ -1,0 +1,209 @@
+/**
+ * The identity this browser acts as, and its sync engine. Everything goes through client-sdk: the key
+ * lives in IndexedDB as a non-extractable CryptoKey (IndexedDbKeyStore), receipts in the Dexie local log,
+ * writes through the SyncClient's outbox (so they work offline), sessions by signed challenge (login).
+ * Which identity is active is remembered in localStorage (ids only, nothing secret).
+ */
+import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, type Session, type SyncStatus } from '@pixpax/client-sdk'
+import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Signer } from '@pixpax/shared'
+import { Store } from '../app/store.js'
+import { openBackup, sealBackup, type BackupFile } from './backup.js'
+
+export interface ActiveIdentity {
+  identityId: string
+  accountId: string
+  displayName: string
+  /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (ensureAccount). */
+  opensAccount?: boolean
+}
+
+export interface IdentityState {
+  /** `loading` until the stored identity (if any) is opened. */
+  phase: 'loading' | 'none' | 'ready'
+  identity?: ActiveIdentity
+  publicKeyId?: string
+  sync: SyncStatus
+  /** Receipts signed here and not yet confirmed by the relay. */
+  pending: number
+  session?: Session
+  error?: string
+}
+
+const ACTIVE_KEY = 'pixpax.identity'
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
+
+export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 'offline', pending: 0 })
+
+const keys = new IndexedDbKeyStore('pixpax-keys')
+let client: SyncClient | undefined
+let signer: Signer | undefined
+let openingAccount = false
+
+function update(change: Partial<IdentityState>): void {
+  identityState.set({ ...identityState.value, ...change })
+}
+
+function randomId(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return prefix + Array.from(bytes, (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('')
+}
+
+function relayUrl(): string {
+  return location.origin
+}
+
+export function syncClient(): SyncClient | undefined {
+  return client
+}
+
+/** A session token for the relay's read routes, opened on demand and reused until it expires. */
+async function token(): Promise<string | undefined> {
+  const current = identityState.value.session
+  if (current && Date.parse(current.expiresAt) - Date.now() > 60_000) return current.token
+  return (await signIn().catch(() => undefined))?.token
+}
+
+function countPending(c: SyncClient): number {
+  return c.pending().filter((e) => e.state === 'queued' || e.state === 'sent').length
+}
+
+async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncClient> {
+  await client?.stop()
+  signer = key
+  const c = await SyncClient.open({
+    relayUrl: relayUrl(),
+    log: new DexieLocalLog(`pixpax-log-${identity.identityId}`),
+    identityId: identity.identityId,
+    signer: key,
+    streams: [`account/${identity.accountId}`],
+    token,
+  })
+  const refresh = () => update({ sync: c.status, pending: countPending(c) })
+  c.on('status', refresh)
+  c.on('acked', refresh)
+  c.on('rejected', (entry) =>
+    update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.code ?? 'unknown'}` }),
+  )
+  c.on('receipt', (logged) => {
+    if (logged.streamKey === `identity/${identity.identityId}`) void ensureAccount(c, identity)
+  })
+  client = c
+  update({ phase: 'ready', identity, publicKeyId: key.publicKeyId, sync: c.status, pending: countPending(c) })
+  c.start()
+  await ensureAccount(c, identity)
+  return c
+}
+
+/**
+ * Opens the identity's account (ACCOUNT_CREATED) once the relay has confirmed the identity. Both could
+ * be queued at once, but the sync client then may verify the account's delivery before it has applied
+ * the identity's (KEY_UNKNOWN, quarantined); waiting for the identity's confirmation avoids that.
+ */
+async function ensureAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
+  if (!identity.opensAccount || openingAccount || !c.head(`identity/${identity.identityId}`)) return
+  openingAccount = true
+  try {
+    await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
+    delete identity.opensAccount
+    localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+    update({ pending: countPending(c) })
+  } finally {
+    openingAccount = false
+  }
+}
+
+/** Opens the identity remembered on this device, if its key is still here. */
+export async function restoreIdentity(): Promise<void> {
+  const saved = localStorage.getItem(ACTIVE_KEY)
+  if (!saved) return update({ phase: 'none' })
+  try {
+    const identity = JSON.parse(saved) as ActiveIdentity
+    const key = await keys.load(identity.identityId)
+    if (!key) {
+      localStorage.removeItem(ACTIVE_KEY)
+      return update({ phase: 'none' })
+    }
+    await openClient(identity, key)
+  } catch (error) {
+    update({ phase: 'none', error: `could not open the saved identity: ${(error as Error).message}` })
+  }
+}
+
+/**
+ * Creates a person identity on this device: a new non-extractable key and the self-signed
+ * IDENTITY_CREATED, signed and queued at once (sent when the relay is reachable); the ACCOUNT_CREATED
+ * that makes it its account's owner follows once the relay has confirmed the identity (ensureAccount).
+ */
+export async function createIdentity(displayName: string): Promise<ActiveIdentity> {
+  const name = displayName.trim()
+  if (name.length < 1 || name.length > 100) throw new Error('a display name has 1 to 100 characters')
+  const identity: ActiveIdentity = { identityId: randomId('u-'), accountId: randomId('a-'), displayName: name, opensAccount: true }
+  const key = await keys.create(identity.identityId)
+  localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  const c = await openClient(identity, key)
+  await c.append(`identity/${identity.identityId}`, 'IDENTITY_CREATED', {
+    publicKey: key.publicKey,
+    accountId: identity.accountId,
+    kind: 'person',
+    displayName: name,
+  })
+  update({ pending: countPending(c) })
+  return identity
+}
+
+/** Opens a relay session by signing its challenge with this device's key (docs/auth.md). */
+export async function signIn(): Promise<Session> {
+  const identity = identityState.value.identity
+  if (!identity || !signer) throw new Error('no identity on this device')
+  const session = await login(relayUrl(), identity.identityId, signer)
+  update({ session })
+  return session
+}
+
+/**
+ * Exports an encrypted backup. The device key cannot leave IndexedDB, so this makes a recovery key,
+ * adds it to the identity (KEY_ADDED, queued like any write) and seals it in the file.
+ */
+export async function exportBackup(passphrase: string): Promise<BackupFile> {
+  const identity = identityState.value.identity
+  if (!identity || !client) throw new Error('no identity on this device')
+  const pair = await generateWebCryptoKeyPair(true)
+  const privateKey = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as PrivateJwk
+  const file = await sealBackup(
+    { identityId: identity.identityId, accountId: identity.accountId, displayName: identity.displayName, privateKey },
+    passphrase,
+  )
+  await client.append(`identity/${identity.identityId}`, 'KEY_ADDED', { publicKey: pair.publicKey })
+  update({ pending: countPending(client) })
+  return file
+}
+
+/** Imports a backup: its recovery key becomes this browser's (non-extractable) key for the identity. */
+export async function importBackup(file: BackupFile, passphrase: string): Promise<ActiveIdentity> {
+  const secret = await openBackup(file, passphrase)
+  const identity: ActiveIdentity = {
+    identityId: secret.identityId,
+    accountId: secret.accountId,
+    displayName: secret.displayName ?? secret.identityId,
+  }
+  if (await keys.load(identity.identityId)) throw new Error('this identity is already on this device')
+  const key = await keys.adopt(identity.identityId, secret.privateKey)
+  if (key.publicKeyId !== jwkThumbprint(key.publicKey)) throw new Error('the backup key is inconsistent')
+  localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  await openClient(identity, key)
+  return identity
+}
+
+/** Forgets the identity on this device: its key and local log are deleted (export a backup first). */
+export async function forgetIdentity(): Promise<void> {
+  const identity = identityState.value.identity
+  await client?.stop()
+  client = undefined
+  signer = undefined
+  if (identity) {
+    await keys.delete(identity.identityId)
+    indexedDB.deleteDatabase(`pixpax-log-${identity.identityId}`)
+  }
+  localStorage.removeItem(ACTIVE_KEY)
+  identityState.set({ phase: 'none', sync: 'offline', pending: 0 })
+}

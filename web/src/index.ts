@@ -1,2 +1,0 @@
-/** @pixpax/web — skeleton; built out by its own issue. */
-export {}
