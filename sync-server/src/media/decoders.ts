@@ -52,6 +52,9 @@ export class ColorStats {
   }
 }
 
+// Every upload is a different image: libvips's operation cache would only hold memory (up to 50 MB).
+sharp.cache(false)
+
 const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
