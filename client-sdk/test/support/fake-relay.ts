@@ -80,7 +80,16 @@ export class FakeRelay {
     for (const send of held) send()
   }
 
+  private cached: { size: number; tree: ReturnType<FakeRelay['buildTree']> } | undefined
+  private readonly notes = new Map<number, string>()
+
+  /** The tree at the current size (built once per size). */
   private tree() {
+    if (this.cached?.size !== this.leaves.length) this.cached = { size: this.leaves.length, tree: this.buildTree() }
+    return this.cached.tree
+  }
+
+  private buildTree() {
     const result = integrate(sha256, EMPTY_TREE, this.leaves)
     const files = new Map([...result.tiles, ...result.entryBundles].map((o) => [o.path, o.bytes]))
     const hashAt = hashAtFromTiles(
@@ -94,7 +103,8 @@ export class FakeRelay {
   /** The checkpoint member for a connection that last saw `from` leaves. */
   async checkpoint(from: number): Promise<{ note: string; consistency?: { from: number; hashes: string[] } }> {
     const t = this.tree()
-    const note = await signCheckpoint({ origin: ORIGIN, size: t.size, root: t.root }, ORIGIN, this.key)
+    const note = this.notes.get(t.size) ?? (await signCheckpoint({ origin: ORIGIN, size: t.size, root: t.root }, ORIGIN, this.key))
+    this.notes.set(t.size, note)
     if (from === 0 || from >= t.size) return { note }
     return { note, consistency: { from, hashes: (await consistencyProof(sha256, from, t.size, t.hashAt)).map(base64Encode) } }
   }
