@@ -1,4 +1,10 @@
 import {
+  base64Decode,
+  leafData,
+  leafHash,
+  verifyConsistency,
+  verifyMultiInclusion,
+  verifySignedCheckpoint,
   buildReceipt,
   canonicalBytes,
   formatSignature,
@@ -8,7 +14,7 @@ import {
   type ServerMessage,
   type Signer,
 } from '@pixpax/shared'
-import { nodeSha256, nodeSigner } from '@pixpax/shared/node'
+import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startTestRelay, type TestRelay } from '../src/testing.js'
@@ -201,5 +207,42 @@ describe('sync protocol over a real socket (PGlite + fs)', () => {
     c.send({ type: 'heads', id: 'h2', streams: ['pixbook/acc-other/book'] })
     expect(await c.next((m) => m.type === 'error')).toMatchObject({ id: 'h2', code: 'FORBIDDEN', fatal: false })
     c.close()
+  })
+  it('sends its checkpoint after welcome and with every batch, proves each batch in it, and proves growth consistent', async () => {
+    const http = url.replace('ws', 'http').replace('/v1/sync', '')
+    const relayKey = (await (await fetch(`${http}/v1/relay`)).json()) as {
+      publicKey: Parameters<typeof verifySignedCheckpoint>[1]['publicKey']
+    }
+    const key = { name: 'pixpax.local/log', publicKey: relayKey.publicKey }
+    const served = await (await fetch(`${http}/v1/log/checkpoint`)).text()
+    const held = await verifySignedCheckpoint(served, key, nodeVerifier())
+    const c = await Client.connect(url)
+    c.send({ type: 'hello', v: 1, token })
+    const first = await c.next((m) => m.type === 'checkpoint')
+    expect(first).toEqual({ type: 'checkpoint', checkpoint: { note: served } }) // nothing held yet: no proof
+    c.send({ type: 'subscribe', streams: [{ key: bookKey }] })
+    const batch = await c.next((m) => m.type === 'receipts' && m.stream === bookKey)
+    if (batch.type !== 'receipts') throw new Error('expected receipts')
+    expect(batch.checkpoint.note).toBe(served)
+    const leaves = batch.receipts.map((d) => {
+      const r = d.receipt as Receipt
+      return leafHash(nodeSha256, leafData({ eventId: r.eventId, hash: r.hash, seq: d.seq, stream: bookKey }))
+    })
+    const positions = batch.receipts.map((d) => d.position)
+    const proof = batch.proof.map((h) => base64Decode(h)!)
+    expect(verifyMultiInclusion(nodeSha256, positions, leaves, held.size, proof, held.root)).toBe(true)
+    c.close()
+    // A client holding that checkpoint reconnects; the log grows; what it is sent is proven to extend it.
+    const again = await Client.connect(url)
+    again.send({ type: 'hello', v: 1, token, checkpointSize: held.size })
+    expect(await again.next((m) => m.type === 'checkpoint')).toEqual({ type: 'checkpoint', checkpoint: { note: served } })
+    await post([await next('CARD_ADDED', { cardId: 'grown', artHash: 'sha256:' + 'ef'.repeat(32) })])
+    const grown = await again.next((m) => m.type === 'checkpoint')
+    if (grown.type !== 'checkpoint') throw new Error('expected a checkpoint')
+    const bigger = await verifySignedCheckpoint(grown.checkpoint.note, key, nodeVerifier())
+    expect(grown.checkpoint.consistency?.from).toBe(held.size)
+    const hashes = grown.checkpoint.consistency!.hashes.map((h) => base64Decode(h)!)
+    expect(verifyConsistency(nodeSha256, held.size, bigger.size, hashes, held.root, bigger.root)).toBe(true)
+    again.close()
   })
 })

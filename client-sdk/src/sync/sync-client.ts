@@ -22,6 +22,7 @@
 import {
   canonicalBytes,
   checkReceipt,
+  checkStreamRef,
   evaluateReceipt,
   isErrorCode,
   nobleSha256,
@@ -121,6 +122,8 @@ export interface SyncClientOptions {
   pushBatch?: number
 }
 
+/** The ledger keeps neither canonical bytes nor signatures; replayed receipts need none. */
+const NOT_KEPT = new Uint8Array(0)
 const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL', 'SLOW_CONSUMER'])
 const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
 const OPEN = 1
@@ -167,6 +170,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private connectAttempts = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private pushSeq = 0
+  /** rebaseWhenCaughtUp's waits for a stream's head to reach a seq. */
+  private readonly headWaiters = new Map<string, Array<{ seq: number; done: () => void }>>()
   /** Checkpoints are verified one at a time, in the order they arrived. */
   private checkpointChain: Promise<unknown> = Promise.resolve()
   private readonly verifier: SignatureVerifier
@@ -213,8 +218,20 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return client
   }
 
+  /**
+   * Rebuilds the ledger from a receipt of the local log. It was verified before it was written (and the
+   * log checks its chains when it opens), so it is not parsed, canonicalized and hashed again: start-up
+   * costs a map update per receipt, not a verification.
+   */
   private replayTrusted(logged: LoggedReceipt): void {
-    const checked = checkReceipt(logged.receipt, this.sha256)
+    const { receipt } = logged
+    const checked: CheckedReceipt = {
+      receipt,
+      streamKey: logged.streamKey,
+      spec: checkStreamRef(receipt.stream),
+      canonical: NOT_KEPT,
+      signature: NOT_KEPT,
+    }
     this.ledger.apply({ checked, seq: logged.seq }, logged.position)
     this.heads.set(logged.streamKey, logged)
   }
@@ -412,6 +429,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private onDisconnect(): void {
     this.relayKey = undefined
+    this.wakeHeadWaiters() // nothing more arrives on this connection
     this.caughtUp.clear()
     this.poisoned.clear()
     this.refused.clear()
@@ -666,6 +684,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         })
     }
     await this.options.log.append(verified)
+    for (const key of new Set(verified.map((v) => v.streamKey))) this.wakeHeadWaiters(key)
     for (const logged of verified) {
       this.emit('receipt', logged)
       const entry = mine.get(logged.receipt.hash)
@@ -888,13 +907,44 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.schedule(0)
   }
 
-  /** Waits (briefly) until the local log has the relay's head, then rebuilds pending receipts on it. */
+  /** Waits (at most 10 s) until the local log has the relay's head, then rebuilds pending receipts on it. */
   private async rebaseWhenCaughtUp(streamKey: string, headSeq: number): Promise<void> {
-    const deadline = this.now() + 10_000
-    while ((this.heads.get(streamKey)?.seq ?? 0) < headSeq && this.now() < deadline && this.ws) {
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await this.whenHeadReaches(streamKey, headSeq, 10_000)
     await this.enqueue(streamKey, () => this.rebase(streamKey))
+  }
+
+  /**
+   * Resolves once `streamKey`'s logged head reaches `seq` (woken by logVerified, no polling), when the
+   * connection drops (nothing more will arrive), or after `timeoutMs`.
+   */
+  private whenHeadReaches(streamKey: string, seq: number, timeoutMs: number): Promise<void> {
+    if ((this.heads.get(streamKey)?.seq ?? 0) >= seq || !this.ws) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        done: () => {
+          clearTimeout(timer)
+          const list = this.headWaiters.get(streamKey)
+          if (list)
+            this.headWaiters.set(
+              streamKey,
+              list.filter((w) => w !== waiter),
+            )
+          resolve()
+        },
+      }
+      const timer = setTimeout(waiter.done, timeoutMs)
+      this.headWaiters.set(streamKey, [...(this.headWaiters.get(streamKey) ?? []), waiter])
+    })
+  }
+
+  /** Wakes the waiters of `streamKey` whose seq was reached (every waiter, without a stream). */
+  private wakeHeadWaiters(streamKey?: string): void {
+    for (const [key, list] of [...this.headWaiters]) {
+      if (streamKey !== undefined && key !== streamKey) continue
+      const head = this.heads.get(key)?.seq ?? 0
+      for (const w of list) if (streamKey === undefined || w.seq <= head) w.done()
+    }
   }
 
   private async rebase(streamKey: string): Promise<void> {

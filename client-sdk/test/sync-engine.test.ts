@@ -1,0 +1,98 @@
+/**
+ * SyncClient against an in-process fake relay (support/fake-relay.ts: real keys, tree, checkpoints and
+ * proofs behind a fake socket): catch-up of proven batches, and a rebase that waits for the relay's head
+ * to be delivered — woken by the delivery, not by polling.
+ */
+import { buildReceipt, type Receipt, type Signer } from '@pixpax/shared'
+import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
+import { SyncClient } from '../src/sync/sync-client.js'
+import { buildChain, testSigner } from '../src/testing/fixtures.js'
+import { FakeRelay } from './support/fake-relay.js'
+
+const BOOK = 'pixbook/acc-1/book-1'
+
+describe('SyncClient on a fake socket', () => {
+  let relay: FakeRelay
+  let signer: Signer
+  let book: Receipt[]
+
+  beforeEach(async () => {
+    relay = new FakeRelay()
+    signer = await testSigner()
+    const identity = await buildReceipt({
+      stream: { type: 'identity', identityId: 'alice' },
+      type: 'IDENTITY_CREATED',
+      payload: { publicKey: signer.publicKey, accountId: 'acc-1', kind: 'person' },
+      identityId: 'alice',
+      signer,
+      prev: null,
+      sha256: nodeSha256,
+    })
+    book = (await buildChain({ count: 30, signer })).map((e) => e.receipt)
+    relay.add([identity, ...book])
+  })
+
+  const open = (log = new MemoryLocalLog()) =>
+    SyncClient.open({
+      relayUrl: 'http://fake',
+      log,
+      identityId: 'alice',
+      signer,
+      streams: [BOOK],
+      webSocket: relay.webSocket,
+      verifier: nodeVerifier(),
+      sha256: nodeSha256,
+      reconnect: { baseMs: 10, maxMs: 50 },
+    })
+
+  it('catches up proven batches, keeping positions and the checkpoint', async () => {
+    const log = new MemoryLocalLog()
+    const c = await open(log)
+    c.start()
+    await c.whenSynced()
+    expect(c.head(BOOK)?.seq).toBe(30)
+    expect((await log.read(BOOK)).map((r) => r.position)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(c.checkpoint?.size).toBe(31)
+    expect(c.relayPin?.publicKeyId).toBe(relay.key.publicKeyId)
+    await c.stop()
+  })
+
+  it('a conflicting push waits for the relay head to be delivered, then rebases on it', async () => {
+    const log = new MemoryLocalLog()
+    const first = await open(log)
+    first.start()
+    await first.whenSynced()
+    await first.stop()
+    // Another device moved the head while we were offline, and we wrote on the old one.
+    const theirs = await buildReceipt({
+      stream: book[0]!.stream,
+      type: 'CARD_ADDED',
+      payload: { cardId: 'theirs', artHash: 'sha256:' + 'aa'.repeat(32) },
+      identityId: 'alice',
+      signer,
+      prev: book.at(-1)!,
+      sha256: nodeSha256,
+    })
+    relay.add([theirs])
+    const c = await open(log)
+    await c.append(BOOK, 'CARD_ADDED', { cardId: 'mine', artHash: 'sha256:' + 'bb'.repeat(32) })
+    relay.holdDeliveries = true
+    const conflicts: string[][] = []
+    c.on('conflict', (e) => conflicts.push(e.rebased))
+    const pushed = relay.waitFor((m) => m.type === 'push')
+    c.start()
+    await pushed // refused with CHAIN_CONFLICT: the head it names is held back
+    relay.holdDeliveries = false
+    relay.release() // the delivery wakes the rebase
+    await c.whenSynced()
+    // One rebase, and one push of it: nothing was re-pushed blindly before the head arrived.
+    expect(relay.received.filter((m) => m.type === 'push')).toHaveLength(2)
+    expect(conflicts).toHaveLength(1)
+    expect(c.head(BOOK)?.seq).toBe(32)
+    expect(c.head(BOOK)?.receipt.payload.cardId).toBe('mine')
+    expect(c.head(BOOK)?.ack?.position).toBe(32)
+    await c.stop()
+  })
+})
