@@ -52,10 +52,13 @@ describe('devices domain', () => {
     const chain = new ChainVerifier({ verifier: nodeVerifier(), sha256: nodeSha256 })
     const device = who('dev-2', 'devacct-2')
     const stranger = who('mallory', 'acct-evil')
-    for (const r of [await created(device, 'device'), await created(stranger, 'person')]) expect((await chain.add(JSON.stringify(r))).ok).toBe(true)
+    for (const r of [await created(device, 'device'), await created(stranger, 'person')])
+      expect((await chain.add(JSON.stringify(r))).ok).toBe(true)
     const forged = await build(stranger, { type: 'device', identityId: 'dev-2' }, 'DEVICE_REGISTERED', { capabilities })
     expect(await chain.add(JSON.stringify(forged))).toMatchObject({ ok: false, code: 'NOT_AUTHORIZED' })
-    const hijack = await build(stranger, { type: 'pairing', accountId: 'acct-1', deviceIdentityId: 'dev-2' }, 'DEVICE_PAIRED', { name: 'mine' })
+    const hijack = await build(stranger, { type: 'pairing', accountId: 'acct-1', deviceIdentityId: 'dev-2' }, 'DEVICE_PAIRED', {
+      name: 'mine',
+    })
     expect(await chain.add(JSON.stringify(hijack))).toMatchObject({ ok: false, code: 'NOT_AUTHORIZED' })
     // buildReceipt checks the payload too: closed objects, integer sizes.
     await expect(
