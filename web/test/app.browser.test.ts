@@ -4,11 +4,12 @@
  * reaches the relay; draws a 16×16 piece with the editor's tools and exports a PNG whose pixels are
  * checked; exports an encrypted backup and imports it in a second, fresh browser context.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningRelay } from '../../sync-server/test/support/relay-harness.js'
-import { launchChromium, screenshot, seriousAxeViolations } from './support/browser.js'
+import { launchChromium, RESULTS_DIR, screenshot, seriousAxeViolations } from './support/browser.js'
 import { decodePng } from './support/png-decode.js'
 import { startWebRelay } from './support/web-relay.js'
 
@@ -56,7 +57,22 @@ describe('PixPax web app in Chromium', () => {
     expect(active).toBe(`${relay.url}/sw.js`)
     await page.getByText('PixPax is ready to work offline.').waitFor()
     await screenshot(page, '01-home')
-  })
+    // Figures for docs/web.md (cold load on loopback, no service worker yet): kept with the screenshots.
+    const timing = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming
+      const js = performance
+        .getEntriesByType('resource')
+        .filter((r) => r.name.endsWith('.js'))
+        .reduce((n, r) => n + (r as PerformanceResourceTiming).encodedBodySize, 0)
+      return {
+        domContentLoadedMs: Math.round(nav.domContentLoadedEventEnd),
+        firstScreenMs: Math.round(performance.getEntriesByName('pixpax:first-screen')[0]?.startTime ?? -1),
+        jsBytesTransferred: js,
+      }
+    })
+    expect(timing.firstScreenMs).toBeGreaterThan(0)
+    await writeFile(join(RESULTS_DIR, 'load-timing.json'), JSON.stringify(timing, null, 2))
+  }, 90_000)
 
   it('offline, a reload still loads the shell and its screens from the service worker', async () => {
     await first.setOffline(true)
@@ -72,7 +88,7 @@ describe('PixPax web app in Chromium', () => {
     } finally {
       await first.setOffline(false)
     }
-  })
+  }, 90_000)
 
   it('creates an identity in the browser: signed with the IndexedDB key, accepted by the relay', async () => {
     await page.goto(`${relay.url}/welcome`)
@@ -105,7 +121,7 @@ describe('PixPax web app in Chromium', () => {
       .getByText(/^signed in until/)
       .waitFor()
     await screenshot(page, '04-identity')
-  })
+  }, 90_000)
 
   it('draws a 16×16 piece with pencil, rectangle, fill, mirror and undo, and exports it as PNG', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Draw' }).click()
@@ -173,7 +189,7 @@ describe('PixPax web app in Chromium', () => {
 
     await page.getByRole('button', { name: /^Save draft/ }).click()
     await page.getByTestId('editor-status').getByText('Saved').waitFor()
-  })
+  }, 90_000)
 
   it('exports an encrypted backup and imports it in a second browser context, which then signs in', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Identity' }).click()
@@ -209,7 +225,7 @@ describe('PixPax web app in Chromium', () => {
     } finally {
       await second.close()
     }
-  })
+  }, 90_000)
   it('every screen passes axe-core (WCAG 2.1 A/AA) with no serious or critical violation, in both themes', async () => {
     const found: Record<string, unknown> = {}
     for (const theme of ['dark', 'light'] as const) {
@@ -225,5 +241,5 @@ describe('PixPax web app in Chromium', () => {
       await screenshot(page, `07-editor-${theme}`)
     }
     expect(found).toEqual({})
-  })
+  }, 90_000)
 })

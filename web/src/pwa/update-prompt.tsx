@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks'
 import { useStore } from '../app/store.js'
 import { applyUpdate, offlineReady, updateAvailable } from './register.js'
 
@@ -5,6 +6,17 @@ import { applyUpdate, offlineReady, updateAvailable } from './register.js'
 export function UpdatePrompt() {
   const needsRefresh = useStore(updateAvailable)
   const ready = useStore(offlineReady)
+  const shown = needsRefresh || ready
+  useEffect(() => {
+    // Room below the content so the fixed toast never covers the last control of a page.
+    document.body.classList.toggle('has-toast', shown)
+  }, [shown])
+  useEffect(() => {
+    if (!ready) return
+    // "Ready offline" is news, not a question: it goes away by itself.
+    const timer = setTimeout(() => offlineReady.set(false), 15_000)
+    return () => clearTimeout(timer)
+  }, [ready])
   if (needsRefresh) {
     return (
       <div class="toast" role="alert">
