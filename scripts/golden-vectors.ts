@@ -2,9 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildGoldenVectors } from '../shared/test/support/golden-vectors.js'
+import { buildSocialVectors } from '../shared/test/support/social-vectors.js'
 
 const dir = join(import.meta.dirname, '..', 'docs', 'vectors')
 mkdirSync(dir, { recursive: true })
-const { files } = await buildGoldenVectors()
+const files = { ...(await buildGoldenVectors()).files, ...(await buildSocialVectors()).files }
 for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
 console.log(`wrote ${Object.keys(files).length} files to ${dir}`)

@@ -51,3 +51,19 @@ export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'
 export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
+export {
+  socialCommands,
+  moderationCommands,
+  normalizeHashtags,
+  type SocialAppender,
+  type SocialCommands,
+  type ModerationCommands,
+  type ProfileInput,
+  type PublishInput,
+  type PostChanges,
+  type PlaylistInput,
+  type PlaylistChanges,
+  type ReportInput,
+  type ReportReason,
+  type PromotionCategory,
+} from './social/social.js'

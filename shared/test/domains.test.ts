@@ -3,7 +3,7 @@
  * module, in registry order, with exactly its data (the hooks stay beside it, found by `receiptRules`).
  */
 import { describe, expect, it } from 'vitest'
-import { DOMAINS, STREAM_TYPES, receiptRules, streamEventsPrefix } from '../src/index.js'
+import { DOMAINS, mayOpenStream, onlyOpensStream, STREAM_TYPES, receiptRules, streamEventsPrefix } from '../src/index.js'
 
 describe('domain modules', () => {
   it('register every stream type once, in order', () => {
@@ -17,7 +17,15 @@ describe('domain modules', () => {
     for (const domain of DOMAINS) {
       for (const declared of domain.streamTypes) {
         const spec = STREAM_TYPES[declared.type]!
-        expect(Object.keys(spec)).toEqual(['type', 'plural', 'idFields', 'owner', 'genesis', 'receipts'])
+        expect(Object.keys(spec)).toEqual([
+          'type',
+          'plural',
+          'idFields',
+          'owner',
+          'genesis',
+          ...(declared.opening ? ['opening'] : []),
+          'receipts',
+        ])
         expect(Object.keys(spec.receipts)).toEqual(Object.keys(declared.receipts))
         for (const [type, receipt] of Object.entries(declared.receipts)) {
           expect(Object.keys(spec.receipts[type]!)).toEqual(['payload', 'issuers'])
@@ -35,5 +43,17 @@ describe('domain modules', () => {
     expect(streamEventsPrefix({ type: 'identity', identityId: 'i' })).toBe('pixpax/identities/i/events/')
     expect(streamEventsPrefix({ type: 'account', accountId: 'a' })).toBe('pixpax/accounts/a/events/')
     expect(streamEventsPrefix({ type: 'pixbook', accountId: 'a', bookId: 'b' })).toBe('pixpax/pixbooks/a/b/events/')
+    expect(streamEventsPrefix({ type: 'profile', identityId: 'i' })).toBe('pixpax/profiles/i/events/')
+    expect(streamEventsPrefix({ type: 'moderation', identityId: 'i' })).toBe('pixpax/moderation/i/events/')
+  })
+
+  it('say which receipt types may open a stream: only its genesis, its recurring genesis, or any of its types', () => {
+    const { identity, profile, moderation } = STREAM_TYPES
+    expect([mayOpenStream(identity!, 'IDENTITY_CREATED'), onlyOpensStream(identity!, 'IDENTITY_CREATED')]).toEqual([true, true])
+    expect(mayOpenStream(identity!, 'KEY_ADDED')).toBe(false)
+    expect([mayOpenStream(profile!, 'PROFILE_UPDATED'), onlyOpensStream(profile!, 'PROFILE_UPDATED')]).toEqual([true, false])
+    expect(mayOpenStream(profile!, 'POST_PUBLISHED')).toBe(false)
+    expect(Object.keys(moderation!.receipts).every((t) => mayOpenStream(moderation!, t) && !onlyOpensStream(moderation!, t))).toBe(true)
+    expect(mayOpenStream(moderation!, 'PROFILE_UPDATED')).toBe(false)
   })
 })

@@ -254,3 +254,22 @@ describe.each(['pg', 'pglite'] as const)('social queries on %s', (db) => {
     expect(hashtags.json.items[0]).toEqual({ hashtag: 'dragon', posts: 1 })
   })
 })
+
+describe('SOCIAL_REQUIRE_APPROVAL=false', () => {
+  it('lets a new user’s post into Recent and search at once', async () => {
+    const relay = await startRelay({ db: 'pglite', store: 'fs', schema: uniqueSchema(PREFIX), env: { SOCIAL_REQUIRE_APPROVAL: 'false' } })
+    try {
+      const newcomer = socialActor('person', 'new')
+      await join(relay.url, newcomer, 'newcomer')
+      const png = await holdMedia(relay.deps.db, 'approval off')
+      const post = await act(relay.url, newcomer, 'POST_PUBLISHED', postPayload(png, 'Green dragon'))
+      const recent = await http<Page<PostJson>>(`${relay.url}/v1/feeds/recent`)
+      expect(recent.json.items.map((p) => p.postId)).toEqual([post.eventId])
+      const found = await http<Page<PostJson>>(`${relay.url}/v1/search?q=dragons`)
+      expect(found.json.items.map((p) => p.postId)).toEqual([post.eventId])
+    } finally {
+      await relay.close()
+      await removeDir(relay.options.dataDir)
+    }
+  })
+})

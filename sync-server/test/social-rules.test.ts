@@ -281,3 +281,60 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
     expect((await fetchStreamLines(url, `profile/${alice.identityId}`)).length).toBe(alice.profile.seq)
   })
 })
+
+describe('social caps on pg (1000 of each)', () => {
+  let relay: RunningRelay
+  const zoe = socialActor('person', 'zoe')
+  const yan = socialActor('person', 'yan')
+
+  beforeAll(async () => {
+    relay = await startRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(PREFIX) })
+    await join(relay.url, zoe, 'zoe')
+    await join(relay.url, yan, 'yan')
+  })
+  afterAll(async () => {
+    await relay?.close()
+    if (relay) await removeDir(relay.options.dataDir)
+  })
+
+  /** `n` receipts of `who`'s profile chained in one request; all must be accepted. */
+  async function many(who: SocialActor, n: number, make: (i: number) => [string, Record<string, unknown>]): Promise<void> {
+    const receipts: Receipt[] = []
+    let prev = who.profile.head
+    for (let i = 0; i < n; i++) {
+      const [type, payload] = make(i)
+      const r = await who.profile.build(type, payload, who, { prev })
+      receipts.push(r)
+      prev = { eventId: r.eventId, hash: r.hash }
+    }
+    const results = await attempt(
+      relay.url,
+      receipts.map((r): [SocialActor, Receipt] => [who, r]),
+    )
+    expect(results.filter((r) => !r.ok)).toEqual([])
+  }
+
+  async function refusedHere(who: SocialActor, type: string, payload: Record<string, unknown>, expected: string): Promise<void> {
+    const before = await storedState(relay.deps)
+    const [result] = await attempt(relay.url, [[who, await build(who, type, payload)]])
+    expect(verdict(result!)).toBe(expected)
+    expect(await storedState(relay.deps)).toEqual(before)
+  }
+
+  it('follow_cap, block_cap and comment_cap refuse the 1001st; following or blocking again, or undoing one, is fine', async () => {
+    await many(zoe, 1000, (i) => ['FOLLOWED', { identityId: `f-${i}` }])
+    await refusedHere(zoe, 'FOLLOWED', { identityId: 'f-1000' }, 'DOMAIN_RULE_VIOLATION:follow_cap')
+    await act(relay.url, zoe, 'FOLLOWED', { identityId: 'f-7' })
+    await act(relay.url, zoe, 'UNFOLLOWED', { identityId: 'f-7' })
+    await act(relay.url, zoe, 'FOLLOWED', { identityId: 'f-1000' })
+
+    await many(zoe, 1000, (i) => ['BLOCKED', { identityId: `b-${i}` }])
+    await refusedHere(zoe, 'BLOCKED', { identityId: 'b-1000' }, 'DOMAIN_RULE_VIOLATION:block_cap')
+    await act(relay.url, zoe, 'BLOCKED', { identityId: 'b-3' })
+
+    const media = await holdMedia(relay.deps.db, 'caps png')
+    const post = await act(relay.url, yan, 'POST_PUBLISHED', postPayload(media, 'busy post'))
+    await many(zoe, 1000, (i) => ['COMMENT_ADDED', { postId: post.eventId, body: `comment ${i}` }])
+    await refusedHere(yan, 'COMMENT_ADDED', { postId: post.eventId, body: 'one more' }, 'DOMAIN_RULE_VIOLATION:comment_cap')
+  }, 120_000)
+})
