@@ -124,14 +124,6 @@ describe('custodial commands', () => {
       ['save', { snapshotHash: sha256Hex('1'), note: 'first save' }, 'PIXBOOK_SAVE'],
       ['add-card', { cardId: 'card-1', artHash: sha256Hex('2') }, 'CARD_ADDED'],
       ['open-pack', { packId: 'pack-1' }, 'PACK_OPENED'],
-      ['offer-trade', { tradeId: 't1', cardId: 'card-1', to: { accountId: 'acc-b', bookId: 'b' } }, 'CARD_TRADE_OFFERED'],
-      ['cancel-trade', { tradeId: 't1' }, 'CARD_TRADE_CANCELLED'],
-      [
-        'accept-trade',
-        { tradeId: 't2', from: { accountId: 'acc-b', bookId: 'b' }, offerEventId: '01JAAAAAAAAAAAAAAAAAAAAAAA', offerHash: sha256Hex('3') },
-        'CARD_TRADE_ACCEPTED',
-      ],
-      ['decline-trade', { tradeId: 't3', from: { accountId: 'acc-b', bookId: 'b' } }, 'CARD_TRADE_DECLINED'],
       ['remove-card', { cardId: 'card-1', reason: 'discarded' }, 'CARD_REMOVED'],
     ]
     const key = await custodialKey(alice, aliceToken)
@@ -149,6 +141,31 @@ describe('custodial commands', () => {
     }
     const book = await relay.app.inject({ method: 'GET', url: '/v1/pixbooks/acc-a/book-1', headers: bearer(aliceToken) })
     expect(book.json()).toMatchObject({ ownerIdentityId: 'alice', title: 'My book', cardCount: 0, head: { seq: cases.length } })
+  })
+
+  it('trade commands reach the economy rules: an offer of a card the book does not hold, an acceptance of no offer', async () => {
+    // Card instances come from packs (docs/economy.md); custodial trade commands are decided like any receipt.
+    const offer = await command('offer-trade', { payload: { tradeId: 't1', cardId: 'card-1', to: { accountId: 'acc-b', bookId: 'b' } } })
+    expect(offer.statusCode).toBe(422)
+    expect(errorOf(offer)).toMatchObject({ code: 'DOMAIN_RULE_VIOLATION', details: { rule: 'card_not_owned' } })
+    const accept = await command('accept-trade', {
+      payload: {
+        tradeId: 't2',
+        from: { accountId: 'acc-b', bookId: 'b' },
+        offerEventId: '01JAAAAAAAAAAAAAAAAAAAAAAA',
+        offerHash: sha256Hex('3'),
+      },
+    })
+    expect(errorOf(accept)).toMatchObject({ code: 'DOMAIN_RULE_VIOLATION', details: { rule: 'trade_not_open' } })
+    for (const [name, payload] of [
+      ['cancel-trade', { tradeId: 't1' }],
+      ['decline-trade', { tradeId: 't3', from: { accountId: 'acc-b', bookId: 'b' } }],
+    ] as const) {
+      expect(errorOf(await command(name, { payload }))).toMatchObject({
+        code: 'DOMAIN_RULE_VIOLATION',
+        details: { rule: 'trade_not_open' },
+      })
+    }
   })
 
   it('end to end: the stream verifies with ChainVerifier, each ack under the relay key', async () => {

@@ -28,6 +28,9 @@ export const ECONOMY_ENV = { PLATFORM_ISSUERS: ISSUER_ID, ADMIN_IDENTITIES: ADMI
 
 export const artOf = (i: number): Uint8Array => packCardArt(Array.from({ length: 256 }, (_, p) => (p * (i + 1) + i) % 16))
 
+/** Anything with the relay's base URL: an in-process relay or a relay process. */
+export type Relay = Pick<RunningRelay, 'url'>
+
 export interface CardSpec {
   cardId: string
   seriesId: string
@@ -54,7 +57,7 @@ export function postAs<T = Record<string, unknown>>(url: string, token: string, 
 }
 
 /** Issuer + admin identities, the issuer's custodial key registered, a collection of `cards` published. */
-export async function economyWorld(relay: RunningRelay, cards: CardSpec[], collectionId = 'pixpax-one'): Promise<EconomyWorld> {
+export async function economyWorld(relay: Relay, cards: CardSpec[], collectionId = 'pixpax-one'): Promise<EconomyWorld> {
   const issuer = newIdentity('platform', 'issuer', ISSUER_ID)
   const admin = newIdentity('platform', 'person', ADMIN_ID)
   const issuerStream = new StreamWriter(identityStream(issuer))
@@ -95,7 +98,7 @@ export interface Collector {
   bookId: string
 }
 
-export async function newCollector(relay: RunningRelay, name: string, bookId = 'book'): Promise<Collector> {
+export async function newCollector(relay: Relay, name: string, bookId = 'book'): Promise<Collector> {
   const accountId = `acc-${name}`
   const who = newIdentity(accountId, 'person', name)
   await appendOk(relay.url, [await identityCreated(who)])
@@ -113,7 +116,7 @@ export interface ClaimJson {
   error?: { code: string; message: string; details?: Record<string, unknown> }
 }
 
-export function claim(relay: RunningRelay, c: Collector, dropId: string, bookId = c.bookId): Promise<HttpResult<ClaimJson>> {
+export function claim(relay: Relay, c: Collector, dropId: string, bookId = c.bookId): Promise<HttpResult<ClaimJson>> {
   return postAs<ClaimJson>(`${relay.url}/v1/drops/${dropId}/claim`, c.token, { accountId: c.accountId, bookId })
 }
 
