@@ -31,6 +31,9 @@ export class CheckpointFeed {
   }
 
   async #read(): Promise<void> {
+    // No session on this replica: nobody to tell, and no statement per append batch (each session reads the
+    // stored checkpoint itself at welcome).
+    if (this.#listeners.size === 0) return
     if (this.#reading) {
       this.#again = true
       return
