@@ -65,6 +65,15 @@ describe('CheckpointVerifier', () => {
     expect(reloaded.held?.note).toBe(note300)
   })
 
+  it('accepts growth from the empty log without a proof (every tree extends it), then needs proofs again', async () => {
+    const { signer, pin, verifier, reason } = await setup()
+    await verifier.accept({ note: await tree('a', 0).note(signer) }, pin)
+    expect(verifier.held?.size).toBe(0)
+    await verifier.accept({ note: await tree('a', 1).note(signer) }, pin)
+    expect(verifier.held?.size).toBe(1)
+    expect(await reason(verifier.accept({ note: await tree('a', 2).note(signer) }, pin))).toBe('LOG_INCONSISTENT:missing-proof')
+  })
+
   it('refuses a fork, a rollback, a broken or missing proof, a forged note — and keeps signed evidence', async () => {
     const { signer, pin, verifier, reason } = await setup()
     const honest = tree('a', 10)

@@ -113,6 +113,8 @@ export class CheckpointVerifier {
     if (checkpoint.size < held.size) {
       throw await this.refuse('rollback', `the relay went back from size ${held.size} to ${checkpoint.size}`, held, message, key)
     }
+    // Every tree extends the empty one (RFC 9162 §2.1.4 defines no proof from size 0), so the relay sends none.
+    if (held.size === 0) return this.hold(message.note, checkpoint, key)
     const proof = message.consistency
     if (!proof || proof.from !== held.size) {
       throw new PixpaxError(
