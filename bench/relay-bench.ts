@@ -20,6 +20,8 @@
  * Postgres: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, fresh schemas, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import inspector from 'node:inspector'
 import { join } from 'node:path'
 import {
   buildReceipt,
@@ -281,11 +283,13 @@ async function withRelay<T>(
   store: StoreKind,
   s3: RunningS3rver | undefined,
   fn: (relay: RunningRelay) => Promise<T>,
+  env?: Record<string, string>,
 ): Promise<T> {
   const relay = await startRelay({
     db,
     store,
     ...(s3 ? { s3 } : {}),
+    ...(env ? { env } : {}),
     schema: `${SCHEMA_PREFIX}_${db}_${store}_${randomBytes(3).toString('hex')}`,
   })
   try {
@@ -463,6 +467,26 @@ function rebuildRequests(books: Receipt[][]): Receipt[][] {
  * Produces a filesystem store through a relay (Postgres + fs; large requests, a few in flight, each
  * poster on its own streams so every chain arrives in order), then rebuilds it into a fresh schema.
  */
+/**
+ * With a path (BENCH_RELAY_REBUILD_PROFILE), a CPU profile of this process from now until the returned
+ * function is called, written there as a .cpuprofile (open in Chrome DevTools); without one, nothing.
+ */
+async function startCpuProfile(path: string | undefined): Promise<() => Promise<void>> {
+  if (!path) return async () => {}
+  const session = new inspector.Session()
+  session.connect()
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))))
+  await post('Profiler.enable')
+  await post('Profiler.start')
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown }
+    await writeFile(path, JSON.stringify(profile))
+    session.disconnect()
+    console.log(`  rebuild: CPU profile → ${path}`)
+  }
+}
+
 async function benchRebuild(): Promise<Record<string, unknown>> {
   console.log(`  rebuild: signing ${fmt(REBUILD_RECEIPTS)} receipts over ${fmt(REBUILD_STREAMS)} streams…`)
   const { identities, books } = await makeRebuildReceipts(REBUILD_RECEIPTS, REBUILD_STREAMS)
@@ -495,9 +519,11 @@ async function benchRebuild(): Promise<Record<string, unknown>> {
     const verifier = new VerifyPool()
     try {
       await migrate(db, RELAY_MIGRATIONS)
+      const stopProfile = await startCpuProfile(process.env.BENCH_RELAY_REBUILD_PROFILE)
       const start = performance.now()
       const result = await rebuild({ db, store, sha256: nodeSha256, verifier })
       const seconds = (performance.now() - start) / 1000
+      await stopProfile()
       if (result.receipts !== total) throw new Error(`rebuild projected ${result.receipts} of ${total} receipts`)
       const rebuilt = await projectionDigest(db)
       const same = rebuilt.digest === source.digest
@@ -547,6 +573,36 @@ async function benchIngest(s3: RunningS3rver): Promise<Record<string, unknown>> 
   return results
 }
 
+/**
+ * Batches in flight (APPEND_BATCHES_IN_FLIGHT) 1 against 2, Postgres + fs, 10 writers × 1/request:
+ * alternating runs on fresh relays, so load on the machine falls on both alike.
+ */
+async function benchPipeline(): Promise<Record<string, unknown>> {
+  const rounds = 2
+  // Every run starts a fresh relay, so each replays the same signed receipts from the start.
+  const w = await makeWorkload('pipe', WRITERS_OTHER, Math.ceil((MAX_RATE * SECONDS) / WRITERS_OTHER))
+  const rates: Record<string, number[]> = { '1': [], '2': [] }
+  console.log(`relay: batches in flight, 1 vs 2 (pg+fs, ${WRITERS_OTHER} writers × 1/request, ${rounds} alternating runs each)`)
+  for (let round = 0; round < rounds; round++) {
+    for (const inFlight of ['1', '2']) {
+      await withRelay(
+        'pg',
+        'fs',
+        undefined,
+        async (relay) => {
+          await prepare(relay.url, w)
+          const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
+          rates[inFlight]!.push(run.count / run.seconds)
+          console.log(`  in flight ${inFlight}: ${fmt(run.count / run.seconds).padStart(6)} receipts/s${exhaustedNote(run)}`)
+        },
+        { APPEND_BATCHES_IN_FLIGHT: inFlight },
+      )
+    }
+  }
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
+  return { in_flight_1_per_s: Math.round(mean(rates['1']!)), in_flight_2_per_s: Math.round(mean(rates['2']!)) }
+}
+
 export async function runRelayBench(): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = {}
   await dropSchemas(SCHEMA_PREFIX) // fails fast (and loudly) without Postgres
@@ -554,6 +610,7 @@ export async function runRelayBench(): Promise<Record<string, unknown>> {
   try {
     if (PARTS.has('ingest')) Object.assign(results, await benchIngest(s3))
     if (PARTS.has('rebuild')) Object.assign(results, await benchRebuild())
+    if (PARTS.has('pipeline')) results.pipeline = await benchPipeline()
   } finally {
     await s3.stop()
     await dropSchemas(SCHEMA_PREFIX)

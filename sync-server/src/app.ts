@@ -127,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy,
     log,
     projectors: INLINE_PROJECTORS,
+    batchesInFlight: config.APPEND_BATCHES_IN_FLIGHT,
     onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
   })
   const sharedReads = new SharedReads<DeliveryBatch>(notifier)

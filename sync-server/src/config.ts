@@ -50,6 +50,8 @@ const EnvSchema = z.object({
   PLATFORM_ISSUERS: list,
   MODERATORS: list,
   ADMIN_IDENTITIES: list,
+  /** Append batches committing at once on Postgres (PGlite: always 1); see docs/relay.md before raising it. */
+  APPEND_BATCHES_IN_FLIGHT: int(1),
   BODY_LIMIT_BYTES: int(4 * 1024 * 1024),
   MAX_RECEIPTS_PER_REQUEST: int(1000),
   RATE_LIMIT_PER_IP: int(6000),

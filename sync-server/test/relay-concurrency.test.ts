@@ -72,7 +72,8 @@ async function race(storeKind: StoreKind): Promise<void> {
   const schema = uniqueSchema(PREFIX)
   const env = { ...relayEnv({ db: 'pg', store: storeKind, dataDir, schema, ...(storeKind === 's3' ? { s3 } : {}) }), LOG_LEVEL: 'error' }
   // Both start at once: migrations and the relay key file are created by whichever gets there first.
-  const relays = await Promise.all([startRelayProcess(env), startRelayProcess(env)])
+  // One of them commits two batches at once (APPEND_BATCHES_IN_FLIGHT), the other one at a time.
+  const relays = await Promise.all([startRelayProcess({ ...env, APPEND_BATCHES_IN_FLIGHT: '2' }), startRelayProcess(env)])
   processes.push(...relays)
   const urls = relays.map((r) => r.url)
   const [infoA, infoB] = await Promise.all(urls.map(async (u) => (await http<RelayInfo>(`${u}/v1/relay`)).json))
@@ -187,6 +188,6 @@ async function race(storeKind: StoreKind): Promise<void> {
 }
 
 describe('two relay processes, one Postgres schema, racing writers on one stream', () => {
-  it(`fs store: ${WRITERS} writers × ${PER_WRITER} receipts → one chain`, () => race('fs'), 60_000)
-  it(`s3 store (s3rver): ${WRITERS} writers × ${PER_WRITER} receipts → one chain`, () => race('s3'), 60_000)
+  it(`fs store: ${WRITERS} writers × ${PER_WRITER} receipts → one chain`, () => race('fs'), 120_000)
+  it(`s3 store (s3rver): ${WRITERS} writers × ${PER_WRITER} receipts → one chain`, () => race('s3'), 120_000)
 })

@@ -31,12 +31,19 @@ import {
 /** Caps per batch: a batch is one transaction, so it must stay short enough to hold its locks briefly. */
 export const MAX_BATCH_RECEIPTS = 512
 export const MAX_BATCH_STREAMS = 256
+/**
+ * Batches committing at once on a pooled database: while one waits on its statements, objects and the
+ * log's row lock (positions stay in commit order), the next locks, loads and evaluates.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 1
 
 export interface AppenderDeps extends BatchDeps {
   relaySigner: Signer
   sha256: Sha256
   log: LogIntegrator
   notifier?: ReceiptNotifier
+  /** Batches committing at once where the database has a pool (default MAX_BATCHES_IN_FLIGHT). */
+  batchesInFlight?: number
   /** Called once a batch's results are released (metrics, tests). */
   onBatch?: (stats: { groups: number; receipts: number; accepted: number }) => void
 }
@@ -70,7 +77,10 @@ interface Committed {
 
 export class Appender {
   readonly #queue: Pending[] = []
-  #running = false
+  /** The streams of each batch between its start and its commit (or failure). */
+  readonly #inFlight = new Set<Set<string>>()
+  #starting = false
+  #kickAgain = false
 
   constructor(private readonly deps: AppenderDeps) {}
 
@@ -108,34 +118,65 @@ export class Appender {
   }
 
   #kick(): void {
-    if (this.#running) return
-    this.#running = true
-    void this.#drain().finally(() => {
-      this.#running = false
-      if (this.#queue.length) this.#kick()
+    if (this.#starting) {
+      // Asked while starting (a batch finished meanwhile): look at the queue again once done.
+      this.#kickAgain = true
+      return
+    }
+    this.#starting = true
+    void this.#startBatches().finally(() => {
+      this.#starting = false
+      if (this.#kickAgain) {
+        this.#kickAgain = false
+        this.#kick()
+      }
     })
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length) {
-      const batch = this.#take()
-      try {
-        const commit = await this.#commit(batch.map((p) => p.group))
-        // The next batch starts now; this one's acks wait for the checkpoint that covers it. Not where the
-        // database has one connection (PGlite): the integrator's statements would queue behind whole batch
-        // transactions (object writes included), so there the next batch gathers until this one is released.
-        const released = this.#release(batch, commit)
-        if (!this.deps.db.queryOutsideTransaction) await released
-      } catch (error) {
-        if (batch.length > 1) {
-          // Retry each group on its own: only the group that fails again fails.
-          this.#queue.unshift(...batch.map((p) => ({ ...p, solo: true })))
-        } else if (lostRace(error) && (batch[0]!.raced ?? 0) < MAX_RACES) {
-          // The other transaction of the deadlock went on; this one is tried again, alone.
-          this.#queue.unshift({ ...batch[0]!, solo: true, raced: (batch[0]!.raced ?? 0) + 1 })
-        } else {
-          batch[0]!.reject(error)
-        }
+  /**
+   * Starts batches while the queue has work and a slot is free. A batch starts only once the one before
+   * it holds its locks, so locks are taken in queue order (a receipt never overtakes an earlier request's
+   * identity or stream), and it leaves out every stream a batch in flight holds (a stream's receipts stay
+   * in queue order even when a batch fails and its groups are retried alone).
+   */
+  async #startBatches(): Promise<void> {
+    const slots = this.deps.db.queryOutsideTransaction ? Math.max(1, this.deps.batchesInFlight ?? MAX_BATCHES_IN_FLIGHT) : 1
+    while (this.#queue.length && this.#inFlight.size < slots) {
+      const busy = new Set([...this.#inFlight].flatMap((b) => [...b]))
+      const batch = this.#take(busy)
+      if (batch.length === 0) return
+      const streams = new Set(batch.map((p) => p.group.streamKey))
+      this.#inFlight.add(streams)
+      let locked!: () => void
+      const holdsLocks = new Promise<void>((resolve) => (locked = resolve))
+      const run = this.#run(batch, locked).finally(() => {
+        this.#inFlight.delete(streams)
+        if (this.#queue.length) this.#kick()
+      })
+      await Promise.race([holdsLocks, run])
+    }
+  }
+
+  async #run(batch: Pending[], locked: () => void): Promise<void> {
+    try {
+      const commit = await this.#commit(
+        batch.map((p) => p.group),
+        locked,
+      )
+      // The next batch may commit now; this one's acks wait for the checkpoint that covers it. Not where the
+      // database has one connection (PGlite): the integrator's statements would queue behind whole batch
+      // transactions (object writes included), so there the next batch gathers until this one is released.
+      const released = this.#release(batch, commit)
+      if (!this.deps.db.queryOutsideTransaction) await released
+    } catch (error) {
+      if (batch.length > 1) {
+        // Retry each group on its own: only the group that fails again fails.
+        this.#queue.unshift(...batch.map((p) => ({ ...p, solo: true })))
+      } else if (lostRace(error) && (batch[0]!.raced ?? 0) < MAX_RACES) {
+        // The other transaction of the deadlock went on; this one is tried again, alone.
+        this.#queue.unshift({ ...batch[0]!, solo: true, raced: (batch[0]!.raced ?? 0) + 1 })
+      } else {
+        batch[0]!.reject(error)
       }
     }
   }
@@ -146,9 +187,10 @@ export class Appender {
    * key set every other stream of a batch sees is the one it had before the batch; and a stream skipped
    * once is skipped for the rest of this batch (its receipts stay in chain order).
    */
-  #take(): Pending[] {
+  #take(busy: ReadonlySet<string>): Pending[] {
     const first = this.#queue[0]!
-    if (first.solo) return this.#queue.splice(0, 1)
+    // A group retried alone waits for its stream to be free; the groups behind it wait with it.
+    if (first.solo) return busy.has(first.group.streamKey) ? [] : this.#queue.splice(0, 1)
     const taken: Pending[] = []
     const keep: Pending[] = []
     const skipped = new Set<string>()
@@ -164,6 +206,7 @@ export class Appender {
       const issuers = streamKey.startsWith('identity/') ? [] : rs.map((c) => c.receipt.issuer.identityId)
       const conflict =
         p.solo ||
+        busy.has(streamKey) ||
         skipped.has(streamKey) ||
         (taken.length > 0 && receipts + rs.length > MAX_BATCH_RECEIPTS) ||
         (!streams.has(streamKey) && streams.size >= MAX_BATCH_STREAMS) ||
@@ -191,7 +234,7 @@ export class Appender {
    * single connection (PGlite: one process, one appender, nothing else in flight) as one statement
    * before the transaction, for every receipt the batch may write.
    */
-  async #commit(groups: StreamGroup[]): Promise<Committed> {
+  async #commit(groups: StreamGroup[], locked: () => void = () => {}): Promise<Committed> {
     const { db, store } = this.deps
     const streams = [...new Set(groups.map((g) => g.streamKey))]
     const receipts = groups.flatMap((g) => g.receipts)
@@ -200,6 +243,7 @@ export class Appender {
     return db.transaction(async (tx) => {
       const facts = firstReads(receipts)
       await lockStreams(tx, groups, facts)
+      locked()
       let ledger = await BatchLedger.load(tx, receipts, streams, facts)
       const leftovers = await this.#leftovers(tx, groups, ledger, receipts)
       // Rare (after a crash): load again with the leftovers' own needs.
