@@ -396,12 +396,12 @@ export const socialProjector: Projector = {
       )
       await tx.query(
         `INSERT INTO social_posts (post_id, author_id, title, description, hashtags, license, remix_of, remixable, media_hash,
-           mime, width, height, frames, position, created_at, search_text)
+           mime, width, height, frames, position, created_at, search_text, search_vector)
          SELECT post_id, author_id, title, description, t.tags, license,
            CASE WHEN remix_of IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(remix_of)) END,
-           remixable, media_hash, mime, width, height, frames, position, created_at,
-           ${SEARCH_TEXT('', 'title', 'description', 't.tags')}
-         FROM ${v.from}, LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(v.hashtags)) AS tags) t`,
+           remixable, media_hash, mime, width, height, frames, position, created_at, t.search, to_tsvector('english', t.search)
+         FROM ${v.from}, LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(v.hashtags)) AS tags) t0,
+           LATERAL (SELECT t0.tags, ${SEARCH_TEXT('', 'v.title', 'v.description', 't0.tags')} AS search) t`,
         v.params,
       )
     }
@@ -462,6 +462,7 @@ export const socialProjector: Projector = {
            remixable = coalesce(n.remixable, p.remixable),
            edited_at = coalesce(n.edited_at, p.edited_at),
            search_text = ${SEARCH_TEXT('', 'coalesce(n.title, p.title)', 'coalesce(n.description, p.description)', 'coalesce(n.tags, p.hashtags)')},
+           search_vector = to_tsvector('english', ${SEARCH_TEXT('', 'coalesce(n.title, p.title)', 'coalesce(n.description, p.description)', 'coalesce(n.tags, p.hashtags)')}),
            deleted = p.deleted OR n.deleted,
            hidden = coalesce(n.hidden, p.hidden),
            taken_down = p.taken_down OR n.takedown_reason IS NOT NULL,

@@ -201,21 +201,34 @@ export async function socialRoutes(app: FastifyInstance): Promise<void> {
     return db.transaction(async (tx) => {
       await tx.query(`SET LOCAL pg_trgm.word_similarity_threshold = ${TYPO_THRESHOLD}`)
       if (type === 'posts') {
-        const raw = params.add(q.toLowerCase())
-        const tsq = params.add(q)
+        // Full text first; only a query full text finds nothing for is taken as a typo (trigram
+        // similarity, every word of it nearly in the post) — the fuzzy scan is the expensive one.
+        const probe = new Params()
+        const exact = `p.search_vector @@ websearch_to_tsquery('english', ${probe.add(q)})`
+        const found = await tx.query<{ found: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM social_posts p WHERE ${exact} AND ${visiblePost(probe, viewer)} AND ${approvedPost(requireApproval)}) AS found`,
+          probe.values,
+        )
+        const fuzzy = found.rows[0]?.found !== true
+        const raw = fuzzy ? params.add(q.toLowerCase()) : ''
+        const tsq = fuzzy ? '' : params.add(q)
+        const match = !fuzzy
+          ? `p.search_vector @@ websearch_to_tsquery('english', ${tsq})`
+          : `${raw} OPERATOR(public.<%) lower(p.search_text)
+             AND NOT EXISTS (SELECT 1 FROM regexp_split_to_table(${raw}, '[[:space:]]+') w
+               WHERE w <> '' AND NOT (p.search_vector @@ plainto_tsquery('english', w)
+                 OR public.word_similarity(w, lower(p.search_text)) >= ${TYPO_THRESHOLD}))`
+        const rank = !fuzzy
+          ? `ts_rank(p.search_vector, websearch_to_tsquery('english', ${tsq}))`
+          : `public.word_similarity(${raw}, lower(p.search_text))`
+        // Ranked ids first (cheap columns only), then the page's posts with their counts.
         const rows = await tx.query<PostRow>(
-          `SELECT ${POST_COLUMNS},
-             ts_rank(to_tsvector('english', p.search_text), websearch_to_tsquery('english', ${tsq})) * 2
-               + public.word_similarity(${raw}, lower(p.search_text)) AS rank
-           FROM ${POST_FROM}
-           WHERE (to_tsvector('english', p.search_text) @@ websearch_to_tsquery('english', ${tsq})
-                  OR (${raw} OPERATOR(public.<%) lower(p.search_text)
-                      -- a typo match needs every word of the query to be (nearly) in the post
-                      AND NOT EXISTS (SELECT 1 FROM regexp_split_to_table(${raw}, '[[:space:]]+') w
-                        WHERE w <> '' AND NOT (to_tsvector('english', p.search_text) @@ plainto_tsquery('english', w)
-                          OR public.word_similarity(w, lower(p.search_text)) >= ${TYPO_THRESHOLD}))))
-             AND ${visiblePost(params, viewer)} AND ${approvedPost(requireApproval)}
-           ORDER BY rank DESC, p.position DESC ${page()}`,
+          `WITH hits AS (
+             SELECT p.post_id, ${rank} AS rank, p.position FROM social_posts p
+             WHERE ${match} AND ${visiblePost(params, viewer)} AND ${approvedPost(requireApproval)}
+             ORDER BY rank DESC, p.position DESC ${page()}
+           )
+           SELECT ${POST_COLUMNS} FROM hits h JOIN ${POST_FROM} ON p.post_id = h.post_id ORDER BY h.rank DESC, h.position DESC`,
           params.values,
         )
         return { items: rows.rows.map(postJson), next: next(rows.rows.length) }

@@ -42,6 +42,7 @@ CREATE TABLE social_posts (
   created_at        text NOT NULL,
   edited_at         text,
   search_text       text NOT NULL,          -- title, description and hashtags, for search
+  search_vector     tsvector NOT NULL,      -- to_tsvector('english', search_text), kept by the projector
   deleted           boolean NOT NULL DEFAULT false,
   hidden            boolean NOT NULL DEFAULT false,
   taken_down        boolean NOT NULL DEFAULT false,
@@ -51,7 +52,7 @@ CREATE TABLE social_posts (
 CREATE INDEX social_posts_recent ON social_posts (position DESC);
 CREATE INDEX social_posts_author ON social_posts (author_id, position DESC);
 CREATE INDEX social_posts_hashtags ON social_posts USING gin (hashtags);
-CREATE INDEX social_posts_fts ON social_posts USING gin (to_tsvector('english', search_text));
+CREATE INDEX social_posts_fts ON social_posts USING gin (search_vector);
 CREATE INDEX social_posts_trgm ON social_posts USING gin (lower(search_text) public.gin_trgm_ops);
 
 CREATE TABLE social_promotions (
