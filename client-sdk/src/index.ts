@@ -51,3 +51,13 @@ export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'
 export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
+export {
+  claimDrop,
+  offerCard,
+  acceptTrade,
+  declineTrade,
+  cancelTrade,
+  EconomyCommandError,
+  type ClaimedPack,
+  type Appender,
+} from './economy/commands.js'
