@@ -67,3 +67,13 @@ export {
   type ReportReason,
   type PromotionCategory,
 } from './social/social.js'
+export {
+  claimDrop,
+  offerCard,
+  acceptTrade,
+  declineTrade,
+  cancelTrade,
+  EconomyCommandError,
+  type ClaimedPack,
+  type Appender,
+} from './economy/commands.js'

@@ -1,0 +1,149 @@
+/**
+ * The client-sdk's economy commands against a real relay: a claim (the relay derives and signs the
+ * pack as the issuer), a retry answering the same pack, and trades signed locally through the outbox —
+ * an offer, its acceptance moving the card, and a double spend refused with its rule, surfaced.
+ */
+import { buildReceipt, cardArtHash, packCardArt, type Receipt, type Signer, type StreamRef } from '@pixpax/shared'
+import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
+import { generatePrivateJwk } from '@pixpax/shared'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { acceptTrade, claimDrop, EconomyCommandError, offerCard } from '../src/economy/commands.js'
+import { login } from '../src/network/session.js'
+import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
+import type { OutboxEntry } from '../src/storage/local-log.js'
+import { SyncClient } from '../src/sync/sync-client.js'
+import { nodeWebSocket, postReceipts, startRelay, type TestRelay } from './support/relay.js'
+
+const DROP = 'sdk-drop'
+
+interface Person {
+  id: string
+  accountId: string
+  signer: Signer
+  heads: Map<string, { eventId: string; hash: string }>
+}
+
+async function post(relay: TestRelay, who: Person, stream: StreamRef, type: string, payload: Record<string, unknown>): Promise<Receipt> {
+  const key = Object.values(stream).join('/')
+  const receipt = await buildReceipt({
+    stream,
+    type,
+    payload,
+    identityId: who.id,
+    signer: who.signer,
+    prev: who.heads.get(key) ?? null,
+    sha256: nodeSha256,
+  })
+  const res = await postReceipts(relay, [receipt])
+  const body = (await res.json()) as { results: Array<{ ok: boolean }> }
+  if (!body.results[0]!.ok) throw new Error(`${type} refused: ${JSON.stringify(body)}`)
+  who.heads.set(key, { eventId: receipt.eventId, hash: receipt.hash })
+  return receipt
+}
+
+async function person(relay: TestRelay, id: string, kind = 'person'): Promise<Person> {
+  const who = { id, accountId: `acc-${id}`, signer: nodeSigner(generatePrivateJwk()), heads: new Map() }
+  await post(relay, who, { type: 'identity', identityId: id }, 'IDENTITY_CREATED', {
+    publicKey: who.signer.publicKey,
+    accountId: who.accountId,
+    kind,
+  })
+  return who
+}
+
+const authed = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` })
+
+describe('economy commands through the client-sdk', () => {
+  let relay: TestRelay
+  let alice: Person
+  let bob: Person
+  beforeAll(async () => {
+    relay = await startRelay({ PLATFORM_ISSUERS: 'issuer', ADMIN_IDENTITIES: 'admin' })
+    const issuer = await person(relay, 'issuer', 'issuer')
+    const issuerToken = (await login(relay.url, 'issuer', issuer.signer)).token
+    const key = (await (await fetch(`${relay.url}/v1/identities/issuer/custodial-key`, { headers: authed(issuerToken) })).json()) as {
+      publicKey: unknown
+    }
+    await post(relay, issuer, { type: 'identity', identityId: 'issuer' }, 'KEY_ADDED', { publicKey: key.publicKey })
+    const collection = { type: 'collection', collectionId: 'sdk' }
+    await post(relay, issuer, collection, 'COLLECTION_CREATED', { name: 'SDK', palette: Array.from({ length: 16 }, () => '#000000') })
+    const cards = Array.from({ length: 6 }, (_, i) => ({
+      cardId: `c${i}`,
+      seriesId: 's',
+      name: `C${i}`,
+      art: cardArtHash(packCardArt(new Array<number>(256).fill(i))),
+      supply: null,
+    }))
+    await post(relay, issuer, collection, 'COLLECTION_VERSION_PUBLISHED', { version: 1, series: [{ seriesId: 's', name: 'S' }], cards })
+    const admin = await person(relay, 'admin')
+    const adminToken = (await login(relay.url, 'admin', admin.signer)).token
+    const drop = await fetch(`${relay.url}/v1/drops`, {
+      method: 'POST',
+      headers: authed(adminToken),
+      body: JSON.stringify({ issuerId: 'issuer', collectionId: 'sdk', dropId: DROP, opensAt: new Date(Date.now() - 60_000).toISOString() }),
+    })
+    expect(drop.status).toBe(200)
+    alice = await person(relay, 'alice')
+    bob = await person(relay, 'bob')
+    for (const p of [alice, bob])
+      await post(relay, p, { type: 'pixbook', accountId: p.accountId, bookId: 'book' }, 'PIXBOOK_CREATED', { title: p.id })
+  }, 60_000)
+  afterAll(async () => relay.close())
+
+  const open = async (p: Person) => {
+    const token = (await login(relay.url, p.id, p.signer)).token
+    const client = await SyncClient.open({
+      relayUrl: relay.url,
+      log: new MemoryLocalLog(),
+      identityId: p.id,
+      signer: p.signer,
+      webSocket: nodeWebSocket,
+      verifier: nodeVerifier(),
+      sha256: nodeSha256,
+      token: () => token,
+    })
+    return { client, token }
+  }
+
+  it('claims a pack, trades a card, and surfaces a double spend as its rule', async () => {
+    const a = await open(alice)
+    const b = await open(bob)
+    const aliceBook = { accountId: alice.accountId, bookId: 'book' }
+    const bobBook = { accountId: bob.accountId, bookId: 'book' }
+    const claimed = await claimDrop(relay.url, a.token, DROP, aliceBook)
+    expect(claimed.pack.cards).toHaveLength(5)
+    expect((await claimDrop(relay.url, a.token, DROP, aliceBook)).eventId).toBe(claimed.eventId)
+    const refused = await claimDrop(relay.url, b.token, 'no-such-drop', bobBook).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(EconomyCommandError)
+    expect((refused as EconomyCommandError).code).toBe('NOT_FOUND')
+
+    // Both clients follow their books (alice's now holds the relay's PACK_ISSUED), then trade.
+    for (const [c, book] of [
+      [a.client, `pixbook/${alice.accountId}/book`],
+      [b.client, `pixbook/${bob.accountId}/book`],
+    ] as const) {
+      c.follow(book)
+      c.start()
+    }
+    await a.client.whenSynced()
+    await b.client.whenSynced()
+    const card = claimed.pack.cards[0]!.instanceId
+    const offer = await offerCard(a.client, aliceBook, { tradeId: 't1', cardId: card, to: bobBook })
+    await a.client.whenSynced()
+    await acceptTrade(b.client, bobBook, offer)
+    await b.client.whenSynced()
+    const view = (await (
+      await fetch(`${relay.url}/v1/pixbooks/${bob.accountId}/book/collection`, { headers: authed(b.token) })
+    ).json()) as {
+      instances: Array<{ instanceId: string }>
+    }
+    expect(view.instances.map((i) => i.instanceId)).toEqual([card])
+
+    const rejected = new Promise<OutboxEntry>((resolve) => a.client.on('rejected', resolve))
+    await offerCard(a.client, aliceBook, { tradeId: 't2', cardId: card, to: bobBook })
+    const entry = await rejected
+    expect(entry.error).toMatchObject({ code: 'DOMAIN_RULE_VIOLATION', details: { rule: 'card_not_owned' } })
+    await a.client.stop()
+    await b.client.stop()
+  }, 60_000)
+})
