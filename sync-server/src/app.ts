@@ -21,6 +21,7 @@ import { economyRoutes } from './domains/economy/routes.js'
 import { deviceRoutes } from './devices/device-routes.js'
 import { ApiError, sendError } from './errors.js'
 import { INLINE_PROJECTORS } from './domains/modules.js'
+import { takeDownPostMedia } from './domains/social/takedowns.js'
 import { Ingestor } from './ingest/ingest.js'
 import { LogIntegrator } from './log/log-integrator.js'
 import { logRoutes } from './log/log-routes.js'
@@ -132,7 +133,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log,
     projectors: INLINE_PROJECTORS,
     batchesInFlight: config.APPEND_BATCHES_IN_FLIGHT,
-    onAccepted: (streamKey, accepted) => metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length),
+    onAccepted: async (streamKey, accepted) => {
+      metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length)
+      // A takedown is answered once its post's bytes are gone from the store (the start-up sweep retries).
+      if (streamKey.startsWith('moderation/')) {
+        await takeDownPostMedia(deps.db, deps.store).catch((error: unknown) =>
+          app.log.error({ err: error }, 'takedown of post media failed'),
+        )
+      }
+    },
   })
   const sharedReads = new SharedReads<DeliveryBatch>(notifier)
   app.decorate('relay', {
@@ -203,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.
   app.addHook('onReady', async () => {
     await log.ready()
+    await takeDownPostMedia(deps.db, deps.store)
   })
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {

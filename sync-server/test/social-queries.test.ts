@@ -245,6 +245,17 @@ describe.each(['pg', 'pglite'] as const)('social queries on %s', (db) => {
     expect((await get(`/v1/posts/${dragon.eventId}`)).status).toBe(404)
     const notes = await get<Page<{ postId: string | null }>>('/v1/notifications', alice)
     expect(notes.json.items.some((n) => n.postId === dragon.eventId)).toBe(false)
+    // The blob store: a taken-down post's own art is gone (410) by the time the takedown is answered; art
+    // that posts still standing use (the dragon shares its image) stays.
+    const status = async (hash: string) =>
+      (await relay.deps.db.query<{ status: string }>('SELECT status FROM media_blobs WHERE hash = $1', [hash])).rows[0]?.status
+    expect(await status(png.hash)).toBe('ok')
+    const own = await holdMedia(relay.deps.db, `own ${db}`)
+    const lone = await act(url, alice, 'POST_PUBLISHED', postPayload(own, 'Lone art'))
+    expect((await fetch(`${url}/v1/media/${own.hash.replace(':', '/')}`)).status).not.toBe(410)
+    await act(url, mod, 'POST_TAKEN_DOWN', { postId: lone.eventId, reason: 'spam' }, 'moderation')
+    expect(await status(own.hash)).toBe('taken_down')
+    expect((await fetch(`${url}/v1/media/${own.hash.replace(':', '/')}`)).status).toBe(410)
     // Hidden and unhidden: a hide is not forever.
     await act(url, mod, 'POST_HIDDEN', { postId: sea.eventId }, 'moderation')
     expect(ids((await get('/v1/feeds/recent')).json)).not.toContain(sea.eventId)

@@ -27,7 +27,8 @@ export interface IngestDeps extends AppenderDeps {
   /** The relay's clock (injected in tests). */
   now?: () => number
   /** Called after receipts of one stream are acknowledged (metrics). */
-  onAccepted?: (streamKey: string, accepted: AcceptedResult[]) => void
+  /** After a request's receipts of one stream were accepted; awaited before the request is answered. */
+  onAccepted?: (streamKey: string, accepted: AcceptedResult[]) => void | Promise<void>
 }
 
 /** How far in the future an eventId's time may be: clocks drift, but not by this much. */
@@ -102,6 +103,7 @@ export class Ingestor {
       early,
     }))
     const out = await this.deps.log.ready().then(() => this.appender.append(streamGroups))
+    const hooks: Array<void | Promise<void>> = []
     ;[...groups.values()].forEach((group, i) => {
       const accepted: AcceptedResult[] = []
       group.forEach((g, j) => {
@@ -109,8 +111,9 @@ export class Ingestor {
         results[g.index] = result
         if (result.ok) accepted.push(result)
       })
-      if (accepted.length) this.deps.onAccepted?.(streamGroups[i]!.streamKey, accepted)
+      if (accepted.length) hooks.push(this.deps.onAccepted?.(streamGroups[i]!.streamKey, accepted))
     })
+    await Promise.all(hooks)
     return results
   }
 
