@@ -103,7 +103,7 @@ export class Ingestor {
       early,
     }))
     const out = await this.deps.log.ready().then(() => this.appender.append(streamGroups))
-    const hooks: Array<void | Promise<void>> = []
+    const hooks: Array<Promise<void>> = []
     ;[...groups.values()].forEach((group, i) => {
       const accepted: AcceptedResult[] = []
       group.forEach((g, j) => {
@@ -111,7 +111,8 @@ export class Ingestor {
         results[g.index] = result
         if (result.ok) accepted.push(result)
       })
-      if (accepted.length) hooks.push(this.deps.onAccepted?.(streamGroups[i]!.streamKey, accepted))
+      const streamKey = streamGroups[i]!.streamKey
+      if (accepted.length && this.deps.onAccepted) hooks.push(Promise.resolve(this.deps.onAccepted(streamKey, accepted)))
     })
     await Promise.all(hooks)
     return results
