@@ -95,4 +95,33 @@ describe('SyncClient on a fake socket', () => {
     expect(c.head(BOOK)?.ack?.position).toBe(32)
     await c.stop()
   })
+
+  it('stop() waits for a relay message still being handled: nothing writes to the log after it resolves', async () => {
+    const log = new MemoryLocalLog()
+    const c = await open(log)
+    c.start()
+    await c.whenSynced()
+    // The push result's outbox write (the entry with its ack) is held until the app has asked to stop.
+    let entered!: () => void
+    const inside = new Promise<void>((resolve) => (entered = resolve))
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const order: string[] = []
+    const put = log.putOutbox.bind(log)
+    log.putOutbox = async (entry) => {
+      if (entry.ack) {
+        entered()
+        await gate
+        order.push('outbox written')
+      }
+      return put(entry)
+    }
+    await c.append(BOOK, 'CARD_ADDED', { cardId: 'late', artHash: 'sha256:' + 'cc'.repeat(32) })
+    await inside
+    const stopping = c.stop().then(() => order.push('stopped'))
+    await new Promise((resolve) => setImmediate(resolve)) // every microtask stop() could finish on has run
+    release()
+    await stopping
+    expect(order).toEqual(['outbox written', 'stopped'])
+  })
 })

@@ -159,6 +159,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   /** Receipts held back until the identity stream of their issuer has been caught up. */
   private readonly waiting = new Map<string, { identity: string; batches: Delivered[][] }>()
   private readonly streamQueues = new Map<string, Promise<void>>()
+  /** Relay messages being handled (stop() waits for them). */
+  private readonly handling = new Set<Promise<void>>()
   private outbox: OutboxEntry[] = []
   private readonly inFlight = new Map<string, OutboxEntry[]>()
   private ws: WebSocketLike | undefined
@@ -350,6 +352,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const ws = this.ws
     this.ws = undefined
     ws?.close(1000, 'client stopped')
+    await Promise.allSettled([...this.handling])
     await Promise.all(this.streamQueues.values())
     this.setStatus('offline')
   }
@@ -417,7 +420,14 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       })()
     })
     ws.addEventListener('message', (event) => {
-      if (this.ws === ws) void this.onMessage(String(event.data))
+      if (this.ws !== ws) return
+      // Tracked so stop() can wait for it: a message handled after the app closed the log must not write.
+      const handled: Promise<void> = this.onMessage(String(event.data))
+        .catch((error: unknown) => {
+          if (this.running) throw error // a bug surfaces as before; after stop() the log is closed on purpose
+        })
+        .finally(() => this.handling.delete(handled))
+      this.handling.add(handled)
     })
     ws.addEventListener('close', () => {
       if (this.ws !== ws) return
