@@ -384,14 +384,27 @@ export class SyncSession {
    * one never change, so reading the checkpoint first and the receipts under it after is consistent.
    */
   private async readBatch(streamKey: string, afterSeq: number): Promise<DeliveryBatch> {
-    const { db } = this.relay
-    const checkpoint = await this.log.proofs.latest()
-    if (!checkpoint) return { items: [], checkpoint, proof: [] }
-    const rows = await db.query<{ seq: number; body: string; position: number }>(
-      `SELECT seq, body, position FROM receipts WHERE stream_key = $1 AND seq > $2 AND position < $3 ORDER BY seq LIMIT $4`,
-      [streamKey, afterSeq, checkpoint.size, SYNC_LIMITS.maxReceiptsPerMessage],
+    // One statement, one snapshot: the stored checkpoint and the receipts under it (no second round trip
+    // per read for the checkpoint).
+    const { rows } = await this.relay.db.query<{
+      size: number
+      note: string
+      seq: number | null
+      body: string | null
+      position: number | null
+    }>(
+      `SELECT cp.size, cp.note, r.seq, r.body, r.position FROM log_checkpoint cp
+       LEFT JOIN LATERAL (SELECT seq, body, position FROM receipts
+                          WHERE stream_key = $1 AND seq > $2 AND position < cp.size ORDER BY seq LIMIT $3) r ON true
+       ORDER BY r.seq`,
+      [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
     )
-    const items = rows.rows.map((row) => ({ seq: row.seq, position: Number(row.position), receipt: row.body }))
+    const first = rows[0]
+    const checkpoint = first?.note ? { size: Number(first.size), note: first.note } : undefined
+    if (!checkpoint) return { items: [], checkpoint, proof: [] }
+    const items = rows
+      .filter((row) => row.seq !== null)
+      .map((row) => ({ seq: row.seq!, position: Number(row.position), receipt: row.body! }))
     if (items.length === 0) return { items, checkpoint, proof: [] }
     const proof = await this.log.proofs.inclusion(
       items.map((i) => i.position),
