@@ -20,8 +20,9 @@
  * Postgres: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, fresh schemas, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
 import inspector from 'node:inspector'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   buildReceipt,
@@ -43,10 +44,12 @@ import type { ObjectStore } from '../sync-server/src/stores/object-store.js'
 import {
   DATABASE_URL,
   dropSchemas,
+  openStoreFor,
+  relayEnv,
   removeDir,
   startRelay,
+  startRelayProcess,
   type DbKind,
-  type RunningRelay,
   type StoreKind,
 } from '../sync-server/test/support/relay-harness.js'
 import { startS3rver, type RunningS3rver } from '../sync-server/test/support/s3rver.js'
@@ -278,27 +281,92 @@ async function rawInsertRate(concurrency: number, size: number, seconds: number)
   }
 }
 
+/** A relay for one timed configuration: its own process (main.ts, as an operator runs it), its store opened here too. */
+interface BenchRelay {
+  url: string
+  /** The same store the relay writes (a second handle: raw-rate baselines, inspection). */
+  store: ObjectStore
+}
+
+/**
+ * Runs `fn` against a relay started as `pnpm start` would (node + main.ts, the variables main.ts reads),
+ * in its own process: the relay gets its event loop to itself, as it would with its clients elsewhere,
+ * and this process only drives the load. BENCH_RELAY_IN_PROCESS=1 runs it in this process instead (for a
+ * CPU profile of both).
+ */
 async function withRelay<T>(
   db: DbKind,
   store: StoreKind,
   s3: RunningS3rver | undefined,
-  fn: (relay: RunningRelay) => Promise<T>,
+  fn: (relay: BenchRelay) => Promise<T>,
   env?: Record<string, string>,
 ): Promise<T> {
-  const relay = await startRelay({
-    db,
-    store,
-    ...(s3 ? { s3 } : {}),
-    ...(env ? { env } : {}),
-    schema: `${SCHEMA_PREFIX}_${db}_${store}_${randomBytes(3).toString('hex')}`,
-  })
+  const schema = `${SCHEMA_PREFIX}_${db}_${store}_${randomBytes(3).toString('hex')}`
+  if (process.env.BENCH_RELAY_IN_PROCESS) {
+    const relay = await startRelay({ db, store, ...(s3 ? { s3 } : {}), ...(env ? { env } : {}), schema })
+    try {
+      return await fn({ url: relay.url, store: relay.deps.store })
+    } finally {
+      await relay.close()
+      await removeDir(relay.options.dataDir)
+    }
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-bench-relay-'))
+  // One s3rver per bench run and one s3 configuration in it: the relay uses the bucket's root.
+  const options = { db, store, dataDir, schema, ...(s3 ? { s3 } : {}), ...(env ? { env } : {}) }
+  const relay = await startRelayProcess({ ...relayEnv(options), LOG_LEVEL: 'warn' })
+  const handle = openStoreFor(options)
   try {
-    return await fn(relay)
+    return await fn({ url: relay.url, store: handle })
   } finally {
-    await relay.close()
-    await removeDir(relay.options.dataDir)
+    await handle.close()
+    const code = await relay.stop()
+    if (code !== 0) console.error(`relay process exited with ${code}:\n${relay.output()}`)
+    await removeDir(dataDir)
   }
 }
+
+/**
+ * The relay's own account of where a batch's time went: pixpax_append_phase_seconds from /metrics,
+ * read before and after a run; `since(before)` gives the mean milliseconds per batch of each phase.
+ */
+async function phaseSums(url: string): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const out = new Map<string, { sum: number; count: number }>()
+  for (const m of text.matchAll(/^pixpax_append_phase_seconds_(sum|count)\{phase="([a-z_]+)"\} ([0-9.e+-]+)$/gm)) {
+    const entry = out.get(m[2]!) ?? { sum: 0, count: 0 }
+    entry[m[1] as 'sum' | 'count'] = Number(m[3])
+    out.set(m[2]!, entry)
+  }
+  const batches = /^pixpax_append_batch_receipts_(sum|count) ([0-9.e+-]+)$/gm
+  for (const m of text.matchAll(batches)) {
+    const entry = out.get('batch_receipts') ?? { sum: 0, count: 0 }
+    entry[m[1] as 'sum' | 'count'] = Number(m[2])
+    out.set('batch_receipts', entry)
+  }
+  return out
+}
+
+/** Mean ms per phase between two phaseSums readings, and the mean batch size. */
+function phaseMeans(
+  before: Map<string, { sum: number; count: number }>,
+  after: Map<string, { sum: number; count: number }>,
+): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [phase, a] of after) {
+    const b = before.get(phase) ?? { sum: 0, count: 0 }
+    const n = a.count - b.count
+    if (n <= 0) continue
+    out[phase] = +(((a.sum - b.sum) / n) * (phase === 'batch_receipts' ? 1 : 1000)).toFixed(2)
+  }
+  return out
+}
+
+const phaseText = (means: Record<string, number>): string =>
+  Object.entries(means)
+    .filter(([p]) => p !== 'batch_receipts')
+    .map(([p, ms]) => `${p} ${ms}`)
+    .join(', ') + (means.batch_receipts !== undefined ? `; ${means.batch_receipts} receipts/batch` : '')
 
 const ratioText = (r: number): string => r.toFixed(2)
 const exhaustedNote = (run: DriveResult): string => (run.exhausted ? '  [ran out of signed receipts: raise BENCH_RELAY_MAX_RATE]' : '')
@@ -317,21 +385,27 @@ async function benchPgFs(workloads: Map<number, Workload>): Promise<Record<strin
       const w = workloads.get(n)!
       await prepare(relay.url, w)
       const latencies: number[] = []
+      const before = await phaseSums(relay.url)
       const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS, ...(n === 1 ? { latencies } : {}) })
+      const phases = phaseMeans(before, await phaseSums(relay.url))
       const rate = run.count / run.seconds
       const raw = await rawInsertRate(n, w.meanBytes, SECONDS)
       const ratio = rate / raw
+      const rawPut = await rawPutRate(relay.store, n, w.meanBytes, SECONDS)
       out[`ingest_w${n}`] = {
         writers: n,
         ...rateFigure(run),
         raw_insert_per_s: Math.round(raw),
+        raw_fs_put_per_s: Math.round(rawPut),
         row_bytes: w.meanBytes,
         ratio: +ratio.toFixed(3),
         target_ratio: TARGET.insertRatio,
+        phase_ms: phases,
       }
       console.log(
-        `  fs+pg      ${String(n).padStart(2)} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s   raw INSERT ${fmt(raw).padStart(6)}/s (${w.meanBytes} B rows, ${n} conn)   ratio ${ratioText(ratio)} (target ≥ ${TARGET.insertRatio})${exhaustedNote(run)}`,
+        `  fs+pg      ${String(n).padStart(2)} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s   raw INSERT ${fmt(raw).padStart(6)}/s (${w.meanBytes} B rows, ${n} conn)   ratio ${ratioText(ratio)} (target ≥ ${TARGET.insertRatio})   raw fs putIfAbsent ${fmt(rawPut)}/s${exhaustedNote(run)}`,
       )
+      console.log(`             per batch (ms): ${phaseText(phases)}`)
       if (n === 1) {
         latencies.sort((a, b) => a - b)
         const lat = {
@@ -383,7 +457,7 @@ async function benchS3Pg(w: Workload, s3: RunningS3rver): Promise<Record<string,
     await prepare(relay.url, w)
     const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
     const rate = run.count / run.seconds
-    const raw = await rawPutRate(relay.deps.store, WRITERS_OTHER, w.meanBytes, SECONDS)
+    const raw = await rawPutRate(relay.store, WRITERS_OTHER, w.meanBytes, SECONDS)
     const ratio = rate / raw
     console.log(
       `  s3rver+pg  ${WRITERS_OTHER} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s   raw putIfAbsent ${fmt(raw).padStart(6)}/s (${w.meanBytes} B, ${WRITERS_OTHER} workers)   ratio ${ratioText(ratio)} (target ≥ ${TARGET.s3Ratio})${exhaustedNote(run)}`,

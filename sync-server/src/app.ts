@@ -121,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     signer: deps.relaySigner,
     sha256: deps.sha256,
     origin: config.LOG_ORIGIN,
+    onPhase: (phase, seconds) => metrics.appendPhase.observe({ phase }, seconds),
   })
   const ingestor = new Ingestor({
     notifier,
@@ -133,6 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log,
     projectors: INLINE_PROJECTORS,
     batchesInFlight: config.APPEND_BATCHES_IN_FLIGHT,
+    onPhase: (phase, seconds) => metrics.appendPhase.observe({ phase }, seconds),
+    onBatch: ({ receipts }) => metrics.appendBatchReceipts.observe(receipts),
     onAccepted: async (streamKey, accepted) => {
       metrics.receiptsAccepted.inc({ stream_type: streamKey.split('/')[0] }, accepted.length)
       // A takedown is answered once its post's bytes are gone from the store (the start-up sweep retries).

@@ -527,7 +527,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(await intents()).toEqual([])
     // The first result survives the second restart too, byte for byte.
     expect((await post([x])).text).toBe(answer)
-  }, 60_000)
+  }, 180_000)
 
   it('key validity is judged at log position: after a revocation the relay refuses the key, and so does verify-store', async () => {
     const carol = newIdentity('acc-c', 'person', `carol-${randomBytes(3).toString('hex')}`)

@@ -7,6 +7,7 @@
 import { parseStreamKey, streamEventsPrefix, type CheckedReceipt, type Sha256, type Signer } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
 import type { LogIntegrator } from '../log/log-integrator.js'
+import { lapTimer, type PhaseReport } from '../metrics.js'
 import type { ProjectedReceipt } from '../projection/projector.js'
 import { listKeys } from '../stores/object-store.js'
 import { formatNotice, type ReceiptNotifier } from '../sync/notifier.js'
@@ -44,6 +45,8 @@ export interface AppenderDeps extends BatchDeps {
   notifier?: ReceiptNotifier
   /** Batches committing at once where the database has a pool (default MAX_BATCHES_IN_FLIGHT). */
   batchesInFlight?: number
+  /** The duration of each step of a batch (metrics: pixpax_append_phase_seconds). */
+  onPhase?: PhaseReport
   /** Called once a batch's results are released (metrics, tests). */
   onBatch?: (stats: { groups: number; receipts: number; accepted: number }) => void
 }
@@ -239,10 +242,15 @@ export class Appender {
     const streams = [...new Set(groups.map((g) => g.streamKey))]
     const receipts = groups.flatMap((g) => g.receipts)
     const outside = db.queryOutsideTransaction?.bind(db)
-    if (!outside) await recordIntents((sql, params) => db.query(sql, params), receipts)
-    return db.transaction(async (tx) => {
+    const lap = lapTimer(this.deps.onPhase)
+    if (!outside) {
+      await recordIntents((sql, params) => db.query(sql, params), receipts)
+      lap('intents')
+    }
+    const committed = await db.transaction(async (tx) => {
       const facts = firstReads(receipts)
       await lockStreams(tx, groups, facts)
+      lap('lock')
       locked()
       let ledger = await BatchLedger.load(tx, receipts, streams, facts)
       const leftovers = await this.#leftovers(tx, groups, ledger, receipts)
@@ -251,7 +259,9 @@ export class Appender {
       if (leftovers.size) ledger = await BatchLedger.load(tx, all, streams, facts)
       // Reads that depend on loaded facts, batch-wide (nothing to do for a batch with no such rule).
       await ledger.ensureFacts(tx, all)
+      lap('load')
       const { outcomes, accepted, adopted } = await evaluateBatch(ledger, groups, leftovers, this.deps, tx)
+      lap('evaluate')
       if (accepted.length === 0) {
         await tx.query('DELETE FROM append_intents WHERE stream_key = ANY($1::text[])', [streams])
         return { outcomes, adopted, batch: [] }
@@ -261,12 +271,18 @@ export class Appender {
           (sql, params) => outside(sql, params),
           accepted.map((a) => a.checked),
         )
+      lap('intents')
       await writeObjects(store, accepted, this.deps.maxParallelStreams)
+      lap('objects')
       const start = await sequence(tx, accepted, this.deps.projectors, streams)
+      lap('sequence')
       const batch = accepted.map((a, i) => projected(a, start + i))
       for (const projector of this.deps.projectors) await projector.apply(tx, batch)
+      lap('project')
       return { outcomes, adopted, batch }
     })
+    lap('commit')
+    return committed
   }
 
   /**
@@ -314,6 +330,7 @@ export class Appender {
     try {
       const { batch, outcomes } = committed
       const { db, relaySigner, log } = this.deps
+      const lap = lapTimer(this.deps.onPhase)
       const [acks] = await Promise.all([
         completeAcks(
           db,
@@ -329,6 +346,7 @@ export class Appender {
         ),
         batch.length ? log.waitFor(batch[batch.length - 1]!.position + 1) : undefined,
       ])
+      lap('release')
       const accepted = (index: number): AcceptedResult => {
         const p = batch[index]!
         return {

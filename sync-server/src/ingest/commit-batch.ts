@@ -26,7 +26,7 @@ import {
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import type { ProjectedReceipt, Projector } from '../projection/projector.js'
 import { receiptObjectKey } from '../projection/object-keys.js'
-import type { ObjectStore } from '../stores/object-store.js'
+import { putIfAbsentInOrder, type ObjectStore, type ObjectToPut } from '../stores/object-store.js'
 import { factLock } from './batch-facts.js'
 import type { BatchLedger } from './batch-ledger.js'
 
@@ -216,28 +216,28 @@ export async function recordIntents(
 }
 
 /**
- * Writes the accepted receipts' canonical objects: streams in parallel, each stream's objects one after
- * the other in chain order, so a crash leaves a prefix of a stream's batch in the store, never a hole.
+ * Writes the accepted receipts' canonical objects: streams in parallel, each stream's objects in chain
+ * order (putIfAbsentInOrder), so a crash leaves a prefix of a stream's batch in the store, never a hole.
  */
 export async function writeObjects(store: ObjectStore, accepted: readonly Accepted[], parallel = 64): Promise<void> {
-  const byStream = new Map<string, Accepted[]>()
-  for (const a of accepted) {
-    const list = byStream.get(a.checked.streamKey) ?? []
-    list.push(a)
-    byStream.set(a.checked.streamKey, list)
+  const byStream = new Map<string, ObjectToPut[]>()
+  for (const { checked, body } of accepted) {
+    const list = byStream.get(checked.streamKey) ?? []
+    list.push({ key: receiptObjectKey(checked.receipt), bytes: utf8Encode(body), contentType: 'application/json' })
+    byStream.set(checked.streamKey, list)
   }
   const chains = [...byStream.values()]
   let next = 0
   const worker = async (): Promise<void> => {
     for (let i = next++; i < chains.length; i = next++) {
-      for (const { checked, body } of chains[i]!) {
-        const key = receiptObjectKey(checked.receipt)
-        const bytes = utf8Encode(body)
-        if ((await store.putIfAbsent(key, bytes, 'application/json')) === 'exists') {
-          const existing = await store.get(key)
-          if (!existing || Buffer.compare(Buffer.from(existing), Buffer.from(bytes)) !== 0) {
-            throw new Error(`object ${key} exists with different bytes; refusing to continue`)
-          }
+      const chain = chains[i]!
+      const outcomes = await putIfAbsentInOrder(store, chain)
+      for (const [j, outcome] of outcomes.entries()) {
+        if (outcome === 'created') continue
+        const { key, bytes } = chain[j]!
+        const existing = await store.get(key)
+        if (!existing || Buffer.compare(Buffer.from(existing), Buffer.from(bytes)) !== 0) {
+          throw new Error(`object ${key} exists with different bytes; refusing to continue`)
         }
       }
     }

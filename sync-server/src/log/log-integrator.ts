@@ -22,6 +22,7 @@ import {
 } from '@pixpax/shared'
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
 import { Mutex } from '../db/mutex.js'
+import { lapTimer, type PhaseReport } from '../metrics.js'
 import type { ObjectStore } from '../stores/object-store.js'
 
 export interface LogIntegratorDeps {
@@ -31,6 +32,8 @@ export interface LogIntegratorDeps {
   sha256: Sha256
   /** The checkpoint's origin line, also the signature's key name (docs/log.md). */
   origin: string
+  /** The duration of each step of a round (metrics: pixpax_append_phase_seconds, `integrate_*`). */
+  onPhase?: PhaseReport
 }
 
 export interface StoredCheckpoint {
@@ -84,6 +87,7 @@ export class LogIntegrator {
   }
 
   async #integrateOnce(): Promise<void> {
+    const lap = lapTimer(this.deps.onPhase)
     await this.#withLogLock(async (q) => {
       // One statement: the checkpoint row (locked on pg: one integrator at a time), the sequenced size, and
       // the leaves in between.
@@ -92,6 +96,7 @@ export class LogIntegrator {
            (SELECT coalesce(array_agg(l.data ORDER BY l.position), '{}') FROM log_leaves l WHERE l.position >= cp.size AND l.position < s.size) AS leaves
          FROM log_checkpoint cp JOIN log_sequence s ON s.id WHERE cp.id FOR UPDATE OF cp`,
       )
+      lap('integrate_read')
       const row = rows[0]!
       const current: StoredCheckpoint | undefined = row.note ? { size: row.size, root: row.root, note: row.note } : undefined // '' = none yet
       const from = row.size
@@ -107,8 +112,10 @@ export class LogIntegrator {
       // Full tiles are immutable and partial ones are determined by the size, so rewriting one a crashed
       // integrator already wrote puts the same bytes.
       await Promise.all([...result.tiles, ...result.entryBundles].map((o) => store.put(o.path, o.bytes, 'application/octet-stream')))
+      lap('integrate_tiles')
       const note = await signCheckpoint({ origin, size: target, root: result.root }, origin, signer)
       await store.put(CHECKPOINT_PATH, new TextEncoder().encode(note), 'text/plain; charset=utf-8')
+      lap('integrate_checkpoint')
       await q.query(
         `WITH cp AS (UPDATE log_checkpoint SET size = $1, root = $2, note = $3)
          DELETE FROM log_leaves WHERE position < $4`,
@@ -117,6 +124,7 @@ export class LogIntegrator {
       this.#state = result.state
       this.#checkpoint = { size: target, root: result.root, note }
     })
+    lap('integrate_record')
   }
 
   /** The tree at the stored checkpoint: this process's copy, or read back from the store's tiles. */

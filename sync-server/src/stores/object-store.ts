@@ -12,6 +12,13 @@ export interface ObjectStore {
    * `created` object is durable (fsync'd / acknowledged by S3) when the promise resolves.
    */
   putIfAbsent(key: string, bytes: Uint8Array, contentType?: string): Promise<'created' | 'exists'>
+  /**
+   * Optional: putIfAbsent for each item, in order — a crash leaves a prefix of them stored, never an
+   * item without every one before it — with all of them durable when the promise resolves. A store that
+   * can make the items durable at once (fs: one fsync per file in parallel, then the names in order)
+   * implements it; `putIfAbsentInOrder` below falls back to one putIfAbsent after the other.
+   */
+  putIfAbsentInOrder?(items: readonly ObjectToPut[]): Promise<Array<'created' | 'exists'>>
   /** Stores `bytes` at `key`, replacing what is there (derived objects only: snapshots). Same atomicity. */
   put(key: string, bytes: Uint8Array, contentType?: string): Promise<void>
   /** The object's bytes, or undefined if there is none. */
@@ -28,6 +35,20 @@ export interface ObjectStore {
   /** Cheap reachability check for /readyz. Throws if the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>
+}
+
+export interface ObjectToPut {
+  key: string
+  bytes: Uint8Array
+  contentType?: string
+}
+
+/** `store.putIfAbsentInOrder(items)` where the store has it; otherwise one putIfAbsent after the other. */
+export async function putIfAbsentInOrder(store: ObjectStore, items: readonly ObjectToPut[]): Promise<Array<'created' | 'exists'>> {
+  if (store.putIfAbsentInOrder) return store.putIfAbsentInOrder(items)
+  const out: Array<'created' | 'exists'> = []
+  for (const { key, bytes, contentType } of items) out.push(await store.putIfAbsent(key, bytes, contentType))
+  return out
 }
 
 /** Object keys are ASCII paths: segments of [A-Za-z0-9._-], no empty, `.` or `..` segment. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { ObjectStore } from '../../src/stores/object-store.js'
+import { putIfAbsentInOrder, type ObjectStore } from '../../src/stores/object-store.js'
 
 export interface ObjectStoreFixture {
   store: ObjectStore
@@ -217,6 +217,31 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       expect(await store.list('torn/')).toEqual(['torn/a.bin', 'torn/b.bin', 'torn/c.bin'])
       expectBytes(await store.get('torn/c.bin'), big)
     }, 60_000)
+
+    it('putIfAbsentInOrder stores a chain in order: a reader only ever sees a prefix; existing bytes are kept', async () => {
+      expect(await store.putIfAbsent('chain/e-003.json', text('already here'))).toBe('created')
+      const items = Array.from({ length: 40 }, (_, i) => ({
+        key: `chain/e-${String(i).padStart(3, '0')}.json`,
+        bytes: text(`receipt ${i}`),
+        contentType: 'application/json',
+      }))
+      let writing = true
+      const written = putIfAbsentInOrder(store, items).finally(() => {
+        writing = false
+      })
+      const keys = items.map((i) => i.key)
+      while (writing) {
+        const listed = await store.list('chain/')
+        // e-003 was there before: every other listed key must come with every key before it.
+        const missing = keys.findIndex((k) => !listed.includes(k))
+        if (missing >= 0) expect(listed.filter((k) => k !== 'chain/e-003.json' && keys.indexOf(k) > missing)).toEqual([])
+      }
+      expect(await written).toEqual(items.map((_, i) => (i === 3 ? 'exists' : 'created')))
+      expect(await store.list('chain/')).toEqual(keys)
+      expectBytes(await store.get('chain/e-003.json'), text('already here'))
+      expectBytes(await store.get('chain/e-039.json'), text('receipt 39'))
+      expect(await putIfAbsentInOrder(store, items.slice(0, 2))).toEqual(['exists', 'exists'])
+    })
 
     it('deletes', async () => {
       await store.put('del/snapshot.json', text('s'))

@@ -219,7 +219,7 @@ export interface RelayProcess {
  * resolves once it prints `PixPax relay listening on http://…`. PORT defaults to 0: the OS picks a free
  * port and main.ts prints it.
  */
-export async function startRelayProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<RelayProcess> {
+export async function startRelayProcess(env: Record<string, string>, timeoutMs = 90_000): Promise<RelayProcess> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
   const child = spawn(process.execPath, ['--import', tsx, MAIN_TS], {
     cwd: REPO_ROOT,
