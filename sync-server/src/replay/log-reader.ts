@@ -21,7 +21,7 @@ import {
   type Sha256,
 } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
-import type { ObjectStore } from '../stores/object-store.js'
+import { getMany, type ObjectStore } from '../stores/object-store.js'
 
 /** The store's checkpoint (signature not checked here), or undefined for a store without a log. */
 export async function readStoreCheckpoint(store: ObjectStore): Promise<{ note: string; checkpoint: Checkpoint } | undefined> {
@@ -108,7 +108,8 @@ export async function* loggedReceipts(
   sha256: Sha256,
   concurrency = 128,
 ): AsyncGenerator<LoggedReceipt> {
-  const load = async ({ position, data }: { position: number; data: Uint8Array }): Promise<LoggedReceipt> => {
+  // An entry whose leaf data does not parse carries its problem already; the others still need their object.
+  const parse = ({ position, data }: { position: number; data: Uint8Array }): LoggedReceipt => {
     let entry: LogEntry
     try {
       entry = parseLeafData(data)
@@ -120,8 +121,9 @@ export async function* loggedReceipts(
         problem: { code: 'LOG_INCONSISTENT', message: `entry ${position} is not valid leaf data: ${(error as Error).message}` },
       }
     }
-    const objectKey = entryObjectKey(entry)
-    const bytes = await store.get(objectKey)
+    return { position, entry, objectKey: entryObjectKey(entry) }
+  }
+  const check = ({ position, entry, objectKey }: LoggedReceipt, bytes: Uint8Array | undefined): LoggedReceipt => {
     if (!bytes)
       return { position, entry, objectKey, problem: { code: 'OBJECT_MISSING', message: `${objectKey} (log entry ${position}) is missing` } }
     try {
@@ -140,24 +142,31 @@ export async function* loggedReceipts(
       return { position, entry, objectKey, problem: { code: e.code ?? 'SCHEMA_INVALID', message: `${objectKey}: ${e.message}` } }
     }
   }
-  const inFlight: Array<Promise<LoggedReceipt>> = []
+  // Windows of `concurrency` entries, their objects read with one getMany; the next window is read
+  // while this one is consumed.
   const iterator = entries[Symbol.asyncIterator]()
-  let done = false
-  const top = async (): Promise<void> => {
-    while (!done && inFlight.length < concurrency) {
+  const readWindow = async (): Promise<LoggedReceipt[] | undefined> => {
+    const parsed: LoggedReceipt[] = []
+    while (parsed.length < concurrency) {
       const next = await iterator.next()
-      if (next.done) done = true
-      else {
-        const loading = load(next.value)
-        loading.catch(() => undefined) // awaited in order below; never an unhandled rejection meanwhile
-        inFlight.push(loading)
-      }
+      if (next.done) break
+      parsed.push(parse(next.value))
     }
+    if (parsed.length === 0) return undefined
+    const wanted = parsed.filter((p) => !p.problem)
+    const bytes = await getMany(
+      store,
+      wanted.map((p) => p.objectKey),
+    )
+    const byPosition = new Map(wanted.map((p, i) => [p.position, bytes[i]]))
+    return parsed.map((p) => (p.problem ? p : check(p, byPosition.get(p.position))))
   }
-  await top()
-  while (inFlight.length) {
-    const item = await inFlight.shift()!
-    await top()
-    yield item
+  let ahead = readWindow()
+  for (;;) {
+    const window = await ahead
+    if (!window) return
+    ahead = readWindow()
+    ahead.catch(() => undefined) // awaited next round; never an unhandled rejection meanwhile
+    yield* window
   }
 }

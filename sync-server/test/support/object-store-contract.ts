@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { putIfAbsentInOrder, type ObjectStore } from '../../src/stores/object-store.js'
+import { getMany, putIfAbsentInOrder, type ObjectStore } from '../../src/stores/object-store.js'
 
 export interface ObjectStoreFixture {
   store: ObjectStore
@@ -241,6 +241,24 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       expectBytes(await store.get('chain/e-003.json'), text('already here'))
       expectBytes(await store.get('chain/e-039.json'), text('receipt 39'))
       expect(await putIfAbsentInOrder(store, items.slice(0, 2))).toEqual(['exists', 'exists'])
+    })
+
+    it('getMany returns what get returns, in the order asked, absent keys as undefined', async () => {
+      const keys = ['many-get/a.json', 'many-get/sub/b.bin', 'many-get/c.json']
+      await store.putIfAbsent(keys[0]!, text('first'))
+      await store.putIfAbsent(keys[1]!, new Uint8Array([0, 1, 2, 255]))
+      const asked = [keys[1]!, 'many-get/missing.json', keys[0]!, keys[1]!, 'many-get/sub/none']
+      const got = await getMany(store, asked)
+      expect(got).toHaveLength(asked.length)
+      for (const [i, key] of asked.entries()) {
+        const one = await store.get(key)
+        if (one === undefined) expect(got[i]).toBeUndefined()
+        else expectBytes(got[i], one)
+      }
+      expect(await getMany(store, [])).toEqual([])
+      // A caller may keep and change what it got: the store's copy stays as it was.
+      got[0]![0] = 42
+      expectBytes(await store.get(keys[1]!), new Uint8Array([0, 1, 2, 255]))
     })
 
     it('deletes', async () => {
