@@ -614,7 +614,8 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     } finally {
       await fresh.close()
     }
-  })
+    // Two fresh stores and a fresh database (PGlite boots in seconds on a busy machine).
+  }, 120_000)
 
   it('rebuild replays the log into the projection digest byte for byte, also with appends going on meanwhile', async () => {
     const before = await projectionDigest(relay.deps.db)
