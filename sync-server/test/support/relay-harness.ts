@@ -223,7 +223,8 @@ export async function startRelayProcess(env: Record<string, string>, timeoutMs =
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
   const child = spawn(process.execPath, ['--import', tsx, MAIN_TS], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    // UV_THREADPOOL_SIZE as `pnpm start` sets it (package.json).
+    env: { UV_THREADPOOL_SIZE: '64', ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
