@@ -429,12 +429,15 @@ async function benchPgFs(workloads: Map<number, Workload>): Promise<Record<strin
 async function benchPgFsBatched(w: Workload): Promise<Record<string, unknown>> {
   return withRelay('pg', 'fs', undefined, async (relay) => {
     await prepare(relay.url, w)
+    const before = await phaseSums(relay.url)
     const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS, perRequest: BATCH })
+    const phases = phaseMeans(before, await phaseSums(relay.url))
     const rate = run.count / run.seconds
     console.log(
       `  fs+pg      ${WRITERS_OTHER} writers × ${BATCH}/request: ${fmt(rate).padStart(6)} receipts/s (target ≥ ${fmt(TARGET.batchRate)})${run.exhausted ? '  [ran out of signed receipts: raise BENCH_RELAY_MAX_BATCH_RATE]' : ''}`,
     )
-    return { writers: WRITERS_OTHER, per_request: BATCH, ...rateFigure(run), target_receipts_per_s: TARGET.batchRate }
+    console.log(`             per batch (ms): ${phaseText(phases)}`)
+    return { writers: WRITERS_OTHER, per_request: BATCH, ...rateFigure(run), target_receipts_per_s: TARGET.batchRate, phase_ms: phases }
   })
 }
 
@@ -442,12 +445,15 @@ async function benchPgFsBatched(w: Workload): Promise<Record<string, unknown>> {
 async function benchPgliteFs(w: Workload): Promise<Record<string, unknown>> {
   return withRelay('pglite', 'fs', undefined, async (relay) => {
     await prepare(relay.url, w)
+    const before = await phaseSums(relay.url)
     const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
+    const phases = phaseMeans(before, await phaseSums(relay.url))
     const rate = run.count / run.seconds
     console.log(
       `  fs+pglite  ${WRITERS_OTHER} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s (target ≥ ${fmt(TARGET.pgliteRate)})${exhaustedNote(run)}`,
     )
-    return { writers: WRITERS_OTHER, ...rateFigure(run), target_receipts_per_s: TARGET.pgliteRate }
+    console.log(`             per batch (ms): ${phaseText(phases)}`)
+    return { writers: WRITERS_OTHER, ...rateFigure(run), target_receipts_per_s: TARGET.pgliteRate, phase_ms: phases }
   })
 }
 
@@ -455,13 +461,16 @@ async function benchPgliteFs(w: Workload): Promise<Record<string, unknown>> {
 async function benchS3Pg(w: Workload, s3: RunningS3rver): Promise<Record<string, unknown>> {
   return withRelay('pg', 's3', s3, async (relay) => {
     await prepare(relay.url, w)
+    const before = await phaseSums(relay.url)
     const run = await drive(relay.url, w.streams, (s) => s.timed, { seconds: SECONDS })
+    const phases = phaseMeans(before, await phaseSums(relay.url))
     const rate = run.count / run.seconds
     const raw = await rawPutRate(relay.store, WRITERS_OTHER, w.meanBytes, SECONDS)
     const ratio = rate / raw
     console.log(
       `  s3rver+pg  ${WRITERS_OTHER} writers × 1/request: ${fmt(rate).padStart(6)} receipts/s   raw putIfAbsent ${fmt(raw).padStart(6)}/s (${w.meanBytes} B, ${WRITERS_OTHER} workers)   ratio ${ratioText(ratio)} (target ≥ ${TARGET.s3Ratio})${exhaustedNote(run)}`,
     )
+    console.log(`             per batch (ms): ${phaseText(phases)}`)
     return {
       writers: WRITERS_OTHER,
       ...rateFigure(run),
@@ -469,6 +478,7 @@ async function benchS3Pg(w: Workload, s3: RunningS3rver): Promise<Record<string,
       object_bytes: w.meanBytes,
       ratio: +ratio.toFixed(3),
       target_ratio: TARGET.s3Ratio,
+      phase_ms: phases,
     }
   })
 }
