@@ -3,11 +3,11 @@
  * Everything that needs other receipts (keys, chain, authority) is in chain.ts.
  */
 import type { z } from 'zod'
-import { canonicalBytes } from './canonical-json.js'
+import { canonicalBytes, canonicalJsonWithout } from './canonical-json.js'
 import { parseSignature, formatSignature } from './crypto/signature.js'
 import { nobleSha256 } from './crypto/noble.js'
 import type { Sha256, Signer } from './crypto/types.js'
-import { bytesToHex } from './encoding.js'
+import { bytesToHex, utf8Encode } from './encoding.js'
 import { PixpaxError } from './errors.js'
 import { ReceiptSchema, type Receipt, type ReceiptBody, type StreamRef } from './schemas.js'
 import { assertJsonValue, parseStrictJson } from './strict-json.js'
@@ -28,12 +28,20 @@ export interface CheckedReceipt {
   readonly canonical: Uint8Array
   /** The decoded 64-byte low-S signature (not yet verified). */
   readonly signature: Uint8Array
+  /**
+   * RFC 8785 text of the whole receipt (`hash` and `signature` included): its object's bytes. Set by
+   * checkReceipt, which gets it with the body's canonical bytes at the cost of one canonicalization.
+   */
+  readonly text?: string
 }
 
 /** `"sha256:" + hex` of some bytes. */
 export function sha256Ref(data: Uint8Array, sha256: Sha256 = nobleSha256): string {
   return 'sha256:' + bytesToHex(sha256(data))
 }
+
+/** The members a receipt's hash and signature are not computed over. */
+const SIGNED_OVER_OMITS: ReadonlySet<string> = new Set(['hash', 'signature'])
 
 /** The receipt without `hash` and `signature`. */
 export function receiptBody(receipt: Receipt | ReceiptBody): ReceiptBody {
@@ -99,7 +107,8 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
   // The whole receipt, not just the payload: zod's z.string() lets lone surrogates through (eventId,
   // prevEventId), and canonicalization would then throw a plain Error instead of a PixpaxError.
   assertJsonValue(receipt, '$')
-  const canonical = receiptCanonicalBytes(receipt)
+  const forms = canonicalJsonWithout(receipt as unknown as Record<string, unknown>, SIGNED_OVER_OMITS)
+  const canonical = utf8Encode(forms.without)
   if (canonical.length > MAX_RECEIPT_BYTES) {
     throw new PixpaxError('RECEIPT_TOO_LARGE', `canonical receipt is ${canonical.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`, {
       size: canonical.length,
@@ -115,7 +124,7 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
     throw new PixpaxError('HASH_MISMATCH', `hash does not match the canonical bytes (expected ${expected})`, { expected })
   }
   const signature = parseSignature(receipt.signature)
-  return { receipt, streamKey: streamKey(receipt.stream), spec, canonical, signature }
+  return { receipt, streamKey: streamKey(receipt.stream), spec, canonical, signature, text: forms.whole }
 }
 
 /** Parses receipt JSON text strictly (DUPLICATE_KEY, JSON_INVALID, …) and checks it with `checkReceipt`. */

@@ -3,8 +3,11 @@
  * input/output pairs byte for byte, and the ES6 number serialization sample (10,000 doubles).
  * canonicalJson is plain JCS and must handle floats here; refusing floats is parseStrictJson's policy.
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { bytesToHex, canonicalBytes, canonicalJson } from '../src/index.js'
+import { bytesToHex, canonicalBytes, canonicalJson, canonicalJsonWithout, checkReceipt, receiptBody } from '../src/index.js'
+import { nodeSha256 } from '../src/node/index.js'
+import { actor, author, identityCreated, make, pixbookStream } from './support/receipts.js'
 import { listVectorDir, readVectorBytes, readVectorText } from './support/vectors.js'
 
 const JCS = 'test-vectors/jcs'
@@ -74,5 +77,53 @@ describe('ES6 number serialization (es6testfile10k.txt)', () => {
     expect(canonicalJson(doubleFromHex('4340000000000000'))).toBe('9007199254740992')
     expect(canonicalJson(doubleFromHex('444b1ae4d6e2ef50'))).toBe('1e+21')
     expect(canonicalJson(doubleFromHex('4415af1d78b58c40'))).toBe('100000000000000000000')
+  })
+})
+
+describe('canonicalJsonWithout (two canonical texts from one canonicalization per member)', () => {
+  // Keys that sort differently by code unit than by code point or locale, and that need escaping.
+  const key = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 6 }),
+    fc.constantFrom('hash', 'signature', 'a"b', '\u0000', 'é', 'E', '\u{1F600}', '\uFB33'),
+  )
+  const object = fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 12 })
+
+  it('equals canonicalJson of the whole object and of the object without the omitted members', () => {
+    fc.assert(
+      fc.property(object, fc.subarray(['hash', 'signature', 'a"b', 'é']), (value, omitted) => {
+        const omit = new Set(omitted)
+        const { whole, without } = canonicalJsonWithout(value, omit)
+        expect(whole).toBe(canonicalJson(value))
+        expect(without).toBe(canonicalJson(Object.fromEntries(Object.entries(value).filter(([k]) => !omit.has(k)))))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('drops undefined members as canonicalize does', () => {
+    expect(canonicalJsonWithout({ b: 1, a: undefined, c: [1, 'x'] }, new Set(['c']))).toEqual({
+      whole: '{"b":1,"c":[1,"x"]}',
+      without: '{"b":1}',
+    })
+  })
+})
+
+describe('checkReceipt gives the whole receipt text with its canonical body', () => {
+  it('text is canonicalJson(receipt) and canonical is canonicalJson of the body, for every receipt of a chain', async () => {
+    const a = author()
+    const alice = actor('alice', 'acc-1')
+    const created = await identityCreated(a, alice)
+    const book = await make(a, {
+      by: alice,
+      stream: pixbookStream('acc-1', 'b1'),
+      type: 'PIXBOOK_CREATED',
+      payload: { title: 'Über "quotes" ✓' },
+      prev: null,
+    })
+    for (const receipt of [created, book]) {
+      const checked = checkReceipt(JSON.parse(JSON.stringify(receipt)), nodeSha256)
+      expect(checked.text).toBe(canonicalJson(receipt))
+      expect(new TextDecoder().decode(checked.canonical)).toBe(canonicalJson(receiptBody(receipt)))
+    }
   })
 })

@@ -145,7 +145,11 @@ export async function evaluateBatch(
   const accept = (acceptance: Acceptance): number => {
     ledger.apply(acceptance)
     const { receipt, streamKey } = acceptance.checked
-    accepted.push({ ...acceptance, owner: ledger.ownerOf(streamKey) ?? receipt.issuer.identityId, body: canonicalJson(receipt) })
+    accepted.push({
+      ...acceptance,
+      owner: ledger.ownerOf(streamKey) ?? receipt.issuer.identityId,
+      body: acceptance.checked.text ?? canonicalJson(receipt),
+    })
     return accepted.length - 1
   }
   const outcomes: Outcome[][] = []

@@ -116,7 +116,7 @@ class Replayer {
       this.streams.add(logged.entry.stream)
       batch.push({
         receipt,
-        body: canonicalJson(receipt),
+        body: logged.checked!.text ?? canonicalJson(receipt),
         streamKey: logged.entry.stream,
         seq: verdict.seq,
         position: logged.position,
