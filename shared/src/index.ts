@@ -203,3 +203,18 @@ export {
   type RelayKeySource,
   type VerifiedBundleHeader,
 } from './log/proof-bundle.js'
+export {
+  COSIGNATURE_HEADER,
+  COSIGNATURE_TYPE_ID,
+  witnessName,
+  witnessIdentity,
+  witnessKeyHash,
+  cosignedMessage,
+  cosignCheckpoint,
+  verifyCosignatures,
+  checkWitnessed,
+  withSignatureLines,
+  type WitnessKey,
+  type WitnessPolicy,
+  type VerifiedCosignature,
+} from './log/cosignature.js'
