@@ -15,6 +15,9 @@ export const COSIGNATURE_PREFIX = `${LOG_PREFIX}cosignature/`
 /** At most this many cosignatures are served with a checkpoint (signed-note verifiers cap lines too). */
 export const MAX_SERVED_COSIGNATURES = 64
 
+/** The commit notice that tells every replica a cosignature arrived (a pseudo-stream no one subscribes to). */
+export const COSIGNED_NOTICE = { stream: 'log/cosigned', seq: 1 }
+
 export function cosignaturePath(size: number, identityId: string, keyHash: number): string {
   return `${COSIGNATURE_PREFIX}${size}/${identityId}.${keyHashHex(keyHash)}`
 }
@@ -33,6 +36,11 @@ export class CosignatureStore {
     const result = await this.store.putIfAbsent(cosignaturePath(size, identityId, keyHash), utf8Encode(line), 'text/plain; charset=utf-8')
     this.#cache.delete(size)
     return result
+  }
+
+  /** Forgets what was read (another replica stored a cosignature). */
+  clear(): void {
+    this.#cache.clear()
   }
 
   /** The cosignature lines of the checkpoint of `size`, in key order. */

@@ -61,6 +61,11 @@ export class LogProofs {
     return { size, note: await this.#cosignatures.withCosignatures(size, row.note) }
   }
 
+  /** Forgets the cosignatures read (a notice said another replica stored one). */
+  forgetCosignatures(): void {
+    this.#cosignatures.clear()
+  }
+
   /** The multi-leaf inclusion proof of `positions` (increasing) in the tree of `size` leaves, as base64 hashes. */
   async inclusion(positions: readonly number[], size: number): Promise<string[]> {
     const { sha256 } = this.deps

@@ -19,10 +19,7 @@ import { ApiError } from '../errors.js'
 import { parseBody } from '../routes/parse.js'
 import { formatNotice } from '../sync/notifier.js'
 import { acceptCosignature, CosignatureBodySchema } from './cosignature-intake.js'
-import { cosignaturesOf } from './cosignature-store.js'
-
-/** The notice that tells every replica's checkpoint feed a cosignature arrived (no stream has this key). */
-export const COSIGNED_NOTICE = { stream: 'log/cosigned', seq: 1 }
+import { COSIGNED_NOTICE, cosignaturesOf } from './cosignature-store.js'
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 

@@ -7,6 +7,7 @@
  * what the relay showed them. The same checkpoint with more witness cosignatures (docs/log.md §11) is
  * handed on too, so clients that require witnesses learn of them as they arrive.
  */
+import { COSIGNED_NOTICE } from '../log/cosignature-store.js'
 import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
 import type { ReceiptNotifier } from './notifier.js'
 
@@ -22,7 +23,10 @@ export class CheckpointFeed {
     notifier: ReceiptNotifier,
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {
-    this.#unsubscribe = notifier.subscribe(() => void this.#read())
+    this.#unsubscribe = notifier.subscribe((notice) => {
+      if (notice.stream === COSIGNED_NOTICE.stream) proofs.forgetCosignatures()
+      void this.#read()
+    })
   }
 
   /** Calls `listener` with each larger checkpoint, or more cosigned one; returns the unsubscribe function. */
