@@ -46,7 +46,10 @@ export {
   type WebSocketLike,
 } from './sync/sync-client.js'
 export { OUTBOX_TRANSITIONS, backoffMs, type OutboxEvent } from './sync/outbox-machine.js'
-export { exportNdjson, importNdjson, type ImportResult } from './sync/ndjson.js'
+export { exportNdjson, importNdjson, type ExportOptions, type ImportResult } from './sync/ndjson.js'
+export { WitnessGate, type WitnessedCheckpoint } from './sync/witness-gate.js'
+export { postCosignature, type CosignResult } from './sync/cosign.js'
+export { relayTileSource, type LogObjectSource, type ProofSourceOptions } from './sync/bundle-proofs.js'
 export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'

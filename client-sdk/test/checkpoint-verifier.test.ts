@@ -50,6 +50,30 @@ async function setup() {
 }
 
 describe('CheckpointVerifier', () => {
+  it('compares a gossiped checkpoint without holding it: the same tree, or one proven consistent, else a fork', async () => {
+    const { signer, pin, verifier, reason } = await setup()
+    const mid = tree('a', 50)
+    await verifier.accept({ note: await mid.note(signer) }, pin)
+    const small = await tree('a', 10).note(signer)
+    const big = tree('a', 120)
+    const forkedBig = tree('b', 120)
+    // Proofs as the relay would give them: from the smaller size to the larger one of the honest log.
+    const honest = async (from: number, to: number) => (to === 50 ? mid.proofFrom(from) : big.proofFrom(from))
+    expect(await reason(verifier.compare(await mid.note(signer), pin, honest))).toBe('accepted')
+    expect(await reason(verifier.compare(small, pin, honest))).toBe('accepted')
+    expect(await reason(verifier.compare(await big.note(signer), pin, honest))).toBe('accepted')
+    expect(verifier.held?.size).toBe(50) // gossip never replaces what is held
+    // A note nobody's relay signed: refused, no evidence.
+    const stranger = nodeSigner(generatePrivateJwk())
+    expect(await reason(verifier.compare(await big.note(stranger), pin, honest))).toBe('LOG_INCONSISTENT:bad-note')
+    expect(await verifier.evidence()).toHaveLength(0)
+    // Another history: same size → fork; larger with no valid proof → inconsistent. Both kept as evidence.
+    expect(await reason(verifier.compare(await tree('b', 50).note(signer), pin, honest))).toBe('LOG_INCONSISTENT:fork')
+    expect(await reason(verifier.compare(await forkedBig.note(signer), pin, honest))).toBe('LOG_INCONSISTENT:inconsistent')
+    expect(await reason(verifier.compare(await forkedBig.note(signer), pin, async () => undefined))).toBe('LOG_INCONSISTENT:inconsistent')
+    expect((await verifier.evidence()).map((e) => e.reason)).toEqual(['fork', 'inconsistent', 'inconsistent'])
+  })
+
   it('holds the first checkpoint, accepts the same one, a larger consistent one, and stores the newest', async () => {
     const { signer, pin, log, verifier } = await setup()
     const small = tree('a', 5)

@@ -190,3 +190,31 @@ export * from './economy/card-art.js'
 export * from './economy/derive-pack.js'
 export * from './economy/verify-drop.js'
 export { multiInclusionProof, verifyMultiInclusion } from './log/multi-proof.js'
+export {
+  PROOF_BUNDLE_FORMAT,
+  formatBundleHeader,
+  formatInclusionLine,
+  isInclusionLine,
+  parseInclusionLine,
+  verifyBundleHeader,
+  InclusionChecker,
+  type BundleHeader,
+  type InclusionLine,
+  type RelayKeySource,
+  type VerifiedBundleHeader,
+} from './log/proof-bundle.js'
+export {
+  COSIGNATURE_HEADER,
+  COSIGNATURE_TYPE_ID,
+  witnessName,
+  witnessIdentity,
+  witnessKeyHash,
+  cosignedMessage,
+  cosignCheckpoint,
+  verifyCosignatures,
+  checkWitnessed,
+  withSignatureLines,
+  type WitnessKey,
+  type WitnessPolicy,
+  type VerifiedCosignature,
+} from './log/cosignature.js'

@@ -138,6 +138,52 @@ export class CheckpointVerifier {
     return this.hold(message.note, checkpoint, key)
   }
 
+  /**
+   * Checks a checkpoint that reached the client another way than from its relay — another client, a
+   * witness, a monitor (gossip) — against the held one, without taking it as held: it must verify under
+   * the bound key (else `bad-note`, no evidence: anyone can make up a note), and be the held tree (same
+   * size, same root) or be proven consistent with it by `consistency(smaller, larger)` — the relay's RFC 9162
+   * proof, undefined if it gives none. Otherwise it is a fork (`fork`, `inconsistent`), kept as evidence.
+   */
+  async compare(
+    note: string,
+    key: RelayPin,
+    consistency: (from: number, to: number) => Promise<string[] | undefined>,
+  ): Promise<Checkpoint> {
+    const held = this.current?.relayKeyId === key.publicKeyId ? this.current : undefined
+    const origin = held?.origin ?? note.slice(0, Math.max(0, note.indexOf('\n')))
+    let checkpoint: Checkpoint
+    try {
+      checkpoint = await verifySignedCheckpoint(note, { name: origin, publicKey: key.publicKey }, this.deps.verifier, { origin })
+    } catch (error) {
+      if (!(error instanceof PixpaxError)) throw error
+      throw new PixpaxError('LOG_INCONSISTENT', `the gossiped checkpoint does not verify: ${error.message}`, { reason: 'bad-note' })
+    }
+    if (!held || held.size === 0 || checkpoint.size === 0) return checkpoint
+    const heldRoot = base64Decode(held.root)!
+    if (checkpoint.size === held.size) {
+      if (bytesEqual(checkpoint.root, heldRoot)) return checkpoint
+      throw await this.refuse('fork', `two different trees of size ${held.size} signed by the relay`, held, { note }, key)
+    }
+    const [small, smallRoot, large, largeRoot] =
+      checkpoint.size < held.size
+        ? [checkpoint.size, checkpoint.root, held.size, heldRoot]
+        : [held.size, heldRoot, checkpoint.size, checkpoint.root]
+    const proof = await consistency(small, large)
+    const hashes = proof?.map((h) => base64Decode(h) ?? new Uint8Array(0))
+    if (!hashes || !verifyConsistency(this.deps.sha256, small, large, hashes, smallRoot, largeRoot)) {
+      const received: LogCheckpointMessage = proof ? { note, consistency: { from: small, hashes: proof } } : { note }
+      throw await this.refuse(
+        'inconsistent',
+        `the relay's trees of size ${small} and ${large} are not consistent (a forked log)`,
+        held,
+        received,
+        key,
+      )
+    }
+    return checkpoint
+  }
+
   private async hold(note: string, checkpoint: Checkpoint, key: RelayPin): Promise<Checkpoint> {
     const held: HeldCheckpoint = {
       note,

@@ -29,6 +29,8 @@ import {
   parseSignature,
   parseStreamKey,
   parseStrictJson,
+  proofFromJson,
+  proofToJson,
   PixpaxError,
   reusingVerifier,
   ServerMessageSchema,
@@ -50,6 +52,7 @@ import {
   type Signer,
   type StreamRef,
   type TrustPolicy,
+  type WitnessPolicy,
 } from '@pixpax/shared'
 import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from '../storage/local-log.js'
 import { ClientLedger } from './client-ledger.js'
@@ -58,6 +61,8 @@ import { backoffMs, nextOutboxState, type OutboxEvent } from './outbox-machine.j
 import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
 import { CheckpointVerifier, type HeldCheckpoint, type LogEvidence } from './checkpoint-verifier.js'
 import { verifyDeliveryProof } from './delivery-proof.js'
+import { WitnessGate, type WitnessedCheckpoint } from './witness-gate.js'
+import { postCosignature, type CosignResult } from './cosign.js'
 
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced' | 'error'
 
@@ -81,6 +86,14 @@ export interface SyncClientEvents extends Record<string, unknown> {
   checkpoint: HeldCheckpoint
   /** A checkpoint was refused (LOG_INCONSISTENT); `evidence` when the relay signed both sides of a lie. */
   'log-inconsistent': { reason: string; message: string; evidence?: LogEvidence }
+  /** A delivered batch waits for witnesses: no checkpoint the policy's witnesses cosigned covers it yet. */
+  'awaiting-witnesses': { streamKey: string; size: number }
+  /** A checkpoint met the witness policy (`witnesses`): receipts under it may now be applied. */
+  witnessed: WitnessedCheckpoint
+  /** This client cosigned the relay's checkpoint as a witness (`cosign: true`) and the relay kept it. */
+  cosigned: CosignResult
+  /** Cosigning failed (the relay refused it or was unreachable); the next checkpoint is cosigned again. */
+  'cosign-failed': { size: number; code: string; message: string }
 }
 
 /** The part of the WebSocket API the engine uses: the browser's and `ws`'s both fit. */
@@ -120,6 +133,15 @@ export interface SyncClientOptions {
   reconnect?: { baseMs?: number; maxMs?: number }
   /** Receipts per push message (default 100). */
   pushBatch?: number
+  /**
+   * Trust a checkpoint only once `required` of these witnesses cosigned it (docs/log.md §11): receipts
+   * proven under a checkpoint no witnessed one covers wait (status stays `syncing`) until one does.
+   */
+  witnesses?: WitnessPolicy
+  /** Be a witness: cosign every newer checkpoint this client verifies, with its own key, and hand it to the relay. */
+  cosign?: boolean
+  /** For the relay's HTTP routes (cosignatures); defaults to the global fetch. */
+  fetch?: typeof fetch
 }
 
 /** The ledger keeps neither canonical bytes nor signatures; replayed receipts need none. */
@@ -174,6 +196,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private pushSeq = 0
   /** rebaseWhenCaughtUp's waits for a stream's head to reach a seq. */
   private readonly headWaiters = new Map<string, Array<{ seq: number; done: () => void }>>()
+  /** Batches proven under a checkpoint no witnessed one covers yet, per stream, in arrival order. */
+  private readonly deferred = new Map<string, Array<{ size: number; apply: () => Promise<void> }>>()
   /** Checkpoints are verified one at a time, in the order they arrived. */
   private checkpointChain: Promise<unknown> = Promise.resolve()
   private readonly verifier: SignatureVerifier
@@ -185,6 +209,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     private readonly options: SyncClientOptions,
     private readonly trust: RelayTrust,
     private readonly checkpoints: CheckpointVerifier,
+    private readonly witnessGate: WitnessGate,
   ) {
     super()
     this.verifier = options.verifier ?? webCryptoVerifier()
@@ -204,7 +229,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       sha256: options.sha256 ?? nobleSha256,
       now: options.now ?? Date.now,
     })
-    const client = new SyncClient(options, trust, checkpoints)
+    const witnessGate = await WitnessGate.load(options.log, options.witnesses, options.verifier ?? webCryptoVerifier())
+    const client = new SyncClient(options, trust, checkpoints, witnessGate)
     for await (const logged of options.log.scan()) client.replayTrusted(logged)
     client.outbox = await options.log.listOutbox()
     // After a crash nothing is in flight: what was sent (or acked but not yet delivered) is sent again;
@@ -322,6 +348,68 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return this.checkpoints.evidence()
   }
 
+  /** The newest checkpoint the `witnesses` policy's witnesses cosigned (persisted). */
+  get witnessed(): WitnessedCheckpoint | undefined {
+    return this.witnessGate.witnessed
+  }
+
+  /**
+   * Cosigns the checkpoint this client holds (verified under the pinned key, consistent with all it saw)
+   * with its own identity key and hands it to the relay. NOT_FOUND before the first checkpoint.
+   */
+  async cosignCheckpoint(): Promise<CosignResult> {
+    const held = this.checkpoints.held
+    if (!held || held.relayKeyId !== this.trust.pinnedId) throw new PixpaxError('NOT_FOUND', 'no verified checkpoint to cosign yet')
+    return postCosignature({
+      relayUrl: this.options.relayUrl,
+      fetch: this.options.fetch,
+      identityId: this.options.identityId,
+      signer: this.options.signer,
+      note: held.note,
+      timestamp: Math.floor(this.now() / 1000),
+    })
+  }
+
+  /**
+   * Checks a checkpoint of this relay that reached the app another way — from another client, a witness
+   * or a monitor (gossip) — against the one held: the same tree, or one the relay proves consistent with
+   * it (`GET /v1/log/proof/consistency`). Two histories signed by the relay are a fork: LOG_INCONSISTENT,
+   * both notes kept as evidence, the client halts and raises `log-inconsistent`, as for one the relay sent.
+   * A note that does not verify under the pinned key is refused (`bad-note`) and changes nothing.
+   */
+  gossipCheckpoint(note: string): Promise<Checkpoint> {
+    const result = this.checkpointChain.then(async () => {
+      const key = this.trust.pin
+      if (!key) throw new PixpaxError('KEY_UNKNOWN', 'no relay key pinned yet: nothing to compare with')
+      try {
+        return await this.checkpoints.compare(note, key, (from, to) => this.fetchConsistency(from, to))
+      } catch (error) {
+        if (!(error instanceof PixpaxError)) throw error
+        const details = (error.details ?? {}) as { reason?: string; evidence?: LogEvidence }
+        if (details.evidence) {
+          await this.haltRelay('LOG_INCONSISTENT', error.message)
+          await this.quarantine({ raw: note, code: 'LOG_INCONSISTENT', message: error.message })
+          this.emit('log-inconsistent', { reason: details.reason ?? 'unknown', message: error.message, evidence: details.evidence })
+        }
+        throw error
+      }
+    })
+    this.checkpointChain = result.catch(() => undefined)
+    return result
+  }
+
+  /** The relay's consistency proof between two sizes, or undefined when it gives none. */
+  private async fetchConsistency(from: number, to: number): Promise<string[] | undefined> {
+    const doFetch = this.options.fetch ?? ((input: string, init?: RequestInit) => fetch(input, init))
+    try {
+      const response = await doFetch(`${this.options.relayUrl.replace(/\/$/, '')}/v1/log/proof/consistency?from=${from}&to=${to}`)
+      if (!response.ok) return undefined
+      return proofToJson(proofFromJson(await response.json())).hashes
+    } catch {
+      return undefined
+    }
+  }
+
   /** Why the client stopped trusting its relay, if it did (persisted across restarts). */
   get relayHalt(): RelayHalt | undefined {
     return this.trust.halt
@@ -334,6 +422,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   async resetRelayTrust(): Promise<void> {
     await this.trust.reset()
     await this.checkpoints.forget()
+    await this.witnessGate.forget()
     if (this.running && !this.ws) this.connect()
   }
 
@@ -444,6 +533,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.poisoned.clear()
     this.refused.clear()
     this.waiting.clear()
+    this.deferred.clear() // delivered again from the local head on the next connection
     for (const entries of this.inFlight.values()) for (const e of entries) void this.transition(e, 'disconnect')
     this.inFlight.clear()
     if (this.status !== 'error') this.setStatus('offline')
@@ -503,7 +593,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         const early = this.verifyAhead(batch)
         await this.enqueue(message.stream, async () => {
           const verified = await checkpoint
-          if (verified) await this.applyDelivered(message.stream, batch, early, { checkpoint: verified, proof: message.proof })
+          if (!verified) return
+          const apply = () => this.applyDelivered(message.stream, batch, early, { checkpoint: verified, proof: message.proof })
+          if (!this.deferForWitnesses(message.stream, verified.size, apply)) await apply()
         })
         return
       }
@@ -576,11 +668,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       const key = this.relayKey
       if (!key || this.ws !== ws) return undefined // that connection is gone, or its key was refused
       const before = this.checkpoints.held
+      let checkpoint: Checkpoint
       try {
-        const checkpoint = await this.checkpoints.accept(message, key)
-        const held = this.checkpoints.held
-        if (held && held !== before) this.emit('checkpoint', held)
-        return checkpoint
+        checkpoint = await this.checkpoints.accept(message, key)
       } catch (error) {
         if (!(error instanceof PixpaxError)) throw error
         const details = (error.details ?? {}) as { reason?: string; evidence?: LogEvidence }
@@ -593,9 +683,72 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         })
         return undefined
       }
+      const held = this.checkpoints.held
+      if (held && held !== before) {
+        this.emit('checkpoint', held)
+        if (this.options.cosign) this.cosignInBackground(held)
+      }
+      await this.observeWitnesses(message.note, checkpoint.size, key.publicKeyId)
+      return checkpoint
     })
     this.checkpointChain = result.catch(() => undefined)
     return result
+  }
+
+  // ── witnesses (docs/log.md §11) ───────────────────────────────────────────────────────────────────
+
+  /**
+   * With a witness policy, holds a batch back while no witnessed checkpoint covers the one it is proven
+   * in (or while earlier batches of its stream are held: order is kept). Returns whether it was held.
+   */
+  private deferForWitnesses(streamKey: string, size: number, apply: () => Promise<void>): boolean {
+    if (!this.witnessGate.required) return false
+    const held = this.deferred.get(streamKey)
+    if (!held && this.relayKey && this.witnessGate.covers(size, this.relayKey.publicKeyId)) return false
+    if (held) held.push({ size, apply })
+    else this.deferred.set(streamKey, [{ size, apply }])
+    this.emit('awaiting-witnesses', { streamKey, size })
+    this.updateSynced()
+    return true
+  }
+
+  /** Checks an accepted note's cosignatures against the policy; a newly witnessed size releases held batches. */
+  private async observeWitnesses(note: string, size: number, relayKeyId: string): Promise<void> {
+    let advanced: boolean
+    try {
+      advanced = await this.witnessGate.observe(note, size, relayKeyId)
+    } catch (error) {
+      if (!(error instanceof PixpaxError)) throw error
+      // A known witness's line that does not verify: not the relay's signature, so no proof the relay lied —
+      // the note is not taken as witnessed, and the app sees why.
+      await this.quarantine({ raw: note, code: error.code, message: error.message })
+      return
+    }
+    if (!advanced) return
+    this.emit('witnessed', this.witnessGate.witnessed!)
+    for (const [streamKey, batches] of this.deferred) {
+      void this.enqueue(streamKey, async () => {
+        while (batches.length > 0 && this.relayKey && this.witnessGate.covers(batches[0]!.size, this.relayKey.publicKeyId)) {
+          await batches.shift()!.apply()
+        }
+        if (batches.length === 0 && this.deferred.get(streamKey) === batches) this.deferred.delete(streamKey)
+        this.updateSynced()
+      })
+    }
+  }
+
+  /** Cosigns a newly held checkpoint and hands it to the relay; stop() waits for it. */
+  private cosignInBackground(held: HeldCheckpoint): void {
+    const work: Promise<void> = this.cosignCheckpoint()
+      .then(
+        (result) => this.emit('cosigned', result),
+        (error: unknown) => {
+          const e = error instanceof PixpaxError ? error : new PixpaxError('UNAVAILABLE', String(error))
+          this.emit('cosign-failed', { size: held.size, code: e.code, message: e.message })
+        },
+      )
+      .finally(() => this.handling.delete(work))
+    this.handling.add(work)
   }
 
   /** Stops talking to the relay until the app resets its trust (persisted), and says so. */
@@ -824,7 +977,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   private updateSynced(): void {
     if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.ws)) return
-    const everyStream = [...this.followed].every((k) => this.caughtUp.has(k) || this.poisoned.has(k))
+    const everyStream = [...this.followed].every((k) => (this.caughtUp.has(k) && !this.deferred.has(k)) || this.poisoned.has(k))
     const outboxDone = this.outbox.every((e) => e.state === 'rejected')
     this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
   }

@@ -6,6 +6,7 @@
  *   pixpax identity --key K --account A [--name N] [--kind person|device|issuer|moderator] [--id ID] [--file F]
  *   pixpax sign --key K --identity ID --stream KEY --type T [--file F] [--idempotency-key X]   (payload JSON on stdin)
  *   pixpax verify FILE… [--issuer ID]… [--moderator ID]… [--backend node|webcrypto|noble]
+ *   pixpax verify --log BUNDLE [--relay-key-id ID] [--issuer ID]… [--moderator ID]…   (an offline proof bundle)
  *   pixpax verify-drop EXPORT [--drop ID]… [--issuer ID]…   (a whole log in log order: recompute every pack)
  *
  * Exit codes: 0 ok, 1 verification found bad receipts, 2 usage or I/O error.
@@ -13,6 +14,7 @@
 import { parseArgs } from 'node:util'
 import { runIdentity, runKeygen, runSign } from './author.js'
 import { runVerify } from './verify.js'
+import { runVerifyBundle } from './verify-bundle.js'
 import { runVerifyDrop } from './verify-drop.js'
 import { CliError } from './cli-error.js'
 
@@ -21,6 +23,7 @@ const USAGE = `usage:
   pixpax identity --key FILE --account ID [--name NAME] [--kind person|device|issuer|moderator] [--id ID] [--file STREAM.ndjson]
   pixpax sign --key FILE --identity ID --stream KEY --type TYPE [--file STREAM.ndjson] [--idempotency-key KEY]  < payload.json
   pixpax verify FILE... [--issuer ID]... [--moderator ID]... [--backend node|webcrypto|noble]
+  pixpax verify --log BUNDLE [--relay-key-id ID] [--issuer ID]... [--moderator ID]... [--backend ...]
   pixpax verify-drop EXPORT [--drop ID]... [--issuer ID]...
 `
 
@@ -68,10 +71,14 @@ async function main(argv: string[]): Promise<number> {
           issuer: { type: 'string', multiple: true },
           moderator: { type: 'string', multiple: true },
           backend: { type: 'string' },
+          log: { type: 'boolean' },
+          'relay-key-id': { type: 'string' },
         },
         allowPositionals: true,
         strict: true,
       })
+      if (values.log) return runVerifyBundle(positionals, values)
+      if (values['relay-key-id'] !== undefined) throw new CliError('--relay-key-id applies to proof bundles: use it with --log')
       return runVerify(positionals, values)
     }
     case 'verify-drop': {

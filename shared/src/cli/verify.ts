@@ -17,19 +17,21 @@ import { readLines } from '../node/lines.js'
 import { CliError } from './cli-error.js'
 
 /** At most this many errors are listed; `errorCount` still counts them all. */
-const MAX_LISTED_ERRORS = 1000
+export const MAX_LISTED_ERRORS = 1000
 /** Receipts prepared (signature verification started) ahead of the one being committed. */
-const LOOKAHEAD = 4096
+export const LOOKAHEAD = 4096
 
-interface VerifyError {
+export interface VerifyError {
   file?: string
   line: number
   eventId?: string
   code: string
+  /** `details.reason` of a LOG_INCONSISTENT error (which check failed). */
+  reason?: string
   message: string
 }
 
-function backend(name: string | undefined): SignatureVerifier & { close?: () => Promise<void> } {
+export function backend(name: string | undefined): SignatureVerifier & { close?: () => Promise<void> } {
   switch (name ?? 'node') {
     case 'node':
       // Worker threads when there is more than one core to spread verification over.
@@ -46,7 +48,7 @@ function backend(name: string | undefined): SignatureVerifier & { close?: () => 
 }
 
 /** Opens every input before verifying anything, so a missing file is exit 2, not a half-done run. */
-async function openInputs(files: string[]): Promise<Array<{ name: string; stream: () => Readable }>> {
+export async function openInputs(files: string[]): Promise<Array<{ name: string; stream: () => Readable }>> {
   if (files.length === 0) throw new CliError('verify needs at least one FILE (use - for stdin)')
   const inputs = []
   for (const name of files) {

@@ -16,6 +16,7 @@ import {
 } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
 import type { ObjectStore } from '../stores/object-store.js'
+import { cosignaturesOf, type CosignatureStore } from './cosignature-store.js'
 
 /** A tile reader that keeps the last `capacity` full tiles (a partial one may be replaced by its full tile). */
 export function cachedTileReader(get: (path: string) => Promise<Uint8Array | undefined>, capacity = 4096): TileReader {
@@ -41,16 +42,28 @@ export interface CheckpointRow {
 export class LogProofs {
   readonly reader: TileReader
   readonly #consistency = new Map<string, Promise<string[]>>()
+  readonly #cosignatures: CosignatureStore
 
   constructor(private readonly deps: { db: Queryable; store: ObjectStore; sha256: Sha256 }) {
     this.reader = cachedTileReader((path) => deps.store.get(path))
+    this.#cosignatures = cosignaturesOf(deps.store)
   }
 
-  /** The stored checkpoint: what `GET /v1/log/checkpoint` serves, byte for byte. */
+  /**
+   * The stored checkpoint with the witness cosignatures it has: what `GET /v1/log/checkpoint` serves, byte
+   * for byte. (Delivery batches carry the note as stored, without them: docs/sync-protocol.md.)
+   */
   async latest(): Promise<CheckpointRow | undefined> {
     const { rows } = await this.deps.db.query<{ size: number; note: string }>('SELECT size, note FROM log_checkpoint')
     const row = rows[0]
-    return row?.note ? { size: Number(row.size), note: row.note } : undefined
+    if (!row?.note) return undefined
+    const size = Number(row.size)
+    return { size, note: await this.#cosignatures.withCosignatures(size, row.note) }
+  }
+
+  /** Forgets the cosignatures read (a notice said another replica stored one). */
+  forgetCosignatures(): void {
+    this.#cosignatures.clear()
   }
 
   /** The multi-leaf inclusion proof of `positions` (increasing) in the tree of `size` leaves, as base64 hashes. */

@@ -16,6 +16,10 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ApiError } from '../errors.js'
+import { parseBody } from '../routes/parse.js'
+import { formatNotice } from '../sync/notifier.js'
+import { acceptCosignature, CosignatureBodySchema } from './cosignature-intake.js'
+import { COSIGNED_NOTICE, cosignaturesOf } from './cosignature-store.js'
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 
@@ -39,8 +43,9 @@ function cachedReader(get: (path: string) => Promise<Uint8Array | undefined>, ca
 const Index = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 
 export async function logRoutes(app: FastifyInstance): Promise<void> {
-  const { db, store, sha256, openapi } = app.relay
+  const { db, store, sha256, openapi, verifier, notifier } = app.relay
   const reader = cachedReader((path) => store.get(path))
+  const cosignatures = cosignaturesOf(store)
 
   async function currentSize(): Promise<number> {
     const { rows } = await db.query<{ size: number; note: string }>('SELECT size, note FROM log_checkpoint')
@@ -51,13 +56,34 @@ export async function logRoutes(app: FastifyInstance): Promise<void> {
   openapi.add({
     method: 'GET',
     url: '/v1/log/checkpoint',
-    summary: 'The newest signed checkpoint (C2SP signed note, text/plain)',
+    summary: 'The newest signed checkpoint (C2SP signed note, text/plain), with the witness cosignatures it has',
     tags: ['log'],
   })
   app.get('/v1/log/checkpoint', async (_request, reply) => {
-    const { rows } = await db.query<{ note: string }>('SELECT note FROM log_checkpoint')
+    const { rows } = await db.query<{ size: number; note: string }>('SELECT size, note FROM log_checkpoint')
     if (!rows[0]?.note) throw new ApiError('UNAVAILABLE', 'the log has no checkpoint yet')
-    return reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-cache').send(rows[0].note)
+    const note = await cosignatures.withCosignatures(Number(rows[0].size), rows[0].note)
+    return reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-cache').send(note)
+  })
+
+  openapi.add({
+    method: 'POST',
+    url: '/v1/log/cosignatures',
+    summary:
+      "A witness's cosignature of a checkpoint (C2SP tlog-cosignature line, docs/log.md §11). No session: the signature authenticates.",
+    tags: ['log'],
+    body: CosignatureBodySchema,
+    response: z.object({ size: z.number(), witness: z.string(), stored: z.enum(['created', 'exists']) }),
+  })
+  app.post('/v1/log/cosignatures', async (request) => {
+    const body = parseBody(CosignatureBodySchema, request)
+    const result = await acceptCosignature({ db, sha256, verifier, reader, cosignatures }, body)
+    // Every replica's sessions send the newest checkpoint again, now with this cosignature.
+    if (result.stored === 'created') {
+      if (notifier.channel) await db.query('SELECT pg_notify($1, $2)', [notifier.channel, formatNotice(COSIGNED_NOTICE)])
+      else notifier.publish(COSIGNED_NOTICE)
+    }
+    return result
   })
 
   openapi.add({

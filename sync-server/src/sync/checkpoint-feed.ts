@@ -4,8 +4,10 @@
  * time for all sessions, a notice during a read causing one more — and hands a larger one to every
  * listener. Sessions then send it to their clients (with a consistency proof), even clients that follow
  * none of the streams that grew: every client sees every checkpoint, which is what lets clients compare
- * what the relay showed them.
+ * what the relay showed them. The same checkpoint with more witness cosignatures (docs/log.md §11) is
+ * handed on too, so clients that require witnesses learn of them as they arrive.
  */
+import { COSIGNED_NOTICE } from '../log/cosignature-store.js'
 import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
 import type { ReceiptNotifier } from './notifier.js'
 
@@ -21,10 +23,13 @@ export class CheckpointFeed {
     notifier: ReceiptNotifier,
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {
-    this.#unsubscribe = notifier.subscribe(() => void this.#read())
+    this.#unsubscribe = notifier.subscribe((notice) => {
+      if (notice.stream === COSIGNED_NOTICE.stream) proofs.forgetCosignatures()
+      void this.#read()
+    })
   }
 
-  /** Calls `listener` with each larger checkpoint; returns the unsubscribe function. */
+  /** Calls `listener` with each larger checkpoint, or more cosigned one; returns the unsubscribe function. */
   subscribe(listener: (checkpoint: CheckpointRow) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
@@ -43,7 +48,9 @@ export class CheckpointFeed {
       do {
         this.#again = false
         const checkpoint = await this.proofs.latest()
-        if (checkpoint && checkpoint.size > (this.#latest?.size ?? 0)) {
+        const grew = checkpoint && checkpoint.size > (this.#latest?.size ?? 0)
+        const cosigned = checkpoint && checkpoint.size === this.#latest?.size && checkpoint.note.length > this.#latest.note.length
+        if (checkpoint && (grew || cosigned)) {
           this.#latest = checkpoint
           for (const listener of this.#listeners) listener(checkpoint)
         }

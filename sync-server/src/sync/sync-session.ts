@@ -437,10 +437,18 @@ export class SyncSession {
     })
   }
 
-  /** Tells the client the log grew (the feed calls this for every larger checkpoint). */
+  /** Tells the client the log grew, or its checkpoint got cosignatures (the feed calls this). */
   private sendCheckpoint(checkpoint: CheckpointRow, evenIfSame = false): Promise<void> {
     return this.inOrder(async () => {
-      if (checkpoint.size < this.sent.size || (checkpoint.size === this.sent.size && !evenIfSame)) return
+      // The same size is sent again when asked (welcome) or when it carries more cosignatures than the note
+      // last carried (witnesses, docs/log.md §11); never a smaller one.
+      if (checkpoint.size < this.sent.size) return
+      if (
+        checkpoint.size === this.sent.size &&
+        !evenIfSame &&
+        (this.sent.note === undefined || checkpoint.note.length <= this.sent.note.length)
+      )
+        return
       await this.send({ type: 'checkpoint', checkpoint: await this.carry(checkpoint) })
     })
   }
