@@ -82,8 +82,9 @@ export async function searchRoutes(app: FastifyInstance): Promise<void> {
     const next = (n: number): string | null => (n === limit ? encodeCursor({ o: offset + limit }) : null)
     return db.transaction(async (tx) => {
       // `%` and `<%` (similarity above the threshold) use the trigram indexes; the thresholds are settings.
-      await tx.query(`SET LOCAL pg_trgm.similarity_threshold = ${TYPO_THRESHOLD}`)
-      await tx.query(`SET LOCAL pg_trgm.word_similarity_threshold = ${TYPO_THRESHOLD}`)
+      await tx.query(
+        `SELECT set_config('pg_trgm.similarity_threshold', '${TYPO_THRESHOLD}', true), set_config('pg_trgm.word_similarity_threshold', '${TYPO_THRESHOLD}', true)`,
+      )
       if (type === 'posts') {
         const visible = (ps: Params): string => `${visiblePost(ps, viewer)} AND ${approvedPost(requireApproval)}`
         // Full text first; only a query it finds nothing for is taken as a typo.
