@@ -7,13 +7,12 @@
 import { handleKey, hashtagKey, IdSchema, PROMOTION_CATEGORIES, UlidSchema } from '@pixpax/shared'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { requireSession, sessionOf } from '../../auth/request-session.js'
+import { requireSession } from '../../auth/request-session.js'
 import { ApiError } from '../../errors.js'
-import { decodeCursor, encodeCursor, OffsetCursor, PageQuery, PositionCursor } from './cursor.js'
+import { decodeCursor, encodeCursor, PageQuery, PositionCursor } from './cursor.js'
 import {
   approvedPost,
   commentTree,
-  notBlocked,
   Params,
   POST_COLUMNS,
   POST_FROM,
