@@ -59,8 +59,8 @@ function prng(seed: number): () => number {
 }
 const random = prng(9)
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
-/** Zipf-ish: low indexes far more often (a few posts get most reactions, a few words most uses). */
-const skewed = (n: number): number => Math.min(n - 1, Math.floor(n * random() ** 3))
+/** Skewed: low indexes far more often (a few posts get most reactions, a few tags most uses). */
+const skewed = (n: number): number => Math.min(n - 1, Math.floor(n * random() ** 2))
 
 const REAL_WORDS = (
   'dragon castle forest knight pixel sunset ocean robot cat wizard tower river mountain city night star moon ' +
@@ -72,11 +72,14 @@ const PSEUDO_WORDS = Array.from({ length: 3000 }, (_, i) => {
   const n = 2 + (i % 3)
   return Array.from({ length: n }, (_, j) => SYLLABLES[(i * 7 + j * 13 + Math.floor(i / 37)) % SYLLABLES.length]).join('') + String(i % 10)
 })
-const WORDS = [...REAL_WORDS, ...PSEUDO_WORDS]
 const TAGS = Array.from({ length: 500 }, (_, i) => (i < REAL_WORDS.length ? REAL_WORDS[i]! : `tag${i}`))
 const EMOJI = ['🔥', '❤️', '👍', '✨', '😂']
-const phrase = (min: number, max: number): string =>
-  Array.from({ length: min + Math.floor(random() * (max - min + 1)) }, () => WORDS[skewed(WORDS.length)]!).join(' ')
+/**
+ * A fifth of the words are the 60 real ones (each in about 4% of posts: a query for one matches some
+ * 4,000 posts), the rest the 3,000 made-up ones (each in about 0.35%).
+ */
+const word = (): string => (random() < 0.2 ? pick(REAL_WORDS) : pick(PSEUDO_WORDS))
+const phrase = (min: number, max: number): string => Array.from({ length: min + Math.floor(random() * (max - min + 1)) }, word).join(' ')
 
 /** The receipts of the social log, in log order, as projectors see them. */
 function socialLog(viewer: string): ProjectedReceipt[] {

@@ -140,4 +140,18 @@ describe.each(['pg', 'pglite'] as const)('tail projectors on %s', (db) => {
     expect(await projectionDigest(relay.deps.db)).toEqual(live)
     expect((await offsets()).search).toBe(await logSize())
   })
+
+  it('a misspelt query pages through its typo matches with the cursor it was given', async () => {
+    const seen: string[] = []
+    let path = '/v1/search?q=lighthuose&limit=2'
+    for (;;) {
+      const page = await http<Page & { next: string | null }>(`${relay.url}${path}`)
+      expect(page.status, page.text).toBe(200)
+      seen.push(...page.json.items.map((p) => p.postId!))
+      if (!page.json.next) break
+      path = `/v1/search?q=lighthuose&limit=2&cursor=${page.json.next}`
+    }
+    expect(seen).toHaveLength(5)
+    expect(new Set(seen).size).toBe(5)
+  })
 })

@@ -75,39 +75,40 @@ export async function searchRoutes(app: FastifyInstance): Promise<void> {
   app.get('/v1/search', async (request, reply) => {
     const { q, type, limit, cursor } = parse(SearchQuery, request.query, 'query')
     const viewer = await viewerOf(request)
-    const offset = decodeCursor(OffsetCursor, cursor)?.o ?? 0
+    const at = decodeCursor(OffsetCursor, cursor)
+    const offset = at?.o ?? 0
     if (type !== 'users') await awaitTail(app.relay, reply, 'search')
     const params = new Params()
     const page = (): string => `LIMIT ${params.add(limit)} OFFSET ${params.add(offset)}`
-    const next = (n: number): string | null => (n === limit ? encodeCursor({ o: offset + limit }) : null)
+    const next = (n: number, typo = false): string | null =>
+      n === limit ? encodeCursor({ o: offset + limit, ...(typo ? { t: 1 as const } : {}) }) : null
     return db.transaction(async (tx) => {
       // `%` and `<%` (similarity above the threshold) use the trigram indexes; the thresholds are settings.
       await tx.query(
         `SELECT set_config('pg_trgm.similarity_threshold', '${TYPO_THRESHOLD}', true), set_config('pg_trgm.word_similarity_threshold', '${TYPO_THRESHOLD}', true)`,
       )
       if (type === 'posts') {
-        const visible = (ps: Params): string => `${visiblePost(ps, viewer)} AND ${approvedPost(requireApproval)}`
-        // Full text first; only a query it finds nothing for is taken as a typo.
-        const probe = new Params()
-        const found = await tx.query<{ found: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM search_posts s JOIN social_posts p ON p.post_id = s.post_id
-             WHERE s.search_vector @@ websearch_to_tsquery('english', ${probe.add(q)}) AND ${visible(probe)}) AS found`,
-          probe.values,
-        )
-        const tsquery = found.rows[0]?.found === true ? `websearch_to_tsquery('english', ${params.add(q)})` : typoQuery(params.add(q))
         // Ranked ids first (cheap columns only), then the page's posts with their counts.
-        const rows = await tx.query<PostRow>(
-          `WITH tq AS (SELECT ${tsquery} AS q),
-           hits AS (
-             SELECT s.post_id, ts_rank(s.search_vector, tq.q) AS rank, s.position
-             FROM tq, search_posts s JOIN social_posts p ON p.post_id = s.post_id
-             WHERE s.search_vector @@ tq.q AND ${visible(params)}
-             ORDER BY rank DESC, s.position DESC ${page()}
-           )
-           SELECT ${POST_COLUMNS} FROM hits h JOIN ${POST_FROM} ON p.post_id = h.post_id ORDER BY h.rank DESC, h.position DESC`,
-          params.values,
-        )
-        return { items: rows.rows.map(postJson), next: next(rows.rows.length) }
+        const ranked = (tsquery: string, ps: Params, pageSql: string): Promise<{ rows: PostRow[] }> =>
+          tx.query<PostRow>(
+            `WITH tq AS (SELECT ${tsquery} AS q),
+             hits AS (
+               SELECT s.post_id, ts_rank(s.search_vector, tq.q) AS rank, s.position
+               FROM tq, search_posts s JOIN social_posts p ON p.post_id = s.post_id
+               WHERE s.search_vector @@ tq.q AND ${visiblePost(ps, viewer)} AND ${approvedPost(requireApproval)}
+               ORDER BY rank DESC, s.position DESC ${pageSql}
+             )
+             SELECT ${POST_COLUMNS} FROM hits h JOIN ${POST_FROM} ON p.post_id = h.post_id ORDER BY h.rank DESC, h.position DESC`,
+            ps.values,
+          )
+        // Full text first; only a query it finds nothing for is taken as misspelt (and its next pages say so).
+        if (!at?.t) {
+          const exact = await ranked(`websearch_to_tsquery('english', ${params.add(q)})`, params, page())
+          if (exact.rows.length > 0 || offset > 0) return { items: exact.rows.map(postJson), next: next(exact.rows.length) }
+        }
+        const typo = new Params()
+        const rows = await ranked(typoQuery(typo.add(q)), typo, `LIMIT ${typo.add(limit)} OFFSET ${typo.add(offset)}`)
+        return { items: rows.rows.map(postJson), next: next(rows.rows.length, true) }
       }
       if (type === 'users') {
         const raw = params.add(q.toLowerCase())
