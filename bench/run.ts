@@ -1,12 +1,13 @@
 /**
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
- * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads). With no argument,
+ * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads), social (feeds and search at scale). With no argument,
  * all parts run.
  */
 import { cpus } from 'node:os'
 import { runMediaBench } from './media-bench.js'
 import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
+import { runSocialBench } from './social-bench.js'
 import { runSyncBench } from './sync-bench.js'
 import { writeResult } from './support.js'
 
@@ -15,6 +16,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   sync: runSyncBench,
   relay: runRelayBench,
   media: runMediaBench,
+  social: runSocialBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -57,6 +57,8 @@ export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResp
 export {
   socialCommands,
   moderationCommands,
+  liveNotifications,
+  type NotificationSource,
   normalizeHashtags,
   type SocialAppender,
   type SocialCommands,

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OutboxEntry } from '../src/storage/local-log.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { login } from '../src/network/session.js'
-import { moderationCommands, normalizeHashtags, socialCommands } from '../src/social/social.js'
+import type { LiveNotification } from '@pixpax/shared'
+import { liveNotifications, moderationCommands, normalizeHashtags, socialCommands } from '../src/social/social.js'
 import { SyncClient } from '../src/sync/sync-client.js'
 import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
@@ -97,6 +98,36 @@ describe('social commands against a real relay', () => {
     const entry = await rejected
     expect(entry.receipt.eventId).toBe(sixth.eventId)
     expect(entry.error).toMatchObject({ code: 'DOMAIN_RULE_VIOLATION', details: { rule: 'reaction_cap' } })
+    await c.stop()
+    await m.stop()
+  })
+
+  it('pushes the session’s notifications over the sync socket: what came before `after` first, then live', async () => {
+    const c = await client(alice)
+    const got: LiveNotification[] = []
+    let arrived: () => void = () => undefined
+    const waitFor = (n: number): Promise<void> =>
+      got.length >= n ? Promise.resolve() : new Promise<void>((resolve) => (arrived = () => got.length >= n && resolve()))
+    const off = liveNotifications(
+      c,
+      (n) => {
+        got.push(n)
+        arrived()
+      },
+      0,
+    )
+    // The promotion of the first test is already there: it comes first.
+    await waitFor(1)
+    expect(got.map((n) => n.kind)).toEqual(['promoted'])
+    const m = await client(mod)
+    await socialCommands(m, mod.identityId).updateProfile({ handle: 'sdkmod' })
+    await socialCommands(m, mod.identityId).follow(alice.identityId)
+    await waitFor(2)
+    expect(got.map((n) => [n.kind, n.actor.identityId])).toEqual([
+      ['promoted', mod.identityId],
+      ['follow', mod.identityId],
+    ])
+    off()
     await c.stop()
     await m.stop()
   })

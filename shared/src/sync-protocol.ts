@@ -65,6 +65,16 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('push'), id: RequestId, receipts: z.array(z.unknown()).min(1).max(1000) }),
   z.strictObject({ type: z.literal('heads'), id: RequestId, streams: z.array(StreamKey).min(1).max(1000) }),
   z.strictObject({ type: z.literal('ping'), id: RequestId.optional() }),
+  /**
+   * Live notifications of the session's identity (needs a session): every one after log position
+   * `after` first (what the client missed), then each new one as it is projected; `after` null or
+   * omitted: only those from now on. Answered with a `notifications` message carrying this `id`.
+   */
+  z.strictObject({
+    type: z.literal('notifications'),
+    id: RequestId.optional(),
+    after: z.number().int().nonnegative().nullable().optional(),
+  }),
 ])
 export type ClientMessage = z.infer<typeof ClientMessageSchema>
 
@@ -98,6 +108,19 @@ export const PushResultSchema = z.union([
 ])
 export type PushResult = z.infer<typeof PushResultSchema>
 
+/** A notification as `GET /v1/notifications` lists it, with its log position (the live cursor). */
+export const LiveNotificationSchema = z.strictObject({
+  eventId: z.string(),
+  kind: z.string(),
+  actor: z.strictObject({ identityId: z.string(), handle: z.string().nullable() }),
+  postId: z.string().nullable(),
+  commentId: z.string().nullable(),
+  detail: z.string().nullable(),
+  createdAt: z.string(),
+  position: z.number().int().nonnegative(),
+})
+export type LiveNotification = z.infer<typeof LiveNotificationSchema>
+
 /** Relay → client. */
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -126,6 +149,8 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('push-result'), id: RequestId, results: z.array(PushResultSchema) }),
   z.strictObject({ type: z.literal('heads'), id: RequestId, heads: z.record(z.string(), HeadSchema.nullable()) }),
   z.strictObject({ type: z.literal('pong'), id: RequestId.optional() }),
+  /** Notifications of the session's identity, oldest first (with `id`: the answer to the request). */
+  z.strictObject({ type: z.literal('notifications'), id: RequestId.optional(), items: z.array(LiveNotificationSchema).max(200) }),
   z.strictObject({
     type: z.literal('error'),
     id: RequestId.optional(),

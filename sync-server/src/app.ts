@@ -20,13 +20,14 @@ import { draftRoutes } from './drafts/drafts-plugin.js'
 import { economyRoutes } from './domains/economy/routes.js'
 import { deviceRoutes } from './devices/device-routes.js'
 import { ApiError, sendError } from './errors.js'
-import { INLINE_PROJECTORS } from './domains/modules.js'
+import { INLINE_PROJECTORS, TAIL_PROJECTORS } from './domains/modules.js'
 import { takeDownPostMedia } from './domains/social/takedowns.js'
 import { Ingestor } from './ingest/ingest.js'
 import { LogIntegrator } from './log/log-integrator.js'
 import { logRoutes } from './log/log-routes.js'
 import { mediaPlugin } from './media/media-plugin.js'
 import { Metrics } from './metrics.js'
+import { TailRunner } from './projection/tail-runner.js'
 import { OpenApiRegistry } from './openapi.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
@@ -36,6 +37,8 @@ import { healthRoutes } from './routes/health.js'
 import { queryRoutes } from './routes/queries.js'
 import { receiptRoutes } from './routes/receipts.js'
 import { socialRoutes } from './domains/social/routes.js'
+import { searchRoutes } from './domains/search/routes.js'
+import { notificationRoutes } from './domains/notifications/routes.js'
 import type { ObjectStore } from './stores/object-store.js'
 import { LocalNotifier, type ReceiptNotifier } from './sync/notifier.js'
 import { SharedReads } from './sync/shared-reads.js'
@@ -67,6 +70,8 @@ export interface RelayContext extends AppDeps {
   ingestor: Ingestor
   /** Turns sequenced leaves into tiles and signed checkpoints (log/log-integrator.ts). */
   log: LogIntegrator
+  /** Feeds the tail projectors (search, notifications) from the log (projection/tail-runner.ts). */
+  tails: TailRunner
   openapi: OpenApiRegistry
   policy: TrustPolicy
   /**
@@ -147,6 +152,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   })
   const sharedReads = new SharedReads<DeliveryBatch>(notifier)
+  const tails = new TailRunner({
+    db: deps.db,
+    notifier,
+    projectors: TAIL_PROJECTORS,
+    onError: (error, projector) => app.log.error({ err: error, projector }, 'a tail projector batch failed; retrying'),
+  })
   app.decorate('relay', {
     ...deps,
     metrics,
@@ -154,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sharedReads,
     ingestor,
     log,
+    tails,
     openapi: new OpenApiRegistry(),
     policy,
     authorizeRead: denyEveryRead,
@@ -208,6 +220,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(draftRoutes)
   await app.register(logRoutes)
   await app.register(socialRoutes)
+  await app.register(searchRoutes)
+  await app.register(notificationRoutes)
   await app.register(economyRoutes)
   await app.register(deviceRoutes)
   // The web PWA on the same origin (web/dist unless WEB_DIST_DIR says otherwise; absent: API only).
@@ -216,9 +230,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     await log.ready()
     await takeDownPostMedia(deps.db, deps.store)
+    await tails.start()
   })
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {
+    await tails.stop()
     sharedReads.close()
     await notifier.close()
     await (deps.verifier as { close?: () => Promise<void> }).close?.()

@@ -69,6 +69,11 @@ const EnvSchema = z.object({
   MEDIA_SCRUB_INTERVAL_MS: int(6 * 3600 * 1000),
   /** New users' posts stay out of Recent, hashtag feeds and search until approved or trusted (Makapix). */
   SOCIAL_REQUIRE_APPROVAL: bool.default(true),
+  /**
+   * How long a read of a tail projection (search, notifications) waits for it to cover the log as it
+   * was when the request came; it then answers anyway and says how far behind (`x-projection-behind`).
+   */
+  TAIL_READ_WAIT_MS: int(2000),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>

@@ -609,7 +609,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       expect(await rebuild({ ...deps, store: lateFirst })).toEqual({
         receipts: 4,
         streams: 2,
-        projectors: ['streams', 'identity', 'pixbook', 'social', 'economy', 'devices'],
+        projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices'],
       })
     } finally {
       await fresh.close()
@@ -624,7 +624,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(result).toEqual({
       receipts: before.tables.receipts!.rows,
       streams: await count('streams'),
-      projectors: ['streams', 'identity', 'pixbook', 'social', 'economy', 'devices'],
+      projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices'],
     })
     expect(await projectionDigest(relay.deps.db)).toEqual(before)
 
@@ -644,7 +644,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(await running).toEqual({
       receipts: live.tables.receipts!.rows,
       streams: await count('streams'),
-      projectors: ['streams', 'identity', 'pixbook', 'social', 'economy', 'devices'],
+      projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices'],
     })
     expect(await projectionDigest(relay.deps.db)).toEqual(live)
 

@@ -76,6 +76,7 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
     expected: string,
     stream: 'profile' | 'moderation' = 'profile',
   ): Promise<void> {
+    await relay.app.relay.tails.settled() // the tail projections have the receipts accepted so far
     const before = await storedState(relay.deps)
     const [result] = await attempt(url, [[who, await build(who, type, payload, stream), stream]])
     expect(verdict(result!), JSON.stringify(result)).toBe(expected)
@@ -257,6 +258,7 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
   })
 
   it('rebuild from the object store gives the same digest, and an offline replay decides the same', async () => {
+    await relay.app.relay.tails.settled() // the tail projectors (search, notifications) have the whole log
     const before = await projectionDigest(relay.deps.db)
     expect(before.tables.social_posts!.rows).toBeGreaterThan(3)
     expect(before.tables.social_notifications!.rows).toBeGreaterThan(0)
@@ -315,6 +317,7 @@ describe('social caps on pg (1000 of each)', () => {
   }
 
   async function refusedHere(who: SocialActor, type: string, payload: Record<string, unknown>, expected: string): Promise<void> {
+    await relay.app.relay.tails.settled()
     const before = await storedState(relay.deps)
     const [result] = await attempt(relay.url, [[who, await build(who, type, payload)]])
     expect(verdict(result!)).toBe(expected)

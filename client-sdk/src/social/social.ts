@@ -25,6 +25,7 @@ import {
   ReportResolvedPayload,
   UserBannedPayload,
   UserTrustedPayload,
+  type LiveNotification,
   type Receipt,
   type StreamRef,
 } from '@pixpax/shared'
@@ -116,6 +117,27 @@ export function moderationCommands(client: SocialAppender, identityId: string) {
     resolveReport: (reportId: string, action: string, why?: string) =>
       put('REPORT_RESOLVED', ReportResolvedPayload, { reportId, action, ...note(why) }),
   }
+}
+
+/** What live notifications need: `SyncClient` has this shape. */
+export interface NotificationSource {
+  watchNotifications(after?: number | null): void
+  on(event: 'notification', handler: (n: LiveNotification) => void): () => void
+}
+
+/**
+ * The session's notifications as the relay projects them (reaction, comment, reply, follow, promoted,
+ * report_resolved), pushed over the sync WebSocket instead of polled: `handler` gets each one, those
+ * after log position `after` first (null: only new ones). Returns the unsubscribe function.
+ */
+export function liveNotifications(
+  client: NotificationSource,
+  handler: (n: LiveNotification) => void,
+  after: number | null = null,
+): () => void {
+  const off = client.on('notification', handler)
+  client.watchNotifications(after)
+  return off
 }
 
 export type SocialCommands = ReturnType<typeof socialCommands>

@@ -42,6 +42,7 @@ import {
   type Ack,
   type Checkpoint,
   type CheckedReceipt,
+  type LiveNotification,
   type LogCheckpointMessage,
   type EarlyVerification,
   type PublicJwk,
@@ -94,6 +95,8 @@ export interface SyncClientEvents extends Record<string, unknown> {
   cosigned: CosignResult
   /** Cosigning failed (the relay refused it or was unreachable); the next checkpoint is cosigned again. */
   'cosign-failed': { size: number; code: string; message: string }
+  /** A notification of the session's identity, pushed live (after `watchNotifications`). */
+  notification: LiveNotification
 }
 
 /** The part of the WebSocket API the engine uses: the browser's and `ws`'s both fit. */
@@ -191,6 +194,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private running = false
   /** Set when the relay refused our session: reconnect without one. */
   private anonymous = false
+  /**
+   * Live notifications asked for: the position of the newest one received (the cursor a reconnect
+   * resumes from), or null before any (then a reconnect asks for "from now on" again).
+   */
+  private notificationCursor: { after: number | null } | undefined
   private connectAttempts = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private pushSeq = 0
@@ -319,6 +327,17 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     if (this.followed.has(streamKey)) return
     this.followed.add(streamKey)
     if (this.ws?.readyState === OPEN) this.subscribe([streamKey])
+  }
+
+  /**
+   * Asks the relay to push the session's notifications (`notification` events), those after log
+   * position `after` first (null: only new ones). Needs a session token; kept across reconnects, each
+   * resuming after the newest notification received. Unverified: notifications are the relay's own
+   * view, not signed receipts.
+   */
+  watchNotifications(after: number | null = null): void {
+    this.notificationCursor = { after }
+    if (this.ws?.readyState === OPEN && this.relayKey) this.send({ type: 'notifications', after })
   }
 
   /** The confirmed head of a stream in the local log. */
@@ -612,6 +631,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       case 'push-result':
         await this.onPushResult(message.id, message.results)
         return
+      case 'notifications':
+        for (const n of message.items) {
+          if (this.notificationCursor && n.position > (this.notificationCursor.after ?? -1)) this.notificationCursor.after = n.position
+          this.emit('notification', n)
+        }
+        return
       case 'error':
         if (message.fatal) {
           if (message.code === 'UNAUTHENTICATED') {
@@ -655,6 +680,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     // Identity streams first: keys must be known before the receipts they sign.
     const keys = [...this.followed].sort((a, b) => Number(!a.startsWith('identity/')) - Number(!b.startsWith('identity/')))
     this.subscribe(keys)
+    if (this.notificationCursor && !this.anonymous) this.send({ type: 'notifications', after: this.notificationCursor.after })
     this.schedule(0)
   }
 

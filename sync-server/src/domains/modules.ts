@@ -9,6 +9,8 @@ import { economyFacts } from './economy/facts.js'
 import { economyProjector } from './economy/projector.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
+import { notificationsProjector } from './notifications/projector.js'
+import { searchProjector } from './search/projector.js'
 import { SOCIAL_FACT_LOADERS } from './social/loaders.js'
 import { socialProjector } from './social/projector.js'
 import { streamsProjector } from './streams/projector.js'
@@ -41,6 +43,9 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   // Migrations only here: validated media (media_blobs), read by the social module's `media` fact.
   { name: 'media', migrations: migrationsDir('media') },
   { name: 'social', migrations: migrationsDir('domains/social'), projector: socialProjector, facts: SOCIAL_FACT_LOADERS },
+  // Derived views that tail the log (after social: they read its tables' immutable columns).
+  { name: 'search', migrations: migrationsDir('domains/search'), projector: searchProjector },
+  { name: 'notifications', migrations: migrationsDir('domains/notifications'), projector: notificationsProjector },
   { name: 'economy', migrations: migrationsDir('domains/economy'), projector: economyProjector, facts: economyFacts },
   { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector },
 ]
@@ -50,6 +55,7 @@ export const RELAY_MIGRATIONS: readonly ModuleMigrations[] = RELAY_MODULES.map((
 
 export const PROJECTORS: readonly Projector[] = RELAY_MODULES.flatMap((m) => (m.projector ? [m.projector] : []))
 export const INLINE_PROJECTORS: readonly Projector[] = PROJECTORS.filter((p) => p.mode === 'inline')
+export const TAIL_PROJECTORS: readonly Projector[] = PROJECTORS.filter((p) => p.mode === 'tail')
 
 /** Every fact kind's loader, from the modules. */
 export const FACT_LOADERS: ReadonlyMap<string, FactLoader> = new Map(RELAY_MODULES.flatMap((m) => Object.entries(m.facts ?? {})))

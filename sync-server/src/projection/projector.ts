@@ -1,10 +1,12 @@
 /**
  * Projectors (ARCHITECTURE §7): pure functions from a batch of accepted receipts, in log order, to row
  * changes on the projector's own tables. Inline projectors run in the append transaction (the rules read
- * what they write); each keeps its offset in `projector_offsets` as a log size, and can be rebuilt alone.
+ * what they write); tail projectors (derived views: search, notifications) follow the log on their own
+ * (tail-runner.ts). Each keeps its offset in `projector_offsets` as a log size, and can be rebuilt alone.
  */
 import type { Receipt } from '@pixpax/shared'
 import type { Queryable } from '../db/projection-db.js'
+import type { ReceiptNotice } from '../sync/notifier.js'
 
 /** One accepted receipt as projectors see it: where it sits in its stream and in the log. */
 export interface ProjectedReceipt {
@@ -36,8 +38,15 @@ export interface Projector {
   /**
    * Applies `batch` (log order, contiguous positions) as if each receipt were applied one after the
    * other — folded in memory first, then one multi-row statement per table. Reads only its own rows.
+   * A tail projector may return live notices to announce in the batch's transaction (notifications to
+   * their recipients' sync sessions); their stream is `{name}/…`, so the runner never wakes on them.
    */
-  apply(tx: Queryable, batch: readonly ProjectedReceipt[]): Promise<void>
+  apply(tx: Queryable, batch: readonly ProjectedReceipt[]): Promise<void | readonly ReceiptNotice[]>
+  /**
+   * Tail only: the stream types it reads (the runner skips the others' receipts in SQL, but still moves
+   * the offset past them). All when omitted.
+   */
+  readonly streamTypes?: readonly string[]
 }
 
 /**

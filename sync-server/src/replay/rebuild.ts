@@ -7,7 +7,7 @@
  */
 import { canonicalJson, ChainVerifier, type PreparedReceipt, type Sha256, type SignatureVerifier, type TrustPolicy } from '@pixpax/shared'
 import type { ProjectionDb, Queryable } from '../db/projection-db.js'
-import { INLINE_PROJECTORS, PROJECTORS } from '../domains/modules.js'
+import { PROJECTORS } from '../domains/modules.js'
 import type { ProjectedReceipt, Projector } from '../projection/projector.js'
 import type { ObjectStore } from '../stores/object-store.js'
 import { loggedReceipts, logEntries, readStoreCheckpoint, storeEntries, type LoggedReceipt } from './log-reader.js'
@@ -163,6 +163,11 @@ export async function rebuild(deps: RebuildDeps, options: RebuildOptions = {}): 
   // 2. The tail, with the log's sequence held: no batch sequences until the swap commits.
   await db.transaction(async (tx) => {
     const seq = await tx.query<{ size: number }>('SELECT size FROM log_sequence FOR UPDATE')
+    // A tail projector's runner (tail-runner.ts) locks its offset row before its tables: taken here in
+    // the same order, before the swap touches the tables, so a batch is wholly before or after the swap.
+    await tx.query('SELECT applied_size FROM projector_offsets WHERE projector = ANY($1::text[]) FOR UPDATE', [
+      projectors.filter((p) => p.mode === 'tail').map((p) => p.name),
+    ])
     let size = seq.rows[0]!.size
     if (size < storeSize) {
       // A database restored or created empty beside a store with a log: the log continues where the store is.
@@ -183,7 +188,8 @@ export async function rebuild(deps: RebuildDeps, options: RebuildOptions = {}): 
     await tx.query(
       `INSERT INTO projector_offsets (projector, applied_size) SELECT p, $1 FROM unnest($2::text[]) AS p
        ON CONFLICT (projector) DO UPDATE SET applied_size = EXCLUDED.applied_size`,
-      [size, projectors.filter((p) => INLINE_PROJECTORS.includes(p)).map((p) => p.name)],
+      // Inline and tail alike: the swapped-in tables hold every position below `size`.
+      [size, projectors.map((p) => p.name)],
     )
     await tx.query(`DROP SCHEMA ${quote(shadow)} CASCADE`)
   })

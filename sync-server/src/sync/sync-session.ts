@@ -23,6 +23,7 @@ import type { WebSocket } from 'ws'
 import type { RelayContext } from '../app.js'
 import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
 import type { CheckpointFeed } from './checkpoint-feed.js'
+import { LiveNotifications } from '../domains/notifications/live.js'
 
 export const SYNC_LIMITS = {
   maxMessageBytes: 1024 * 1024,
@@ -40,9 +41,33 @@ type MessageType = ClientMessage['type']
  * compile error, so every (state, message) pair has a decided outcome.
  */
 const TRANSITIONS: Record<State, Record<MessageType, 'handle' | 'reject' | 'ignore'>> = {
-  'awaiting-hello': { hello: 'handle', subscribe: 'reject', unsubscribe: 'reject', push: 'reject', heads: 'reject', ping: 'handle' },
-  open: { hello: 'reject', subscribe: 'handle', unsubscribe: 'handle', push: 'handle', heads: 'handle', ping: 'handle' },
-  closed: { hello: 'ignore', subscribe: 'ignore', unsubscribe: 'ignore', push: 'ignore', heads: 'ignore', ping: 'ignore' },
+  'awaiting-hello': {
+    hello: 'handle',
+    subscribe: 'reject',
+    unsubscribe: 'reject',
+    push: 'reject',
+    heads: 'reject',
+    ping: 'handle',
+    notifications: 'reject',
+  },
+  open: {
+    hello: 'reject',
+    subscribe: 'handle',
+    unsubscribe: 'handle',
+    push: 'handle',
+    heads: 'handle',
+    ping: 'handle',
+    notifications: 'handle',
+  },
+  closed: {
+    hello: 'ignore',
+    subscribe: 'ignore',
+    unsubscribe: 'ignore',
+    push: 'ignore',
+    heads: 'ignore',
+    ping: 'ignore',
+    notifications: 'ignore',
+  },
 }
 
 interface Subscription {
@@ -68,6 +93,8 @@ export class SyncSession {
   private state: State = 'awaiting-hello'
   private session: { identityId: string } | undefined
   private readonly subscriptions = new Map<string, Subscription>()
+  /** Live notifications of the session's identity, once the client asked for them. */
+  private notifications: LiveNotifications | undefined
   private alive = true
   private inbox: Promise<void> = Promise.resolve()
   private readonly heartbeat: NodeJS.Timeout
@@ -104,7 +131,10 @@ export class SyncSession {
     }, SYNC_LIMITS.heartbeatMs)
     this.heartbeat.unref()
     this.unsubscribeNotices = relay.notifier.subscribe((notice) => {
-      if (notice.stream === '*') for (const sub of this.subscriptions.values()) void this.pump(sub)
+      if (notice.stream === '*') {
+        for (const sub of this.subscriptions.values()) void this.pump(sub)
+        void this.notifications?.pump()
+      } else if (notice.stream === this.notifications?.noticeStream) void this.notifications.pump()
       else {
         const sub = this.subscriptions.get(notice.stream)
         if (sub && notice.seq > sub.sentSeq) void this.pump(sub)
@@ -126,6 +156,7 @@ export class SyncSession {
     this.unsubscribeNotices()
     this.unsubscribeCheckpoints()
     this.subscriptions.clear()
+    this.notifications?.close()
   }
 
   private send(message: ServerMessage | string): Promise<void> {
@@ -260,6 +291,12 @@ export class SyncSession {
       case 'ping':
         await this.send({ type: 'pong', ...(message.id ? { id: message.id } : {}) })
         return
+      case 'notifications': {
+        if (!this.session) throw new ApiError('UNAUTHENTICATED', "notifications are a session's: send a session token in hello")
+        this.notifications ??= new LiveNotifications(this.relay.db, this.session.identityId, (m) => this.send(m))
+        await this.notifications.start(message.after ?? null, message.id)
+        return
+      }
       case 'push': {
         const results = await this.relay.ingestor.ingest(message.receipts)
         for (const r of results) if (!r.ok) this.relay.metrics.receiptsRejected.inc({ code: r.error.code })

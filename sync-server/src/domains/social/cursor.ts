@@ -23,8 +23,8 @@ export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string | un
 
 /** A feed position cursor: items strictly older than log position `p`. */
 export const PositionCursor = z.strictObject({ p: z.number().int().min(0) })
-/** A ranked-list cursor: the next `o` items are skipped. */
-export const OffsetCursor = z.strictObject({ o: z.number().int().min(0).max(100_000) })
+/** A ranked-list cursor: the next `o` items are skipped; `t: 1` for a page of typo matches (search). */
+export const OffsetCursor = z.strictObject({ o: z.number().int().min(0).max(100_000), t: z.literal(1).optional() })
 
 /** The page query every list route takes. */
 export const PageQuery = {

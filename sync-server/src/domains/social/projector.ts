@@ -1,6 +1,8 @@
 /**
  * The social projector (inline): what the social rules read at acceptance (through loaders.ts) and
- * what the query routes serve. Each batch is folded per row in memory, then written table by table in a
+ * what the feed, post, profile and moderation routes serve (read-your-writes: one's own post is in one's
+ * feed when the push is answered). Search and notifications are derived views that tail the log
+ * (src/domains/search, src/domains/notifications). Each batch is folded per row in memory, then written table by table in a
  * fixed order — inserts before the updates that may name them — so a batch gives exactly the rows that
  * its receipts applied one by one would (the rules guarantee no receipt names a row a later one creates).
  */
@@ -13,9 +15,6 @@ type Payload = Record<string, unknown>
 /** A text field of a payload (validated by its schema in shared before any receipt gets here). */
 const s = (pl: Payload, field: string): string => pl[field] as string
 const opt = <T>(pl: Payload, field: string): T | null => (pl[field] === undefined ? null : (pl[field] as T))
-
-const SEARCH_TEXT = (alias: string, title: string, description: string, hashtags: string): string =>
-  `concat_ws(' ', ${alias}${title}, ${alias}${description}, array_to_string(${alias}${hashtags}, ' '))`
 
 interface PostEdit {
   postId: string
@@ -39,18 +38,6 @@ interface Presence {
   present: boolean
 }
 
-interface Notification {
-  recipient: string
-  eventId: string
-  kind: string
-  actor: string
-  postId: string | null
-  commentId: string | null
-  detail: string | null
-  position: number
-  createdAt: string
-}
-
 const SOCIAL_TABLES = [
   { name: 'social_profiles', orderBy: 'identity_id' },
   { name: 'social_posts', orderBy: 'post_id' },
@@ -62,7 +49,6 @@ const SOCIAL_TABLES = [
   { name: 'social_playlists', orderBy: 'owner_id, playlist_id' },
   { name: 'social_reports', orderBy: 'report_id' },
   { name: 'social_user_moderation', orderBy: 'identity_id' },
-  { name: 'social_notifications', orderBy: 'recipient_id, event_id' },
 ]
 
 async function lookup(tx: Queryable, sql: string, ids: Set<string>): Promise<Map<string, Record<string, unknown>>> {
@@ -228,88 +214,28 @@ export const socialProjector: Projector = {
       }
     }
 
-    // Authors of the posts, comments and reports notifications name: this batch's own first, then stored rows.
-    const postAuthors = new Map(posts.map((p) => [p.receipt.eventId, p.receipt.issuer.identityId]))
-    const commentAuthors = new Map(comments.map((p) => [p.receipt.eventId, p.receipt.issuer.identityId]))
+    // A reply's depth is its parent's + 1: parents from this batch first, then stored rows.
     const commentDepths = new Map<string, number>()
-    const reporters = new Map(reports.map((r) => [r[0] as string, r[1] as string]))
-    const needPosts = new Set<string>()
     const needComments = new Set<string>()
-    const needReports = new Set<string>()
-    for (const p of social) {
-      const pl = p.receipt.payload as Payload
-      if (['REACTION_ADDED', 'COMMENT_ADDED', 'POST_PROMOTED'].includes(p.receipt.type) && !postAuthors.has(s(pl, 'postId'))) {
-        needPosts.add(s(pl, 'postId'))
-      }
-      if (p.receipt.type === 'COMMENT_ADDED' && pl.parentId !== undefined && !commentAuthors.has(s(pl, 'parentId'))) {
-        needComments.add(s(pl, 'parentId'))
-      }
-      if (p.receipt.type === 'REPORT_RESOLVED' && !reporters.has(s(pl, 'reportId'))) needReports.add(s(pl, 'reportId'))
+    const inBatch = new Set(comments.map((p) => p.receipt.eventId))
+    for (const p of comments) {
+      const parentId = (p.receipt.payload as Payload).parentId as string | undefined
+      if (parentId !== undefined && !inBatch.has(parentId)) needComments.add(parentId)
     }
-    const storedPosts = await lookup(tx, 'SELECT post_id AS id, author_id FROM social_posts WHERE post_id = ANY($1::text[])', needPosts)
     const storedComments = await lookup(
       tx,
-      'SELECT comment_id AS id, author_id, depth FROM social_comments WHERE comment_id = ANY($1::text[])',
+      'SELECT comment_id AS id, depth FROM social_comments WHERE comment_id = ANY($1::text[])',
       needComments,
     )
-    const storedReports = await lookup(
-      tx,
-      'SELECT report_id AS id, reporter_id FROM social_reports WHERE report_id = ANY($1::text[])',
-      needReports,
-    )
-    for (const [id, row] of storedPosts) postAuthors.set(id, row.author_id as string)
-    for (const [id, row] of storedComments) {
-      commentAuthors.set(id, row.author_id as string)
-      commentDepths.set(id, row.depth as number)
-    }
-    for (const [id, row] of storedReports) reporters.set(id, row.reporter_id as string)
-
-    const notifications: Notification[] = []
-    const notify = (p: ProjectedReceipt, recipient: string | undefined, kind: string, extra: Partial<Notification> = {}): void => {
-      const actor = p.receipt.issuer.identityId
-      if (recipient === undefined || recipient === actor) return
-      if (notifications.some((n) => n.recipient === recipient && n.eventId === p.receipt.eventId)) return
-      notifications.push({
-        recipient,
-        eventId: p.receipt.eventId,
-        kind,
-        actor,
-        postId: null,
-        commentId: null,
-        detail: null,
-        position: p.position,
-        createdAt: p.receipt.createdAt,
-        ...extra,
-      })
-    }
+    for (const [id, row] of storedComments) commentDepths.set(id, row.depth as number)
     const commentRows: unknown[][] = []
-    for (const p of social) {
+    for (const p of comments) {
       const r = p.receipt
       const pl = r.payload as Payload
-      switch (r.type) {
-        case 'REACTION_ADDED':
-          notify(p, postAuthors.get(s(pl, 'postId')), 'reaction', { postId: s(pl, 'postId'), detail: s(pl, 'emoji') })
-          break
-        case 'COMMENT_ADDED': {
-          const parentId = opt<string>(pl, 'parentId')
-          const depth = parentId === null ? 0 : (commentDepths.get(parentId) ?? 0) + 1
-          commentDepths.set(r.eventId, depth)
-          commentRows.push([r.eventId, s(pl, 'postId'), r.issuer.identityId, parentId, depth, s(pl, 'body'), p.position, r.createdAt])
-          const at = { postId: s(pl, 'postId'), commentId: r.eventId }
-          if (parentId !== null) notify(p, commentAuthors.get(parentId), 'reply', at)
-          notify(p, postAuthors.get(s(pl, 'postId')), 'comment', at)
-          break
-        }
-        case 'FOLLOWED':
-          notify(p, s(pl, 'identityId'), 'follow')
-          break
-        case 'POST_PROMOTED':
-          notify(p, postAuthors.get(s(pl, 'postId')), 'promoted', { postId: s(pl, 'postId'), detail: s(pl, 'category') })
-          break
-        case 'REPORT_RESOLVED':
-          notify(p, reporters.get(s(pl, 'reportId')), 'report_resolved', { detail: s(pl, 'action') })
-          break
-      }
+      const parentId = opt<string>(pl, 'parentId')
+      const depth = parentId === null ? 0 : (commentDepths.get(parentId) ?? 0) + 1
+      commentDepths.set(r.eventId, depth)
+      commentRows.push([r.eventId, s(pl, 'postId'), r.issuer.identityId, parentId, depth, s(pl, 'body'), p.position, r.createdAt])
     }
 
     if (profiles.size) {
@@ -396,12 +322,11 @@ export const socialProjector: Projector = {
       )
       await tx.query(
         `INSERT INTO social_posts (post_id, author_id, title, description, hashtags, license, remix_of, remixable, media_hash,
-           mime, width, height, frames, position, created_at, search_text, search_vector)
-         SELECT post_id, author_id, title, description, t.tags, license,
+           mime, width, height, frames, position, created_at)
+         SELECT post_id, author_id, title, description, ARRAY(SELECT jsonb_array_elements_text(v.hashtags)), license,
            CASE WHEN remix_of IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(remix_of)) END,
-           remixable, media_hash, mime, width, height, frames, position, created_at, t.search, to_tsvector('english', t.search)
-         FROM ${v.from}, LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(v.hashtags)) AS tags) t0,
-           LATERAL (SELECT t0.tags, ${SEARCH_TEXT('', 'v.title', 'v.description', 't0.tags')} AS search) t`,
+           remixable, media_hash, mime, width, height, frames, position, created_at
+         FROM ${v.from}`,
         v.params,
       )
     }
@@ -461,8 +386,6 @@ export const socialProjector: Projector = {
            remix_of = coalesce(n.remix, p.remix_of),
            remixable = coalesce(n.remixable, p.remixable),
            edited_at = coalesce(n.edited_at, p.edited_at),
-           search_text = ${SEARCH_TEXT('', 'coalesce(n.title, p.title)', 'coalesce(n.description, p.description)', 'coalesce(n.tags, p.hashtags)')},
-           search_vector = to_tsvector('english', ${SEARCH_TEXT('', 'coalesce(n.title, p.title)', 'coalesce(n.description, p.description)', 'coalesce(n.tags, p.hashtags)')}),
            deleted = p.deleted OR n.deleted,
            hidden = coalesce(n.hidden, p.hidden),
            taken_down = p.taken_down OR n.takedown_reason IS NOT NULL,
@@ -588,23 +511,6 @@ export const socialProjector: Projector = {
            ban_event_id = CASE WHEN EXCLUDED.banned THEN EXCLUDED.ban_event_id ELSE social_user_moderation.ban_event_id END`,
         v.params,
       )
-    }
-    if (notifications.length) {
-      const v = unnestRows(
-        [
-          ['recipient_id', 'text'],
-          ['event_id', 'text'],
-          ['kind', 'text'],
-          ['actor_id', 'text'],
-          ['post_id', 'text'],
-          ['comment_id', 'text'],
-          ['detail', 'text'],
-          ['position', 'int8'],
-          ['created_at', 'text'],
-        ],
-        notifications.map((n) => [n.recipient, n.eventId, n.kind, n.actor, n.postId, n.commentId, n.detail, n.position, n.createdAt]),
-      )
-      await tx.query(`INSERT INTO social_notifications (${v.names}) SELECT * FROM ${v.from}`, v.params)
     }
   },
 }
