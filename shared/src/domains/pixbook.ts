@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { IdSchema, Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import { text, type DomainModule, type DomainStreamType } from './domain.js'
-import { PackDropSchema, packIssuedRule, tradeAcceptedRule, tradeCancelledRule, tradeDeclinedRule, tradeOfferedRule } from './economy.js'
+import { PackCodeSchema, PackDropSchema, packIssuedRule, tradeAcceptedRule, tradeCancelledRule, tradeDeclinedRule, tradeOfferedRule } from './economy.js'
 
 const BookRefSchema = z.strictObject({ accountId: IdSchema, bookId: IdSchema })
 const CardSchema = z.strictObject({ cardId: IdSchema, artHash: Sha256RefSchema })
@@ -48,6 +48,8 @@ export const PackIssuedPayload = z.strictObject({
   collectionId: IdSchema.optional(),
   /** Set when a drop claim produced the pack (economy domain: derived, provably fair). */
   drop: PackDropSchema.optional(),
+  /** Set when redeeming a printed code produced the pack (economy domain). */
+  code: PackCodeSchema.optional(),
 })
 export const PackOpenedPayload = z.strictObject({ packId: IdSchema })
 export const CardTradeOfferedPayload = z.strictObject({
