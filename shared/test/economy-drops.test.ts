@@ -8,7 +8,6 @@ import {
   base64UrlEncode,
   cardArtHash,
   cardArtSvg,
-  ChainVerifier,
   derivePack,
   dropPackPayload,
   isoWeekDropId,
@@ -18,11 +17,7 @@ import {
   unpackCardArt,
   verifyDrop,
   type CatalogCard,
-  type CollectionFact,
-  type Receipt,
-  type Verdict,
 } from '../src/index.js'
-import { nodeSha256, nodeVerifier } from '../src/node/index.js'
 import { pixbookStream } from './support/receipts.js'
 import { arts, DROP, economyWorld, PALETTE, SEED } from './support/economy-world.js'
 
