@@ -47,4 +47,8 @@ export const economyFacts: Readonly<Record<string, FactLoader>> = {
       FROM unnest($${n}::text[]) AS q(k) JOIN economy_trades t
         ON t.from_account_id = ${split(1)} AND t.from_book_id = ${split(2)} AND t.trade_id = ${split(3)}`,
   },
+  [ECONOMY_FACTS.code]: {
+    sql: (n) => `SELECT json_agg(json_build_object('k', q.k, 'v', json_build_object('revoked', true)))
+      FROM unnest($${n}::text[]) AS q(k) JOIN economy_code_revocations c ON c.collection_id = ${split(1)} AND c.code_id = ${split(2)}`,
+  },
 }

@@ -56,6 +56,7 @@ export const economyProjector: Projector = {
     { name: 'economy_packs', orderBy: 'pack_id' },
     { name: 'economy_instances', orderBy: 'instance_id' },
     { name: 'economy_trades', orderBy: 'from_account_id, from_book_id, trade_id' },
+    { name: 'economy_code_revocations', orderBy: 'collection_id, code_id' },
   ],
   async apply(tx: Queryable, batch: readonly ProjectedReceipt[]): Promise<void> {
     const collections: unknown[][] = []
@@ -67,6 +68,7 @@ export const economyProjector: Projector = {
     const drops: unknown[][] = []
     const reveals: unknown[][] = []
     const packs: unknown[][] = []
+    const revocations: unknown[][] = []
     const instances = new Fold<InstanceRow>()
     const trades = new Fold<TradeRow>()
     const offeredBefore = await storedOffers(tx, batch)
@@ -87,6 +89,9 @@ export const economyProjector: Projector = {
         }
         case 'SERIES_RETIRED':
           retired.push([s.collectionId, p.seriesId, r.eventId])
+          break
+        case 'CODE_REVOKED':
+          revocations.push([s.collectionId, p.codeId, p.reason ?? null, r.eventId])
           break
         case 'DROP_SCHEDULED':
           drops.push([
@@ -122,6 +127,7 @@ export const economyProjector: Projector = {
             JSON.stringify(list),
             r.eventId,
             position,
+            (p.code as { codeId: string } | undefined)?.codeId ?? null,
           ])
           list.forEach((c, i) => {
             const id = `${packId}-${i}`
@@ -177,6 +183,7 @@ export const economyProjector: Projector = {
     await writeCollections(tx, collections, versions, series, retired, cards, issued)
     await writeDrops(tx, drops, reveals)
     await writePacks(tx, packs)
+    await writeRevocations(tx, revocations)
     await writeTrades(tx, trades)
     await writeInstances(tx, instances)
   },
@@ -339,10 +346,25 @@ async function writePacks(tx: Queryable, packs: unknown[][]): Promise<void> {
       ['cards', 'jsonb'],
       ['issued_event_id', 'text'],
       ['position', 'int8'],
+      ['code_id', 'text'],
     ],
     packs,
   )
   await tx.query(`INSERT INTO economy_packs (${v.names}) SELECT * FROM ${v.from}`, v.params)
+}
+
+async function writeRevocations(tx: Queryable, revocations: unknown[][]): Promise<void> {
+  if (!revocations.length) return
+  const v = unnestRows(
+    [
+      ['collection_id', 'text'],
+      ['code_id', 'text'],
+      ['reason', 'text'],
+      ['event_id', 'text'],
+    ],
+    revocations,
+  )
+  await tx.query(`INSERT INTO economy_code_revocations (${v.names}) SELECT * FROM ${v.from}`, v.params)
 }
 
 async function writeTrades(tx: Queryable, trades: Fold<TradeRow>): Promise<void> {

@@ -33,8 +33,9 @@ import { ApiError } from '../../errors.js'
 import { blobKey } from '../../routes/blobs.js'
 import { parseBody, parseParams } from '../../routes/parse.js'
 import { openCustodialKeys, type CustodialKeys } from '../../signing/custodial-keys.js'
-import { CustodialIssuer, type IssuedReceipt } from './custodial-issuer.js'
-import { economyFacts } from './facts.js'
+import { CustodialIssuer, issuedJson, IssuedResponse, type IssuedReceipt } from './custodial-issuer.js'
+import { codeRoutes } from './code-routes.js'
+import { loadFacts } from './load-facts.js'
 import { bookView } from './book-view.js'
 
 export interface EconomyRoutesOptions {
@@ -43,35 +44,11 @@ export interface EconomyRoutesOptions {
 
 const WEEK_MS = 7 * 24 * 3600 * 1000
 
-/** Facts of one kind as the rules see them (the same loaders), for routes that derive what they sign. */
-async function loadFacts<T>(db: Queryable, kind: string, keys: string[]): Promise<Map<string, T>> {
-  if (!keys.length) return new Map()
-  const { rows } = await db.query<{ f: Array<{ k: string; v: T }> | string | null }>(`SELECT (${economyFacts[kind]!.sql(1)}) AS f`, [keys])
-  const raw = rows[0]?.f
-  const list = typeof raw === 'string' ? (JSON.parse(raw) as Array<{ k: string; v: T }>) : (raw ?? [])
-  return new Map(list.map((x) => [x.k, x.v]))
-}
-
-const IssuedResponse = z.object({
-  eventId: z.string(),
-  seq: z.number(),
-  position: z.number(),
-  hash: z.string(),
-  ack: z.record(z.string(), z.unknown()),
-  receipt: z.record(z.string(), z.unknown()),
-})
-
 export async function economyRoutes(app: FastifyInstance, options: EconomyRoutesOptions): Promise<void> {
   const { db, store, ingestor, openapi, sha256, config } = app.relay
   const issuer = new CustodialIssuer({ db, store, ingestor, sha256, keys: options.custodialKeys ?? openCustodialKeys(config) })
-  const respond = (r: IssuedReceipt) => ({
-    eventId: r.eventId,
-    seq: r.seq,
-    position: r.position,
-    hash: r.hash,
-    ack: r.ack,
-    receipt: r.receipt,
-  })
+  const respond = (r: IssuedReceipt) => issuedJson(r)
+  codeRoutes(app, issuer)
 
   // ---- catalog ------------------------------------------------------------------------------------
 
