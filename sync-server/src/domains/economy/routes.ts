@@ -28,7 +28,6 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireAdmin, requireSession } from '../../auth/request-session.js'
-import type { Queryable } from '../../db/projection-db.js'
 import { ApiError } from '../../errors.js'
 import { blobKey } from '../../routes/blobs.js'
 import { parseBody, parseParams } from '../../routes/parse.js'
