@@ -168,9 +168,12 @@ export interface PackFact {
   book: string
 }
 export interface InstanceFact {
+  /** The book that holds it, or held it last when burned. */
   book: string
   collectionId: string | null
   cardId: string
+  /** Burned by a CARD_REMOVED: no one holds it any more. */
+  burned?: true
 }
 export interface CodeFact {
   revoked: true
@@ -585,7 +588,7 @@ function openTrade(facts: FactView, key: string, tradeId: string): TradeFact {
 
 function owned(facts: FactView, instanceId: string, book: string): InstanceFact {
   const instance = get<InstanceFact>(facts, F.instance, instanceId)
-  if (!instance || instance.book !== book)
+  if (!instance || instance.book !== book || instance.burned)
     refuse('card_not_owned', `card instance ${instanceId} is not held by book ${book.replace(' ', '/')}`, { cardId: instanceId })
   return instance
 }
@@ -678,6 +681,24 @@ export const tradeAcceptedRule: CrossStreamRule = {
       changes.push({ kind: F.instance, key: p.giveCardId, value: { ...given, book: from } })
     }
     return changes
+  },
+}
+
+/**
+ * CARD_REMOVED of a card instance burns it (supply conservation: issued = held + burned): the instance
+ * must be this book's (`card_not_owned`); no one holds it afterwards, so it can be neither traded nor
+ * burned again. A CARD_REMOVED naming no instance is a free-form card of the book, outside any supply.
+ */
+export const cardRemovedRule: CrossStreamRule = {
+  reads: (checked) => [{ kind: F.instance, key: checked.receipt.payload.cardId as string }],
+  decide: (checked, facts) => {
+    const id = checked.receipt.payload.cardId as string
+    if (get(facts, F.instance, id)) owned(facts, id, bookOf(checked))
+  },
+  record: (checked, facts) => {
+    const id = checked.receipt.payload.cardId as string
+    const instance = get<InstanceFact>(facts, F.instance, id)
+    return instance ? [{ kind: F.instance, key: id, value: { ...instance, burned: true } satisfies InstanceFact }] : []
   },
 }
 

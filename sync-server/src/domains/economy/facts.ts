@@ -36,8 +36,10 @@ export const economyFacts: Readonly<Record<string, FactLoader>> = {
       FROM unnest($${n}::text[]) AS q(k) JOIN economy_cards c ON c.collection_id = ${split(1)} AND c.card_id = ${split(2)}`,
   },
   [ECONOMY_FACTS.instance]: {
-    sql: (n) => `SELECT json_agg(json_build_object('k', i.instance_id, 'v', json_build_object(
-        'book', i.account_id || ' ' || i.book_id, 'collectionId', i.collection_id, 'cardId', i.card_id)))
+    // `burned` only when burned, as the rule's record keeps it.
+    sql: (n) => `SELECT json_agg(json_build_object('k', i.instance_id, 'v', jsonb_build_object(
+        'book', i.account_id || ' ' || i.book_id, 'collectionId', i.collection_id, 'cardId', i.card_id)
+        || CASE WHEN i.burned_event_id IS NULL THEN '{}'::jsonb ELSE '{"burned": true}'::jsonb END))
       FROM economy_instances i WHERE i.instance_id = ANY($${n}::text[])`,
   },
   [ECONOMY_FACTS.trade]: {

@@ -77,7 +77,8 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
   openapi.add({
     method: 'GET',
     url: '/v1/collections/:collectionId',
-    summary: 'A collection: palette, series (retired or not), cards with art hash, supply and how many were issued',
+    summary:
+      'A collection: palette, series (retired or not), cards with art hash, supply, how many were issued and how many of those were burned',
     tags: ['economy'],
   })
   app.get('/v1/collections/:collectionId', async (request) => {
@@ -95,9 +96,11 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
       supply: string | null
       version: number
       issued: string
-    }>('SELECT card_id, series_id, name, art, supply, version, issued FROM economy_cards WHERE collection_id = $1 ORDER BY card_id', [
-      collectionId,
-    ])
+      burned: string
+    }>(
+      'SELECT card_id, series_id, name, art, supply, version, issued, burned FROM economy_cards WHERE collection_id = $1 ORDER BY card_id',
+      [collectionId],
+    )
     return {
       collectionId,
       issuer: c.owner_identity_id,
@@ -113,6 +116,7 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
         art: d.art,
         supply: d.supply === null ? null : Number(d.supply),
         issued: Number(d.issued),
+        burned: Number(d.burned),
         version: d.version,
         artUrl: `/v1/collections/${collectionId}/cards/${d.card_id}/art.svg`,
       })),
