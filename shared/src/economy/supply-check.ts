@@ -2,11 +2,12 @@
  * Supply conservation (docs/economy.md, "Supply conservation"): for every card of every collection,
  * from the accepted receipts alone, in log order — issued ≤ supply, and issued = held + burned.
  *
- * A second bookkeeping, independent of the economy's rules and facts: each book's set of card instances,
- * filled by PACK_ISSUED, moved by CARD_TRADE_ACCEPTED (the offered instance from the offering book, the
- * given one back), emptied by a burn (CARD_REMOVED of an instance). Held is counted from the books' sets,
- * so a receipt that moved an instance its book did not hold — a double spend a broken rule let through —
- * shows as an instance in two books (held > issued − burned), and is listed as a problem where it happens.
+ * A second bookkeeping, independent of the economy's rules and facts: every card instance and the book
+ * holding it — set by PACK_ISSUED, moved by CARD_TRADE_ACCEPTED (the offered instance from the offering
+ * book, the given one back), cleared by a burn (CARD_REMOVED of an instance). `issued` and `burned` are
+ * counted from those receipts and `held` from the instances, and a receipt that moves or burns an
+ * instance its book does not hold — a double spend a broken rule let through — is a problem where it
+ * happens.
  *
  * Exact on a whole log. On an export of some streams only, instances of packs outside the export are not
  * tracked, and a trade through a book outside it can show as a problem.
@@ -38,54 +39,65 @@ export interface SupplyReport {
   readonly problems: SupplyProblem[]
 }
 
+/** One card's tallies; `held` is counted from the instances at report time. */
+interface Card {
+  readonly collectionId: string
+  readonly cardId: string
+  supply: number | null
+  issued: number
+  burned: number
+}
+
 interface Instance {
-  /** `{collectionId} {cardId}`. */
-  readonly card: string
+  readonly card: Card
+  /** `{accountId} {bookId}` of the book holding it; null once burned. */
+  holder: string | null
 }
 
 const MAX_PROBLEMS = 1000
 
 export class SupplyCheck {
-  private readonly supply = new Map<string, number | null>()
-  private readonly issued = new Map<string, number>()
-  private readonly burned = new Map<string, number>()
+  /** collectionId → cardId → tallies. */
+  private readonly collections = new Map<string, Map<string, Card>>()
   private readonly instances = new Map<string, Instance>()
-  /** Instance ids per book. */
-  private readonly books = new Map<string, Set<string>>()
   /** `{book} {tradeId}` of the offering book → the offered instance. */
   private readonly offers = new Map<string, string>()
   private readonly problems: SupplyProblem[] = []
   private problemCount = 0
+  private cardCount = 0
 
   /** Adds one accepted receipt (in log order). */
   add(r: Receipt): void {
     const s = r.stream
     const p = r.payload
     if (s.type === 'collection' && r.type === 'COLLECTION_VERSION_PUBLISHED') {
-      for (const c of p.cards as Array<{ cardId: string; supply: number | null }>)
-        this.supply.set(factKey(s.collectionId!, c.cardId), c.supply)
+      for (const c of p.cards as Array<{ cardId: string; supply: number | null }>) this.card(s.collectionId!, c.cardId).supply = c.supply
       return
     }
     if (s.type !== 'pixbook') return
-    const book = factKey(s.accountId!, s.bookId!)
     switch (r.type) {
       case 'PACK_ISSUED': {
         const collectionId = p.collectionId as string | undefined
         if (!collectionId) return // free-form cards: outside any supply
-        ;(p.cards as Array<{ cardId: string }>).forEach((c, i) => {
+        const book = factKey(s.accountId!, s.bookId!)
+        const cards = p.cards as Array<{ cardId: string }>
+        for (let i = 0; i < cards.length; i++) {
           const id = `${p.packId as string}-${i}`
-          const card = factKey(collectionId, c.cardId)
-          if (this.instances.has(id)) return this.problem(r, `instance ${id} issued again`)
-          this.instances.set(id, { card })
-          this.bookSet(book).add(id)
-          this.issued.set(card, (this.issued.get(card) ?? 0) + 1)
-        })
+          if (this.instances.has(id)) {
+            this.problem(r, `instance ${id} issued again`)
+            continue
+          }
+          const card = this.card(collectionId, cards[i]!.cardId)
+          card.issued++
+          this.instances.set(id, { card, holder: book })
+        }
         return
       }
       case 'CARD_TRADE_OFFERED':
-        this.offers.set(factKey(book, p.tradeId as string), p.cardId as string)
+        this.offers.set(factKey(s.accountId!, s.bookId!, p.tradeId as string), p.cardId as string)
         return
       case 'CARD_TRADE_ACCEPTED': {
+        const book = factKey(s.accountId!, s.bookId!)
         const from = p.from as { accountId: string; bookId: string }
         const fromBook = factKey(from.accountId, from.bookId)
         const offered = this.offers.get(factKey(fromBook, p.tradeId as string))
@@ -98,8 +110,10 @@ export class SupplyCheck {
         const id = p.cardId as string
         const instance = this.instances.get(id)
         if (!instance) return // a free-form card, not an instance
-        if (!this.bookSet(book).delete(id)) this.problem(r, `burns instance ${id}, which book ${book.replace(' ', '/')} does not hold`)
-        this.burned.set(instance.card, (this.burned.get(instance.card) ?? 0) + 1)
+        const book = factKey(s.accountId!, s.bookId!)
+        if (instance.holder !== book) return this.problem(r, `burns instance ${id}, which book ${book.replace(' ', '/')} does not hold`)
+        instance.holder = null
+        instance.card.burned++
         return
       }
     }
@@ -107,51 +121,51 @@ export class SupplyCheck {
 
   /** Whether any card of a collection was published or issued so far. */
   hasCards(): boolean {
-    return this.supply.size > 0 || this.issued.size > 0
+    return this.cardCount > 0
   }
 
   /** The verdict so far; `all` lists every card, not only the failing ones. */
   report(all = false): SupplyReport {
-    const held = new Map<string, number>()
-    for (const ids of this.books.values())
-      for (const id of ids) {
-        const card = this.instances.get(id)!.card
-        held.set(card, (held.get(card) ?? 0) + 1)
-      }
+    const held = new Map<Card, number>()
+    for (const { card, holder } of this.instances.values()) if (holder !== null) held.set(card, (held.get(card) ?? 0) + 1)
     const cards: CardSupply[] = []
     let ok = this.problemCount === 0
-    const keys = new Set([...this.supply.keys(), ...this.issued.keys()])
-    for (const key of [...keys].sort()) {
-      const [collectionId, cardId] = key.split(' ') as [string, string]
-      const supply = this.supply.get(key) ?? null
-      const c = {
-        collectionId,
-        cardId,
-        supply,
-        issued: this.issued.get(key) ?? 0,
-        held: held.get(key) ?? 0,
-        burned: this.burned.get(key) ?? 0,
-      }
-      const good = (c.supply === null || c.issued <= c.supply) && c.issued === c.held + c.burned
-      if (!good) ok = false
-      if (all || !good) cards.push(c)
-    }
     let instances = 0
-    for (const n of this.issued.values()) instances += n
+    for (const collectionId of [...this.collections.keys()].sort())
+      for (const [cardId, card] of [...this.collections.get(collectionId)!].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const c: CardSupply = {
+          collectionId,
+          cardId,
+          supply: card.supply,
+          issued: card.issued,
+          held: held.get(card) ?? 0,
+          burned: card.burned,
+        }
+        instances += c.issued
+        const good = (c.supply === null || c.issued <= c.supply) && c.issued === c.held + c.burned
+        if (!good) ok = false
+        if (all || !good) cards.push(c)
+      }
     return { ok, instances, cards, problems: [...this.problems] }
   }
 
-  private move(r: Receipt, id: string, from: string, to: string): void {
-    if (!this.instances.has(id)) return // not an instance of a collection in this log
-    if (!this.bookSet(from).delete(id))
-      this.problem(r, `moves instance ${id} out of book ${from.replace(' ', '/')}, which does not hold it`)
-    this.bookSet(to).add(id)
+  private card(collectionId: string, cardId: string): Card {
+    let collection = this.collections.get(collectionId)
+    if (!collection) this.collections.set(collectionId, (collection = new Map<string, Card>()))
+    let card = collection.get(cardId)
+    if (!card) {
+      collection.set(cardId, (card = { collectionId, cardId, supply: null, issued: 0, burned: 0 }))
+      this.cardCount++
+    }
+    return card
   }
 
-  private bookSet(book: string): Set<string> {
-    let set = this.books.get(book)
-    if (!set) this.books.set(book, (set = new Set()))
-    return set
+  /** Moves an instance between books: a problem (and the move still made) when `from` does not hold it. */
+  private move(r: Receipt, id: string, from: string, to: string): void {
+    const instance = this.instances.get(id)
+    if (!instance) return // not an instance of a collection in this log
+    if (instance.holder !== from) this.problem(r, `moves instance ${id} out of book ${from.replace(' ', '/')}, which does not hold it`)
+    if (instance.holder !== null) instance.holder = to
   }
 
   private problem(r: Receipt, problem: string): void {
