@@ -663,7 +663,16 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       ...relayTrustPolicy(relay.config),
       relayKey: relayKey(),
     })
-    expect(good).toEqual({ ok: true, logSize: n, receipts: n, streams, errorsByCode: {}, errors: [], orphans: [] })
+    expect(good).toEqual({
+      ok: true,
+      logSize: n,
+      receipts: n,
+      streams,
+      errorsByCode: {},
+      errors: [],
+      orphans: [],
+      supply: { ok: true, instances: 0, cards: [], problems: [] },
+    })
 
     const keys = await objectsInStream()
     const path = (key: string): string => join(relay.options.dataDir, 'objects', ...key.split('/'))
