@@ -48,8 +48,7 @@ describe('code tokens', () => {
 
     // Claims changed after signing: still parseable, no longer verifies.
     const [, sig] = token.split('.')
-    const other = JSON.stringify({ ...claims({ cards: 50 }) })
-    const resigned = parseCodeToken(`${base64UrlEncode(utf8Encode(sortedJson(JSON.parse(other))))}.${sig}`)
+    const resigned = parseCodeToken(`${base64UrlEncode(utf8Encode(sortedJson(claims({ cards: 50 }))))}.${sig}`)
     expect(resigned).toBeDefined()
     expect(await verifyCodeSignature(resigned!, issuer.signer.publicKey, nodeVerifier())).toBe(false)
 
@@ -154,7 +153,7 @@ describe('code redemption over a whole log', () => {
 })
 
 /** RFC 8785 for plain objects of strings and small integers: keys sorted. */
-function sortedJson(value: Record<string, unknown>): string {
+function sortedJson(value: object): string {
   const sorted = (v: unknown): unknown =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(
