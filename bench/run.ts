@@ -1,9 +1,12 @@
 /**
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
- * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads), social (feeds and search at scale). With no argument,
+ * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads), social (feeds
+ * and search at scale), economy (drop claims at 1,000 collectors, supply conservation over 1M card instances).
+ * With no argument,
  * all parts run.
  */
 import { cpus } from 'node:os'
+import { runEconomyBench } from './economy-bench.js'
 import { runMediaBench } from './media-bench.js'
 import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
@@ -17,6 +20,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   relay: runRelayBench,
   media: runMediaBench,
   social: runSocialBench,
+  economy: runEconomyBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -74,11 +74,13 @@ export {
 } from './social/social.js'
 export {
   claimDrop,
+  redeemCode,
   offerCard,
   acceptTrade,
   declineTrade,
   cancelTrade,
   EconomyCommandError,
   type ClaimedPack,
+  type RedeemedCode,
   type Appender,
 } from './economy/commands.js'

@@ -7,7 +7,7 @@ import { buildReceipt, cardArtHash, packCardArt, type Receipt, type Signer, type
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { generatePrivateJwk } from '@pixpax/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { acceptTrade, claimDrop, EconomyCommandError, offerCard } from '../src/economy/commands.js'
+import { acceptTrade, claimDrop, EconomyCommandError, offerCard, redeemCode } from '../src/economy/commands.js'
 import { login } from '../src/network/session.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import type { OutboxEntry } from '../src/storage/local-log.js'
@@ -57,6 +57,7 @@ describe('economy commands through the client-sdk', () => {
   let relay: TestRelay
   let alice: Person
   let bob: Person
+  let adminToken: string
   beforeAll(async () => {
     relay = await startRelay({ PLATFORM_ISSUERS: 'issuer', ADMIN_IDENTITIES: 'admin' })
     const issuer = await person(relay, 'issuer', 'issuer')
@@ -76,7 +77,7 @@ describe('economy commands through the client-sdk', () => {
     }))
     await post(relay, issuer, collection, 'COLLECTION_VERSION_PUBLISHED', { version: 1, series: [{ seriesId: 's', name: 'S' }], cards })
     const admin = await person(relay, 'admin')
-    const adminToken = (await login(relay.url, 'admin', admin.signer)).token
+    adminToken = (await login(relay.url, 'admin', admin.signer)).token
     const drop = await fetch(`${relay.url}/v1/drops`, {
       method: 'POST',
       headers: authed(adminToken),
@@ -145,5 +146,23 @@ describe('economy commands through the client-sdk', () => {
     expect(entry.error).toMatchObject({ code: 'DOMAIN_RULE_VIOLATION', details: { rule: 'card_not_owned' } })
     await a.client.stop()
     await b.client.stop()
+  }, 60_000)
+
+  it('redeems a printed code once, and surfaces a second redemption as 409 code_already_redeemed', async () => {
+    const minted = await fetch(`${relay.url}/v1/codes`, {
+      method: 'POST',
+      headers: authed(adminToken),
+      body: JSON.stringify({ issuerId: 'issuer', collectionId: 'sdk', cards: 3 }),
+    })
+    const { codes } = (await minted.json()) as { codes: Array<{ token: string; packId: string }> }
+    const a = (await login(relay.url, alice.id, alice.signer)).token
+    const b = (await login(relay.url, bob.id, bob.signer)).token
+    const redeemed = await redeemCode(relay.url, a, `  ${codes[0]!.token}\n`) // as scanned: whitespace around it
+    expect(redeemed.pack).toMatchObject({ packId: codes[0]!.packId })
+    expect(redeemed.pack.cards).toHaveLength(3)
+    expect(redeemed.receipt.stream).toEqual({ type: 'pixbook', accountId: alice.accountId, bookId: 'book' })
+    const again = await redeemCode(relay.url, b, codes[0]!.token, { accountId: bob.accountId, bookId: 'book' }).catch((e: unknown) => e)
+    expect(again).toBeInstanceOf(EconomyCommandError)
+    expect(again).toMatchObject({ status: 409, code: 'DOMAIN_RULE_VIOLATION', rule: 'code_already_redeemed' })
   }, 60_000)
 })

@@ -189,6 +189,8 @@ export * from './domains/economy.js'
 export * from './economy/card-art.js'
 export * from './economy/derive-pack.js'
 export * from './economy/verify-drop.js'
+export * from './economy/code-token.js'
+export * from './economy/supply-check.js'
 export { multiInclusionProof, verifyMultiInclusion } from './log/multi-proof.js'
 export {
   PROOF_BUNDLE_FORMAT,

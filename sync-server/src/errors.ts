@@ -44,16 +44,19 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 
 export class ApiError extends Error {
   override name = 'ApiError'
+  /** Set where a route's contract names another status for one rule (a code already redeemed: 409). */
+  private readonly statusOverride?: number
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { status?: number },
   ) {
     super(message, options)
+    if (options?.status) this.statusOverride = options.status
   }
   get status(): number {
-    return HTTP_STATUS[this.code]
+    return this.statusOverride ?? HTTP_STATUS[this.code]
   }
 
   /** Normalizes anything thrown into an ApiError. */

@@ -22,16 +22,13 @@ import { join } from 'node:path'
 import {
   canonicalBytes,
   CHECKPOINT_PATH,
-  EMPTY_TREE,
   formatSignature,
   hashTilePath,
-  integrate,
   leafData,
   leafHash,
   proofFromJson,
   receiptCanonicalBytes,
   sha256Ref,
-  signCheckpoint,
   streamEventsPrefix,
   streamKey,
   verifyConsistency,
@@ -40,7 +37,6 @@ import {
   TILE_WIDTH,
   type Checkpoint,
   type Receipt,
-  type Signer,
 } from '@pixpax/shared'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -54,6 +50,7 @@ import { projectionDigest } from '../src/replay/digest.js'
 import { rebuild, ReplayError, type RebuildDeps } from '../src/replay/rebuild.js'
 import { repairFromStore, repairIntents } from '../src/replay/repair.js'
 import { verifyStore } from '../src/replay/verify-store.js'
+import { writeLog } from './support/forged-log.js'
 import { FsObjectStore } from '../src/stores/fs-object-store.js'
 import type { ObjectStore } from '../src/stores/object-store.js'
 import {
@@ -190,22 +187,6 @@ function heldStore(
 }
 
 const objectKey = (r: Receipt): string => `${streamEventsPrefix(r.stream)}${r.eventId}.json`
-
-/**
- * Writes a store holding exactly `entries` as its acceptance log, in that order: the receipt objects,
- * the tiles and entry bundles, and a checkpoint signed by `signer` — what a relay would have written had
- * it accepted them in this order (whether or not the rules allow it).
- */
-async function writeLog(store: ObjectStore, entries: ReadonlyArray<{ receipt: Receipt; seq: number }>, signer: Signer): Promise<void> {
-  for (const { receipt } of entries) await store.putIfAbsent(objectKey(receipt), canonicalBytes(receipt), 'application/json')
-  const leaves = entries.map(({ receipt, seq }) =>
-    leafData({ eventId: receipt.eventId, hash: receipt.hash, seq, stream: streamKey(receipt.stream) }),
-  )
-  const { root, tiles, entryBundles } = integrate(nodeSha256, EMPTY_TREE, leaves)
-  for (const o of [...tiles, ...entryBundles]) await store.put(o.path, o.bytes, 'application/octet-stream')
-  const note = await signCheckpoint({ origin: ORIGIN, size: leaves.length, root }, ORIGIN, signer)
-  await store.put(CHECKPOINT_PATH, new TextEncoder().encode(note), 'text/plain; charset=utf-8')
-}
 
 describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (db) => {
   const faults = new Faults()
@@ -586,6 +567,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       errorsByCode: { KEY_REVOKED: 1 },
       errors: [{ position: 3, objectKey: objectKey(late), code: 'KEY_REVOKED', message: anyText }],
       orphans: [],
+      supply: { ok: true, instances: 0, cards: [], problems: [] },
     })
     const lateFirst = await store([created, added, late, revoked], [1, 2, 1, 3])
     expect(await verifyStore(lateFirst, nodeVerifier(), nodeSha256, { relayKey: forgedKey })).toEqual({
@@ -596,6 +578,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       errorsByCode: {},
       errors: [],
       orphans: [],
+      supply: { ok: true, instances: 0, cards: [], problems: [] },
     })
     // Rebuild, into a database of its own, agrees with verify-store on both.
     const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-forged-db-'))
@@ -681,7 +664,16 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       ...relayTrustPolicy(relay.config),
       relayKey: relayKey(),
     })
-    expect(good).toEqual({ ok: true, logSize: n, receipts: n, streams, errorsByCode: {}, errors: [], orphans: [] })
+    expect(good).toEqual({
+      ok: true,
+      logSize: n,
+      receipts: n,
+      streams,
+      errorsByCode: {},
+      errors: [],
+      orphans: [],
+      supply: { ok: true, instances: 0, cards: [], problems: [] },
+    })
 
     const keys = await objectsInStream()
     const path = (key: string): string => join(relay.options.dataDir, 'objects', ...key.split('/'))

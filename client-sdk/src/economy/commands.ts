@@ -1,7 +1,8 @@
 /**
  * Typed economy commands (docs/economy.md). Trades are self-custodied receipts in the collector's own
  * book, signed locally and queued in the outbox (they work offline and are decided by the relay when
- * they arrive); a claim is a relay command (the relay derives the pack and signs it as the issuer).
+ * they arrive); a claim and a code redemption are relay commands (the relay derives the pack and signs
+ * it as the issuer).
  */
 import type { Receipt } from '@pixpax/shared'
 import type { SyncClient } from '../sync/sync-client.js'
@@ -41,32 +42,62 @@ export class EconomyCommandError extends Error {
   }
 }
 
+/** POSTs a relay economy command as the session; a refusal throws EconomyCommandError. */
+async function relayCommand<T>(relayUrl: string, token: string, path: string, body: unknown, fetchImpl: typeof fetch): Promise<T> {
+  const res = await fetchImpl(`${relayUrl.replace(/\/$/, '')}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  })
+  const json = (await res.json()) as T & { error?: { code: string; message: string; details?: Record<string, unknown> } }
+  if (!res.ok || json.error) {
+    throw new EconomyCommandError(
+      res.status,
+      json.error?.code ?? 'INTERNAL',
+      json.error?.message ?? `${path} failed (${res.status})`,
+      json.error?.details,
+    )
+  }
+  return json
+}
+
 /**
  * Claims the session identity's pack of `dropId` into `book` (`POST /v1/drops/:dropId/claim`). A retry
  * answers the same pack; a second book is refused with rule `drop_already_claimed`.
  */
-export async function claimDrop(
+export function claimDrop(
   relayUrl: string,
   token: string,
   dropId: string,
   book: BookRef,
   fetchImpl: typeof fetch = fetch,
 ): Promise<ClaimedPack> {
-  const res = await fetchImpl(`${relayUrl.replace(/\/$/, '')}/v1/drops/${encodeURIComponent(dropId)}/claim`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify(book),
-  })
-  const body = (await res.json()) as ClaimedPack & { error?: { code: string; message: string; details?: Record<string, unknown> } }
-  if (!res.ok || body.error) {
-    throw new EconomyCommandError(
-      res.status,
-      body.error?.code ?? 'INTERNAL',
-      body.error?.message ?? `claim failed (${res.status})`,
-      body.error?.details,
-    )
-  }
-  return body
+  return relayCommand<ClaimedPack>(relayUrl, token, `/v1/drops/${encodeURIComponent(dropId)}/claim`, book, fetchImpl)
+}
+
+export interface RedeemedCode {
+  eventId: string
+  seq: number
+  position: number
+  hash: string
+  receipt: Receipt
+  pack: { packId: string; codeId: string; cards: Array<{ instanceId: string; cardId: string; artHash: string }> }
+}
+
+/**
+ * Redeems a printed code (the token its QR code holds) into `book`, or into the session identity's only
+ * pixbook when `book` is omitted (`POST /v1/codes/redeem`). Once: a second redemption from any book is
+ * refused with status 409 and rule `code_already_redeemed` (details name the stream it went to); 410
+ * `code_revoked` / `code_expired`; 422 `code_not_official` for a token no issuer signed.
+ */
+export function redeemCode(
+  relayUrl: string,
+  token: string,
+  code: string,
+  book?: BookRef,
+  fetchImpl: typeof fetch = fetch,
+): Promise<RedeemedCode> {
+  return relayCommand<RedeemedCode>(relayUrl, token, '/v1/codes/redeem', { token: code.trim(), ...book }, fetchImpl)
 }
 
 /** Offers a card instance held by `book` to another book, optionally wanting a card (catalog id) back. */

@@ -6,6 +6,7 @@ import {
   ChainVerifier,
   MAX_RECEIPT_TEXT,
   nobleVerifier,
+  SupplyCheck,
   utf8DecodeStrict,
   webCryptoVerifier,
   type PreparedReceipt,
@@ -87,13 +88,15 @@ export async function runVerify(
     errorCount++
     if (errors.length < MAX_LISTED_ERRORS) errors.push(error)
   }
+  // Supply conservation over the accepted receipts (economy/supply-check.ts): exact on a whole log.
+  const supply = new SupplyCheck()
   const pending: Array<{ file: string; line: number; prepared: PreparedReceipt }> = []
   const commitOldest = async (): Promise<void> => {
     const { file, line, prepared } = pending.shift()!
     const verdict = await verifier.commit(prepared)
     if (!verdict.ok) {
       report({ file, line, ...(verdict.eventId ? { eventId: verdict.eventId } : {}), code: verdict.code, message: verdict.message })
-    }
+    } else supply.add(prepared.checked!.receipt)
   }
   try {
     for (const input of inputs) {
@@ -130,8 +133,10 @@ export async function runVerify(
   // Line-level errors are reported as read, receipt errors as committed: list them in input order.
   const fileOrder = new Map(files.map((f, i) => [f, i]))
   errors.sort((a, b) => (fileOrder.get(a.file ?? '') ?? 0) - (fileOrder.get(b.file ?? '') ?? 0) || a.line - b.line)
-  const summary = verifier.summary()
-  if (errorCount === 0) {
+  // `supply` is reported when the input has cards of a collection (issued = held + burned, ≤ supply).
+  const tally = supply.report()
+  const summary = { ...verifier.summary(), ...(supply.hasCards() ? { supply: tally } : {}) }
+  if (errorCount === 0 && tally.ok) {
     process.stdout.write(JSON.stringify({ ok: true, ...summary }) + '\n')
     return 0
   }

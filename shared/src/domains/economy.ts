@@ -25,6 +25,7 @@ import {
   type CatalogCard,
   type IssuedCount,
 } from '../economy/derive-pack.js'
+import { codePackId, codeTicket, deriveCodeCards, parseCodeToken, type CodeClaims } from '../economy/code-token.js'
 import { CreatedAtSchema, IdSchema, Sha256RefSchema } from '../schemas.js'
 import type { CheckedReceipt } from '../receipt.js'
 import type { IssuerRole } from '../streams.js'
@@ -105,6 +106,14 @@ export const PackDropSchema = z.strictObject({
   ticket: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
 })
 
+/** The code fields of a PACK_ISSUED that redeemed a printed code (economy/code-token.ts). */
+export const PackCodeSchema = z.strictObject({
+  codeId: IdSchema,
+  /** The token as printed: the claims and the issuer's signature over them. */
+  token: z.string().max(4200),
+})
+export const CodeRevokedPayload = z.strictObject({ codeId: IdSchema, reason: text(500).optional() })
+
 /** The default drop id of a date: its ISO 8601 week, `week-YYYY-Www`. */
 export function isoWeekDropId(date: Date): string {
   const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()))
@@ -132,6 +141,8 @@ export const ECONOMY_FACTS = {
   instance: 'economy.instance',
   /** `{accountId} {bookId} {tradeId}` of the offering book → TradeFact. */
   trade: 'economy.trade',
+  /** `{collectionId} {codeId}` → CodeFact: a printed code revoked (its redemption is its pack). */
+  code: 'economy.code',
 } as const
 
 export interface CollectionFact {
@@ -157,9 +168,15 @@ export interface PackFact {
   book: string
 }
 export interface InstanceFact {
+  /** The book that holds it, or held it last when burned. */
   book: string
   collectionId: string | null
   cardId: string
+  /** Burned by a CARD_REMOVED: no one holds it any more. */
+  burned?: true
+}
+export interface CodeFact {
+  revoked: true
 }
 export type TradeState = 'open' | 'accepted' | 'declined' | 'cancelled'
 export interface TradeFact {
@@ -210,6 +227,39 @@ export function dropPackPayload(input: {
     collectionId: drop.collectionId,
     cards: pack.cardIds.map((cardId) => ({ cardId, artHash: collection.cards[cardId]!.art })),
     drop: { dropId, collector, ticket: pack.ticket },
+  }
+}
+
+/** The catalog of a pack code: the collection's cards published at a version ≤ `version`, of series not retired. */
+export function codeCatalog(collection: CollectionFact, version: number): CatalogCard[] {
+  return Object.entries(collection.cards)
+    .filter(([, c]) => c.version <= version && !collection.series[c.seriesId]?.retired)
+    .map(([cardId, c]) => ({ cardId, supply: c.supply }))
+    .sort((a, b) => (a.cardId < b.cardId ? -1 : a.cardId > b.cardId ? 1 : 0))
+}
+
+/** The card ids a code gives at a log position (the supply consumed so far); empty: none left. */
+export function codeCardIds(claims: CodeClaims, token: string, collection: CollectionFact, issued: IssuedCount): string[] {
+  if (claims.kind === 'fixed-card') {
+    const card = collection.cards[claims.cardId!]
+    return card && inSupply({ cardId: claims.cardId!, supply: card.supply }, issued) ? [claims.cardId!] : []
+  }
+  return deriveCodeCards(codeTicket(token), codeCatalog(collection, claims.version!), issued, claims.cards!)
+}
+
+/** The PACK_ISSUED payload that redeems a code (what the relay signs with the issuer key). */
+export function codePackPayload(input: { token: string; claims: CodeClaims; collection: CollectionFact; issued: IssuedCount }): {
+  packId: string
+  collectionId: string
+  cards: Array<{ cardId: string; artHash: string }>
+  code: z.infer<typeof PackCodeSchema>
+} {
+  const { token, claims, collection } = input
+  return {
+    packId: codePackId(claims.collectionId, claims.codeId),
+    collectionId: claims.collectionId,
+    cards: codeCardIds(claims, token, collection, input.issued).map((cardId) => ({ cardId, artHash: collection.cards[cardId]!.art })),
+    code: { codeId: claims.codeId, token },
   }
 }
 
@@ -280,6 +330,34 @@ const seriesRetired: CrossStreamRule = {
   },
 }
 
+const codeKey = (collectionId: string, codeId: string): string => factKey(collectionId, codeId)
+
+/** CODE_REVOKED: a code not yet redeemed (its pack not issued) and not revoked before. */
+const codeRevoked: CrossStreamRule = {
+  reads: (checked) => {
+    const collectionId = checked.receipt.stream.collectionId!
+    const codeId = checked.receipt.payload.codeId as string
+    return [
+      { kind: F.code, key: codeKey(collectionId, codeId) },
+      { kind: F.pack, key: codePackId(collectionId, codeId) },
+    ]
+  },
+  decide: (checked, facts) => {
+    const collectionId = checked.receipt.stream.collectionId!
+    const codeId = checked.receipt.payload.codeId as string
+    if (get(facts, F.code, codeKey(collectionId, codeId))) refuse('code_revoked', `code ${codeId} is already revoked`, { codeId })
+    if (get(facts, F.pack, codePackId(collectionId, codeId)))
+      refuse('code_already_redeemed', `code ${codeId} was already redeemed`, { codeId, packId: codePackId(collectionId, codeId) })
+  },
+  record: (checked) => [
+    {
+      kind: F.code,
+      key: codeKey(checked.receipt.stream.collectionId!, checked.receipt.payload.codeId as string),
+      value: { revoked: true } satisfies CodeFact,
+    },
+  ],
+}
+
 type DropPayload = z.infer<typeof DropScheduledPayload>
 
 const dropScheduled: CrossStreamRule = {
@@ -338,6 +416,7 @@ interface PackPayload {
   cards: Array<{ cardId: string; artHash: string }>
   collectionId?: string
   drop?: z.infer<typeof PackDropSchema>
+  code?: z.infer<typeof PackCodeSchema>
 }
 
 const issuedKey = (collectionId: string, cardId: string): string => factKey(collectionId, cardId)
@@ -370,6 +449,15 @@ export const packIssuedRule: CrossStreamRule = {
       for (const card of dropCatalog(ctx.collection, ctx.drop))
         refs.push({ kind: F.issued, key: issuedKey(ctx.drop.collectionId, card.cardId) })
     if (p.collectionId) for (const card of p.cards) refs.push({ kind: F.issued, key: issuedKey(p.collectionId, card.cardId) })
+    const claims = p.code && parseCodeToken(p.code.token)?.claims
+    if (claims && p.collectionId) {
+      refs.push({ kind: F.code, key: codeKey(p.collectionId, claims.codeId) })
+      // A pack code's derivation may look at any card of its catalog (as a drop pack's).
+      const collection = get<CollectionFact>(facts, F.collection, p.collectionId)
+      if (collection && claims.kind === 'pack')
+        for (const card of codeCatalog(collection, claims.version!))
+          refs.push({ kind: F.issued, key: issuedKey(p.collectionId, card.cardId) })
+    }
     return refs
   },
   decide: (checked, facts) => {
@@ -401,6 +489,7 @@ export const packIssuedRule: CrossStreamRule = {
       }
       return
     }
+    if (p.code) return decideCodePack(checked, facts, p, existing !== undefined)
     if (existing) refuse('pack_already_issued', `pack ${p.packId} was already issued`, { packId: p.packId })
     if (!p.collectionId) return // cards outside any collection: no supply to keep
     const collection = get<CollectionFact>(facts, F.collection, p.collectionId)
@@ -439,6 +528,52 @@ export const packIssuedRule: CrossStreamRule = {
   },
 }
 
+/**
+ * A PACK_ISSUED that redeems a printed code: the token is well formed and names this collection and
+ * this issuer (`code_not_official`; its signature is checked by the relay at redemption and by
+ * `verifyCodeSignature` offline — the receipt itself is the issuer's signed statement), the pack id is
+ * the code's, the code was never redeemed nor revoked and has not expired at the receipt's `createdAt`,
+ * and the cards are exactly what the code gives at this log position.
+ */
+function decideCodePack(checked: CheckedReceipt, facts: FactView, p: PackPayload, redeemed: boolean): void {
+  const { receipt } = checked
+  const code = p.code!
+  const claims = parseCodeToken(code.token)?.claims
+  if (
+    !claims ||
+    claims.codeId !== code.codeId ||
+    claims.collectionId !== p.collectionId ||
+    claims.issuer.identityId !== receipt.issuer.identityId
+  )
+    refuse(
+      'code_not_official',
+      `the token of code ${code.codeId} is not a code of collection ${p.collectionId ?? '(none)'} by ${receipt.issuer.identityId}`,
+    )
+  if (p.drop) refuse('pack_not_derived', 'a pack is either a drop pack or a code pack')
+  const packId = codePackId(claims.collectionId, claims.codeId)
+  if (p.packId !== packId) refuse('pack_not_derived', `the pack of code ${claims.codeId} has id ${packId}`)
+  if (redeemed) refuse('code_already_redeemed', `code ${claims.codeId} was already redeemed`, { codeId: claims.codeId, packId })
+  if (get(facts, F.code, codeKey(claims.collectionId, claims.codeId)))
+    refuse('code_revoked', `code ${claims.codeId} is revoked`, { codeId: claims.codeId })
+  if (receipt.createdAt >= claims.expiresAt)
+    refuse('code_expired', `code ${claims.codeId} expired at ${claims.expiresAt}`, { expiresAt: claims.expiresAt })
+  const collection = get<CollectionFact>(facts, F.collection, claims.collectionId)
+  if (!collection) refuse('collection_unknown', `collection ${claims.collectionId} does not exist`)
+  if (collection.owner !== receipt.issuer.identityId)
+    refuse('collection_not_owned', `collection ${claims.collectionId} belongs to ${collection.owner}`)
+  if (claims.kind === 'fixed-card') {
+    const card = collection.cards[claims.cardId!]
+    if (!card) refuse('card_unknown', `card ${claims.cardId} is not in collection ${claims.collectionId}`)
+    if (collection.series[card.seriesId]?.retired) refuse('series_retired', `series ${card.seriesId} is retired`)
+  }
+  const issued = (cardId: string) => get<number>(facts, F.issued, issuedKey(claims.collectionId, cardId)) ?? 0
+  const cardIds = codeCardIds(claims, code.token, collection, issued)
+  if (cardIds.length === 0) refuse('supply_exhausted', `no card code ${claims.codeId} gives is left in supply`, { codeId: claims.codeId })
+  const expected = cardIds.map((cardId) => ({ cardId, artHash: collection.cards[cardId]!.art }))
+  if (JSON.stringify(expected) !== JSON.stringify(p.cards.map((c) => ({ cardId: c.cardId, artHash: c.artHash }))))
+    refuse('pack_not_derived', `the cards are not what code ${claims.codeId} gives at this position`, { expected: cardIds })
+}
+
 // ------------------------------------------------------------------------------------------------
 // Trades
 
@@ -453,7 +588,7 @@ function openTrade(facts: FactView, key: string, tradeId: string): TradeFact {
 
 function owned(facts: FactView, instanceId: string, book: string): InstanceFact {
   const instance = get<InstanceFact>(facts, F.instance, instanceId)
-  if (!instance || instance.book !== book)
+  if (!instance || instance.book !== book || instance.burned)
     refuse('card_not_owned', `card instance ${instanceId} is not held by book ${book.replace(' ', '/')}`, { cardId: instanceId })
   return instance
 }
@@ -549,6 +684,24 @@ export const tradeAcceptedRule: CrossStreamRule = {
   },
 }
 
+/**
+ * CARD_REMOVED of a card instance burns it (supply conservation: issued = held + burned): the instance
+ * must be this book's (`card_not_owned`); no one holds it afterwards, so it can be neither traded nor
+ * burned again. A CARD_REMOVED naming no instance is a free-form card of the book, outside any supply.
+ */
+export const cardRemovedRule: CrossStreamRule = {
+  reads: (checked) => [{ kind: F.instance, key: checked.receipt.payload.cardId as string }],
+  decide: (checked, facts) => {
+    const id = checked.receipt.payload.cardId as string
+    if (get(facts, F.instance, id)) owned(facts, id, bookOf(checked))
+  },
+  record: (checked, facts) => {
+    const id = checked.receipt.payload.cardId as string
+    const instance = get<InstanceFact>(facts, F.instance, id)
+    return instance ? [{ kind: F.instance, key: id, value: { ...instance, burned: true } satisfies InstanceFact }] : []
+  },
+}
+
 /** CARD_TRADE_DECLINED (in the recipient's book) and CARD_TRADE_CANCELLED (in the offerer's): an open offer closes. */
 function closeTrade(state: TradeState, offerer: (checked: CheckedReceipt) => string): CrossStreamRule {
   const key = (checked: CheckedReceipt) => tradeKey(offerer(checked), checked.receipt.payload.tradeId as string)
@@ -583,6 +736,7 @@ const collection: DomainStreamType = {
     COLLECTION_CREATED: { payload: CollectionCreatedPayload, issuers: platformIssuer, crossStream: collectionCreated },
     COLLECTION_VERSION_PUBLISHED: { payload: CollectionVersionPublishedPayload, issuers: owner, crossStream: collectionVersionPublished },
     SERIES_RETIRED: { payload: SeriesRetiredPayload, issuers: owner, crossStream: seriesRetired },
+    CODE_REVOKED: { payload: CodeRevokedPayload, issuers: owner, crossStream: codeRevoked },
   },
 }
 

@@ -7,7 +7,16 @@ import { z } from 'zod'
 import { IdSchema, Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import { text, type DomainModule, type DomainStreamType } from './domain.js'
-import { PackDropSchema, packIssuedRule, tradeAcceptedRule, tradeCancelledRule, tradeDeclinedRule, tradeOfferedRule } from './economy.js'
+import {
+  cardRemovedRule,
+  PackCodeSchema,
+  PackDropSchema,
+  packIssuedRule,
+  tradeAcceptedRule,
+  tradeCancelledRule,
+  tradeDeclinedRule,
+  tradeOfferedRule,
+} from './economy.js'
 
 const BookRefSchema = z.strictObject({ accountId: IdSchema, bookId: IdSchema })
 const CardSchema = z.strictObject({ cardId: IdSchema, artHash: Sha256RefSchema })
@@ -48,6 +57,8 @@ export const PackIssuedPayload = z.strictObject({
   collectionId: IdSchema.optional(),
   /** Set when a drop claim produced the pack (economy domain: derived, provably fair). */
   drop: PackDropSchema.optional(),
+  /** Set when redeeming a printed code produced the pack (economy domain). */
+  code: PackCodeSchema.optional(),
 })
 export const PackOpenedPayload = z.strictObject({ packId: IdSchema })
 export const CardTradeOfferedPayload = z.strictObject({
@@ -78,7 +89,8 @@ const pixbook: DomainStreamType = {
     PIXBOOK_CREATED: { payload: PixbookCreatedPayload, issuers: owner },
     PIXBOOK_SAVE: { payload: PixbookSavePayload, issuers: owner },
     CARD_ADDED: { payload: CardAddedPayload, issuers: owner },
-    CARD_REMOVED: { payload: CardRemovedPayload, issuers: owner },
+    // Removing a card instance burns it (the economy's rule); other card ids are the book's own.
+    CARD_REMOVED: { payload: CardRemovedPayload, issuers: owner, crossStream: cardRemovedRule },
     PACK_ISSUED: { payload: PackIssuedPayload, issuers: ['platformIssuer'], crossStream: packIssuedRule },
     PACK_OPENED: { payload: PackOpenedPayload, issuers: owner },
     // Ownership of card instances across books is the economy domain's rule (domains/economy.ts).

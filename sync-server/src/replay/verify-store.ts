@@ -4,7 +4,9 @@
  *   bundles, and every stored hash tile against the recomputed ones;
  * - every log entry's receipt object: present, exactly the receipt the entry names, in the log once;
  * - every receipt, in log order, through the shared ChainVerifier: schema, hash, signature, key validity
- *   at its log position (so a revoked key is refused from its revocation on), authority, chain, seq.
+ *   at its log position (so a revoked key is refused from its revocation on), authority, chain, seq;
+ * - supply conservation over the accepted receipts (shared SupplyCheck): for every card, issued ≤ supply
+ *   and issued = held + burned, from the log alone (`supply`; SUPPLY_NOT_CONSERVED errors otherwise).
  * Receipt objects in the store that the log does not name (a crashed append's leftovers that were never
  * adopted) are listed as orphans: they are not part of the history.
  */
@@ -14,7 +16,10 @@ import {
   EMPTY_TREE,
   integrate,
   STREAM_TYPES,
+  SupplyCheck,
   verifySignedCheckpoint,
+  type Receipt,
+  type SupplyReport,
   type PublicJwk,
   type Sha256,
   type SignatureVerifier,
@@ -32,6 +37,8 @@ export interface StoreVerification {
   errors: Array<{ position?: number; objectKey: string; code: string; message: string }>
   /** Receipt objects the log does not name. */
   orphans: string[]
+  /** Supply conservation; `cards` lists the failing cards. */
+  supply: SupplyReport
 }
 
 export interface VerifyStoreOptions extends TrustPolicy {
@@ -47,7 +54,17 @@ export async function verifyStore(
   sha256: Sha256,
   options: VerifyStoreOptions = {},
 ): Promise<StoreVerification> {
-  const result: StoreVerification = { ok: true, logSize: 0, receipts: 0, streams: 0, errorsByCode: {}, errors: [], orphans: [] }
+  const result: StoreVerification = {
+    ok: true,
+    logSize: 0,
+    receipts: 0,
+    streams: 0,
+    errorsByCode: {},
+    errors: [],
+    orphans: [],
+    supply: { ok: true, instances: 0, cards: [], problems: [] },
+  }
+  const supply = new SupplyCheck()
   const fail = (code: string, message: string, objectKey = '', position?: number): void => {
     result.ok = false
     result.errorsByCode[code] = (result.errorsByCode[code] ?? 0) + 1
@@ -86,14 +103,17 @@ export async function verifyStore(
   const chain = new ChainVerifier({ verifier, sha256, ...options, crossStream: true })
   const inLog = new Set<string>()
   const streams = new Set<string>()
-  const window: Array<{ key: string; position: number; seq: number; prepared: ReturnType<ChainVerifier['prepare']> }> = []
+  const window: Array<{ key: string; position: number; seq: number; receipt: Receipt; prepared: ReturnType<ChainVerifier['prepare']> }> = []
   const commitOne = async (): Promise<void> => {
     const item = window.shift()!
     const verdict = await chain.commit(item.prepared)
     if (!verdict.ok) fail(verdict.code, verdict.message, item.key, item.position)
     else if (verdict.seq !== item.seq)
       fail('LOG_INCONSISTENT', `log entry ${item.position} says seq ${item.seq}, the chain says ${verdict.seq}`, item.key, item.position)
-    else result.receipts++
+    else {
+      result.receipts++
+      supply.add(item.receipt)
+    }
     if (result.receipts % 1000 === 0) options.progress?.({ receipts: result.receipts, total: size })
   }
   const entries = storeEntries(store, size)
@@ -118,6 +138,7 @@ export async function verifyStore(
         key: logged.objectKey,
         position: logged.position,
         seq: logged.entry.seq,
+        receipt: logged.checked.receipt,
         prepared: chain.prepareChecked(logged.checked),
       })
       if (window.length >= 512) await commitOne()
@@ -131,6 +152,13 @@ export async function verifyStore(
     fail('LOG_INCONSISTENT', `the log cannot be read: ${(error as Error).message}`)
   }
   result.streams = streams.size
+  result.supply = supply.report()
+  for (const c of result.supply.cards)
+    fail(
+      'SUPPLY_NOT_CONSERVED',
+      `card ${c.cardId} of ${c.collectionId}: supply ${c.supply ?? 'unlimited'}, issued ${c.issued}, held ${c.held}, burned ${c.burned}`,
+    )
+  for (const p of result.supply.problems) fail('SUPPLY_NOT_CONSERVED', `receipt ${p.eventId}: ${p.problem}`)
 
   // Receipt objects the log does not name.
   for (const spec of Object.values(STREAM_TYPES)) {

@@ -41,7 +41,7 @@ export async function bookView(db: Queryable, accountId: string, bookId: string)
     acquired_event_id: string
   }>(
     `SELECT instance_id, collection_id, card_id, pack_id, acquired_event_id FROM economy_instances
-     WHERE account_id = $1 AND book_id = $2 ORDER BY collection_id NULLS LAST, card_id, instance_id`,
+     WHERE account_id = $1 AND book_id = $2 AND burned_event_id IS NULL ORDER BY collection_id NULLS LAST, card_id, instance_id`,
     book,
   )
   const cards = new Map<string, { collectionId: string | null; cardId: string; count: number }>()
@@ -53,10 +53,10 @@ export async function bookView(db: Queryable, accountId: string, bookId: string)
   }
   const completion = await db.query<{ collection_id: string; series_id: string; total: number; owned: number }>(
     `SELECT c.collection_id, c.series_id, count(*)::int AS total,
-            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM economy_instances i WHERE i.account_id = $1 AND i.book_id = $2
+            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM economy_instances i WHERE i.account_id = $1 AND i.book_id = $2 AND i.burned_event_id IS NULL
                                            AND i.collection_id = c.collection_id AND i.card_id = c.card_id))::int AS owned
      FROM economy_cards c
-     WHERE c.collection_id IN (SELECT DISTINCT collection_id FROM economy_instances WHERE account_id = $1 AND book_id = $2)
+     WHERE c.collection_id IN (SELECT DISTINCT collection_id FROM economy_instances WHERE account_id = $1 AND book_id = $2 AND burned_event_id IS NULL)
      GROUP BY c.collection_id, c.series_id ORDER BY c.collection_id, c.series_id`,
     book,
   )

@@ -20,6 +20,7 @@ import type { AcceptedResult, Ingestor } from '../../ingest/ingest.js'
 import type { CustodialKeys } from '../../signing/custodial-keys.js'
 import type { ObjectStore } from '../../stores/object-store.js'
 import type { Sha256 } from '@pixpax/shared'
+import { z } from 'zod'
 
 export interface IssuedReceipt extends Omit<AcceptedResult, 'ok'> {
   receipt: Receipt
@@ -28,7 +29,21 @@ export interface IssuedReceipt extends Omit<AcceptedResult, 'ok'> {
 /** CHAIN_CONFLICT (another receipt took the head) and stale derivations are retried this many times. */
 export const MAX_ISSUE_ATTEMPTS = 8
 
+export interface IssueInput {
+  identityId: string
+  stream: StreamRef
+  streamKey: string
+  type: string
+  genesis: boolean
+  idempotencyKey: string
+  payload: () => Promise<Record<string, unknown>>
+  retry?: (error: { code: string; details?: Record<string, unknown> }) => boolean
+}
+
 export class CustodialIssuer {
+  /** The last issue queued per stream in this process (see `issue`). */
+  private readonly tails = new Map<string, Promise<unknown>>()
+
   constructor(private readonly deps: { db: ProjectionDb; store: ObjectStore; ingestor: Ingestor; sha256: Sha256; keys: CustodialKeys }) {}
 
   /** The issuer's registered, unrevoked custodial signer: else KEY_UNKNOWN / KEY_REVOKED (422). */
@@ -86,16 +101,24 @@ export class CustodialIssuer {
    * called again on every attempt (a derivation from fresh state). Refusals throw as ApiError with the
    * relay's code; `retry` says which refusals are worth another attempt.
    */
-  async issue(input: {
-    identityId: string
-    stream: StreamRef
-    streamKey: string
-    type: string
-    genesis: boolean
-    idempotencyKey: string
-    payload: () => Promise<Record<string, unknown>>
-    retry?: (error: { code: string; details?: Record<string, unknown> }) => boolean
-  }): Promise<IssuedReceipt> {
+  issue(input: IssueInput): Promise<IssuedReceipt> {
+    // One stream has one head: receipts this process signs into the same stream (20 codes redeemed into
+    // one book at once) are issued one after the other, instead of racing for the head and spending
+    // their CHAIN_CONFLICT retries. Other processes still race; the retries cover them.
+    const before = this.tails.get(input.streamKey) ?? Promise.resolve()
+    const run = before.then(
+      () => this.issueNow(input),
+      () => this.issueNow(input),
+    )
+    const tail = run.catch(() => undefined)
+    this.tails.set(input.streamKey, tail)
+    void tail.then(() => {
+      if (this.tails.get(input.streamKey) === tail) this.tails.delete(input.streamKey)
+    })
+    return run
+  }
+
+  private async issueNow(input: IssueInput): Promise<IssuedReceipt> {
     const signer = await this.signer(input.identityId)
     for (let attempt = 1; ; attempt++) {
       const prev = input.genesis ? null : await this.head(input.streamKey)
@@ -124,3 +147,23 @@ export class CustodialIssuer {
     }
   }
 }
+
+/** The answer of a route that signed a receipt as an issuer. */
+export const IssuedResponse = z.object({
+  eventId: z.string(),
+  seq: z.number(),
+  position: z.number(),
+  hash: z.string(),
+  ack: z.record(z.string(), z.unknown()),
+  receipt: z.record(z.string(), z.unknown()),
+})
+
+/** The JSON of a receipt the relay signed as an issuer (IssuedResponse). */
+export const issuedJson = (r: IssuedReceipt) => ({
+  eventId: r.eventId,
+  seq: r.seq,
+  position: r.position,
+  hash: r.hash,
+  ack: r.ack,
+  receipt: r.receipt,
+})

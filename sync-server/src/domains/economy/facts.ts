@@ -36,8 +36,10 @@ export const economyFacts: Readonly<Record<string, FactLoader>> = {
       FROM unnest($${n}::text[]) AS q(k) JOIN economy_cards c ON c.collection_id = ${split(1)} AND c.card_id = ${split(2)}`,
   },
   [ECONOMY_FACTS.instance]: {
-    sql: (n) => `SELECT json_agg(json_build_object('k', i.instance_id, 'v', json_build_object(
-        'book', i.account_id || ' ' || i.book_id, 'collectionId', i.collection_id, 'cardId', i.card_id)))
+    // `burned` only when burned, as the rule's record keeps it.
+    sql: (n) => `SELECT json_agg(json_build_object('k', i.instance_id, 'v', jsonb_build_object(
+        'book', i.account_id || ' ' || i.book_id, 'collectionId', i.collection_id, 'cardId', i.card_id)
+        || CASE WHEN i.burned_event_id IS NULL THEN '{}'::jsonb ELSE '{"burned": true}'::jsonb END))
       FROM economy_instances i WHERE i.instance_id = ANY($${n}::text[])`,
   },
   [ECONOMY_FACTS.trade]: {
@@ -46,5 +48,9 @@ export const economyFacts: Readonly<Record<string, FactLoader>> = {
         'instanceId', t.instance_id, 'wantCardId', t.want_card_id, 'state', t.state)))
       FROM unnest($${n}::text[]) AS q(k) JOIN economy_trades t
         ON t.from_account_id = ${split(1)} AND t.from_book_id = ${split(2)} AND t.trade_id = ${split(3)}`,
+  },
+  [ECONOMY_FACTS.code]: {
+    sql: (n) => `SELECT json_agg(json_build_object('k', q.k, 'v', json_build_object('revoked', true)))
+      FROM unnest($${n}::text[]) AS q(k) JOIN economy_code_revocations c ON c.collection_id = ${split(1)} AND c.code_id = ${split(2)}`,
   },
 }

@@ -18,6 +18,7 @@ interface InstanceRow {
   accountId: string
   bookId: string
   acquiredEventId: string
+  burnedEventId?: string | null
 }
 interface TradeRow {
   from: Book
@@ -56,6 +57,7 @@ export const economyProjector: Projector = {
     { name: 'economy_packs', orderBy: 'pack_id' },
     { name: 'economy_instances', orderBy: 'instance_id' },
     { name: 'economy_trades', orderBy: 'from_account_id, from_book_id, trade_id' },
+    { name: 'economy_code_revocations', orderBy: 'collection_id, code_id' },
   ],
   async apply(tx: Queryable, batch: readonly ProjectedReceipt[]): Promise<void> {
     const collections: unknown[][] = []
@@ -67,6 +69,10 @@ export const economyProjector: Projector = {
     const drops: unknown[][] = []
     const reveals: unknown[][] = []
     const packs: unknown[][] = []
+    const revocations: unknown[][] = []
+    /** CARD_REMOVED of stored rows (instance id → event id); a batch's own instances burn in the fold. */
+    const burns = new Map<string, string>()
+    const burnedHere = new Map<string, number>()
     const instances = new Fold<InstanceRow>()
     const trades = new Fold<TradeRow>()
     const offeredBefore = await storedOffers(tx, batch)
@@ -87,6 +93,9 @@ export const economyProjector: Projector = {
         }
         case 'SERIES_RETIRED':
           retired.push([s.collectionId, p.seriesId, r.eventId])
+          break
+        case 'CODE_REVOKED':
+          revocations.push([s.collectionId, p.codeId, p.reason ?? null, r.eventId])
           break
         case 'DROP_SCHEDULED':
           drops.push([
@@ -122,6 +131,7 @@ export const economyProjector: Projector = {
             JSON.stringify(list),
             r.eventId,
             position,
+            (p.code as { codeId: string } | undefined)?.codeId ?? null,
           ])
           list.forEach((c, i) => {
             const id = `${packId}-${i}`
@@ -163,6 +173,22 @@ export const economyProjector: Projector = {
           if (give) instances.change(give, { accountId: from.accountId, bookId: from.bookId, acquiredEventId: r.eventId })
           break
         }
+        case 'CARD_REMOVED': {
+          // An instance id burns the instance (the rule checked its holder); any other id is a
+          // free-form card of the book, and the UPDATE below finds no row for it.
+          if (s.type !== 'pixbook') break
+          const id = p.cardId as string
+          const created = instances.created.get(id)
+          if (created) {
+            created.burnedEventId = r.eventId
+            if (created.collectionId)
+              burnedHere.set(
+                key(created.collectionId, created.cardId),
+                (burnedHere.get(key(created.collectionId, created.cardId)) ?? 0) + 1,
+              )
+          } else burns.set(id, r.eventId)
+          break
+        }
         case 'CARD_TRADE_DECLINED':
         case 'CARD_TRADE_CANCELLED': {
           const from = r.type === 'CARD_TRADE_DECLINED' ? (p.from as Book) : { accountId: s.accountId!, bookId: s.bookId! }
@@ -177,8 +203,10 @@ export const economyProjector: Projector = {
     await writeCollections(tx, collections, versions, series, retired, cards, issued)
     await writeDrops(tx, drops, reveals)
     await writePacks(tx, packs)
+    await writeRevocations(tx, revocations)
     await writeTrades(tx, trades)
     await writeInstances(tx, instances)
+    await writeBurns(tx, burns, burnedHere)
   },
 }
 
@@ -339,10 +367,25 @@ async function writePacks(tx: Queryable, packs: unknown[][]): Promise<void> {
       ['cards', 'jsonb'],
       ['issued_event_id', 'text'],
       ['position', 'int8'],
+      ['code_id', 'text'],
     ],
     packs,
   )
   await tx.query(`INSERT INTO economy_packs (${v.names}) SELECT * FROM ${v.from}`, v.params)
+}
+
+async function writeRevocations(tx: Queryable, revocations: unknown[][]): Promise<void> {
+  if (!revocations.length) return
+  const v = unnestRows(
+    [
+      ['collection_id', 'text'],
+      ['code_id', 'text'],
+      ['reason', 'text'],
+      ['event_id', 'text'],
+    ],
+    revocations,
+  )
+  await tx.query(`INSERT INTO economy_code_revocations (${v.names}) SELECT * FROM ${v.from}`, v.params)
 }
 
 async function writeTrades(tx: Queryable, trades: Fold<TradeRow>): Promise<void> {
@@ -409,8 +452,18 @@ async function writeInstances(tx: Queryable, instances: Fold<InstanceRow>): Prom
         ['account_id', 'text'],
         ['book_id', 'text'],
         ['acquired_event_id', 'text'],
+        ['burned_event_id', 'text'],
       ],
-      [...instances.created].map(([id, i]) => [id, i.collectionId, i.cardId, i.packId, i.accountId, i.bookId, i.acquiredEventId]),
+      [...instances.created].map(([id, i]) => [
+        id,
+        i.collectionId,
+        i.cardId,
+        i.packId,
+        i.accountId,
+        i.bookId,
+        i.acquiredEventId,
+        i.burnedEventId ?? null,
+      ]),
     )
     await tx.query(`INSERT INTO economy_instances (${v.names}) SELECT * FROM ${v.from}`, v.params)
   }
@@ -430,4 +483,37 @@ async function writeInstances(tx: Queryable, instances: Fold<InstanceRow>): Prom
       v.params,
     )
   }
+}
+
+/** Burns stored instances and counts every burned instance on its card. */
+async function writeBurns(tx: Queryable, burns: Map<string, string>, burned: Map<string, number>): Promise<void> {
+  if (burns.size) {
+    const v = unnestRows(
+      [
+        ['k', 'text'],
+        ['event_id', 'text'],
+      ],
+      [...burns],
+    )
+    const { rows } = await tx.query<{ collection_id: string | null; card_id: string }>(
+      `UPDATE economy_instances i SET burned_event_id = v.event_id FROM ${v.from}
+       WHERE i.instance_id = v.k AND i.burned_event_id IS NULL RETURNING i.collection_id, i.card_id`,
+      v.params,
+    )
+    for (const r of rows)
+      if (r.collection_id) burned.set(key(r.collection_id, r.card_id), (burned.get(key(r.collection_id, r.card_id)) ?? 0) + 1)
+  }
+  if (!burned.size) return
+  const v = unnestRows(
+    [
+      ['k', 'text'],
+      ['n', 'int8'],
+    ],
+    [...burned],
+  )
+  await tx.query(
+    `UPDATE economy_cards c SET burned = c.burned + v.n FROM ${v.from}
+     WHERE c.collection_id = split_part(v.k, ' ', 1) AND c.card_id = split_part(v.k, ' ', 2)`,
+    v.params,
+  )
 }

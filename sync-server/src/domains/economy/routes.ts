@@ -28,13 +28,13 @@ import {
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requireAdmin, requireSession } from '../../auth/request-session.js'
-import type { Queryable } from '../../db/projection-db.js'
 import { ApiError } from '../../errors.js'
 import { blobKey } from '../../routes/blobs.js'
 import { parseBody, parseParams } from '../../routes/parse.js'
 import { openCustodialKeys, type CustodialKeys } from '../../signing/custodial-keys.js'
-import { CustodialIssuer, type IssuedReceipt } from './custodial-issuer.js'
-import { economyFacts } from './facts.js'
+import { CustodialIssuer, issuedJson, IssuedResponse, type IssuedReceipt } from './custodial-issuer.js'
+import { codeRoutes } from './code-routes.js'
+import { loadFacts } from './load-facts.js'
 import { bookView } from './book-view.js'
 
 export interface EconomyRoutesOptions {
@@ -43,35 +43,11 @@ export interface EconomyRoutesOptions {
 
 const WEEK_MS = 7 * 24 * 3600 * 1000
 
-/** Facts of one kind as the rules see them (the same loaders), for routes that derive what they sign. */
-async function loadFacts<T>(db: Queryable, kind: string, keys: string[]): Promise<Map<string, T>> {
-  if (!keys.length) return new Map()
-  const { rows } = await db.query<{ f: Array<{ k: string; v: T }> | string | null }>(`SELECT (${economyFacts[kind]!.sql(1)}) AS f`, [keys])
-  const raw = rows[0]?.f
-  const list = typeof raw === 'string' ? (JSON.parse(raw) as Array<{ k: string; v: T }>) : (raw ?? [])
-  return new Map(list.map((x) => [x.k, x.v]))
-}
-
-const IssuedResponse = z.object({
-  eventId: z.string(),
-  seq: z.number(),
-  position: z.number(),
-  hash: z.string(),
-  ack: z.record(z.string(), z.unknown()),
-  receipt: z.record(z.string(), z.unknown()),
-})
-
 export async function economyRoutes(app: FastifyInstance, options: EconomyRoutesOptions): Promise<void> {
   const { db, store, ingestor, openapi, sha256, config } = app.relay
   const issuer = new CustodialIssuer({ db, store, ingestor, sha256, keys: options.custodialKeys ?? openCustodialKeys(config) })
-  const respond = (r: IssuedReceipt) => ({
-    eventId: r.eventId,
-    seq: r.seq,
-    position: r.position,
-    hash: r.hash,
-    ack: r.ack,
-    receipt: r.receipt,
-  })
+  const respond = (r: IssuedReceipt) => issuedJson(r)
+  codeRoutes(app, issuer)
 
   // ---- catalog ------------------------------------------------------------------------------------
 
@@ -101,7 +77,8 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
   openapi.add({
     method: 'GET',
     url: '/v1/collections/:collectionId',
-    summary: 'A collection: palette, series (retired or not), cards with art hash, supply and how many were issued',
+    summary:
+      'A collection: palette, series (retired or not), cards with art hash, supply, how many were issued and how many of those were burned',
     tags: ['economy'],
   })
   app.get('/v1/collections/:collectionId', async (request) => {
@@ -119,9 +96,11 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
       supply: string | null
       version: number
       issued: string
-    }>('SELECT card_id, series_id, name, art, supply, version, issued FROM economy_cards WHERE collection_id = $1 ORDER BY card_id', [
-      collectionId,
-    ])
+      burned: string
+    }>(
+      'SELECT card_id, series_id, name, art, supply, version, issued, burned FROM economy_cards WHERE collection_id = $1 ORDER BY card_id',
+      [collectionId],
+    )
     return {
       collectionId,
       issuer: c.owner_identity_id,
@@ -137,6 +116,7 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
         art: d.art,
         supply: d.supply === null ? null : Number(d.supply),
         issued: Number(d.issued),
+        burned: Number(d.burned),
         version: d.version,
         artUrl: `/v1/collections/${collectionId}/cards/${d.card_id}/art.svg`,
       })),
