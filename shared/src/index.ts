@@ -32,10 +32,12 @@ export {
   MemberAddedPayload,
   MemberRemovedPayload,
   accountStreamKey,
+  IDENTITY_FACTS,
   type IdentityKind,
 } from './domains/identity.js'
 export {
   MAX_DEVICES_PER_ACCOUNT,
+  DEVICES_FACTS,
   DeviceCapabilitiesSchema,
   DeviceStateSchema,
   DeviceRegisteredPayload,

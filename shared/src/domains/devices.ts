@@ -8,13 +8,19 @@
  *   owner's DEVICE_PAIRED (signed by the owner — on the relay, with the owner's custodial key) and closed
  *   by DEVICE_UNPAIRED. A device paired again after an unpairing needs a new identity (a factory reset).
  *
- * Rules that read other streams (the device identity exists and is of kind `device`; at most
- * MAX_DEVICES_PER_ACCOUNT bound devices) are the relay's, decided in its devices routes before it signs.
+ * Rules that read other streams are cross-stream rules over facts (ARCHITECTURE §7), so they hold for
+ * every DEVICE_PAIRED whichever way it arrives (the pair route, or a direct `POST /v1/receipts`): the
+ * device identity exists and is of kind `device` (`device_unknown`, `not_a_device`), and an account has
+ * at most MAX_DEVICES_PER_ACCOUNT devices bound by receipts at once (`device_limit`). A pairing stream
+ * is closed by its one DEVICE_UNPAIRED (a second is a STREAM_RULE_VIOLATION).
  */
 import { z } from 'zod'
+import { PixpaxError } from '../errors.js'
+import type { CheckedReceipt } from '../receipt.js'
 import { Sha256RefSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
-import { text, type DomainModule, type DomainStreamType } from './domain.js'
+import { text, type CrossStreamRule, type DomainModule, type DomainStreamType, type FactChange } from './domain.js'
+import { IDENTITY_FACTS } from './identity.js'
 
 /** How many players one account may have paired at once. */
 export const MAX_DEVICES_PER_ACCOUNT = 128
@@ -67,6 +73,47 @@ export function pairingStreamKey(accountId: string, deviceIdentityId: string): s
   return `pairing/${accountId}/${deviceIdentityId}`
 }
 
+/**
+ * The devices domain's facts: `devices.bound` — accountId → how many devices are bound to it by
+ * pairing streams that are open (DEVICE_PAIRED without DEVICE_UNPAIRED); absent means none.
+ */
+export const DEVICES_FACTS = { bound: 'devices.bound' } as const
+
+const F = DEVICES_FACTS
+const accountOf = (c: CheckedReceipt): string => c.receipt.stream.accountId!
+const deviceOf = (c: CheckedReceipt): string => c.receipt.stream.deviceIdentityId!
+const boundCount = (facts: { fact(kind: string, key: string): unknown }, accountId: string): number =>
+  (facts.fact(F.bound, accountId) as number | undefined) ?? 0
+const setBound = (accountId: string, n: number): FactChange => ({ kind: F.bound, key: accountId, value: n > 0 ? n : undefined })
+
+function refuse(rule: string, message: string, details: Record<string, unknown> = {}): never {
+  throw new PixpaxError('DOMAIN_RULE_VIOLATION', message, { rule, ...details })
+}
+
+const devicePaired: CrossStreamRule = {
+  reads: (c) => [
+    { kind: IDENTITY_FACTS.kind, key: deviceOf(c) },
+    { kind: F.bound, key: accountOf(c) },
+  ],
+  decide: (c, facts) => {
+    const kind = facts.fact(IDENTITY_FACTS.kind, deviceOf(c)) as string | undefined
+    if (kind === undefined) refuse('device_unknown', `no identity ${deviceOf(c)} is known`, { deviceIdentityId: deviceOf(c) })
+    if (kind !== 'device') {
+      refuse('not_a_device', `identity ${deviceOf(c)} is of kind ${kind}, not device`, { deviceIdentityId: deviceOf(c), kind })
+    }
+    if (boundCount(facts, accountOf(c)) >= MAX_DEVICES_PER_ACCOUNT) {
+      refuse('device_limit', `an account has at most ${MAX_DEVICES_PER_ACCOUNT} paired devices`, { limit: MAX_DEVICES_PER_ACCOUNT })
+    }
+  },
+  record: (c, facts) => [setBound(accountOf(c), boundCount(facts, accountOf(c)) + 1)],
+}
+
+const deviceUnpaired: CrossStreamRule = {
+  reads: (c) => [{ kind: F.bound, key: accountOf(c) }],
+  // The stream rule below already refused a second unpairing, so this one closes an open binding.
+  record: (c, facts) => [setBound(accountOf(c), boundCount(facts, accountOf(c)) - 1)],
+}
+
 const owner: readonly IssuerRole[] = ['owner']
 
 const device: DomainStreamType = {
@@ -89,10 +136,22 @@ const pairing: DomainStreamType = {
   owner: 'genesis',
   genesis: 'DEVICE_PAIRED',
   receipts: {
-    DEVICE_PAIRED: { payload: DevicePairedPayload, issuers: owner },
-    DEVICE_UNPAIRED: { payload: DeviceUnpairedPayload, issuers: owner },
+    DEVICE_PAIRED: { payload: DevicePairedPayload, issuers: owner, crossStream: devicePaired },
+    DEVICE_UNPAIRED: {
+      payload: DeviceUnpairedPayload,
+      issuers: owner,
+      // The stream holds DEVICE_PAIRED and at most one DEVICE_UNPAIRED: after it, the binding is over.
+      check: (_c, stream) => {
+        if (stream && stream.count > 1) throw new PixpaxError('STREAM_RULE_VIOLATION', 'this pairing is already closed by DEVICE_UNPAIRED')
+      },
+      crossStream: deviceUnpaired,
+    },
   },
 }
 
 /** Players: their own status streams and their bindings to accounts. */
-export const devicesDomain: DomainModule = { name: 'devices', streamTypes: [device, pairing] }
+export const devicesDomain: DomainModule = {
+  name: 'devices',
+  streamTypes: [device, pairing],
+  factKinds: [{ name: F.bound, source: 'log' }],
+}
