@@ -4,6 +4,7 @@
  * the play loop. It prints a few stable lines on stdout that scripts and tests read:
  *
  *   PAIRING CODE: XXXXXX     identity: <id>     paired     unpaired     channel <channel>
+ *   command <eventId> <name> done|unsupported|refused
  *   downloading <hash>       cached <hash>      refused <hash> <CODE>     showing <hash>
  *   relay offline            relay online       stopped
  */
@@ -32,6 +33,7 @@ import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
+import { RemoteInbox } from './remote/remote-control.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
 
@@ -84,6 +86,7 @@ export class PlayerDaemon {
   private channelChanges = 0
   private readonly streams: VerifiedStreams
   private readonly directory: RelayDirectory
+  private readonly inbox: RemoteInbox
 
   private constructor(
     private readonly config: PlayerConfig,
@@ -100,6 +103,29 @@ export class PlayerDaemon {
   ) {
     this.streams = syncedStreams(client, log)
     this.directory = new RelayDirectory(config.relayUrl)
+    const currentPlaylist = () => this.playlist
+    this.inbox = new RemoteInbox(
+      client,
+      log,
+      identity.identityId,
+      {
+        get capabilities() {
+          return display.capabilities
+        },
+        get playlist() {
+          return currentPlaylist()
+        },
+        next: () => playback.next(),
+        back: () => playback.back(),
+        show: (artwork) => playback.show(artwork),
+        pause: () => playback.pause(),
+        resume: () => playback.resume(),
+        playChannel: (channel) => this.playChannel(channel, true),
+      },
+      {
+        answered: (receipt, outcome) => io.say(`command ${receipt.eventId} ${String(receipt.payload.command)} ${outcome.result}`),
+      },
+    )
   }
 
   static async open(config: PlayerConfig, io: DaemonIo, display: DeviceAdapter): Promise<PlayerDaemon> {
@@ -156,6 +182,7 @@ export class PlayerDaemon {
       this.io.say(`identity: ${this.identityId}`)
       this.io.say('paired')
       this.playback.start()
+      this.inbox.open(this.paired.accountId)
     }
     this.loops.push(this.pairingLoop(), this.artLoop(), this.heartbeatLoop())
   }
@@ -167,6 +194,7 @@ export class PlayerDaemon {
     this.wake.wake()
     await this.playback.stop()
     await Promise.allSettled(this.loops)
+    await this.inbox.close()
     await this.client.stop()
     await this.log.close()
     await this.display.close()
@@ -272,6 +300,7 @@ export class PlayerDaemon {
             this.io.say('paired')
             await this.display.message(`paired: ${self.name}`).catch(() => undefined)
             this.playback.start()
+            this.inbox.open(self.accountId!)
             this.wake.wake()
           }
           await this.wake.wait(this.config.pairedCheckMs)
@@ -280,6 +309,7 @@ export class PlayerDaemon {
         if (this.paired) {
           this.paired = undefined
           await rm(this.pairingFile(), { force: true })
+          await this.inbox.close()
           await this.playback.stop()
           this.io.say('unpaired')
         }

@@ -44,12 +44,18 @@ export {
   DeviceStatusPayload,
   DevicePairedPayload,
   DeviceUnpairedPayload,
+  DeviceCommandPayload,
+  DeviceCommandAckPayload,
+  DeviceCommandResultSchema,
+  DEVICE_COMMANDS,
+  remoteStreamKey,
   deviceStreamKey,
   pairingStreamKey,
   devicesDomain,
   type DeviceCapabilities,
   type DeviceState,
   type DeviceStatus,
+  type DeviceCommand,
 } from './domains/devices.js'
 export {
   PixbookCreatedPayload,

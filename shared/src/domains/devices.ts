@@ -17,7 +17,7 @@
 import { z } from 'zod'
 import { PixpaxError } from '../errors.js'
 import type { CheckedReceipt } from '../receipt.js'
-import { Sha256RefSchema } from '../schemas.js'
+import { Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import { text, type CrossStreamRule, type DomainModule, type DomainStreamType, type FactChange } from './domain.js'
 import { IDENTITY_FACTS } from './identity.js'
@@ -60,12 +60,52 @@ export const DeviceStatusPayload = z.strictObject({
 })
 export type DeviceStatus = z.infer<typeof DeviceStatusPayload>
 
+/**
+ * A remote command from the owner's account to one player (issue 12 §6). `command` is an open name so a
+ * player answers a command it does not know `unsupported` instead of the relay refusing it; the names
+ * players know are DEVICE_COMMANDS. `args` are small scalars (`channel`, `postId`, `value`…).
+ */
+export const DeviceCommandPayload = z.strictObject({
+  command: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a command name: a–z, 0–9, -'),
+  args: z
+    .record(z.string().regex(/^[A-Za-z]{1,32}$/), z.union([z.string().max(200), z.number(), z.boolean()]))
+    .refine((a) => Object.keys(a).length <= 8, 'at most 8 args')
+    .optional(),
+})
+export type DeviceCommand = z.infer<typeof DeviceCommandPayload>
+/** The commands the player agent knows (brightness, rotation and mirror only where its display declares them). */
+export const DEVICE_COMMANDS = [
+  'next',
+  'back',
+  'show',
+  'play-channel',
+  'play-playlist',
+  'pause',
+  'resume',
+  'brightness',
+  'rotation',
+  'mirror',
+] as const
+export const DeviceCommandResultSchema = z.enum(['done', 'unsupported', 'refused'])
+/** The device's answer to a command, in its own stream: what it did with the command of that eventId. */
+export const DeviceCommandAckPayload = z.strictObject({
+  commandEventId: UlidSchema,
+  command: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  result: DeviceCommandResultSchema,
+  message: text(500).optional(),
+})
+
 export const DevicePairedPayload = z.strictObject({ name: text(100) })
 export const DeviceUnpairedPayload = z.strictObject({})
 
 /** The key of a device's own stream. */
 export function deviceStreamKey(identityId: string): string {
   return `device/${identityId}`
+}
+
+/** The key of the stream carrying the owner's remote commands to one device. */
+export function remoteStreamKey(accountId: string, deviceIdentityId: string): string {
+  return `remote/${accountId}/${deviceIdentityId}`
 }
 
 /** The key of the stream binding a device to an account. */
@@ -125,6 +165,21 @@ const device: DomainStreamType = {
   receipts: {
     DEVICE_REGISTERED: { payload: DeviceRegisteredPayload, issuers: owner },
     DEVICE_STATUS: { payload: DeviceStatusPayload, issuers: owner },
+    DEVICE_COMMAND_ACK: { payload: DeviceCommandAckPayload, issuers: owner },
+  },
+}
+
+const remote: DomainStreamType = {
+  type: 'remote',
+  plural: 'remotes',
+  idFields: ['accountId', 'deviceIdentityId'],
+  // Opened inside its account by whoever sends the first command (the shared genesis-owner rule); the
+  // player obeys only commands whose issuer is an identity of the account it is paired with.
+  owner: 'genesis',
+  genesis: 'DEVICE_COMMAND',
+  opening: 'first',
+  receipts: {
+    DEVICE_COMMAND: { payload: DeviceCommandPayload, issuers: owner },
   },
 }
 
@@ -152,6 +207,6 @@ const pairing: DomainStreamType = {
 /** Players: their own status streams and their bindings to accounts. */
 export const devicesDomain: DomainModule = {
   name: 'devices',
-  streamTypes: [device, pairing],
+  streamTypes: [device, pairing, remote],
   factKinds: [{ name: F.bound, source: 'log' }],
 }
