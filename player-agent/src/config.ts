@@ -7,16 +7,19 @@
  * | PLAYER_DIR | --dir | ./data/player |
  * | PLAYER_DISPLAY | --display terminal\|png\|http | terminal on a TTY, else png |
  * | PLAYER_PLAYLIST | --playlist FILE | none (a static list of art hashes, JSON) |
+ * | PLAYER_CHANNEL | --channel | none: the last channel a remote command chose, else the owner's posts |
  * | PLAYER_HEARTBEAT_SECONDS | --heartbeat-seconds | 60 |
  * | PLAYER_CACHE_BYTES | --cache-bytes | 268435456 (256 MiB) |
  * | PLAYER_HTTP_PORT | --http-port | 8790 (0: any free port) |
  * | PLAYER_POLL_MS | --poll-ms | 2000 (pairing status poll while unpaired) |
  * | PLAYER_PAIRED_CHECK_MS | --paired-check-ms | 30000 (while paired: is it still? unpairing revokes it) |
  * | PLAYER_FRAME_MAX | --frame-max | 256 (PNG display max width = height) |
+ * | PLAYER_STILL_SECONDS | --still-seconds | 10 (how long a channel's still image is shown) |
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
+import { ChannelFormatError, parseChannel, type Channel } from './channels/channel.js'
 
 export const DISPLAYS = ['terminal', 'png', 'http'] as const
 export type DisplayKind = (typeof DISPLAYS)[number]
@@ -34,9 +37,10 @@ const Schema = z.object({
   pollMs: int(2000, 10),
   pairedCheckMs: int(30_000, 10),
   frameMax: int(256, 8),
+  stillSeconds: int(10, 1),
 })
 
-export type PlayerConfig = Readonly<z.infer<typeof Schema>>
+export type PlayerConfig = Readonly<z.infer<typeof Schema> & { channel?: Channel }>
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -53,12 +57,14 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
         dir: { type: 'string' },
         display: { type: 'string' },
         playlist: { type: 'string' },
+        channel: { type: 'string' },
         'heartbeat-seconds': { type: 'string' },
         'cache-bytes': { type: 'string' },
         'http-port': { type: 'string' },
         'poll-ms': { type: 'string' },
         'paired-check-ms': { type: 'string' },
         'frame-max': { type: 'string' },
+        'still-seconds': { type: 'string' },
       },
     }).values
   } catch (error) {
@@ -79,6 +85,7 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
     pollMs: pick('poll-ms', 'PLAYER_POLL_MS'),
     pairedCheckMs: pick('paired-check-ms', 'PLAYER_PAIRED_CHECK_MS'),
     frameMax: pick('frame-max', 'PLAYER_FRAME_MAX'),
+    stillSeconds: pick('still-seconds', 'PLAYER_STILL_SECONDS'),
   }
   if (!raw.relayUrl) throw new ConfigError('RELAY_URL (or --relay) is required, e.g. RELAY_URL=http://127.0.0.1:8787')
   const parsed = Schema.safeParse(raw)
@@ -86,5 +93,13 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
     const issue = parsed.error.issues[0]!
     throw new ConfigError(`${issue.path.join('.')}: ${issue.message}`)
   }
-  return Object.freeze({ ...parsed.data, ...(raw.playlist ? { playlist: resolve(raw.playlist) } : {}) })
+  let channel: Channel | undefined
+  const channelText = pick('channel', 'PLAYER_CHANNEL')
+  try {
+    channel = channelText ? parseChannel(channelText) : undefined
+  } catch (error) {
+    if (error instanceof ChannelFormatError) throw new ConfigError(error.message)
+    throw error
+  }
+  return Object.freeze({ ...parsed.data, ...(raw.playlist ? { playlist: resolve(raw.playlist) } : {}), ...(channel ? { channel } : {}) })
 }

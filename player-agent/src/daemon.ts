@@ -3,7 +3,8 @@
  * verified cache, a display, the channel source, and three loops — pairing, art sync, heartbeats — plus
  * the play loop. It prints a few stable lines on stdout that scripts and tests read:
  *
- *   PAIRING CODE: XXXXXX     identity: <id>     paired     unpaired
+ *   PAIRING CODE: XXXXXX     identity: <id>     paired     unpaired     channel <channel>
+ *   command <eventId> <name> done|unsupported|refused
  *   downloading <hash>       cached <hash>      refused <hash> <CODE>     showing <hash>
  *   relay offline            relay online       stopped
  */
@@ -16,13 +17,10 @@ import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import WebSocket from 'ws'
 import { BlobCache, BlobHashMismatchError } from './cache/blob-cache.js'
 import { Downloader } from './cache/downloader.js'
-import {
-  filterForDisplay,
-  RelayPlaylistSource,
-  StaticListSource,
-  type ChannelSource,
-  type PlaylistItem,
-} from './channels/channel-source.js'
+import { ChannelSchema, formatChannel, type Channel } from './channels/channel.js'
+import { filterForDisplay, StaticListSource, type ChannelSource, type PlaylistItem } from './channels/channel-source.js'
+import { RelayChannelSource } from './channels/relay-channel-source.js'
+import { syncedStreams, type VerifiedStreams } from './channels/verified-streams.js'
 import type { PlayerConfig } from './config.js'
 import type { DeviceAdapter } from './device/device-adapter.js'
 import { HttpDisplay } from './device/http-display.js'
@@ -34,7 +32,8 @@ import { loadOrCreateDeviceIdentity, postGenesis, queueRegistration, type Device
 import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
-import { RelayApi } from './relay/relay-api.js'
+import { RelayApi, RelayDirectory } from './relay/relay-api.js'
+import { RemoteInbox } from './remote/remote-control.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
 
@@ -51,6 +50,8 @@ export interface DaemonIo {
 
 interface PairingState {
   accountId: string
+  /** The identity that paired the device (absent in pairing files of older players). */
+  ownerIdentityId?: string
   name: string
   pairedAt: string
 }
@@ -78,6 +79,14 @@ export class PlayerDaemon {
   private online = false
   private wasOnline = false
   private syncStarted = false
+  /** What plays: a static list, a channel, or nothing yet (unpaired, no channel chosen). */
+  private source: ChannelSource | undefined
+  private sourceOff: (() => void) | undefined
+  /** Counts announced channel changes, so the art loop misses none that came while it was busy. */
+  private channelChanges = 0
+  private readonly streams: VerifiedStreams
+  private readonly directory: RelayDirectory
+  private readonly inbox: RemoteInbox
 
   private constructor(
     private readonly config: PlayerConfig,
@@ -88,11 +97,36 @@ export class PlayerDaemon {
     private readonly api: RelayApi,
     private readonly cache: BlobCache,
     private readonly display: DeviceAdapter,
-    private readonly source: ChannelSource,
     private readonly playback: Playback,
     private readonly downloader: Downloader,
     private readonly lock: { release(): Promise<void> },
-  ) {}
+  ) {
+    this.streams = syncedStreams(client, log)
+    this.directory = new RelayDirectory(config.relayUrl)
+    const currentPlaylist = () => this.playlist
+    this.inbox = new RemoteInbox(
+      client,
+      log,
+      identity.identityId,
+      {
+        get capabilities() {
+          return display.capabilities
+        },
+        get playlist() {
+          return currentPlaylist()
+        },
+        next: () => playback.next(),
+        back: () => playback.back(),
+        show: (artwork) => playback.show(artwork),
+        pause: () => playback.pause(),
+        resume: () => playback.resume(),
+        playChannel: (channel) => this.playChannel(channel, true),
+      },
+      {
+        answered: (receipt, outcome) => io.say(`command ${receipt.eventId} ${String(receipt.payload.command)} ${outcome.result}`),
+      },
+    )
+  }
 
   static async open(config: PlayerConfig, io: DaemonIo, display: DeviceAdapter): Promise<PlayerDaemon> {
     await mkdir(config.dir, { recursive: true, mode: 0o700 })
@@ -116,16 +150,20 @@ export class PlayerDaemon {
     })
     const cache = await BlobCache.open(join(config.dir, 'cache'), config.cacheBytes)
     await display.open()
-    const source: ChannelSource = config.playlist ? new StaticListSource(config.playlist) : new RelayPlaylistSource('')
     const downloader = new Downloader({ relayUrl: config.relayUrl, token: () => api.token().catch(() => undefined) })
     const playback = new Playback(cache, display, {
       showing: (artwork) => io.say(`showing ${artwork}`),
       refused: (artwork, code, message) => late.daemon?.refuse(artwork, code, message),
     })
-    const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, source, playback, downloader, lock)
+    const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, playback, downloader, lock)
     late.daemon = daemon
     await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
+    if (config.playlist) daemon.setSource(new StaticListSource(config.playlist))
+    else {
+      const channel = config.channel ?? (await daemon.readChannel()) ?? daemon.defaultChannel()
+      if (channel) await daemon.playChannel(channel)
+    }
     return daemon
   }
 
@@ -144,6 +182,7 @@ export class PlayerDaemon {
       this.io.say(`identity: ${this.identityId}`)
       this.io.say('paired')
       this.playback.start()
+      this.inbox.open(this.paired.accountId)
     }
     this.loops.push(this.pairingLoop(), this.artLoop(), this.heartbeatLoop())
   }
@@ -155,6 +194,7 @@ export class PlayerDaemon {
     this.wake.wake()
     await this.playback.stop()
     await Promise.allSettled(this.loops)
+    await this.inbox.close()
     await this.client.stop()
     await this.log.close()
     await this.display.close()
@@ -165,6 +205,57 @@ export class PlayerDaemon {
 
   private pairingFile(): string {
     return join(this.config.dir, 'pairing.json')
+  }
+
+  // ── channels ──────────────────────────────────────────────────────────────────────────────────────
+
+  private channelFile(): string {
+    return join(this.config.dir, 'channel.json')
+  }
+
+  /** The channel a remote command chose last (kept across restarts), if any. */
+  private async readChannel(): Promise<Channel | undefined> {
+    try {
+      const parsed = ChannelSchema.safeParse(JSON.parse(await readFile(this.channelFile(), 'utf8')))
+      return parsed.success ? parsed.data : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Without a chosen channel, a paired player plays its owner's posts. */
+  private defaultChannel(): Channel | undefined {
+    const owner = this.paired?.ownerIdentityId
+    return owner ? { kind: 'user', identityId: owner } : undefined
+  }
+
+  private channelChanged(): void {
+    this.channelChanges++
+    this.wake.wake()
+  }
+
+  private setSource(source: ChannelSource): void {
+    this.sourceOff?.()
+    this.source = source
+    // A verified receipt in a stream the channel reads: load it again now, not at the next art sync.
+    this.sourceOff = source.onChange(() => this.channelChanged())
+    this.channelChanged()
+  }
+
+  /** Plays `channel` from now on; `persist` keeps it for the next start (a remote command's choice). */
+  async playChannel(channel: Channel, persist = false): Promise<void> {
+    if (persist) await atomicWriteFile(this.channelFile(), JSON.stringify(channel) + '\n')
+    this.setSource(
+      new RelayChannelSource(channel, this.streams, this.directory, {
+        warn: (line) => this.io.warn(line),
+        durationSeconds: this.config.stillSeconds,
+      }),
+    )
+    this.io.say(`channel ${formatChannel(channel)}`)
+  }
+
+  get channel(): string | undefined {
+    return this.source?.name
   }
 
   private async readPairing(): Promise<PairingState | undefined> {
@@ -193,13 +284,23 @@ export class PlayerDaemon {
         if (self.paired) {
           code = undefined
           if (!this.paired) {
-            this.paired = { accountId: self.accountId!, name: self.name!, pairedAt: self.pairedAt! }
+            this.paired = {
+              accountId: self.accountId!,
+              ...(self.ownerIdentityId ? { ownerIdentityId: self.ownerIdentityId } : {}),
+              name: self.name!,
+              pairedAt: self.pairedAt!,
+            }
             await atomicWriteFile(this.pairingFile(), JSON.stringify(this.paired) + '\n')
+            if (!this.source) {
+              const channel = this.defaultChannel()
+              if (channel) await this.playChannel(channel)
+            }
             if (!identityPrinted) this.io.say(`identity: ${this.identityId}`)
             identityPrinted = true
             this.io.say('paired')
             await this.display.message(`paired: ${self.name}`).catch(() => undefined)
             this.playback.start()
+            this.inbox.open(self.accountId!)
             this.wake.wake()
           }
           await this.wake.wait(this.config.pairedCheckMs)
@@ -208,6 +309,7 @@ export class PlayerDaemon {
         if (this.paired) {
           this.paired = undefined
           await rm(this.pairingFile(), { force: true })
+          await this.inbox.close()
           await this.playback.stop()
           this.io.say('unpaired')
         }
@@ -262,8 +364,13 @@ export class PlayerDaemon {
         continue
       }
       let ok = true
+      const seen = this.channelChanges
       try {
         const caps = this.display.capabilities
+        if (!this.source) {
+          await this.wake.wait(ART_SYNC_MS)
+          continue
+        }
         this.playlist = filterForDisplay(await this.source.load(), caps)
         this.cache.pin(this.playlist.map((i) => i.artwork))
         this.playback.setPlaylist(this.playlist)
@@ -277,6 +384,8 @@ export class PlayerDaemon {
         this.io.warn(`art sync: ${(error as Error).message}`)
       }
       failures = ok ? 0 : failures + 1
+      // A change announced while this pass ran (its wake found nobody waiting): go again at once.
+      if (ok && this.channelChanges !== seen) continue
       await this.wake.wait(ok ? ART_SYNC_MS : Math.min(ART_SYNC_MS, 250 * 2 ** Math.min(failures, 7)))
     }
   }

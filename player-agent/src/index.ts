@@ -9,10 +9,13 @@ export { BlobCache, BlobHashMismatchError, hexOf, type DownloadProgress } from '
 export { Downloader, DownloadError } from './cache/downloader.js'
 export {
   StaticListSource,
-  RelayPlaylistSource,
   filterForDisplay,
   PlaylistFormatError,
   type ChannelSource,
   type PlaylistItem,
 } from './channels/channel-source.js'
+export { parseChannel, formatChannel, ChannelSchema, ChannelFormatError, type Channel } from './channels/channel.js'
+export { RelayChannelSource, type PostDirectory, type RelayChannelOptions } from './channels/relay-channel-source.js'
+export { foldProfile, type ProfileView, type VerifiedPost } from './channels/profile-view.js'
+export { syncedStreams, type VerifiedStreams } from './channels/verified-streams.js'
 export { decodeArt, fitFrame, encodePng, detectFormat, ArtFormatError } from './art/decode.js'

@@ -108,9 +108,11 @@ describe('a paired player with a static list', () => {
     )
     expect([red, green]).toContain(device.artwork)
     expect(device.capabilities).toMatchObject({ display: 'png', maxWidth: 256, animation: true })
-    const statuses = await fetchStreamJson(relay.url, `device/${identityId}`, 1000, owner.token).catch(() => undefined)
-    // The device stream is the device's own: the owner reads it through GET /v1/devices, not directly.
-    expect(statuses).toBeUndefined()
+    // The device stream (its reports and its answers to commands) is readable by the paired account only.
+    const statuses = await fetchStreamJson(relay.url, `device/${identityId}`, 1000, owner.token)
+    expect(statuses[0]!.type).toBe('DEVICE_REGISTERED')
+    const stranger = await newOwner(relay.url)
+    await expect(fetchStreamJson(relay.url, `device/${identityId}`, 1000, stranger.token)).rejects.toThrow(/403/)
     const refusedReported = await until(async () => {
       const rows = await relay.deps.db.query<{ body: string }>(
         `SELECT body FROM receipts WHERE stream_key = $1 AND type = 'DEVICE_STATUS'`,

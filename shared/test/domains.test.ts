@@ -10,7 +10,18 @@ describe('domain modules', () => {
     expect(DOMAINS.map((d) => d.name)).toEqual(['identity', 'pixbook', 'social', 'economy', 'devices'])
     const declared = DOMAINS.flatMap((d) => d.streamTypes.map((s) => s.type))
     expect(Object.keys(STREAM_TYPES)).toEqual(declared)
-    expect(declared).toEqual(['identity', 'account', 'pixbook', 'profile', 'moderation', 'collection', 'drop', 'device', 'pairing'])
+    expect(declared).toEqual([
+      'identity',
+      'account',
+      'pixbook',
+      'profile',
+      'moderation',
+      'collection',
+      'drop',
+      'device',
+      'pairing',
+      'remote',
+    ])
   })
 
   it('give STREAM_TYPES the registry data only, and the hooks through receiptRules', () => {

@@ -4,7 +4,7 @@
  * is trusted for *which* art to play, never for the bytes.
  *
  * Sources: `StaticListSource` (a local JSON file the owner of the machine wrote) and
- * `RelayPlaylistSource` (an owner's playlist stream, once the social module lands).
+ * `RelayChannelSource` (relay-channel-source.ts: a playlist, a user's posts or a hashtag, verified).
  */
 import { readFile } from 'node:fs/promises'
 import { Sha256RefSchema } from '@pixpax/shared'
@@ -68,26 +68,6 @@ export class StaticListSource implements ChannelSource {
       throw new PlaylistFormatError(`${this.path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
     }
     return parsed.data.items.map((item, i) => ({ ...item, source: `${this.path}#${i}` }))
-  }
-
-  onChange(): () => void {
-    return () => undefined
-  }
-}
-
-/**
- * An owner's playlist from the relay: the receipts of a playlist stream, verified by the sync engine
- * before they reach here. The social module (posts, playlists) defines that stream; until it lands this
- * source plays nothing and says so.
- */
-export class RelayPlaylistSource implements ChannelSource {
-  readonly name: string
-  constructor(readonly playlistStream: string) {
-    this.name = `relay:${playlistStream}`
-  }
-
-  async load(): Promise<PlaylistItem[]> {
-    return []
   }
 
   onChange(): () => void {

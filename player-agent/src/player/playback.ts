@@ -26,6 +26,9 @@ export class Playback {
   private readonly wakeable = new Wakeable()
   private current: string | undefined
   private readonly broken = new Set<string>()
+  /** Bumped by a remote command (next, back, show): the artwork on screen gives way at once. */
+  private jumps = 0
+  private paused = false
 
   constructor(
     private readonly cache: BlobCache,
@@ -38,7 +41,55 @@ export class Playback {
   }
 
   setPlaylist(items: PlaylistItem[]): void {
+    // A reload that changes nothing (the periodic art sync) must not cut the artwork on screen short.
+    if (items.length === this.items.length && items.every((item, i) => sameItem(item, this.items[i]!))) return
     this.items = items
+    this.wakeable.wake()
+  }
+
+  /** Shows the artwork after the one on screen now (remote `next`). */
+  next(): void {
+    this.step(1)
+  }
+
+  /** Shows the artwork before the one on screen now (remote `back`). */
+  back(): void {
+    this.step(-1)
+  }
+
+  /** Positions on the playable list around the artwork on screen (the list grows as downloads land). */
+  private step(by: number): void {
+    const playable = this.playable()
+    const n = playable.length
+    if (n > 0) {
+      const at = playable.findIndex((item) => item.artwork === this.current)
+      this.index = at < 0 ? 0 : (((at + by) % n) + n) % n
+    }
+    this.jump()
+  }
+
+  /** Shows `artwork` now if it is in the playlist and cached; false otherwise (remote `show`). */
+  show(artwork: string): boolean {
+    const i = this.playable().findIndex((item) => item.artwork === artwork)
+    if (i < 0) return false
+    this.index = i
+    this.jump()
+    return true
+  }
+
+  /** Holds the current frame until `resume` (remote `pause`). */
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    this.paused = false
+    this.wakeable.wake()
+  }
+
+  private jump(): void {
+    this.jumps++
+    this.paused = false
     this.wakeable.wake()
   }
 
@@ -99,9 +150,11 @@ export class Playback {
   private async play(item: PlaylistItem, frames: Frame[]): Promise<void> {
     const until = Date.now() + (item.durationSeconds ?? DEFAULT_STILL_SECONDS) * 1000
     const playlist = this.items
+    const jumps = this.jumps
+    const interrupted = () => !this.running || this.items !== playlist || this.jumps !== jumps
     do {
       for (const [frameIndex, frame] of frames.entries()) {
-        if (!this.running || this.items !== playlist) return
+        if (interrupted()) return
         await this.display.show({ artwork: item.artwork, frameIndex, frame })
         if (this.current !== item.artwork) {
           this.current = item.artwork
@@ -109,7 +162,12 @@ export class Playback {
         }
         const remaining = until - Date.now()
         await this.wakeable.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
+        while (this.paused && !interrupted()) await this.wakeable.wait(60_000)
       }
-    } while (this.running && this.items === playlist && Date.now() < until)
+    } while (!interrupted() && Date.now() < until)
   }
+}
+
+function sameItem(a: PlaylistItem, b: PlaylistItem): boolean {
+  return a.artwork === b.artwork && a.source === b.source && a.durationSeconds === b.durationSeconds
 }

@@ -77,3 +77,45 @@ export class RelayApi {
     return this.call('GET', '/v1/devices/self')
   }
 }
+
+/**
+ * The relay's public social read model as a PostDirectory (channels/relay-channel-source.ts): where a
+ * post is and what a hashtag lists. Its answers only say where to look; content comes from verified streams.
+ */
+export class RelayDirectory {
+  private readonly base: string
+  constructor(
+    relayUrl: string,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {
+    this.base = relayUrl.replace(/\/$/, '')
+  }
+
+  private async get<T>(path: string): Promise<T | undefined> {
+    const res = await this.fetchImpl(`${this.base}${path}`)
+    if (res.status === 404) return undefined
+    if (!res.ok) throw new RelayError(res.status, String(res.status), `GET ${path}: ${res.status}`)
+    return (await res.json()) as T
+  }
+
+  async authorOf(postId: string): Promise<string | undefined> {
+    const post = await this.get<{ author?: { identityId?: string } }>(`/v1/posts/${encodeURIComponent(postId)}`)
+    return post?.author?.identityId
+  }
+
+  async hashtag(tag: string, limit: number): Promise<Array<{ postId: string; author: string }>> {
+    const out: Array<{ postId: string; author: string }> = []
+    let cursor: string | null = null
+    while (out.length < limit) {
+      const q: URLSearchParams = new URLSearchParams({ limit: String(Math.min(200, limit - out.length)), ...(cursor ? { cursor } : {}) })
+      const page: { items: Array<{ postId: string; author: { identityId: string } }>; next: string | null } | undefined = await this.get(
+        `/v1/feeds/hashtag/${encodeURIComponent(tag)}?${q}`,
+      )
+      if (!page) break
+      out.push(...page.items.map((i) => ({ postId: i.postId, author: i.author.identityId })))
+      cursor = page.next
+      if (!cursor) break
+    }
+    return out
+  }
+}

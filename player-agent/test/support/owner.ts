@@ -3,7 +3,7 @@
  * and plain fetch calls to the devices routes — what the web app will do.
  */
 import { createHash } from 'node:crypto'
-import { buildReceipt } from '@pixpax/shared'
+import { buildReceipt, type Receipt } from '@pixpax/shared'
 import { nodeSha256 } from '@pixpax/shared/node'
 import { PNG } from 'pngjs'
 import {
@@ -12,6 +12,7 @@ import {
   identityCreated,
   newIdentity,
   openSession,
+  StreamWriter,
   type HttpResult,
   type Identity,
 } from '../../../sync-server/test/support/relay-harness.js'
@@ -26,6 +27,10 @@ export interface Owner {
   devices(): Promise<HttpResult<{ devices: Array<Record<string, unknown>> }>>
   /** Uploads a blob; returns its `sha256:` hash. */
   putBlob(bytes: Uint8Array): Promise<string>
+  /** Appends a social receipt to the owner's profile stream (opening it with a handle first). */
+  act(type: string, payload: Record<string, unknown>): Promise<Receipt>
+  /** Uploads a PNG through the media route (validated) and publishes it; returns the post and its hash. */
+  publish(png: Uint8Array, title: string, hashtags?: string[]): Promise<{ postId: string; hash: string }>
 }
 
 export async function newOwner(relayUrl: string, accountId = `acct-${Math.random().toString(36).slice(2, 10)}`): Promise<Owner> {
@@ -34,7 +39,29 @@ export async function newOwner(relayUrl: string, accountId = `acct-${Math.random
   const token = await openSession(relayUrl, who)
   const auth = { authorization: `Bearer ${token}` }
   const json = { ...auth, 'content-type': 'application/json' }
+  const profile = new StreamWriter({ type: 'profile', identityId: who.identityId })
+  const act = async (type: string, payload: Record<string, unknown>): Promise<Receipt> => {
+    if (!profile.head && type !== 'PROFILE_UPDATED') await act('PROFILE_UPDATED', { handle: who.identityId.slice(0, 32) })
+    const receipt = await profile.build(type, payload, who)
+    const [result] = await appendOk(relayUrl, [receipt])
+    profile.advance(receipt, result!.seq)
+    return receipt
+  }
   return {
+    act,
+    async publish(png, title, hashtags) {
+      const hex = createHash('sha256').update(png).digest('hex')
+      const put = await http(`${relayUrl}/v1/media/sha256/${hex}`, {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': 'image/png' },
+        body: Buffer.from(png),
+      })
+      if (put.status !== 201 && put.status !== 200) throw new Error(`PUT media ${put.status}: ${put.text}`)
+      const info = put.json as unknown as { mime: string; width: number; height: number; frames: number }
+      const media = { hash: `sha256:${hex}`, mime: info.mime, width: info.width, height: info.height, frames: info.frames }
+      const post = await act('POST_PUBLISHED', { title, media, ...(hashtags ? { hashtags } : {}) })
+      return { postId: post.eventId, hash: media.hash }
+    },
     who,
     token,
     async registerCustodialKey() {

@@ -8,7 +8,7 @@ import { jwkThumbprint, PublicJwkSchema, type PublicJwk } from '../crypto/jwk.js
 import { PixpaxError } from '../errors.js'
 import { IdSchema, PublicKeyIdSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
-import { text, type DomainModule, type DomainStreamType, type ReceiptRules } from './domain.js'
+import { text, type CrossStreamRule, type DomainModule, type DomainStreamType, type ReceiptRules } from './domain.js'
 
 export const IdentityKindSchema = z.enum(['person', 'device', 'issuer', 'moderator'])
 export type IdentityKind = z.infer<typeof IdentityKindSchema>
@@ -33,6 +33,18 @@ export const MemberRemovedPayload = z.strictObject({ identityId: IdSchema })
  */
 export function accountStreamKey(accountId: string): string {
   return `account/${accountId}`
+}
+
+/**
+ * The identity domain's facts, for rules of other domains that name an identity which is not the
+ * receipt's issuer (a pairing names its device): `identity.kind` — identityId → its kind.
+ */
+export const IDENTITY_FACTS = { kind: 'identity.kind' } as const
+
+/** Records each new identity's kind; it decides nothing itself (the shared rules already did). */
+const identityKindFact: CrossStreamRule = {
+  reads: (checked) => [{ kind: IDENTITY_FACTS.kind, key: checked.receipt.issuer.identityId }],
+  record: (checked) => [{ kind: IDENTITY_FACTS.kind, key: checked.receipt.issuer.identityId, value: checked.receipt.payload.kind }],
 }
 
 const owner: readonly IssuerRole[] = ['owner']
@@ -87,6 +99,7 @@ const identity: DomainStreamType = {
           keys: new Map([[jwkThumbprint(p.publicKey), { publicKey: p.publicKey, revoked: false }]]),
         }
       },
+      crossStream: identityKindFact,
     },
     KEY_ADDED: {
       payload: KeyAddedPayload,
@@ -184,4 +197,8 @@ const account: DomainStreamType = {
 }
 
 /** Identities and accounts: the keys and memberships every other domain's authority rests on. */
-export const identityDomain: DomainModule = { name: 'identity', streamTypes: [identity, account] }
+export const identityDomain: DomainModule = {
+  name: 'identity',
+  streamTypes: [identity, account],
+  factKinds: [{ name: IDENTITY_FACTS.kind, source: 'log' }],
+}

@@ -3,7 +3,9 @@
  * anyone must be able to resolve keys and memberships to verify receipts. Every other stream is private
  * to the members of its account (account_members, i.e. MEMBER_ADDED by an account owner) and to its
  * owner (streams.owner_identity_id, e.g. the identity that created a pixbook), and to the players paired
- * with the account (device_pairings: unpairing ends it at once). Unknown stream types are
+ * with the account (device_pairings: unpairing ends it at once); a paired player's own stream
+ * (`device/{id}`: its status and its answers to commands) is readable by the identities of the account
+ * it is paired with. Unknown stream types are
  * private too: a new type is never public by accident.
  */
 import { parseStreamKey } from '@pixpax/shared'
@@ -26,7 +28,9 @@ export async function mayRead(db: Queryable, identityId: string, streamKey: stri
   const rows = await db.query<{ ok: boolean }>(
     `SELECT (EXISTS (SELECT 1 FROM account_members WHERE account_id = $1::text AND identity_id = $3)
           OR EXISTS (SELECT 1 FROM streams WHERE stream_key = $2 AND owner_identity_id = $3)
-          OR EXISTS (SELECT 1 FROM device_pairings WHERE account_id = $1::text AND device_identity_id = $3)) AS ok`,
+          OR EXISTS (SELECT 1 FROM device_pairings WHERE account_id = $1::text AND device_identity_id = $3)
+          OR EXISTS (SELECT 1 FROM device_pairings p JOIN identities i ON i.account_id = p.account_id
+                      WHERE left($2, 7) = 'device/' AND p.device_identity_id = substr($2, 8) AND i.identity_id = $3)) AS ok`,
     [accountId, streamKey, identityId],
   )
   return rows.rows[0]?.ok === true

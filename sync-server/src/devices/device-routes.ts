@@ -7,6 +7,8 @@
  * - `POST /v1/devices/pair {code, name}` (an owner's session): consumes the code (single use, expiring,
  *   rate-limited per session), binds the device to the session's account (at most 128 per account) and
  *   appends the owner-signed DEVICE_PAIRED receipt, signed with the owner's custodial key when registered.
+ *   The receipt's own rules (shared devices domain: the device exists, 128 per account) hold for it as for
+ *   any DEVICE_PAIRED; when they refuse it the pairing is undone and the refusal is the answer.
  * - `DELETE /v1/devices/:deviceIdentityId` (an owner's session of that account): unpairs — the device loses
  *   read access to the account's streams at once; DEVICE_UNPAIRED is appended like DEVICE_PAIRED.
  * - `GET /v1/devices` (an owner's session): the account's players, online (a DEVICE_STATUS in the last
@@ -239,7 +241,15 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
           throw new ApiError('STREAM_RULE_VIOLATION', 'this device is already paired', { rule: 'device_already_paired' })
         return code.device_identity_id
       })
-      const binding = await appendBinding(owner, deviceIdentityId, 'DEVICE_PAIRED', { name })
+      let binding: Awaited<ReturnType<typeof appendBinding>>
+      try {
+        binding = await appendBinding(owner, deviceIdentityId, 'DEVICE_PAIRED', { name })
+      } catch (error) {
+        // The receipt rules refused the binding (e.g. the account holds 128 receipt-bound devices paired
+        // by direct receipts): no pairing without its receipt, so the relay state is rolled back.
+        await db.query('DELETE FROM device_pairings WHERE device_identity_id = $1 AND receipt_event_id IS NULL', [deviceIdentityId])
+        throw error
+      }
       if (binding)
         await db.query('UPDATE device_pairings SET receipt_event_id = $2 WHERE device_identity_id = $1', [
           deviceIdentityId,

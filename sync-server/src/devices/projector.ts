@@ -1,6 +1,7 @@
 /**
- * The devices projector: each device's newest report from its own stream (`device/{identityId}`). Inline,
- * so `GET /v1/devices` sees a heartbeat as soon as it is acknowledged.
+ * The devices projector, inline: each device's newest report from its own stream (`device/{identityId}`),
+ * so `GET /v1/devices` sees a heartbeat as soon as it is acknowledged; and the open pairing streams
+ * (`device_bindings`), which the `devices.bound` fact counts for the rule on DEVICE_PAIRED.
  */
 import type { Queryable } from '../db/projection-db.js'
 import { lastByKey, unnestRows, type ProjectedReceipt, type Projector } from '../projection/projector.js'
@@ -8,8 +9,12 @@ import { lastByKey, unnestRows, type ProjectedReceipt, type Projector } from '..
 export const devicesProjector: Projector = {
   name: 'devices',
   mode: 'inline',
-  tables: [{ name: 'device_status', orderBy: 'device_identity_id' }],
+  tables: [
+    { name: 'device_status', orderBy: 'device_identity_id' },
+    { name: 'device_bindings', orderBy: 'account_id, device_identity_id' },
+  ],
   async apply(tx: Queryable, batch: readonly ProjectedReceipt[]): Promise<void> {
+    await applyBindings(tx, batch)
     const reports = batch.filter((r) => r.receipt.type === 'DEVICE_REGISTERED' || r.receipt.type === 'DEVICE_STATUS')
     if (reports.length === 0) return
     const latest = lastByKey(reports, (r) => r.receipt.stream.identityId!)
@@ -37,4 +42,31 @@ export const devicesProjector: Projector = {
       v.params,
     )
   },
+}
+
+/** DEVICE_PAIRED opens a binding, DEVICE_UNPAIRED closes it; a batch folds to the last act per stream. */
+async function applyBindings(tx: Queryable, batch: readonly ProjectedReceipt[]): Promise<void> {
+  const acts = batch.filter((r) => r.receipt.type === 'DEVICE_PAIRED' || r.receipt.type === 'DEVICE_UNPAIRED')
+  if (acts.length === 0) return
+  const last = [...lastByKey(acts, (r) => r.streamKey).values()]
+  const closed = last.filter((r) => r.receipt.type === 'DEVICE_UNPAIRED')
+  const opened = last.filter((r) => r.receipt.type === 'DEVICE_PAIRED')
+  if (closed.length) {
+    await tx.query(
+      'DELETE FROM device_bindings b USING unnest($1::text[], $2::text[]) AS v(a, d) WHERE b.account_id = v.a AND b.device_identity_id = v.d',
+      [closed.map((r) => r.receipt.stream.accountId), closed.map((r) => r.receipt.stream.deviceIdentityId)],
+    )
+  }
+  if (opened.length) {
+    const v = unnestRows(
+      [
+        ['device_identity_id', 'text'],
+        ['account_id', 'text'],
+        ['paired_event_id', 'text'],
+        ['position', 'int8'],
+      ],
+      opened.map((r) => [r.receipt.stream.deviceIdentityId, r.receipt.stream.accountId, r.receipt.eventId, r.position]),
+    )
+    await tx.query(`INSERT INTO device_bindings (${v.names}) SELECT * FROM ${v.from}`, v.params)
+  }
 }

@@ -3,10 +3,12 @@
  * domain, its projector. Adding a domain is adding its folder and one line here.
  */
 import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
+import { devicesFacts } from '../devices/facts.js'
 import { devicesProjector } from '../devices/projector.js'
 import type { Projector } from '../projection/projector.js'
 import { economyFacts } from './economy/facts.js'
 import { economyProjector } from './economy/projector.js'
+import { identityFacts } from './identity/facts.js'
 import { identityProjector } from './identity/projector.js'
 import { pixbookProjector } from './pixbook/projector.js'
 import { notificationsProjector } from './notifications/projector.js'
@@ -38,7 +40,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'ingest', migrations: migrationsDir('ingest') },
   { name: 'auth', migrations: migrationsDir('auth') },
   { name: 'streams', migrations: migrationsDir('domains/streams'), projector: streamsProjector },
-  { name: 'identity', migrations: migrationsDir('domains/identity'), projector: identityProjector },
+  { name: 'identity', migrations: migrationsDir('domains/identity'), projector: identityProjector, facts: identityFacts },
   { name: 'pixbook', migrations: migrationsDir('domains/pixbook'), projector: pixbookProjector },
   // Migrations only here: validated media (media_blobs), read by the social module's `media` fact.
   { name: 'media', migrations: migrationsDir('media') },
@@ -47,7 +49,7 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'search', migrations: migrationsDir('domains/search'), projector: searchProjector },
   { name: 'notifications', migrations: migrationsDir('domains/notifications'), projector: notificationsProjector },
   { name: 'economy', migrations: migrationsDir('domains/economy'), projector: economyProjector, facts: economyFacts },
-  { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector },
+  { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector, facts: devicesFacts },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */
