@@ -13,7 +13,7 @@ export interface ActiveIdentity {
   identityId: string
   accountId: string
   displayName: string
-  /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (ensureAccount). */
+  /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (openAccount). */
   opensAccount?: boolean
 }
 
@@ -37,7 +37,6 @@ export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 
 const keys = new IndexedDbKeyStore('pixpax-keys')
 let client: SyncClient | undefined
 let signer: Signer | undefined
-let openingAccount = false
 
 function update(change: Partial<IdentityState>): void {
   identityState.set({ ...identityState.value, ...change })
@@ -84,32 +83,23 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
   c.on('rejected', (entry) =>
     update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.code ?? 'unknown'}` }),
   )
-  c.on('receipt', (logged) => {
-    if (logged.streamKey === `identity/${identity.identityId}`) void ensureAccount(c, identity)
-  })
   client = c
   update({ phase: 'ready', identity, publicKeyId: key.publicKeyId, sync: c.status, pending: countPending(c) })
   c.start()
-  await ensureAccount(c, identity)
   return c
 }
 
 /**
- * Opens the identity's account (ACCOUNT_CREATED) once the relay has confirmed the identity. Both could
- * be queued at once, but the sync client then may verify the account's delivery before it has applied
- * the identity's (KEY_UNKNOWN, quarantined); waiting for the identity's confirmation avoids that.
+ * Queues the identity's ACCOUNT_CREATED (right behind its IDENTITY_CREATED, both offline-capable: the
+ * sync client holds a delivery signed by a key it has not applied yet until the identity's arrives).
+ * Also run on restore, for an identity whose browser closed between the two.
  */
-async function ensureAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
-  if (!identity.opensAccount || openingAccount || !c.head(`identity/${identity.identityId}`)) return
-  openingAccount = true
-  try {
-    await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
-    delete identity.opensAccount
-    localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
-    update({ pending: countPending(c) })
-  } finally {
-    openingAccount = false
-  }
+async function openAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
+  if (!identity.opensAccount) return
+  await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
+  delete identity.opensAccount
+  localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  update({ pending: countPending(c) })
 }
 
 /** Opens the identity remembered on this device, if its key is still here. */
@@ -123,7 +113,9 @@ export async function restoreIdentity(): Promise<void> {
       localStorage.removeItem(ACTIVE_KEY)
       return update({ phase: 'none' })
     }
-    await openClient(identity, key)
+    const c = await openClient(identity, key)
+    if (c.head(`identity/${identity.identityId}`) || c.pending().some((e) => e.receipt.type === 'IDENTITY_CREATED'))
+      await openAccount(c, identity)
   } catch (error) {
     update({ phase: 'none', error: `could not open the saved identity: ${(error as Error).message}` })
   }
@@ -131,8 +123,8 @@ export async function restoreIdentity(): Promise<void> {
 
 /**
  * Creates a person identity on this device: a new non-extractable key and the self-signed
- * IDENTITY_CREATED, signed and queued at once (sent when the relay is reachable); the ACCOUNT_CREATED
- * that makes it its account's owner follows once the relay has confirmed the identity (ensureAccount).
+ * IDENTITY_CREATED and the ACCOUNT_CREATED that makes it its account's owner, signed and queued at once
+ * (sent when the relay is reachable).
  */
 export async function createIdentity(displayName: string): Promise<ActiveIdentity> {
   const name = displayName.trim()
@@ -147,7 +139,7 @@ export async function createIdentity(displayName: string): Promise<ActiveIdentit
     kind: 'person',
     displayName: name,
   })
-  update({ pending: countPending(c) })
+  await openAccount(c, identity)
   return identity
 }
 
