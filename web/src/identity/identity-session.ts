@@ -4,8 +4,8 @@
  * writes through the SyncClient's outbox (so they work offline), sessions by signed challenge (login).
  * Which identity is active is remembered in localStorage (ids only, nothing secret).
  */
-import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, type Session, type SyncStatus } from '@pixpax/client-sdk'
-import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Signer } from '@pixpax/shared'
+import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, socialCommands, type Session, type SyncStatus } from '@pixpax/client-sdk'
+import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
 import { Store } from '../app/store.js'
 import { openBackup, sealBackup, type BackupFile } from './backup.js'
 
@@ -15,6 +15,8 @@ export interface ActiveIdentity {
   displayName: string
   /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (openAccount). */
   opensAccount?: boolean
+  /** The handle chosen at creation, until its PROFILE_UPDATED (which opens the profile stream) is queued. */
+  opensProfile?: string
 }
 
 export interface IdentityState {
@@ -34,8 +36,25 @@ const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 
 export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 'offline', pending: 0 })
 
+/**
+ * Bumped (coalesced) whenever what the relay's read routes answer may have changed — the relay's log
+ * grew (a newer verified checkpoint: the relay sends one to every connection as its log grows), or one
+ * of our receipts was queued, acked or refused. Screens refetch on it: feeds and notifications are live
+ * without polling.
+ */
+export const changes = new Store(0)
+let bumpTimer: ReturnType<typeof setTimeout> | undefined
+export function announceChange(): void {
+  if (bumpTimer) return
+  bumpTimer = setTimeout(() => {
+    bumpTimer = undefined
+    changes.set(changes.value + 1)
+  }, 50)
+}
+
 const keys = new IndexedDbKeyStore('pixpax-keys')
 let client: SyncClient | undefined
+let localLog: DexieLocalLog | undefined
 let signer: Signer | undefined
 
 function update(change: Partial<IdentityState>): void {
@@ -55,8 +74,19 @@ export function syncClient(): SyncClient | undefined {
   return client
 }
 
+/** The verified receipts of one stream in this device's local log (empty before it is open). */
+export async function localReceipts(streamKey: string): Promise<Receipt[]> {
+  return localLog ? (await localLog.read(streamKey)).map((r) => r.receipt) : []
+}
+
+/** Tells the UI a receipt was just queued (pending count, live screens). */
+export function queued(): void {
+  if (client) update({ pending: countPending(client) })
+  announceChange()
+}
+
 /** A session token for the relay's read routes, opened on demand and reused until it expires. */
-async function token(): Promise<string | undefined> {
+export async function token(): Promise<string | undefined> {
   const current = identityState.value.session
   if (current && Date.parse(current.expiresAt) - Date.now() > 60_000) return current.token
   return (await signIn().catch(() => undefined))?.token
@@ -69,20 +99,26 @@ function countPending(c: SyncClient): number {
 async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncClient> {
   await client?.stop()
   signer = key
+  localLog = new DexieLocalLog(`pixpax-log-${identity.identityId}`)
   const c = await SyncClient.open({
     relayUrl: relayUrl(),
-    log: new DexieLocalLog(`pixpax-log-${identity.identityId}`),
+    log: localLog,
     identityId: identity.identityId,
     signer: key,
-    streams: [`account/${identity.accountId}`],
+    streams: [`account/${identity.accountId}`, `profile/${identity.identityId}`],
     token,
   })
   const refresh = () => update({ sync: c.status, pending: countPending(c) })
   c.on('status', refresh)
-  c.on('acked', refresh)
-  c.on('rejected', (entry) =>
-    update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.code ?? 'unknown'}` }),
-  )
+  c.on('acked', () => {
+    refresh()
+    announceChange()
+  })
+  c.on('rejected', (entry) => {
+    update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.message ?? entry.error?.code ?? 'unknown'}` })
+    announceChange()
+  })
+  c.on('checkpoint', announceChange)
   client = c
   update({ phase: 'ready', identity, publicKeyId: key.publicKeyId, sync: c.status, pending: countPending(c) })
   c.start()
@@ -95,11 +131,39 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
  * Also run on restore, for an identity whose browser closed between the two.
  */
 async function openAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
-  if (!identity.opensAccount) return
-  await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
-  delete identity.opensAccount
-  localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  if (identity.opensAccount) {
+    await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
+    delete identity.opensAccount
+    localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  }
+  if (identity.opensProfile) {
+    // The profile stream's first receipt names the handle; every social act goes to that stream after it.
+    await socialCommands(c, identity.identityId).updateProfile({ handle: identity.opensProfile, displayName: identity.displayName })
+    delete identity.opensProfile
+    localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  }
   update({ pending: countPending(c) })
+}
+
+/** A handle suggested from a display name: its letters and digits, plus four random digits. */
+export function suggestHandle(displayName: string): string {
+  const base = displayName
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '')
+    .slice(0, 24)
+  const digits = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => String(b % 10)).join('')
+  return `${base || 'pixel'}${digits}`
+}
+
+// Back online: connect now rather than at the end of the reconnect backoff (up to 30 s after a long
+// offline spell), so the outbox drains at once.
+if (typeof window !== 'undefined') {
+  window.addEventListener('online', () => {
+    const c = client
+    if (!c || c.status !== 'offline') return
+    void c.stop().then(() => client === c && c.start())
+  })
 }
 
 /** Opens the identity remembered on this device, if its key is still here. */
@@ -126,10 +190,17 @@ export async function restoreIdentity(): Promise<void> {
  * IDENTITY_CREATED and the ACCOUNT_CREATED that makes it its account's owner, signed and queued at once
  * (sent when the relay is reachable).
  */
-export async function createIdentity(displayName: string): Promise<ActiveIdentity> {
+export async function createIdentity(displayName: string, handle = suggestHandle(displayName)): Promise<ActiveIdentity> {
   const name = displayName.trim()
-  if (name.length < 1 || name.length > 100) throw new Error('a display name has 1 to 100 characters')
-  const identity: ActiveIdentity = { identityId: randomId('u-'), accountId: randomId('a-'), displayName: name, opensAccount: true }
+  if (name.length < 1 || name.length > 64) throw new Error('a display name has 1 to 64 characters')
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(handle)) throw new Error('a handle has 1 to 32 of a–z, 0–9, _ and -')
+  const identity: ActiveIdentity = {
+    identityId: randomId('u-'),
+    accountId: randomId('a-'),
+    displayName: name,
+    opensAccount: true,
+    opensProfile: handle,
+  }
   const key = await keys.create(identity.identityId)
   localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
   const c = await openClient(identity, key)
@@ -191,6 +262,7 @@ export async function forgetIdentity(): Promise<void> {
   const identity = identityState.value.identity
   await client?.stop()
   client = undefined
+  localLog = undefined
   signer = undefined
   if (identity) {
     await keys.delete(identity.identityId)
