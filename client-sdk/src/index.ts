@@ -46,6 +46,8 @@ export {
   type WebSocketLike,
 } from './sync/sync-client.js'
 export { OUTBOX_TRANSITIONS, backoffMs, type OutboxEvent } from './sync/outbox-machine.js'
+export type { RelayPin, RelayHalt } from './sync/relay-trust.js'
+export type { HeldCheckpoint, LogEvidence } from './sync/checkpoint-verifier.js'
 export { exportNdjson, importNdjson, type ImportResult } from './sync/ndjson.js'
 export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'

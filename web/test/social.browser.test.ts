@@ -69,7 +69,7 @@ describe('social screens in Chromium, two people', () => {
     await bob.getByRole('button', { name: 'Create identity' }).click()
     await bob.waitForURL(`${relay.url}/identity`)
     await synced(bob)
-    await expect((await fetch(`${relay.url}/v1/profiles/by-handle/bob`)).status).toBe(200)
+    expect((await fetch(`${relay.url}/v1/profiles/by-handle/bob`)).status).toBe(200)
     await nav(bob, 'Feed')
     await bob.getByText('No posts here yet.').waitFor()
   }, 90_000)
@@ -150,7 +150,10 @@ describe('social screens in Chromium, two people', () => {
     await bob.getByRole('button', { name: 'Post comment' }).click()
     await bob.getByTestId('comments').getByText('Lovely colours').waitFor()
     await bob.getByRole('button', { name: 'Follow', exact: true }).first().click()
-    await bob.getByRole('button', { name: /^Following/ }).first().waitFor()
+    await bob
+      .getByRole('button', { name: /^Following/ })
+      .first()
+      .waitFor()
     await synced(bob)
     // Once acked, the comment is the relay's (no pending mark left).
     await bob.locator('.comment:not(.pending)').getByText('Lovely colours').waitFor({ timeout: 20_000 })

@@ -32,6 +32,8 @@ export interface IdentityState {
 }
 
 const ACTIVE_KEY = 'pixpax.identity'
+/** Meta records (in the identity's local log) holding the relay's ack of each of our receipts, by eventId. */
+export const ACK_META = 'web/ack/'
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 
 export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 'offline', pending: 0 })
@@ -79,6 +81,11 @@ export async function localReceipts(streamKey: string): Promise<Receipt[]> {
   return localLog ? (await localLog.read(streamKey)).map((r) => r.receipt) : []
 }
 
+/** This device's local log and sync client, for the receipts screen's own checks. */
+export function localLogAndClient(): { log: DexieLocalLog; client: SyncClient } | undefined {
+  return localLog && client ? { log: localLog, client } : undefined
+}
+
 /** Tells the UI a receipt was just queued (pending count, live screens). */
 export function queued(): void {
   if (client) update({ pending: countPending(client) })
@@ -110,12 +117,18 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
   })
   const refresh = () => update({ sync: c.status, pending: countPending(c) })
   c.on('status', refresh)
-  c.on('acked', () => {
+  c.on('acked', (entry) => {
+    // The local log keeps a receipt's ack only when the push answer came before the receipt's delivery
+    // (often it comes after): keep every verified ack beside the log, for the receipts screen to check.
+    if (entry.ack) void localLog?.putMeta(`${ACK_META}${entry.receipt.eventId}`, entry.ack)
     refresh()
     announceChange()
   })
   c.on('rejected', (entry) => {
-    update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.message ?? entry.error?.code ?? 'unknown'}` })
+    update({
+      pending: countPending(c),
+      error: `${entry.receipt.type} was refused: ${entry.error?.message ?? entry.error?.code ?? 'unknown'}`,
+    })
     announceChange()
   })
   c.on('checkpoint', announceChange)

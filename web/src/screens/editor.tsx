@@ -135,14 +135,19 @@ export default function Editor() {
       await queuePublication({
         title: name.trim() || 'Untitled',
         ...(description.trim() ? { description: description.trim() } : {}),
-        hashtags: hashtags.split(/[\s,]+/).filter(Boolean).map((t) => t.replace(/^#/, '')),
+        hashtags: hashtags
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map((t) => t.replace(/^#/, '')),
         mime: animated ? 'image/gif' : 'image/png',
         width: doc.size,
         height: doc.size,
         frames: doc.frames.length,
         bytes,
       })
-      setPublished(navigator.onLine ? 'Publishing… it appears in the feed once the relay has it.' : 'Queued: it is published when you are online.')
+      setPublished(
+        navigator.onLine ? 'Publishing… it appears in the feed once the relay has it.' : 'Queued: it is published when you are online.',
+      )
     } catch (e) {
       setPublished(`Could not publish: ${(e as Error).message}`)
     }
@@ -389,7 +394,12 @@ export default function Editor() {
               <>
                 <p class="hint">Title: the piece's name above.</p>
                 <label for="publish-tags">Hashtags</label>
-                <input id="publish-tags" value={hashtags} placeholder="sunset pixelart" onInput={(e) => setHashtags(e.currentTarget.value)} />
+                <input
+                  id="publish-tags"
+                  value={hashtags}
+                  placeholder="sunset pixelart"
+                  onInput={(e) => setHashtags(e.currentTarget.value)}
+                />
                 <label for="publish-description">Description</label>
                 <textarea
                   id="publish-description"

@@ -62,7 +62,9 @@ export default function Feed() {
       ) : null}
       <div class="post-grid" data-testid="feed" aria-busy={feed.loading}>
         {!tag && tab === 'recent' ? waiting.map((p) => <PendingPublicationCard key={p.id} publication={p} />) : null}
-        {feed.data?.items.map((p) => <PostCard key={p.postId} post={p} />)}
+        {feed.data?.items.map((p) => (
+          <PostCard key={p.postId} post={p} />
+        ))}
       </div>
       {feed.data && feed.data.items.length === 0 && waiting.length === 0 ? <p>No posts here yet.</p> : null}
     </section>

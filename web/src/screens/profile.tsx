@@ -46,7 +46,11 @@ export default function Profile() {
         </>
       ) : null}
       <h2>Posts</h2>
-      <div class="post-grid">{posts.data?.items.map((post) => <PostCard key={post.postId} post={post} />)}</div>
+      <div class="post-grid">
+        {posts.data?.items.map((post) => (
+          <PostCard key={post.postId} post={post} />
+        ))}
+      </div>
       {posts.data?.items.length === 0 ? <p>No posts yet.</p> : null}
     </section>
   )

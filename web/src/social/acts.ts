@@ -52,7 +52,11 @@ export async function followedIdentities(): Promise<Set<string>> {
   const me = identityState.value.identity?.identityId
   if (!me) return new Set()
   const confirmed = await localReceipts(`profile/${me}`)
-  const pending = syncClient()?.pending().filter((e) => e.state !== 'rejected').map((e) => e.receipt) ?? []
+  const pending =
+    syncClient()
+      ?.pending()
+      .filter((e) => e.state !== 'rejected')
+      .map((e) => e.receipt) ?? []
   const seen = new Set(confirmed.map((r) => r.eventId))
   const follows = new Set<string>()
   for (const r of [...confirmed, ...pending.filter((r) => r.stream.type === 'profile' && !seen.has(r.eventId))]) {

@@ -15,7 +15,9 @@ export function authorName(author: { identityId: string; handle: string | null; 
 /** Pixel art drawn at a whole-number scale with `image-rendering: pixelated`: every pixel stays square. */
 export function PixelArt(props: { src: string; width: number; height: number; max: number; alt: string }) {
   const scale = crispScale(Math.max(props.width, props.height), props.max)
-  return <img class="pixel-art" src={props.src} alt={props.alt} width={props.width * scale} height={props.height * scale} decoding="async" />
+  return (
+    <img class="pixel-art" src={props.src} alt={props.alt} width={props.width * scale} height={props.height * scale} decoding="async" />
+  )
 }
 
 export function PostCard({ post }: { post: PostJson }) {

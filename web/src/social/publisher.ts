@@ -52,7 +52,13 @@ async function refresh(): Promise<void> {
 export async function queuePublication(input: Omit<Publication, 'id' | 'identityId' | 'createdAt' | 'hashtags'> & { hashtags: string[] }) {
   const identityId = identityState.value.identity?.identityId
   if (!identityId) throw new Error('create an identity first')
-  const row: Publication = { ...input, hashtags: normalizeHashtags(input.hashtags), id: crypto.randomUUID(), identityId, createdAt: Date.now() }
+  const row: Publication = {
+    ...input,
+    hashtags: normalizeHashtags(input.hashtags),
+    id: crypto.randomUUID(),
+    identityId,
+    createdAt: Date.now(),
+  }
   // Checked now, not when it goes out: a bad title is the user's to fix while they are here.
   const check = PostPublishedPayload.safeParse(payloadOf(row, 'sha256:' + '0'.repeat(64)))
   if (!check.success) throw new Error(`${check.error.issues[0]!.path.join('.')}: ${check.error.issues[0]!.message}`)
@@ -100,7 +106,11 @@ export function drainPublications(): Promise<void> {
         if (!signed) {
           const hex = await sha256Hex(row.bytes)
           try {
-            await relayFetch(`/v1/media/sha256/${hex}`, { method: 'PUT', headers: { 'content-type': row.mime }, body: row.bytes as BodyInit })
+            await relayFetch(`/v1/media/sha256/${hex}`, {
+              method: 'PUT',
+              headers: { 'content-type': row.mime },
+              body: row.bytes as BodyInit,
+            })
           } catch (error) {
             if (error instanceof RelayError && error.status >= 400 && error.status < 500 && error.status !== 401 && error.status !== 429) {
               await open().publications.update(row.id, { error: error.message })
