@@ -107,13 +107,19 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
   await client?.stop()
   signer = key
   localLog = new DexieLocalLog(`pixpax-log-${identity.identityId}`)
+  // Whether the sync client's current connection said hello with a session (it asks on every connect).
+  let helloHadSession = false
   const c = await SyncClient.open({
     relayUrl: relayUrl(),
     log: localLog,
     identityId: identity.identityId,
     signer: key,
-    streams: [`account/${identity.accountId}`, `profile/${identity.identityId}`],
-    token,
+    streams: [`account/${identity.accountId}`, `profile/${identity.identityId}`, bookStream(identity)],
+    token: async () => {
+      const t = await token()
+      helloHadSession = t !== undefined
+      return t
+    },
   })
   const refresh = () => update({ sync: c.status, pending: countPending(c) })
   c.on('status', refresh)
@@ -121,6 +127,10 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
     // The local log keeps a receipt's ack only when the push answer came before the receipt's delivery
     // (often it comes after): keep every verified ack beside the log, for the receipts screen to check.
     if (entry.ack) void localLog?.putMeta(`${ACK_META}${entry.receipt.eventId}`, entry.ack)
+    // A new identity's first connection said hello without a session (the relay could not sign it in
+    // before it knew the identity), so its private streams (the pixbook) were refused. Now it can:
+    // reconnect, and the hello carries a session.
+    if (entry.receipt.type === 'IDENTITY_CREATED' && !helloHadSession) void c.stop().then(() => client === c && c.start())
     refresh()
     announceChange()
   })
@@ -132,6 +142,7 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
     announceChange()
   })
   c.on('checkpoint', announceChange)
+  c.on('receipt', announceChange) // a verified receipt entered the local log (screens that read it)
   client = c
   update({ phase: 'ready', identity, publicKeyId: key.publicKeyId, sync: c.status, pending: countPending(c) })
   c.start()
@@ -156,6 +167,11 @@ async function openAccount(c: SyncClient, identity: ActiveIdentity): Promise<voi
     localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
   }
   update({ pending: countPending(c) })
+}
+
+/** The identity's pixbook (one per account on this app: `main`). */
+export function bookStream(identity: Pick<ActiveIdentity, 'accountId'>): string {
+  return `pixbook/${identity.accountId}/main`
 }
 
 /** A handle suggested from a display name: its letters and digits, plus four random digits. */
