@@ -50,6 +50,8 @@ export { exportNdjson, importNdjson, type ExportOptions, type ImportResult } fro
 export { WitnessGate, type WitnessedCheckpoint } from './sync/witness-gate.js'
 export { postCosignature, type CosignResult } from './sync/cosign.js'
 export { relayTileSource, type LogObjectSource, type ProofSourceOptions } from './sync/bundle-proofs.js'
+export type { RelayPin, RelayHalt } from './sync/relay-trust.js'
+export type { HeldCheckpoint, LogEvidence } from './sync/checkpoint-verifier.js'
 export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'

@@ -85,7 +85,7 @@ describe('SyncClient on a fake socket', () => {
     c.start()
     await pushed // refused with CHAIN_CONFLICT: the head it names is held back
     relay.holdDeliveries = false
-    relay.release() // the delivery wakes the rebase
+    void relay.release() // the delivery wakes the rebase
     await c.whenSynced()
     // One rebase, and one push of it: nothing was re-pushed blindly before the head arrived.
     expect(relay.received.filter((m) => m.type === 'push')).toHaveLength(2)
@@ -123,5 +123,35 @@ describe('SyncClient on a fake socket', () => {
     release()
     await stopping
     expect(order).toEqual(['outbox written', 'stopped'])
+  })
+
+  it('a new identity and a receipt it signed, delivered account-first: held until the identity is applied, nothing quarantined', async () => {
+    // A brand-new identity queues IDENTITY_CREATED and ACCOUNT_CREATED together; the relay's deliveries
+    // of different streams may arrive in any order (its pumps run concurrently), here the account's first.
+    const fresh = await testSigner()
+    const c = await SyncClient.open({
+      relayUrl: 'http://fake',
+      log: new MemoryLocalLog(),
+      identityId: 'fresh',
+      signer: fresh,
+      streams: ['account/acc-fresh'],
+      webSocket: relay.webSocket,
+      verifier: nodeVerifier(),
+      sha256: nodeSha256,
+      reconnect: { baseMs: 10, maxMs: 50 },
+    })
+    const quarantined = new Promise<string>((resolve) => c.on('quarantine', (q) => resolve(`${q.code}: ${q.message}`)))
+    await c.append('identity/fresh', 'IDENTITY_CREATED', { publicKey: fresh.publicKey, accountId: 'acc-fresh', kind: 'person' })
+    await c.append('account/acc-fresh', 'ACCOUNT_CREATED', { displayName: 'Fresh' })
+    relay.holdDeliveries = true
+    c.start()
+    await relay.whenHeld(2) // both streams' deliveries of the pushed receipts
+    relay.holdDeliveries = false
+    await relay.release({ reverse: true })
+    expect(await Promise.race([c.whenSynced().then(() => 'synced'), quarantined])).toBe('synced')
+    expect(c.status).toBe('synced')
+    expect(c.head('identity/fresh')?.seq).toBe(1)
+    expect(c.head('account/acc-fresh')?.seq).toBe(1)
+    await c.stop()
   })
 })

@@ -183,6 +183,17 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private readonly refused = new Set<string>()
   /** Receipts held back until the identity stream of their issuer has been caught up. */
   private readonly waiting = new Map<string, { identity: string; batches: Delivered[][] }>()
+  /**
+   * Identity streams whose head the relay confirmed (heads request) while a receipt they should sign
+   * waited, with the local head seq once that head was applied: a key still unknown at that seq is
+   * unknown for good (quarantined), so a receipt is held at most once per new identity receipt.
+   */
+  private readonly identityConfirmed = new Map<string, number>()
+  /** Identity streams being confirmed with the relay right now. */
+  private readonly confirming = new Set<string>()
+  /** Answers to `heads` requests, by request id. */
+  private readonly headsRequests = new Map<string, (heads: Record<string, { seq: number } | null> | undefined) => void>()
+  private requestSeq = 0
   private readonly streamQueues = new Map<string, Promise<void>>()
   /** Relay messages being handled (stop() waits for them). */
   private readonly handling = new Set<Promise<void>>()
@@ -553,6 +564,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.refused.clear()
     this.waiting.clear()
     this.deferred.clear() // delivered again from the local head on the next connection
+    this.identityConfirmed.clear()
+    this.confirming.clear()
+    for (const answer of this.headsRequests.values()) answer(undefined)
+    this.headsRequests.clear()
     for (const entries of this.inFlight.values()) for (const e of entries) void this.transition(e, 'disconnect')
     this.inFlight.clear()
     if (this.status !== 'error') this.setStatus('offline')
@@ -637,6 +652,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
           this.emit('notification', n)
         }
         return
+      case 'heads': {
+        const answer = this.headsRequests.get(message.id)
+        this.headsRequests.delete(message.id)
+        answer?.(message.heads)
+        return
+      }
       case 'error':
         if (message.fatal) {
           if (message.code === 'UNAUTHENTICATED') {
@@ -934,12 +955,23 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     } catch (error) {
       if (!(error instanceof PixpaxError)) throw error
       if (error.code === 'KEY_UNKNOWN') {
-        // Maybe we just don't follow the issuer's identity stream yet: follow it and wait for it.
         const identity = `identity/${(d.receipt as Receipt).issuer?.identityId}`
-        if (!this.caughtUp.has(identity) && /^identity\/[A-Za-z0-9_-]{1,64}$/.test(identity)) {
-          this.waiting.set(streamKey, { identity, batches: [] })
-          if (!this.followed.has(identity)) this.follow(identity)
-          return 'wait'
+        if (/^identity\/[A-Za-z0-9_-]{1,64}$/.test(identity)) {
+          // Maybe we just don't follow the issuer's identity stream yet: follow it and wait for it.
+          if (!this.caughtUp.has(identity)) {
+            this.waiting.set(streamKey, { identity, batches: [] })
+            if (!this.followed.has(identity)) this.follow(identity)
+            return 'wait'
+          }
+          // Or its receipt adding the key is on its way: the relay's pumps deliver streams concurrently,
+          // so a new identity's IDENTITY_CREATED may arrive after a receipt it signed. Ask the relay for
+          // the identity's head and wait until it is applied (once per identity head).
+          const localSeq = this.heads.get(identity)?.seq ?? 0
+          if (this.identityConfirmed.get(identity) !== localSeq) {
+            this.waiting.set(streamKey, { identity, batches: [] })
+            void this.confirmIdentityHead(identity)
+            return 'wait'
+          }
         }
       }
       return this.poison(streamKey, raw, error.code, error.message)
@@ -949,6 +981,30 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const logged: LoggedReceipt = { streamKey, seq: d.seq, receipt: checked.receipt, position: d.position }
     this.heads.set(streamKey, logged)
     return logged
+  }
+
+  /**
+   * Asks the relay for an identity stream's head, waits (at most 10 s) until the local log has it, then
+   * releases what waited for that identity. A lying answer only delays: every receipt is still verified.
+   */
+  private async confirmIdentityHead(identity: string): Promise<void> {
+    if (this.confirming.has(identity)) return
+    this.confirming.add(identity)
+    const ws = this.ws
+    try {
+      const id = `heads-${++this.requestSeq}`
+      const answered = new Promise<Record<string, { seq: number } | null> | undefined>((resolve) => this.headsRequests.set(id, resolve))
+      this.send({ type: 'heads', id, streams: [identity] })
+      const heads = await answered
+      if (this.ws !== ws || !heads) return // disconnected: the waiting receipts are delivered again
+      await this.whenHeadReaches(identity, heads[identity]?.seq ?? 0, 10_000)
+      if (this.ws !== ws) return
+      this.identityConfirmed.set(identity, this.heads.get(identity)?.seq ?? 0)
+      await this.enqueue(identity, () => this.releaseWaiting(identity))
+      this.updateSynced()
+    } finally {
+      this.confirming.delete(identity)
+    }
   }
 
   private async isLogged(streamKey: string, seq: number, hash: string): Promise<boolean> {

@@ -42,7 +42,8 @@ export class FakeRelay {
   readonly received: Array<Record<string, unknown>> = []
   /** While set, `receipts` messages wait in `held` until `release()`. */
   holdDeliveries = false
-  private held: Array<() => void> = []
+  private held: Array<() => Promise<void>> = []
+  private heldWaiters: Array<{ count: number; resolve: () => void }> = []
   private waiters: Array<{ match: (m: Record<string, unknown>) => boolean; resolve: () => void }> = []
 
   /** Resolves when a client sends a message matching `match`. */
@@ -74,10 +75,17 @@ export class FakeRelay {
     return this.streams.get(streamKey)?.at(-1)
   }
 
-  release(): void {
-    const held = this.held
+  /** Resolves once `count` deliveries are held. */
+  whenHeld(count: number): Promise<void> {
+    if (this.held.length >= count) return Promise.resolve()
+    return new Promise((resolve) => this.heldWaiters.push({ count, resolve }))
+  }
+
+  /** Sends the held deliveries, in the order they were made or (`reverse`) newest first. */
+  async release(options: { reverse?: boolean } = {}): Promise<void> {
+    const held = options.reverse ? this.held.reverse() : this.held
     this.held = []
-    for (const send of held) send()
+    for (const send of held) await send()
   }
 
   private cached: { size: number; tree: ReturnType<FakeRelay['buildTree']> } | undefined
@@ -111,7 +119,10 @@ export class FakeRelay {
 
   async deliver(socket: FakeSocket, streamKey: string, afterSeq: number): Promise<void> {
     const items = (this.streams.get(streamKey) ?? []).filter((s) => s.seq > afterSeq)
-    if (items.length > 0) {
+    if (items.length === 0) return
+    socket.cursors.set(streamKey, items.at(-1)!.seq)
+    // Built when sent, so a held delivery carries a checkpoint consistent with what the socket saw before.
+    const send = async () => {
       const t = this.tree()
       const proof = (
         await multiInclusionProof(
@@ -129,11 +140,12 @@ export class FakeRelay {
         proof,
       }
       socket.sentSize = t.size
-      socket.cursors.set(streamKey, items.at(-1)!.seq)
-      const send = () => socket.reply(message)
-      if (this.holdDeliveries) this.held.push(send)
-      else send()
+      socket.reply(message)
     }
+    if (this.holdDeliveries) {
+      this.held.push(send)
+      this.heldWaiters = this.heldWaiters.filter((w) => (this.held.length >= w.count ? (w.resolve(), false) : true))
+    } else await send()
   }
 
   async onClientMessage(socket: FakeSocket, m: Record<string, unknown>): Promise<void> {
@@ -195,6 +207,15 @@ export class FakeRelay {
         }
         socket.reply({ type: 'push-result', id: m.id, results })
         for (const s of this.sockets) for (const [key, seq] of s.cursors) await this.deliver(s, key, seq)
+        return
+      }
+      case 'heads': {
+        const heads: Record<string, { seq: number; eventId: string; hash: string } | null> = {}
+        for (const key of m.streams as string[]) {
+          const head = this.head(key)
+          heads[key] = head ? { seq: head.seq, eventId: head.receipt.eventId, hash: head.receipt.hash } : null
+        }
+        socket.reply({ type: 'heads', id: m.id, heads })
         return
       }
       default:

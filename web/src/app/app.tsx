@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks'
 import { identityState } from '../identity/identity-session.js'
 import { UpdatePrompt } from '../pwa/update-prompt.js'
 import { applyTheme, effectiveTheme, theme } from '../theme/theme.js'
@@ -11,6 +12,10 @@ import { SyncBadge } from './sync-badge.js'
 export function App() {
   const choice = useStore(theme)
   const state = useStore(identityState)
+  // Publications left waiting on this device (offline, or the tab closed) go out from any screen.
+  useEffect(() => {
+    if (state.phase === 'ready') void import('../social/publisher.js').then((m) => m.drainPublications())
+  }, [state.phase, state.identity?.identityId])
   const shown = effectiveTheme(choice)
   return (
     <>

@@ -4,8 +4,8 @@
  * writes through the SyncClient's outbox (so they work offline), sessions by signed challenge (login).
  * Which identity is active is remembered in localStorage (ids only, nothing secret).
  */
-import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, type Session, type SyncStatus } from '@pixpax/client-sdk'
-import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Signer } from '@pixpax/shared'
+import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, socialCommands, type Session, type SyncStatus } from '@pixpax/client-sdk'
+import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
 import { Store } from '../app/store.js'
 import { openBackup, sealBackup, type BackupFile } from './backup.js'
 
@@ -13,8 +13,10 @@ export interface ActiveIdentity {
   identityId: string
   accountId: string
   displayName: string
-  /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (ensureAccount). */
+  /** Set on the device that created the identity until its ACCOUNT_CREATED is queued (openAccount). */
   opensAccount?: boolean
+  /** The handle chosen at creation, until its PROFILE_UPDATED (which opens the profile stream) is queued. */
+  opensProfile?: string
 }
 
 export interface IdentityState {
@@ -30,14 +32,32 @@ export interface IdentityState {
 }
 
 const ACTIVE_KEY = 'pixpax.identity'
+/** Meta records (in the identity's local log) holding the relay's ack of each of our receipts, by eventId. */
+export const ACK_META = 'web/ack/'
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 
 export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 'offline', pending: 0 })
 
+/**
+ * Bumped (coalesced) whenever what the relay's read routes answer may have changed — the relay's log
+ * grew (a newer verified checkpoint: the relay sends one to every connection as its log grows), or one
+ * of our receipts was queued, acked or refused. Screens refetch on it: feeds and notifications are live
+ * without polling.
+ */
+export const changes = new Store(0)
+let bumpTimer: ReturnType<typeof setTimeout> | undefined
+export function announceChange(): void {
+  if (bumpTimer) return
+  bumpTimer = setTimeout(() => {
+    bumpTimer = undefined
+    changes.set(changes.value + 1)
+  }, 50)
+}
+
 const keys = new IndexedDbKeyStore('pixpax-keys')
 let client: SyncClient | undefined
+let localLog: DexieLocalLog | undefined
 let signer: Signer | undefined
-let openingAccount = false
 
 function update(change: Partial<IdentityState>): void {
   identityState.set({ ...identityState.value, ...change })
@@ -56,8 +76,24 @@ export function syncClient(): SyncClient | undefined {
   return client
 }
 
+/** The verified receipts of one stream in this device's local log (empty before it is open). */
+export async function localReceipts(streamKey: string): Promise<Receipt[]> {
+  return localLog ? (await localLog.read(streamKey)).map((r) => r.receipt) : []
+}
+
+/** This device's local log and sync client, for the receipts screen's own checks. */
+export function localLogAndClient(): { log: DexieLocalLog; client: SyncClient } | undefined {
+  return localLog && client ? { log: localLog, client } : undefined
+}
+
+/** Tells the UI a receipt was just queued (pending count, live screens). */
+export function queued(): void {
+  if (client) update({ pending: countPending(client) })
+  announceChange()
+}
+
 /** A session token for the relay's read routes, opened on demand and reused until it expires. */
-async function token(): Promise<string | undefined> {
+export async function token(): Promise<string | undefined> {
   const current = identityState.value.session
   if (current && Date.parse(current.expiresAt) - Date.now() > 60_000) return current.token
   return (await signIn().catch(() => undefined))?.token
@@ -70,46 +106,93 @@ function countPending(c: SyncClient): number {
 async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncClient> {
   await client?.stop()
   signer = key
+  localLog = new DexieLocalLog(`pixpax-log-${identity.identityId}`)
+  // Whether the sync client's current connection said hello with a session (it asks on every connect).
+  let helloHadSession = false
   const c = await SyncClient.open({
     relayUrl: relayUrl(),
-    log: new DexieLocalLog(`pixpax-log-${identity.identityId}`),
+    log: localLog,
     identityId: identity.identityId,
     signer: key,
-    streams: [`account/${identity.accountId}`],
-    token,
+    streams: [`account/${identity.accountId}`, `profile/${identity.identityId}`, bookStream(identity)],
+    token: async () => {
+      const t = await token()
+      helloHadSession = t !== undefined
+      return t
+    },
   })
   const refresh = () => update({ sync: c.status, pending: countPending(c) })
   c.on('status', refresh)
-  c.on('acked', refresh)
-  c.on('rejected', (entry) =>
-    update({ pending: countPending(c), error: `${entry.receipt.type} was refused: ${entry.error?.code ?? 'unknown'}` }),
-  )
-  c.on('receipt', (logged) => {
-    if (logged.streamKey === `identity/${identity.identityId}`) void ensureAccount(c, identity)
+  c.on('acked', (entry) => {
+    // The local log keeps a receipt's ack only when the push answer came before the receipt's delivery
+    // (often it comes after): keep every verified ack beside the log, for the receipts screen to check.
+    if (entry.ack) void localLog?.putMeta(`${ACK_META}${entry.receipt.eventId}`, entry.ack)
+    // A new identity's first connection said hello without a session (the relay could not sign it in
+    // before it knew the identity), so its private streams (the pixbook) were refused. Now it can:
+    // reconnect, and the hello carries a session.
+    if (entry.receipt.type === 'IDENTITY_CREATED' && !helloHadSession) void c.stop().then(() => client === c && c.start())
+    refresh()
+    announceChange()
   })
+  c.on('rejected', (entry) => {
+    update({
+      pending: countPending(c),
+      error: `${entry.receipt.type} was refused: ${entry.error?.message ?? entry.error?.code ?? 'unknown'}`,
+    })
+    announceChange()
+  })
+  c.on('checkpoint', announceChange)
+  c.on('receipt', announceChange) // a verified receipt entered the local log (screens that read it)
   client = c
   update({ phase: 'ready', identity, publicKeyId: key.publicKeyId, sync: c.status, pending: countPending(c) })
   c.start()
-  await ensureAccount(c, identity)
   return c
 }
 
 /**
- * Opens the identity's account (ACCOUNT_CREATED) once the relay has confirmed the identity. Both could
- * be queued at once, but the sync client then may verify the account's delivery before it has applied
- * the identity's (KEY_UNKNOWN, quarantined); waiting for the identity's confirmation avoids that.
+ * Queues the identity's ACCOUNT_CREATED (right behind its IDENTITY_CREATED, both offline-capable: the
+ * sync client holds a delivery signed by a key it has not applied yet until the identity's arrives).
+ * Also run on restore, for an identity whose browser closed between the two.
  */
-async function ensureAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
-  if (!identity.opensAccount || openingAccount || !c.head(`identity/${identity.identityId}`)) return
-  openingAccount = true
-  try {
+async function openAccount(c: SyncClient, identity: ActiveIdentity): Promise<void> {
+  if (identity.opensAccount) {
     await c.append(`account/${identity.accountId}`, 'ACCOUNT_CREATED', { displayName: identity.displayName })
     delete identity.opensAccount
     localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
-    update({ pending: countPending(c) })
-  } finally {
-    openingAccount = false
   }
+  if (identity.opensProfile) {
+    // The profile stream's first receipt names the handle; every social act goes to that stream after it.
+    await socialCommands(c, identity.identityId).updateProfile({ handle: identity.opensProfile, displayName: identity.displayName })
+    delete identity.opensProfile
+    localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  }
+  update({ pending: countPending(c) })
+}
+
+/** The identity's pixbook (one per account on this app: `main`). */
+export function bookStream(identity: Pick<ActiveIdentity, 'accountId'>): string {
+  return `pixbook/${identity.accountId}/main`
+}
+
+/** A handle suggested from a display name: its letters and digits, plus four random digits. */
+export function suggestHandle(displayName: string): string {
+  const base = displayName
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '')
+    .slice(0, 24)
+  const digits = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => String(b % 10)).join('')
+  return `${base || 'pixel'}${digits}`
+}
+
+// Back online: connect now rather than at the end of the reconnect backoff (up to 30 s after a long
+// offline spell), so the outbox drains at once.
+if (typeof window !== 'undefined') {
+  window.addEventListener('online', () => {
+    const c = client
+    if (!c || c.status !== 'offline') return
+    void c.stop().then(() => client === c && c.start())
+  })
 }
 
 /** Opens the identity remembered on this device, if its key is still here. */
@@ -123,7 +206,9 @@ export async function restoreIdentity(): Promise<void> {
       localStorage.removeItem(ACTIVE_KEY)
       return update({ phase: 'none' })
     }
-    await openClient(identity, key)
+    const c = await openClient(identity, key)
+    if (c.head(`identity/${identity.identityId}`) || c.pending().some((e) => e.receipt.type === 'IDENTITY_CREATED'))
+      await openAccount(c, identity)
   } catch (error) {
     update({ phase: 'none', error: `could not open the saved identity: ${(error as Error).message}` })
   }
@@ -131,13 +216,20 @@ export async function restoreIdentity(): Promise<void> {
 
 /**
  * Creates a person identity on this device: a new non-extractable key and the self-signed
- * IDENTITY_CREATED, signed and queued at once (sent when the relay is reachable); the ACCOUNT_CREATED
- * that makes it its account's owner follows once the relay has confirmed the identity (ensureAccount).
+ * IDENTITY_CREATED and the ACCOUNT_CREATED that makes it its account's owner, signed and queued at once
+ * (sent when the relay is reachable).
  */
-export async function createIdentity(displayName: string): Promise<ActiveIdentity> {
+export async function createIdentity(displayName: string, handle = suggestHandle(displayName)): Promise<ActiveIdentity> {
   const name = displayName.trim()
-  if (name.length < 1 || name.length > 100) throw new Error('a display name has 1 to 100 characters')
-  const identity: ActiveIdentity = { identityId: randomId('u-'), accountId: randomId('a-'), displayName: name, opensAccount: true }
+  if (name.length < 1 || name.length > 64) throw new Error('a display name has 1 to 64 characters')
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(handle)) throw new Error('a handle has 1 to 32 of a–z, 0–9, _ and -')
+  const identity: ActiveIdentity = {
+    identityId: randomId('u-'),
+    accountId: randomId('a-'),
+    displayName: name,
+    opensAccount: true,
+    opensProfile: handle,
+  }
   const key = await keys.create(identity.identityId)
   localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
   const c = await openClient(identity, key)
@@ -147,7 +239,7 @@ export async function createIdentity(displayName: string): Promise<ActiveIdentit
     kind: 'person',
     displayName: name,
   })
-  update({ pending: countPending(c) })
+  await openAccount(c, identity)
   return identity
 }
 
@@ -199,6 +291,7 @@ export async function forgetIdentity(): Promise<void> {
   const identity = identityState.value.identity
   await client?.stop()
   client = undefined
+  localLog = undefined
   signer = undefined
   if (identity) {
     await keys.delete(identity.identityId)

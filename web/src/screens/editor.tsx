@@ -16,6 +16,10 @@ import { encodePng } from '../editor/model/png.js'
 import { parsePiece, serializePiece } from '../editor/model/serialize.js'
 import { Stroke, TOOLS, type Point, type ToolId } from '../editor/model/tools.js'
 import { PixelCanvas } from '../editor/view/pixel-canvas.js'
+import { Link } from '../app/router.js'
+import { useStore } from '../app/store.js'
+import { identityState } from '../identity/identity-session.js'
+import { queuePublication } from '../social/publisher.js'
 import { AnimationPreview } from '../editor/view/preview.js'
 
 function defaultZoom(size: number): number {
@@ -42,6 +46,10 @@ export default function Editor() {
   const [newSize, setNewSize] = useState<CanvasSize>(16)
   const [exportScale, setExportScale] = useState(1)
   const stroke = useRef<Stroke | undefined>(undefined)
+  const identity = useStore(identityState)
+  const [hashtags, setHashtags] = useState('')
+  const [description, setDescription] = useState('')
+  const [published, setPublished] = useState<string | undefined>()
 
   const changed = () => {
     setVersion((v) => v + 1)
@@ -116,6 +124,33 @@ export default function Editor() {
   const exportGif = () => {
     const bytes = encodeGif(doc.frames, exportScale)
     downloadBlob(new Blob([bytes as BlobPart], { type: 'image/gif' }), `${name.trim() || 'pixpax'}.gif`)
+  }
+
+  /** Queues the piece for publication (PNG, or GIF when animated); it goes out when the relay is reachable. */
+  const publish = async () => {
+    setPublished(undefined)
+    try {
+      const animated = doc.frames.length > 1
+      const bytes = animated ? encodeGif(doc.frames, 1) : await encodePng(doc.bitmap, 1)
+      await queuePublication({
+        title: name.trim() || 'Untitled',
+        ...(description.trim() ? { description: description.trim() } : {}),
+        hashtags: hashtags
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map((t) => t.replace(/^#/, '')),
+        mime: animated ? 'image/gif' : 'image/png',
+        width: doc.size,
+        height: doc.size,
+        frames: doc.frames.length,
+        bytes,
+      })
+      setPublished(
+        navigator.onLine ? 'Publishing… it appears in the feed once the relay has it.' : 'Queued: it is published when you are online.',
+      )
+    } catch (e) {
+      setPublished(`Could not publish: ${(e as Error).message}`)
+    }
   }
 
   const applyAtCursor = () => {
@@ -352,6 +387,43 @@ export default function Editor() {
                 Export GIF
               </button>
             </div>
+          </fieldset>
+          <fieldset>
+            <legend>Publish</legend>
+            {identity.phase === 'ready' ? (
+              <>
+                <p class="hint">Title: the piece's name above.</p>
+                <label for="publish-tags">Hashtags</label>
+                <input
+                  id="publish-tags"
+                  value={hashtags}
+                  placeholder="sunset pixelart"
+                  onInput={(e) => setHashtags(e.currentTarget.value)}
+                />
+                <label for="publish-description">Description</label>
+                <textarea
+                  id="publish-description"
+                  rows={2}
+                  maxLength={5000}
+                  value={description}
+                  onInput={(e) => setDescription(e.currentTarget.value)}
+                />
+                <button type="button" class="primary" onClick={() => void publish()}>
+                  Publish
+                </button>
+                <p role="status" data-testid="publish-status">
+                  {published ? (
+                    <>
+                      {published} <Link href="/feed">Open the feed</Link>
+                    </>
+                  ) : null}
+                </p>
+              </>
+            ) : (
+              <p>
+                <Link href="/welcome">Create an identity</Link> to publish.
+              </p>
+            )}
           </fieldset>
           {drafts.length > 0 ? (
             <fieldset>

@@ -8,6 +8,7 @@ import { createIdentity, identityState, importBackup } from '../identity/identit
 export default function Onboarding() {
   const state = useStore(identityState)
   const [name, setName] = useState('')
+  const [handle, setHandle] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | undefined>()
   const [passphrase, setPassphrase] = useState('')
@@ -51,7 +52,7 @@ export default function Onboarding() {
         aria-labelledby="create-heading"
         onSubmit={(e) => {
           e.preventDefault()
-          void run(() => createIdentity(name))
+          void run(() => createIdentity(name, handle.trim() || undefined))
         }}
       >
         <h2 id="create-heading">Create your identity</h2>
@@ -61,11 +62,25 @@ export default function Onboarding() {
           id="display-name"
           name="displayName"
           required
-          maxLength={100}
+          maxLength={64}
           autoComplete="nickname"
           value={name}
           onInput={(e) => setName(e.currentTarget.value)}
         />
+        <label for="handle">Handle (optional)</label>
+        <input
+          id="handle"
+          name="handle"
+          maxLength={32}
+          pattern="[A-Za-z0-9_\-]{1,32}"
+          aria-describedby="handle-hint"
+          autoComplete="username"
+          value={handle}
+          onInput={(e) => setHandle(e.currentTarget.value)}
+        />
+        <p id="handle-hint" class="hint">
+          How others find you: letters, digits, _ and -. Left empty, one is made from your name.
+        </p>
         <button type="submit" class="primary" disabled={busy || name.trim() === ''}>
           Create identity
         </button>

@@ -7,9 +7,9 @@ import { ensureWebBuild, WEB_DIST } from '../../scripts/ensure-build.js'
 
 export { WEB_DIST }
 
-export async function startWebRelay(prefix: string): Promise<RunningRelay & { close(): Promise<void> }> {
+export async function startWebRelay(prefix: string, env: Record<string, string> = {}): Promise<RunningRelay & { close(): Promise<void> }> {
   ensureWebBuild({ log: () => undefined })
-  const relay = await startRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(prefix), env: { WEB_DIST_DIR: WEB_DIST } })
+  const relay = await startRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(prefix), env: { WEB_DIST_DIR: WEB_DIST, ...env } })
   return {
     ...relay,
     async close() {
