@@ -89,6 +89,9 @@ beforeAll(async () => {
     logger: false,
   })
   url = await app.listen({ port: 0, host: '127.0.0.1' })
+  // Tail projectors (search, notifications) follow the log on their own transactions after each batch;
+  // they are not the append path this file counts (tail-projectors.test.ts covers them).
+  await app.relay.tails.stop()
 
   // An identity, its account, a pixbook, and CONCURRENT more pixbooks for (c). Afterwards the relay
   // has alice's key cached, so no measured request looks it up.

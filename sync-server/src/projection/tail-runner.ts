@@ -154,7 +154,16 @@ export class TailRunner {
   }
 
   private async loop(): Promise<void> {
+    // One statement to find who is behind: a wake after every append batch must not cost each projector
+    // a transaction that finds nothing to do.
+    let behind: ReadonlySet<string>
+    try {
+      behind = await this.behind()
+    } catch {
+      behind = new Set(this.names) // each step meets the error again, and reports it
+    }
     for (const projector of this.deps.projectors) {
+      if (!behind.has(projector.name)) continue
       try {
         while (!this.stopped && (await this.step(projector))) {
           // one batch per transaction until the projector has the committed log
@@ -171,6 +180,20 @@ export class TailRunner {
         }
       }
     }
+  }
+
+  /** The tail projectors whose offset is below the committed log size (noting every offset read). */
+  private async behind(): Promise<Set<string>> {
+    const { rows } = await this.deps.db.query<{ projector: string; applied_size: number; log_size: number }>(
+      `SELECT o.projector, o.applied_size, s.size AS log_size FROM projector_offsets o, log_sequence s WHERE o.projector = ANY($1::text[])`,
+      [this.names],
+    )
+    const out = new Set(this.names.filter((n) => !rows.some((r) => r.projector === n))) // no row yet: let step see
+    for (const r of rows) {
+      this.see(r.projector, r.applied_size)
+      if (r.applied_size < r.log_size) out.add(r.projector)
+    }
+    return out
   }
 
   /** Applies the next batch to `projector`; false when it already had the committed log. */
@@ -214,11 +237,12 @@ export class TailRunner {
         // Delivered at COMMIT, to every replica: readers never hear of rows they cannot see yet.
         await tx.query('SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n', [notifier.channel, notices.map(formatNotice)])
       } else local.push(...notices)
-      return to
+      return { to, more: to < sizeRows[0]!.size }
     })
     for (const notice of local) notifier.publish(notice)
     if (moved === undefined) return false
-    this.see(projector.name, moved)
-    return true
+    this.see(projector.name, moved.to)
+    // Caught up with the size read in the batch: a later commit wakes the runner again.
+    return moved.more
   }
 }
