@@ -187,7 +187,8 @@ describe('client-sdk drafts through a real relay (PGlite + fs, real socket)', ()
   afterAll(async () => {
     for (const repo of [...repos]) await closeDraftRepo(repo)
     await app?.close()
-    await rm(dir, { recursive: true, force: true })
+    // The relay's draft storage may still flush a file as it closes: retry ENOTEMPTY (seen in CI).
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 })
   })
 
   let documentUrl = ''

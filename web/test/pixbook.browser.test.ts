@@ -52,7 +52,8 @@ describe('pixbook in Chromium', () => {
     await page.getByRole('button', { name: 'Create my pixbook' }).click()
     await page
       .locator('[data-testid=sync-status][data-status=synced]')
-      .waitFor({ timeout: 20_000 })
+      // A new identity's first connection has no session; the app reconnects with one (slow in CI).
+      .waitFor({ timeout: 60_000 })
       .catch(async (error: unknown) => {
         throw new Error(`not synced: ${await page.getByTestId('sync-status').textContent()} ${await page.locator('main').textContent()}`, {
           cause: error,

@@ -293,7 +293,16 @@ export class SyncSession {
         return
       case 'notifications': {
         if (!this.session) throw new ApiError('UNAUTHENTICATED', "notifications are a session's: send a session token in hello")
-        this.notifications ??= new LiveNotifications(this.relay.db, this.session.identityId, (m) => this.send(m))
+        this.notifications ??= new LiveNotifications(
+          this.relay.db,
+          this.session.identityId,
+          (m) => this.send(m),
+          async () => {
+            const { tails, config } = this.relay
+            const { logSize, appliedSize } = await tails.lag('notifications')
+            if (appliedSize < logSize) await tails.waitFor('notifications', logSize, config.TAIL_READ_WAIT_MS)
+          },
+        )
         await this.notifications.start(message.after ?? null, message.id)
         return
       }

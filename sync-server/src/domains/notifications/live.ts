@@ -28,12 +28,19 @@ export class LiveNotifications {
     private readonly db: Queryable,
     private readonly recipient: string,
     private readonly send: (message: ServerMessage) => Promise<void>,
+    /**
+     * Waits (briefly) for the notifications projection to cover the log as it is now, as
+     * `GET /v1/notifications` does: a catch-up answers with what was missed, not with what the tail
+     * projector has reached so far.
+     */
+    private readonly fresh: () => Promise<void> = async () => {},
   ) {
     this.noticeStream = notificationNoticeStream(recipient)
   }
 
   /** Delivery from after `after` (null: from the newest notification there is now on); answers `id`. */
   async start(after: number | null, id: string | undefined): Promise<void> {
+    await this.fresh()
     if (after === null) {
       const { rows } = await this.db.query<{ last: number | null }>(
         'SELECT max(position) AS last FROM social_notifications WHERE recipient_id = $1',
