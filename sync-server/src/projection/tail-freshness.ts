@@ -9,9 +9,14 @@ import type { RelayContext } from '../app.js'
 
 export const PROJECTION_BEHIND_HEADER = 'x-projection-behind'
 
-export async function awaitTail(relay: RelayContext, reply: FastifyReply, projector: string): Promise<number> {
+/** Waits up to TAIL_READ_WAIT_MS for `projector` to cover the log as it is now; returns how far behind it still is. */
+export async function tailCaughtUp(relay: RelayContext, projector: string): Promise<number> {
   const { logSize, appliedSize } = await relay.tails.lag(projector)
-  const behind = appliedSize >= logSize ? 0 : await relay.tails.waitFor(projector, logSize, relay.config.TAIL_READ_WAIT_MS)
+  return appliedSize >= logSize ? 0 : relay.tails.waitFor(projector, logSize, relay.config.TAIL_READ_WAIT_MS)
+}
+
+export async function awaitTail(relay: RelayContext, reply: FastifyReply, projector: string): Promise<number> {
+  const behind = await tailCaughtUp(relay, projector)
   void reply.header(PROJECTION_BEHIND_HEADER, String(behind))
   return behind
 }

@@ -122,17 +122,14 @@ export class FsObjectStore implements ObjectStore {
    * few hundred keys.
    */
   async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
-    const paths = keys.map((key) => this.#path(key))
-    return Promise.resolve(
-      paths.map((path) => {
-        try {
-          return ownBytes(readFileSync(path))
-        } catch (err) {
-          if (isAbsent(err)) return undefined
-          throw err
-        }
-      }),
-    )
+    return keys.map((key) => {
+      try {
+        return ownBytes(readFileSync(this.#path(key)))
+      } catch (err) {
+        if (isAbsent(err)) return undefined
+        throw err
+      }
+    })
   }
 
   async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<string[]> {

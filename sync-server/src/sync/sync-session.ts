@@ -24,6 +24,7 @@ import type { RelayContext } from '../app.js'
 import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
 import type { CheckpointFeed } from './checkpoint-feed.js'
 import { LiveNotifications } from '../domains/notifications/live.js'
+import { tailCaughtUp } from '../projection/tail-freshness.js'
 
 export const SYNC_LIMITS = {
   maxMessageBytes: 1024 * 1024,
@@ -297,11 +298,7 @@ export class SyncSession {
           this.relay.db,
           this.session.identityId,
           (m) => this.send(m),
-          async () => {
-            const { tails, config } = this.relay
-            const { logSize, appliedSize } = await tails.lag('notifications')
-            if (appliedSize < logSize) await tails.waitFor('notifications', logSize, config.TAIL_READ_WAIT_MS)
-          },
+          async () => void (await tailCaughtUp(this.relay, 'notifications')),
         )
         await this.notifications.start(message.after ?? null, message.id)
         return
