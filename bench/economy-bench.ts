@@ -24,7 +24,7 @@ import {
   type CardSpec,
   type Collector,
 } from '../sync-server/test/support/economy-fixtures.js'
-import { dropSchemas, postReceipts, startRelay } from '../sync-server/test/support/relay-harness.js'
+import { dropSchemas, postReceipts, startTestRelay } from '../sync-server/test/support/relay-harness.js'
 import { fmt, percentile } from './support.js'
 
 const COLLECTORS = Number(process.env.BENCH_ECONOMY_COLLECTORS ?? 1_000)
@@ -71,7 +71,12 @@ async function allAtOnce(tasks: Array<() => Promise<boolean>>): Promise<Timed> {
 }
 
 async function claimBench(): Promise<Record<string, unknown>> {
-  const relay = await startRelay({ db: 'pg', store: 'fs', schema: `${SCHEMA_PREFIX}_claims`, env: { ...ECONOMY_ENV, LOG_LEVEL: 'error' } })
+  const relay = await startTestRelay({
+    db: 'pg',
+    store: 'fs',
+    schema: `${SCHEMA_PREFIX}_claims`,
+    env: { ...ECONOMY_ENV, LOG_LEVEL: 'error' },
+  })
   try {
     const world = await economyWorld(relay, CARDS)
     const scheduled = await postAs(`${relay.url}/v1/drops`, world.adminToken, {

@@ -20,7 +20,7 @@ import {
   newIdentity,
   openSession,
   removeDir,
-  startRelay,
+  startTestRelay,
   uniqueSchema,
   type DbKind,
 } from '../sync-server/test/support/relay-harness.js'
@@ -83,7 +83,7 @@ async function closedLoop<T>(
 }
 
 async function routeRate(db: DbKind, images: Image[]): Promise<{ rate: number; uploads: number }> {
-  const relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(SCHEMA_PREFIX) })
+  const relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(SCHEMA_PREFIX) })
   try {
     const who = newIdentity('bench-media')
     await appendOk(relay.url, [await identityCreated(who)])

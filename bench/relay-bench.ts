@@ -47,7 +47,7 @@ import {
   openStoreFor,
   relayEnv,
   removeDir,
-  startRelay,
+  startTestRelay,
   startRelayProcess,
   type DbKind,
   type StoreKind,
@@ -303,7 +303,7 @@ async function withRelay<T>(
 ): Promise<T> {
   const schema = `${SCHEMA_PREFIX}_${db}_${store}_${randomBytes(3).toString('hex')}`
   if (process.env.BENCH_RELAY_IN_PROCESS) {
-    const relay = await startRelay({ db, store, ...(s3 ? { s3 } : {}), ...(env ? { env } : {}), schema })
+    const relay = await startTestRelay({ db, store, ...(s3 ? { s3 } : {}), ...(env ? { env } : {}), schema })
     try {
       return await fn({ url: relay.url, store: relay.deps.store })
     } finally {
@@ -575,7 +575,7 @@ async function benchRebuild(): Promise<Record<string, unknown>> {
   console.log(`  rebuild: signing ${fmt(REBUILD_RECEIPTS)} receipts over ${fmt(REBUILD_STREAMS)} streams…`)
   const { identities, books } = await makeRebuildReceipts(REBUILD_RECEIPTS, REBUILD_STREAMS)
   const total = identities.length + books.reduce((n, b) => n + b.length, 0)
-  const relay = await startRelay({ db: 'pg', store: 'fs', schema: `${SCHEMA_PREFIX}_rebuild_source` })
+  const relay = await startTestRelay({ db: 'pg', store: 'fs', schema: `${SCHEMA_PREFIX}_rebuild_source` })
   const out: Record<string, unknown> = {}
   try {
     const produceStart = performance.now()

@@ -30,7 +30,7 @@ import {
   newIdentity,
   openSession,
   removeDir,
-  startRelay,
+  startTestRelay,
   uniqueSchema,
 } from '../sync-server/test/support/relay-harness.js'
 import { fmt, percentile } from './support.js'
@@ -153,7 +153,7 @@ const ms = (n: number): string => `${n.toFixed(1)} ms`
 
 export async function runSocialBench(): Promise<Record<string, unknown>> {
   const schema = uniqueSchema(SCHEMA_PREFIX)
-  const relay = await startRelay({ db: 'pg', store: 'fs', schema })
+  const relay = await startTestRelay({ db: 'pg', store: 'fs', schema })
   const db = relay.deps.db
   try {
     const viewer = newIdentity(`acc-${randomBytes(3).toString('hex')}`, 'person', 'bench-viewer')

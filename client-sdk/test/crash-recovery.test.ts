@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { login } from '../src/network/session.js'
 import { FileKeyStore, FileLocalLog } from '../src/node.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { nodeWebSocket, postReceipts, startRelay, type TestRelay } from './support/relay.js'
+import { nodeWebSocket, postReceipts, startTestRelay, type TestRelay } from './support/relay.js'
 
 const child = join(import.meta.dirname, 'support', 'crash-child.ts')
 
@@ -20,7 +20,7 @@ describe('a Node client killed in the middle of writing', () => {
   const book = 'pixbook/acc-crash/book'
 
   beforeAll(async () => {
-    relay = await startRelay()
+    relay = await startTestRelay()
     dir = await mkdtemp(join(tmpdir(), 'pixpax-crash-'))
     const signer = await new FileKeyStore(join(dir, 'keys')).create(identityId)
     const created = await buildReceipt({

@@ -29,12 +29,7 @@ import {
 } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../sync-server/src/app.js'
-import { loadConfig } from '../../sync-server/src/config.js'
-import { RELAY_MIGRATIONS } from '../../sync-server/src/context.js'
-import { migrate } from '../../sync-server/src/db/migrate.js'
-import { PgliteDb } from '../../sync-server/src/db/pglite-db.js'
-import { FsObjectStore } from '../../sync-server/src/stores/fs-object-store.js'
+import { startTestRelay, type TestRelay } from '@pixpax/sync-server/testing'
 import {
   closeDraftRepo,
   createDraft,
@@ -67,7 +62,7 @@ async function eventually<T>(probe: () => T | undefined | false, timeoutMs = 10_
 }
 
 describe('client-sdk drafts through a real relay (PGlite + fs, real socket)', () => {
-  let app: Awaited<ReturnType<typeof buildApp>>
+  let relay: TestRelay | undefined
   let base: string
   let dir: string
   const signers = new Map<string, Signer>()
@@ -164,18 +159,8 @@ describe('client-sdk drafts through a real relay (PGlite + fs, real socket)', ()
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pixpax-drafts-'))
-    const db = await PgliteDb.open()
-    await migrate(db, RELAY_MIGRATIONS)
-    app = await buildApp({
-      config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }),
-      db,
-      store: new FsObjectStore(join(dir, 'objects')),
-      relaySigner: nodeSigner(generatePrivateJwk()),
-      verifier: nodeVerifier(),
-      sha256: nodeSha256,
-      logger: false,
-    })
-    base = await app.listen({ port: 0, host: '127.0.0.1' })
+    relay = await startTestRelay({ dataDir: join(dir, 'relay') })
+    base = relay.url
     await person('d-alice', accountId)
     await person('d-bob', accountId)
     await person('d-mallory', 'acc-elsewhere')
@@ -186,7 +171,7 @@ describe('client-sdk drafts through a real relay (PGlite + fs, real socket)', ()
   })
   afterAll(async () => {
     for (const repo of [...repos]) await closeDraftRepo(repo)
-    await app?.close()
+    await relay?.close()
     // The relay's draft storage may still flush a file as it closes: retry ENOTEMPTY (seen in CI).
     await rm(dir, { recursive: true, force: true, maxRetries: 5 })
   })
@@ -242,7 +227,7 @@ describe('client-sdk drafts through a real relay (PGlite + fs, real socket)', ()
     const alice = await openDraft<Book>({ repo: aliceRepo, documentUrl })
     const bob = await openDraft<Book>({ repo: bobRepo, documentUrl })
     await eventually(() => alice.handle.doc().title === 'Summer (phone)' && bob.handle.doc().title === 'Summer (phone)')
-    const drafts = app.relay.drafts!
+    const drafts = relay!.app.relay.drafts!
     const documentId = documentUrl.slice('automerge:'.length)
     await drafts.evict(documentId)
     expect(drafts.repo.handles[documentId as never]).toBeUndefined()

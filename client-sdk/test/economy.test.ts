@@ -12,7 +12,7 @@ import { login } from '../src/network/session.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import type { OutboxEntry } from '../src/storage/local-log.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { nodeWebSocket, postReceipts, startRelay, type TestRelay } from './support/relay.js'
+import { nodeWebSocket, postReceipts, startTestRelay, type TestRelay } from './support/relay.js'
 
 const DROP = 'sdk-drop'
 
@@ -59,7 +59,7 @@ describe('economy commands through the client-sdk', () => {
   let bob: Person
   let adminToken: string
   beforeAll(async () => {
-    relay = await startRelay({ PLATFORM_ISSUERS: 'issuer', ADMIN_IDENTITIES: 'admin' })
+    relay = await startTestRelay({ env: { PLATFORM_ISSUERS: 'issuer', ADMIN_IDENTITIES: 'admin' } })
     const issuer = await person(relay, 'issuer', 'issuer')
     const issuerToken = (await login(relay.url, 'issuer', issuer.signer)).token
     const key = (await (await fetch(`${relay.url}/v1/identities/issuer/custodial-key`, { headers: authed(issuerToken) })).json()) as {

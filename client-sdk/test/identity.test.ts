@@ -7,12 +7,12 @@ import { login } from '../src/network/session.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import type { OutboxEntry } from '../src/storage/local-log.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { nodeWebSocket, postReceipts, startRelay, type TestRelay } from './support/relay.js'
+import { nodeWebSocket, postReceipts, startTestRelay, type TestRelay } from './support/relay.js'
 
 describe('identity lifecycle through the client', () => {
   let relay: TestRelay
   beforeAll(async () => {
-    relay = await startRelay()
+    relay = await startTestRelay()
   }, 60_000)
   afterAll(async () => relay.close())
 

@@ -17,7 +17,7 @@ import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { SyncClient } from '../src/sync/sync-client.js'
 import { exportNdjson, importNdjson } from '../src/sync/ndjson.js'
 import { relayTileSource } from '../src/sync/bundle-proofs.js'
-import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
+import { makeIdentity, nodeWebSocket, postReceipts, startTestRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
 const run = promisify(execFile)
 const PIXPAX = join(import.meta.dirname, '../../shared/bin/pixpax.mjs')
@@ -50,7 +50,7 @@ describe('proof bundles exported from a real relay', () => {
   }
 
   beforeAll(async () => {
-    relay = await startRelay()
+    relay = await startTestRelay()
     dir = await mkdtemp(join(tmpdir(), 'pixpax-bundle-export-'))
     alice = await makeIdentity('alice', 'acc-alice')
     const other = await makeIdentity('other', 'acc-other')

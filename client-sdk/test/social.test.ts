@@ -13,7 +13,7 @@ import { login } from '../src/network/session.js'
 import type { LiveNotification } from '@pixpax/shared'
 import { liveNotifications, moderationCommands, normalizeHashtags, socialCommands } from '../src/social/social.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
+import { makeIdentity, nodeWebSocket, postReceipts, startTestRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
 const MEDIA = { hash: 'sha256:' + 'cd'.repeat(32), mime: 'image/png' as const, width: 32, height: 32, frames: 1 }
 
@@ -23,7 +23,7 @@ describe('social commands against a real relay', () => {
   let mod: TestIdentity
 
   beforeAll(async () => {
-    relay = await startRelay({ MODERATORS: 'sdk-mod' })
+    relay = await startTestRelay({ env: { MODERATORS: 'sdk-mod' } })
     alice = await makeIdentity('sdk-alice', 'acc-sdk')
     // A moderator identity (kind moderator, listed in MODERATORS): clients check the role from the kind.
     const modSigner = nodeSigner(generatePrivateJwk())

@@ -11,7 +11,7 @@ import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js'
 import { exportNdjson, importNdjson } from '../src/sync/ndjson.js'
 import type { QuarantineEntry } from '../src/storage/local-log.js'
 import { startProxy } from './support/hostile-proxy.js'
-import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
+import { makeIdentity, nodeWebSocket, postReceipts, startTestRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
 const ART = 'sha256:' + 'ab'.repeat(32)
 
@@ -21,7 +21,7 @@ describe('SyncClient against a real relay', () => {
   let token: string
 
   beforeAll(async () => {
-    relay = await startRelay()
+    relay = await startTestRelay()
     alice = await makeIdentity('alice', 'acc-alice')
     const account = await buildReceipt({
       stream: { type: 'account', accountId: 'acc-alice' },

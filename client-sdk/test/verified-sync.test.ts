@@ -10,7 +10,7 @@ import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import type { QuarantineEntry } from '../src/storage/local-log.js'
 import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js'
 import { startProxy } from './support/hostile-proxy.js'
-import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
+import { makeIdentity, nodeWebSocket, postReceipts, startTestRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
 type Msg = Record<string, unknown>
 
@@ -36,7 +36,7 @@ describe('verified sync: checkpoints and proofs', () => {
   beforeAll(async () => {
     // One relay key, two logs: A and B both hold carol's identity, then a different second receipt — two
     // trees of size 2 signed by the same key.
-    ;[a, b] = await Promise.all([startRelay({}, { relaySigner: relayKey }), startRelay({}, { relaySigner: relayKey })])
+    ;[a, b] = await Promise.all([startTestRelay({ relaySigner: relayKey }), startTestRelay({ relaySigner: relayKey })])
     carol = await makeIdentity('carol', 'acc-carol')
     const onA = await keyAdded(carol, carol.created, nodeSigner(generatePrivateJwk()))
     const onB = await keyAdded(carol, carol.created, nodeSigner(generatePrivateJwk()))

@@ -11,7 +11,7 @@ import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { SyncClient, type SyncClientOptions } from '../src/sync/sync-client.js'
-import { makeIdentity, nodeWebSocket, postReceipts, startRelay, type TestIdentity, type TestRelay } from './support/relay.js'
+import { makeIdentity, nodeWebSocket, postReceipts, startTestRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
 describe('witnessed sync', () => {
   const relayKey = nodeSigner(generatePrivateJwk())
@@ -24,7 +24,7 @@ describe('witnessed sync', () => {
 
   beforeAll(async () => {
     // One key, two logs of the same size: carol and the witness on both, then a different third entry.
-    ;[a, b] = await Promise.all([startRelay({}, { relaySigner: relayKey }), startRelay({}, { relaySigner: relayKey })])
+    ;[a, b] = await Promise.all([startTestRelay({ relaySigner: relayKey }), startTestRelay({ relaySigner: relayKey })])
     carol = await makeIdentity('carol', 'acc-carol')
     wit = await makeIdentity('wit', 'acc-wit')
     other = await makeIdentity('other', 'acc-other')

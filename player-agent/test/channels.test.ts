@@ -8,13 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRelay, type RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import { startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { until } from './support/relay-proxy.js'
 
 describe('channels', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let root: string
   let owner: Owner
   let artist: Owner
@@ -23,7 +23,7 @@ describe('channels', () => {
 
   beforeAll(async () => {
     // Hashtag feeds list approved posts; this relay approves every post (no moderator in the test).
-    relay = await startRelay({ db: 'pglite', store: 'fs', env: { SOCIAL_REQUIRE_APPROVAL: 'false' } })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs', env: { SOCIAL_REQUIRE_APPROVAL: 'false' } })
     root = await mkdtemp(join(tmpdir(), 'pixpax-channels-'))
     owner = await newOwner(relay.url)
     artist = await newOwner(relay.url)

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { FileLocalLog } from '@pixpax/client-sdk/node'
 import { PNG } from 'pngjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRelay, type RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import { startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { newOwner, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
@@ -24,14 +24,14 @@ function noisePng(size: number): Uint8Array {
 }
 
 describe('a player killed with SIGKILL', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let proxy: RelayProxy
   let root: string
   let owner: Owner
   const players: PlayerProcess[] = []
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pglite', store: 'fs' })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
     proxy = await startRelayProxy(relay.url)
     root = await mkdtemp(join(tmpdir(), 'pixpax-crash-'))
     owner = await newOwner(relay.url)

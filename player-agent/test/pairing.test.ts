@@ -6,14 +6,14 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fetchStreamJson, http, startRelay, type RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import { fetchStreamJson, http, startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { newOwner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 
 const CODE = /^PAIRING CODE: ([23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6})$/
 
 describe('pairing a player', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let root: string
   const players: PlayerProcess[] = []
   const player = (name: string, env: Record<string, string> = {}) => {
@@ -23,7 +23,7 @@ describe('pairing a player', () => {
   }
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pglite', store: 'fs' })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
     root = await mkdtemp(join(tmpdir(), 'pixpax-player-'))
   }, 60_000)
   afterAll(async () => {

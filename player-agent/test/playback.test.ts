@@ -10,13 +10,13 @@ import { join } from 'node:path'
 import { PNG } from 'pngjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { blobKey } from '../../sync-server/src/routes/blobs.js'
-import { fetchStreamJson, startRelay, type RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import { fetchStreamJson, startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
 
 describe('a paired player with a static list', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let proxy: RelayProxy
   let root: string
   let owner: Owner
@@ -27,7 +27,7 @@ describe('a paired player with a static list', () => {
   let identityId: string
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pglite', store: 'fs' })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
     proxy = await startRelayProxy(relay.url)
     root = await mkdtemp(join(tmpdir(), 'pixpax-play-'))
     owner = await newOwner(relay.url)
@@ -137,7 +137,7 @@ describe('a paired player with a static list', () => {
       [0, 255, 0, 255],
     ]).toContainEqual(shown.pixel)
 
-    relay = await startRelay(relay.options)
+    relay = await startTestRelay(relay.options)
     proxy.retarget(relay.url)
     await player.waitFor(/^relay online$/, offlineAt)
     const rows = await until(async () => {

@@ -17,16 +17,16 @@ import {
   identityCreated,
   newIdentity,
   postReceipts,
-  startRelay,
+  startTestRelay,
   StreamWriter,
-  type RunningRelay,
+  type TestRelay,
 } from '../../sync-server/test/support/relay-harness.js'
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { until } from './support/relay-proxy.js'
 
 describe('remote control', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let root: string
   let owner: Owner
   let artist: Owner
@@ -37,7 +37,7 @@ describe('remote control', () => {
   const env = () => ({ RELAY_URL: relay.url, PLAYER_DIR: join(root, 'p'), PLAYER_POLL_MS: '50', PLAYER_STILL_SECONDS: '3600' })
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pglite', store: 'fs' })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
     root = await mkdtemp(join(tmpdir(), 'pixpax-remote-'))
     owner = await newOwner(relay.url)
     artist = await newOwner(relay.url)

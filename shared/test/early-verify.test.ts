@@ -15,7 +15,7 @@ import {
   type PublicJwk,
   type SignatureVerifier,
 } from '../src/index.js'
-import { actor, author, headOf, identityCreated, make, pixbookStream, testKey } from './support/receipts.js'
+import { actor, author, headOf, makeIdentityCreated, make, pixbookStream, testKey } from '../src/testing/index.js'
 
 /** The noble verifier, counting its calls. */
 function counting(): SignatureVerifier & { calls: number } {
@@ -101,7 +101,7 @@ describe('ChainVerifier with early verification', () => {
     const verifier = new ChainVerifier({ verifier: v })
     const a = author()
     const who = actor('alice', 'acc-1')
-    const created = await identityCreated(a, who)
+    const created = await makeIdentityCreated(a, who)
     const book = await make(a, {
       stream: pixbookStream('acc-1', 'b1'),
       type: 'PIXBOOK_CREATED',

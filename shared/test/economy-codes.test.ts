@@ -19,7 +19,7 @@ import {
   type CodeClaims,
 } from '../src/index.js'
 import { nodeVerifier } from '../src/node/index.js'
-import { actor, pixbookStream } from './support/receipts.js'
+import { actor, pixbookStream } from '../src/testing/index.js'
 import { COLLECTION, economyWorld } from './support/economy-world.js'
 
 const issuer = actor('issuer-1', 'platform', 'issuer')

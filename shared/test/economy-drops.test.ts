@@ -18,7 +18,7 @@ import {
   verifyDrop,
   type CatalogCard,
 } from '../src/index.js'
-import { pixbookStream } from './support/receipts.js'
+import { pixbookStream } from '../src/testing/index.js'
 import { arts, DROP, economyWorld, PALETTE, SEED } from './support/economy-world.js'
 
 function catalog(n: number, supply: (i: number) => number | null): CatalogCard[] {

@@ -12,7 +12,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { canonicalJson, ChainVerifier, dropPackPayload, SupplyCheck, type Receipt } from '../src/index.js'
 import { nodeSha256, nodeVerifier } from '../src/node/index.js'
-import { pixbookStream } from './support/receipts.js'
+import { pixbookStream } from '../src/testing/index.js'
 import { arts, DROP, economyWorld, SEED } from './support/economy-world.js'
 
 const run = promisify(execFile)

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { bytesToHex, canonicalBytes, canonicalJson, canonicalJsonWithout, checkReceipt, receiptBody } from '../src/index.js'
 import { nodeSha256 } from '../src/node/index.js'
-import { actor, author, identityCreated, make, pixbookStream } from './support/receipts.js'
+import { actor, author, makeIdentityCreated, make, pixbookStream } from '../src/testing/index.js'
 import { listVectorDir, readVectorBytes, readVectorText } from './support/vectors.js'
 
 const JCS = 'test-vectors/jcs'
@@ -112,7 +112,7 @@ describe('checkReceipt gives the whole receipt text with its canonical body', ()
   it('text is canonicalJson(receipt) and canonical is canonicalJson of the body, for every receipt of a chain', async () => {
     const a = author()
     const alice = actor('alice', 'acc-1')
-    const created = await identityCreated(a, alice)
+    const created = await makeIdentityCreated(a, alice)
     const book = await make(a, {
       by: alice,
       stream: pixbookStream('acc-1', 'b1'),

@@ -15,7 +15,7 @@ import {
   type Verdict,
 } from '../src/index.js'
 import { nodeSha256 } from '../src/node/index.js'
-import { SNAPSHOT, ART, actor, author, headOf, identityCreated, make, newVerifier, pixbookStream } from './support/receipts.js'
+import { SNAPSHOT, ART, actor, author, headOf, makeIdentityCreated, make, newVerifier, pixbookStream } from '../src/testing/index.js'
 
 // ---- arbitraries ----
 
@@ -255,7 +255,7 @@ describe('any single-field mutation of a valid chain is rejected', () => {
     const a = author()
     const alice = actor('alice', 'acc-a')
     const book = pixbookStream('acc-a', 'book-1')
-    const id = await identityCreated(a, alice)
+    const id = await makeIdentityCreated(a, alice)
     const created = await make(a, {
       stream: book,
       type: 'PIXBOOK_CREATED',

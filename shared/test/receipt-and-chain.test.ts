@@ -44,7 +44,7 @@ import {
   actor,
   author,
   headOf,
-  identityCreated,
+  makeIdentityCreated,
   identityStream,
   make,
   newVerifier,
@@ -52,8 +52,8 @@ import {
   reseal,
   seal,
   withKey,
-  type Actor,
-} from './support/receipts.js'
+  type Identity,
+} from '../src/testing/index.js'
 
 const BOOK_KEY = 'pixbook/acc-a/book-1'
 
@@ -73,9 +73,9 @@ async function setup(policy: TrustPolicy = {}) {
   const issuer = actor('pixpax-issuer', 'acc-platform', 'issuer')
   const v = newVerifier(policy)
   const book = pixbookStream('acc-a', 'book-1')
-  const aliceId = await identityCreated(a, alice)
-  const bobId = await identityCreated(a, bob)
-  const issuerId = await identityCreated(a, issuer)
+  const aliceId = await makeIdentityCreated(a, alice)
+  const bobId = await makeIdentityCreated(a, bob)
+  const issuerId = await makeIdentityCreated(a, issuer)
   const created = await make(a, { stream: book, type: 'PIXBOOK_CREATED', payload: { title: 'Pixel café ✨' }, by: alice, prev: null })
   const save = await make(a, {
     stream: book,
@@ -93,7 +93,7 @@ type World = Awaited<ReturnType<typeof setup>>
 /** A valid next PIXBOOK_SAVE by alice (or `by`) after `prev` (default: the book head). */
 function nextSave(
   w: World,
-  overrides: { by?: Actor; prev?: { eventId: string; hash: string }; note?: string; idempotencyKey?: string; createdAt?: string } = {},
+  overrides: { by?: Identity; prev?: { eventId: string; hash: string }; note?: string; idempotencyKey?: string; createdAt?: string } = {},
 ) {
   return make(w.a, {
     stream: w.book,
@@ -560,7 +560,7 @@ describe('SIGNATURE_INVALID', () => {
   it('an IDENTITY_CREATED not signed by the key it creates', async () => {
     const w = await setup()
     const carol = actor('carol', 'acc-c')
-    const genuine = await identityCreated(w.a, carol)
+    const genuine = await makeIdentityCreated(w.a, carol)
     await rejects(w, await reseal(genuine, {}, w.bob.signer), 'SIGNATURE_INVALID')
     expectOk(await w.v.add(genuine), 1)
   })
@@ -634,7 +634,7 @@ describe('KEY_UNKNOWN', () => {
     const verdict = await rejects(w, book, 'KEY_UNKNOWN')
     expect(verdict.details).toEqual({ identityId: 'carol' })
     // Once carol's identity is known, the very same receipt is fine.
-    expectOk(await w.v.add(await identityCreated(w.a, carol)))
+    expectOk(await w.v.add(await makeIdentityCreated(w.a, carol)))
     expectOk(await w.v.add(book), 1)
   })
 
@@ -662,7 +662,7 @@ describe('KEY_UNKNOWN', () => {
     })
     expect(r.issuer.publicKeyId).not.toBe(jwkThumbprint(publicJwk(dave.jwk)))
     await rejects(w, r, 'KEY_UNKNOWN')
-    expectOk(await w.v.add(await identityCreated(w.a, dave)), 1)
+    expectOk(await w.v.add(await makeIdentityCreated(w.a, dave)), 1)
   })
 })
 
@@ -739,7 +739,7 @@ describe('NOT_AUTHORIZED', () => {
     await rejects(w, await nextSave(w, { by: w.bob }), 'NOT_AUTHORIZED')
     // Same account is not enough: the book belongs to whoever opened it.
     const colleague = actor('colleague', 'acc-a')
-    expectOk(await w.v.add(await identityCreated(w.a, colleague)))
+    expectOk(await w.v.add(await makeIdentityCreated(w.a, colleague)))
     await rejects(w, await nextSave(w, { by: colleague }), 'NOT_AUTHORIZED')
     // Nor may bob add a key to alice.
     const keyForAlice = await make(w.a, {
@@ -775,14 +775,14 @@ describe('NOT_AUTHORIZED', () => {
     const w = await setup({ platformIssuers: new Set(['pixpax-issuer']) })
     const rogue = actor('rogue-issuer', 'acc-rogue', 'issuer')
     // A pinned verifier refuses to even create an unlisted identity of kind issuer…
-    await rejects(w, await identityCreated(w.a, rogue), 'NOT_AUTHORIZED')
+    await rejects(w, await makeIdentityCreated(w.a, rogue), 'NOT_AUTHORIZED')
     const pack = { packId: 'pack-1', cards: [{ cardId: 'card-1', artHash: ART }] }
     // …so its packs come from an unknown identity.
     await rejects(w, await make(w.a, { stream: w.book, type: 'PACK_ISSUED', payload: pack, by: rogue, prev: w.head }), 'KEY_UNKNOWN')
     expectOk(await w.v.add(await make(w.a, { stream: w.book, type: 'PACK_ISSUED', payload: pack, by: w.issuer, prev: w.head })), 3)
     // Without the pin, the self-declared kind is enough.
     const open = await setup()
-    expectOk(await open.v.add(await identityCreated(open.a, rogue)))
+    expectOk(await open.v.add(await makeIdentityCreated(open.a, rogue)))
     expectOk(await open.v.add(await make(open.a, { stream: open.book, type: 'PACK_ISSUED', payload: pack, by: rogue, prev: open.head })), 3)
   })
 })
@@ -1050,7 +1050,7 @@ describe('rejected receipts leave no trace', () => {
   it('a rejected genesis does not create its stream or identity', async () => {
     const w = await setup()
     const erin = actor('erin', 'acc-e')
-    const genuine = await identityCreated(w.a, erin)
+    const genuine = await makeIdentityCreated(w.a, erin)
     await rejects(w, { ...structuredClone(genuine), hash: w.head.hash }, 'HASH_MISMATCH')
     expect(w.v.summary().streams['identity/erin']).toBeUndefined()
     const book = await make(w.a, {

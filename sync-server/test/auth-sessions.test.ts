@@ -13,7 +13,7 @@ let root: TestClient // admin
 const book = { type: 'pixbook', accountId: 'acc-a', bookId: 'book-1' }
 
 beforeAll(async () => {
-  relay = await startTestRelay({ ADMIN_IDENTITIES: 'root', SESSION_TTL_SECONDS: '3600' })
+  relay = await startTestRelay({ env: { ADMIN_IDENTITIES: 'root', SESSION_TTL_SECONDS: '3600' } })
   alice = new TestClient(relay.app, 'alice', 'acc-a')
   carol = new TestClient(relay.app, 'carol', 'acc-a')
   bob = new TestClient(relay.app, 'bob', 'acc-b')

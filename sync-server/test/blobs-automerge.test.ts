@@ -5,8 +5,6 @@
  * eviction.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as A from '@automerge/automerge'
 import { cbor } from '@automerge/automerge-repo'
@@ -20,18 +18,15 @@ import {
   type Signer,
   type StreamRef,
 } from '@pixpax/shared'
-import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
+import { nodeSha256, nodeSigner } from '@pixpax/shared/node'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { RELAY_MIGRATIONS } from '../src/context.js'
-import { migrate } from '../src/db/migrate.js'
-import { PgliteDb } from '../src/db/pglite-db.js'
 import { DraftService } from '../src/drafts/draft-service.js'
 import { ObjectStoreStorageAdapter, objectKeyOf, storageKeyOf } from '../src/drafts/store-storage-adapter.js'
 import { FsObjectStore } from '../src/stores/fs-object-store.js'
+import type { ObjectStore } from '../src/stores/object-store.js'
+import { startTestRelay, type TestRelay } from '../src/testing.js'
 
 const DRAFT_MAX = 64 * 1024
 
@@ -151,8 +146,8 @@ describe('automerge endpoint: GET /v1/automerge (PGlite + fs, real socket)', () 
   let app: FastifyInstance
   let base: string
   let wsUrl: string
-  let dir: string
-  let store: FsObjectStore
+  let relay: TestRelay
+  let store: ObjectStore
   const people = new Map<string, { signer: Signer; token: string }>()
   const heads = new Map<string, ChainHead | null>()
 
@@ -201,20 +196,8 @@ describe('automerge endpoint: GET /v1/automerge (PGlite + fs, real socket)', () 
   let documentId = ''
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pixpax-automerge-'))
-    const db = await PgliteDb.open()
-    await migrate(db, RELAY_MIGRATIONS)
-    store = new FsObjectStore(join(dir, 'objects'))
-    app = await buildApp({
-      config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', DRAFT_MAX_BYTES: String(DRAFT_MAX) }),
-      db,
-      store,
-      relaySigner: nodeSigner(generatePrivateJwk()),
-      verifier: nodeVerifier(),
-      sha256: nodeSha256,
-      logger: false,
-    })
-    base = await app.listen({ port: 0, host: '127.0.0.1' })
+    relay = await startTestRelay({ env: { DRAFT_MAX_BYTES: String(DRAFT_MAX) } })
+    ;({ app, store, url: base } = relay)
     wsUrl = `${base.replace('http', 'ws')}/v1/automerge`
     await person('am-alice', 'acc-am')
     await person('am-bob', 'acc-am')
@@ -232,8 +215,7 @@ describe('automerge endpoint: GET /v1/automerge (PGlite + fs, real socket)', () 
     documentId = ((await res.json()) as { documentId: string }).documentId
   })
   afterAll(async () => {
-    await app.close()
-    await rm(dir, { recursive: true, force: true })
+    await relay.close()
   })
 
   describe('POST/GET /v1/drafts', () => {
@@ -476,7 +458,7 @@ describe('automerge endpoint: GET /v1/automerge (PGlite + fs, real socket)', () 
     it('sweeps idle handles, and the least recently used above DRAFT_MAX_HANDLES', async () => {
       let now = 1_000_000
       const service = new DraftService({
-        store: new FsObjectStore(join(dir, 'sweep')),
+        store: new FsObjectStore(join(relay.dataDir, 'sweep')),
         db: { query: async () => ({ rows: [], rowCount: 0 }) } as never,
         relayIdentityId: 'sweep-test',
         sessionForToken: async () => undefined,
@@ -522,7 +504,7 @@ describe('automerge endpoint: GET /v1/automerge (PGlite + fs, real socket)', () 
         expect(key).toMatch(/^pixpax\/drafts\/repo\/doc\/[A-Za-z0-9_-]*\.bin$/)
         expect(storageKeyOf(key)).toEqual(['doc', segment])
       }
-      const adapter = new ObjectStoreStorageAdapter(new FsObjectStore(join(dir, 'adapter')))
+      const adapter = new ObjectStoreStorageAdapter(new FsObjectStore(join(relay.dataDir, 'adapter')))
       await adapter.save(['d1', 'incremental', 'aa'], new Uint8Array([1, 2, 3]))
       await adapter.save(['d1', 'snapshot', 'bb'], new Uint8Array([4]))
       await adapter.save(['d10', 'snapshot', 'cc'], new Uint8Array([5]))

@@ -4,28 +4,19 @@
  * its own, independent of BODY_LIMIT_BYTES), 415 for other content types.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { buildReceipt, canonicalBytes, formatSignature, generatePrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
-import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
-import type { FastifyInstance } from 'fastify'
+import { nodeSha256, nodeSigner } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { RELAY_MIGRATIONS } from '../src/context.js'
-import { migrate } from '../src/db/migrate.js'
-import { PgliteDb } from '../src/db/pglite-db.js'
-import { FsObjectStore } from '../src/stores/fs-object-store.js'
+import type { ObjectStore } from '../src/stores/object-store.js'
+import { startTestRelay, type TestRelay } from '../src/testing.js'
 
 const BLOB_MAX = 64 * 1024
 const BODY_LIMIT = 16 * 1024
 
 describe('blobs: PUT/GET /v1/blobs/sha256/:hex (PGlite + fs, real socket)', () => {
-  let app: FastifyInstance
   let base: string
-  let dir: string
-  let store: FsObjectStore
+  let relay: TestRelay
+  let store: ObjectStore
   let token: string
   const identityId = 'blob-alice'
 
@@ -55,20 +46,8 @@ describe('blobs: PUT/GET /v1/blobs/sha256/:hex (PGlite + fs, real socket)', () =
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pixpax-blobs-'))
-    const db = await PgliteDb.open()
-    await migrate(db, RELAY_MIGRATIONS)
-    store = new FsObjectStore(join(dir, 'objects'))
-    app = await buildApp({
-      config: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', BLOB_MAX_BYTES: String(BLOB_MAX), BODY_LIMIT_BYTES: String(BODY_LIMIT) }),
-      db,
-      store,
-      relaySigner: nodeSigner(generatePrivateJwk()),
-      verifier: nodeVerifier(),
-      sha256: nodeSha256,
-      logger: false,
-    })
-    base = await app.listen({ port: 0, host: '127.0.0.1' })
+    relay = await startTestRelay({ env: { BLOB_MAX_BYTES: String(BLOB_MAX), BODY_LIMIT_BYTES: String(BODY_LIMIT) } })
+    ;({ store, url: base } = relay)
     const signer = nodeSigner(generatePrivateJwk())
     const identity: Receipt = await buildReceipt({
       stream: { type: 'identity', identityId },
@@ -88,8 +67,7 @@ describe('blobs: PUT/GET /v1/blobs/sha256/:hex (PGlite + fs, real socket)', () =
     token = await login(signer)
   })
   afterAll(async () => {
-    await app.close()
-    await rm(dir, { recursive: true, force: true })
+    await relay.close()
   })
 
   it('stores a blob at pixpax/blobs/sha256/{hex} and serves it back with its etag', async () => {

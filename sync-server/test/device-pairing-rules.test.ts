@@ -23,13 +23,13 @@ import {
   openSession,
   postReceipts,
   removeDir,
-  startRelay,
+  startTestRelay,
   storedState,
   StreamWriter,
   uniqueSchema,
   type Identity,
   type ResultJson,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 import { verdict } from './support/social-fixtures.js'
 
@@ -43,7 +43,7 @@ afterAll(async () => {
 })
 
 describe.each(['pg', 'pglite'] as const)('DEVICE_PAIRED rules on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let url: string
   const owner = newIdentity(`acct-${randomBytes(4).toString('hex')}`)
   const pairings = new Map<string, StreamWriter>()
@@ -78,7 +78,7 @@ describe.each(['pg', 'pglite'] as const)('DEVICE_PAIRED rules on %s', (db) => {
       .rows[0]!.n
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX) })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX) })
     url = relay.url
     await appendOk(url, [await identityCreated(owner)])
   })

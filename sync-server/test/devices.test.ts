@@ -16,7 +16,7 @@ describe('devices routes', () => {
   let ownerToken: string
 
   beforeEach(async () => {
-    relay = await startTestRelay({ RATE_LIMIT_PER_IP: '100000', RATE_LIMIT_PER_IDENTITY: '100000' })
+    relay = await startTestRelay({ env: { RATE_LIMIT_PER_IP: '100000', RATE_LIMIT_PER_IDENTITY: '100000' } })
     owner = new TestClient(relay.app, 'owner-1', 'acct-1')
     await owner.createIdentity()
     ownerToken = await owner.login()

@@ -32,14 +32,14 @@ import {
   http,
   newKey,
   relayEnv,
-  startRelay,
+  startTestRelay,
   startRelayProcess,
   storedState,
   uniqueSchema,
   type DbKind,
   type HttpResult,
   type RelayProcess,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 const CARDS: CardSpec[] = Array.from({ length: 6 }, (_, i) => ({ cardId: `k${i + 1}`, seriesId: 's', supply: i === 0 ? 3 : null }))
@@ -65,13 +65,13 @@ afterAll(async () => {
 })
 
 describe.each<DbKind>(['pglite', 'pg'])('printed codes on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let world: EconomyWorld
   let alice: Collector
   let bob: Collector
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: `econc_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: `econc_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
     world = await economyWorld(relay, CARDS)
     alice = await newCollector(relay, 'alice')
     bob = await newCollector(relay, 'bob')

@@ -30,12 +30,12 @@ import {
   http,
   postReceipts,
   REPO_ROOT,
-  startRelay,
+  startTestRelay,
   storedState,
   StreamWriter,
   pixbookStream,
   type DbKind,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 const run = promisify(execFile)
@@ -54,12 +54,12 @@ afterAll(async () => {
 })
 
 describe.each<DbKind>(['pglite', 'pg'])('economy drops on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let world: EconomyWorld
   let alice: Collector
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: `econd_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: `econd_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
     world = await economyWorld(relay, CARDS)
     alice = await newCollector(relay, 'alice')
   }, 60_000)

@@ -29,10 +29,10 @@ import {
   http,
   postReceipts,
   REPO_ROOT,
-  startRelay,
+  startTestRelay,
   storedState,
   type DbKind,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 const run = promisify(execFile)
@@ -44,14 +44,14 @@ afterAll(async () => {
 })
 
 describe.each<DbKind>(['pglite', 'pg'])('burning and supply conservation on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let world: EconomyWorld
   let alice: Collector
   let bob: Collector
   let instances: Array<{ instanceId: string; cardId: string }>
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: `econs_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: `econs_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
     world = await economyWorld(relay, CARDS)
     alice = await newCollector(relay, 'alice')
     bob = await newCollector(relay, 'bob')

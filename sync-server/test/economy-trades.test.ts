@@ -25,13 +25,13 @@ import {
   http,
   postReceipts,
   relayEnv,
-  startRelay,
+  startTestRelay,
   startRelayProcess,
   storedState,
   uniqueSchema,
   type DbKind,
   type RelayProcess,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -76,7 +76,7 @@ async function claimed(relay: Relay, c: Collector): Promise<Array<{ instanceId: 
 const ref = (c: Collector) => ({ accountId: c.accountId, bookId: c.bookId })
 
 /** Posts one receipt of c's book; returns the rule that refused it (state unchanged), or 'accepted'. */
-async function act(relay: RunningRelay, c: Collector, type: string, payload: Record<string, unknown>): Promise<string> {
+async function act(relay: TestRelay, c: Collector, type: string, payload: Record<string, unknown>): Promise<string> {
   const before = await storedState(relay.deps)
   const receipt = await c.book.build(type, payload, c.who)
   const res = await postReceipts(relay.url, [receipt])
@@ -91,7 +91,7 @@ async function act(relay: RunningRelay, c: Collector, type: string, payload: Rec
 }
 
 describe.each<DbKind>(['pglite', 'pg'])('economy trades on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let alice: Collector
   let bob: Collector
   let carol: Collector
@@ -99,7 +99,7 @@ describe.each<DbKind>(['pglite', 'pg'])('economy trades on %s', (db) => {
   let bobCards: Array<{ instanceId: string; cardId: string }>
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(`econt_${db}`), env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`econt_${db}`), env: ECONOMY_ENV })
     const world = await economyWorld(relay, CARDS)
     await scheduleDrop(relay, world)
     ;[alice, bob, carol] = [await newCollector(relay, 'alice'), await newCollector(relay, 'bob'), await newCollector(relay, 'carol')]

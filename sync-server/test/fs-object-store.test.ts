@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -126,7 +126,16 @@ describe('FsObjectStore specifics', () => {
     const runs = Array.from({ length: writers }, (_, id) =>
       promisify(execFile)(process.execPath, ['--import', tsx, child, join(root, 'store'), go, String(keys), String(id)]),
     )
-    await new Promise((r) => setTimeout(r, 1500)) // let every child load and start polling
+    // Every child has loaded and is polling for the go file once it has written its ready file.
+    const ready = async (id: number) =>
+      access(`${go}.ready-${id}`).then(
+        () => true,
+        () => false,
+      )
+    for (;;) {
+      if ((await Promise.all(Array.from({ length: writers }, (_, id) => ready(id)))).every(Boolean)) break
+      await new Promise((r) => setTimeout(r, 10))
+    }
     await writeFile(go, '')
     const outputs = (await Promise.all(runs)).map((r) => JSON.parse(r.stdout) as string[])
     const shared = new FsObjectStore(join(root, 'store'))

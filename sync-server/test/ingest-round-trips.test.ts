@@ -24,19 +24,11 @@
  *   14 NOTIFY for every stream of the batch, one SELECT pg_notify (after the checkpoint)
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Receipt } from '@pixpax/shared'
-import { nodeSha256 } from '@pixpax/shared/node'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { openDb, openSigner, openVerifier } from '../src/context.js'
 import { CountingDb, type StatementCounts } from '../src/db/counting-db.js'
-import { FsObjectStore } from '../src/stores/fs-object-store.js'
 import { noticeChannel, PgNotifier } from '../src/sync/notifier.js'
 import {
   accountStream,
@@ -48,11 +40,12 @@ import {
   identityCreated,
   newIdentity,
   pixbookStream,
-  relayEnv,
   removeDir,
+  startTestRelay,
   StreamWriter,
   uniqueSchema,
   type Identity,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 /** Statements of one batch: see the list above. */
@@ -67,28 +60,21 @@ const PREFIX = `pixpax_rt_${randomBytes(4).toString('hex')}`
 let app: FastifyInstance
 let url: string
 let db: CountingDb
-let dataDir: string | undefined
+let relay: TestRelay | undefined
 let alice: Identity
 let book: StreamWriter
 const sideBooks: StreamWriter[] = []
 
 beforeAll(async () => {
   await adminQuery('SELECT 1') // fail, never skip, without Postgres
-  dataDir = await mkdtemp(join(tmpdir(), 'pixpax-rt-'))
   const schema = uniqueSchema(PREFIX)
-  const config = loadConfig(relayEnv({ db: 'pg', store: 'fs', dataDir, schema }))
-  db = new CountingDb(await openDb(config), { record: true })
-  app = await buildApp({
-    config,
-    db,
-    store: new FsObjectStore(join(dataDir, 'objects')),
-    relaySigner: await openSigner(config),
-    verifier: openVerifier(),
-    sha256: nodeSha256,
+  relay = await startTestRelay({
+    db: 'pg',
+    schema,
+    wrapDb: (inner) => (db = new CountingDb(inner, { record: true })),
     notifier: await PgNotifier.open(DATABASE_URL, noticeChannel(schema)),
-    logger: false,
   })
-  url = await app.listen({ port: 0, host: '127.0.0.1' })
+  ;({ app, url } = relay)
   // Tail projectors (search, notifications) follow the log on their own transactions after each batch;
   // they are not the append path this file counts (tail-projectors.test.ts covers them).
   await app.relay.tails.stop()
@@ -112,9 +98,9 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await app?.close()
+  await relay?.close()
   await dropSchemas(PREFIX)
-  if (dataDir) await removeDir(dataDir)
+  if (relay) await removeDir(relay.dataDir)
 })
 
 let nextCard = 0

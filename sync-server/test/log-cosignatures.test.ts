@@ -26,23 +26,23 @@ import {
   identityCreated,
   newIdentity,
   newKey,
-  startRelay,
+  startTestRelay,
   type Identity,
   type RelayInfo,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 const T = 1_767_225_600
 
 describe('witness cosignatures at the relay', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let info: RelayInfo
   let w1: Identity
   let w2: Identity
   const verifier = nodeVerifier()
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pglite', store: 'fs' })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
     info = (await http<RelayInfo>(`${relay.url}/v1/relay`)).json
     w1 = newIdentity('acc-w1')
     w2 = newIdentity('acc-w2')

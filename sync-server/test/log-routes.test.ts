@@ -24,19 +24,19 @@ import {
   http,
   identityCreated,
   newIdentity,
-  startRelay,
+  startTestRelay,
   type AcceptedJson,
   type RelayInfo,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 describe('log routes', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let info: RelayInfo
   let accepted: AcceptedJson[]
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pglite', store: 'fs' })
+    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
     info = (await http<RelayInfo>(`${relay.url}/v1/relay`)).json
     const people = Array.from({ length: 3 }, (_, i) => newIdentity(`acc-${i}`))
     accepted = await appendOk(relay.url, await Promise.all(people.map((p) => identityCreated(p))))

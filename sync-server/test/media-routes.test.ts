@@ -1,5 +1,5 @@
 /**
- * The media routes over a real relay (startRelay: real sockets, Postgres and PGlite, fs store): upload
+ * The media routes over a real relay (startTestRelay: real sockets, Postgres and PGlite, fs store): upload
  * with a session (checked before the body), validation refusals with nothing stored, public GET with
  * its type, ETag and immutable caching, 404 / 410, takedown, lookupMedia, and the scrubber.
  */
@@ -17,10 +17,10 @@ import {
   newIdentity,
   openSession,
   removeDir,
-  startRelay,
+  startTestRelay,
   uniqueSchema,
   type DbKind,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 import { GOOD_FIXTURES, HOSTILE_FIXTURES, largeHostiles } from './support/media-fixtures.js'
 
@@ -43,7 +43,7 @@ afterAll(async () => {
 })
 
 describe.each<DbKind>(['pg', 'pglite'])('media routes (%s + fs, real socket)', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let token: string
   let uploader: string
 
@@ -68,7 +68,7 @@ describe.each<DbKind>(['pg', 'pglite'])('media routes (%s + fs, real socket)', (
   const storedBytes = (hex: string) => relay.deps.store.get(mediaKey(`sha256:${hex}`))
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX) })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX) })
     const alice = newIdentity('acc-media')
     uploader = alice.identityId
     await appendOk(relay.url, [await identityCreated(alice)])
@@ -255,7 +255,7 @@ describe.each<DbKind>(['pg', 'pglite'])('media routes (%s + fs, real socket)', (
 
 describe('the scrubber runs on its own timer (MEDIA_SCRUB_INTERVAL_MS) and stops with the relay', () => {
   it('finds a damaged blob without being called', async () => {
-    const relay = await startRelay({ db: 'pglite', store: 'fs', env: { MEDIA_SCRUB_INTERVAL_MS: '50' } })
+    const relay = await startTestRelay({ db: 'pglite', store: 'fs', env: { MEDIA_SCRUB_INTERVAL_MS: '50' } })
     try {
       const alice = newIdentity('acc-media-timer')
       await appendOk(relay.url, [await identityCreated(alice)])

@@ -11,7 +11,7 @@ let ip = 0
 const nextIp = (): string => `10.0.${Math.floor(++ip / 250)}.${ip % 250}`
 
 beforeAll(async () => {
-  relay = await startTestRelay({ RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_IDENTITY: '3', RATE_LIMIT_WINDOW_MS: '60000' })
+  relay = await startTestRelay({ env: { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_IDENTITY: '3', RATE_LIMIT_WINDOW_MS: '60000' } })
 })
 afterAll(async () => {
   await relay?.close()

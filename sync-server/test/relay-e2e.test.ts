@@ -41,7 +41,7 @@ import {
   postJson,
   postReceipts,
   removeDir,
-  startRelay,
+  startTestRelay,
   storedState,
   StreamWriter,
   uniqueSchema,
@@ -52,7 +52,7 @@ import {
   type Identity,
   type PostReceiptsJson,
   type RelayInfo,
-  type RunningRelay,
+  type TestRelay,
   type StoreKind,
 } from './support/relay-harness.js'
 import { startS3rver, type RunningS3rver } from './support/s3rver.js'
@@ -78,7 +78,7 @@ afterAll(async () => {
 // A world: identities, an account and a pixbook with every kind of valid receipt, built through HTTP
 
 interface World {
-  relay: RunningRelay
+  relay: TestRelay
   info: RelayInfo
   alice: Identity
   bob: Identity
@@ -96,8 +96,8 @@ interface World {
   token: string
 }
 
-async function openRelay(db: DbKind, store: StoreKind, platformIssuer: string, restartFrom?: RunningRelay): Promise<RunningRelay> {
-  const relay = await startRelay(
+async function openRelay(db: DbKind, store: StoreKind, platformIssuer: string, restartFrom?: TestRelay): Promise<TestRelay> {
+  const relay = await startTestRelay(
     restartFrom
       ? restartFrom.options
       : {

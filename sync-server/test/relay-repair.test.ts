@@ -68,7 +68,7 @@ import {
   postReceipts,
   relayEnv,
   removeDir,
-  startRelay,
+  startTestRelay,
   startRelayProcess,
   storedState,
   StreamWriter,
@@ -79,7 +79,7 @@ import {
   type Identity,
   type PostReceiptsJson,
   type RelayInfo,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 
 const PREFIX = `pixpax_repair_${randomBytes(4).toString('hex')}`
@@ -190,7 +190,7 @@ const objectKey = (r: Receipt): string => `${streamEventsPrefix(r.stream)}${r.ev
 
 describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (db) => {
   const faults = new Faults()
-  let relay: RunningRelay
+  let relay: TestRelay
   let info: RelayInfo
   let alice: Identity
   let book: StreamWriter
@@ -310,7 +310,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
   }
 
   beforeAll(async () => {
-    relay = await startRelay({
+    relay = await startTestRelay({
       db,
       store: 'fs',
       schema: uniqueSchema(PREFIX),
@@ -503,7 +503,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     } finally {
       expect(await child.stop(), child.output()).toBe(0)
     }
-    relay = await startRelay(options)
+    relay = await startTestRelay(options)
     expect(await objectsInStream()).toHaveLength(book.seq)
     expect(await intents()).toEqual([])
     // The first result survives the second restart too, byte for byte.
@@ -778,7 +778,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     book.advance(last, first!.seq)
     expect((await post([last])).text).toBe(firstRes.text)
     await relay.close()
-    relay = await startRelay(options)
+    relay = await startTestRelay(options)
     expect((await post([last])).text).toBe(firstRes.text)
   })
 

@@ -13,9 +13,9 @@ import {
   http,
   openSession,
   removeDir,
-  startRelay,
+  startTestRelay,
   uniqueSchema,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 import { act, holdMedia, join, postPayload, socialActor, type MediaRow } from './support/social-fixtures.js'
 
@@ -41,7 +41,7 @@ interface PostJson {
 }
 
 describe.each(['pg', 'pglite'] as const)('social queries on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let url: string
   const alice = socialActor('person', 'alice')
   const bob = socialActor('person', 'bob')
@@ -64,7 +64,7 @@ describe.each(['pg', 'pglite'] as const)('social queries on %s', (db) => {
   const ids = (page: Page<PostJson>): string[] => page.items.map((p) => p.postId)
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), env: { MODERATORS: mod.identityId } })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), env: { MODERATORS: mod.identityId } })
     url = relay.url
     await join(url, mod)
     await join(url, alice, `Alice_${db}`)
@@ -268,7 +268,12 @@ describe.each(['pg', 'pglite'] as const)('social queries on %s', (db) => {
 
 describe('SOCIAL_REQUIRE_APPROVAL=false', () => {
   it('lets a new user’s post into Recent and search at once', async () => {
-    const relay = await startRelay({ db: 'pglite', store: 'fs', schema: uniqueSchema(PREFIX), env: { SOCIAL_REQUIRE_APPROVAL: 'false' } })
+    const relay = await startTestRelay({
+      db: 'pglite',
+      store: 'fs',
+      schema: uniqueSchema(PREFIX),
+      env: { SOCIAL_REQUIRE_APPROVAL: 'false' },
+    })
     try {
       const newcomer = socialActor('person', 'new')
       await join(relay.url, newcomer, 'newcomer')

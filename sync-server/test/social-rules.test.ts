@@ -16,10 +16,10 @@ import {
   dropSchemas,
   fetchStreamLines,
   removeDir,
-  startRelay,
+  startTestRelay,
   storedState,
   uniqueSchema,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 import {
   act,
@@ -44,7 +44,7 @@ afterAll(async () => {
 })
 
 describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let url: string
   const alice = socialActor('person', 'alice')
   const bob = socialActor('person', 'bob')
@@ -54,7 +54,7 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
   let alicePost: Receipt
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), env: { MODERATORS: mod.identityId } })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), env: { MODERATORS: mod.identityId } })
     url = relay.url
     await join(url, mod)
     await join(url, alice, 'Alice')
@@ -285,12 +285,12 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
 })
 
 describe('social caps on pg (1000 of each)', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   const zoe = socialActor('person', 'zoe')
   const yan = socialActor('person', 'yan')
 
   beforeAll(async () => {
-    relay = await startRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(PREFIX) })
+    relay = await startTestRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(PREFIX) })
     await join(relay.url, zoe, 'zoe')
     await join(relay.url, yan, 'yan')
   })

@@ -16,9 +16,9 @@ import {
   http,
   openSession,
   removeDir,
-  startRelay,
+  startTestRelay,
   uniqueSchema,
-  type RunningRelay,
+  type TestRelay,
 } from './support/relay-harness.js'
 import { act, holdMedia, join, postPayload, socialActor, type MediaRow } from './support/social-fixtures.js'
 
@@ -36,7 +36,7 @@ interface Page {
 }
 
 describe.each(['pg', 'pglite'] as const)('tail projectors on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   const alice = socialActor('person', 'alice')
   const bob = socialActor('person', 'bob')
   const mod = socialActor('moderator')
@@ -55,7 +55,7 @@ describe.each(['pg', 'pglite'] as const)('tail projectors on %s', (db) => {
 
   beforeAll(async () => {
     // A short wait, so a read of a stopped projection answers soon (and says how far behind it is).
-    relay = await startRelay({
+    relay = await startTestRelay({
       db,
       store: 'fs',
       schema: uniqueSchema(PREFIX),
@@ -100,7 +100,7 @@ describe.each(['pg', 'pglite'] as const)('tail projectors on %s', (db) => {
     expect((await offsets()).search).toBe(at)
 
     await relay.close()
-    relay = await startRelay(relay.options)
+    relay = await startTestRelay(relay.options)
     const caughtUp = await search('windmill')
     expect(caughtUp.headers.get('x-projection-behind')).toBe('0')
     expect(caughtUp.json.items.map((p) => p.postId)).toEqual([post.eventId])
@@ -115,7 +115,7 @@ describe.each(['pg', 'pglite'] as const)('tail projectors on %s', (db) => {
     await relay.deps.db.query('TRUNCATE search_posts, search_words, search_hashtags')
     await relay.deps.db.query(`DELETE FROM projector_offsets WHERE projector = 'search'`)
     await relay.close()
-    relay = await startRelay(relay.options)
+    relay = await startTestRelay(relay.options)
     await relay.app.relay.tails.settled()
     expect(await projectionDigest(relay.deps.db)).toEqual(before)
   })

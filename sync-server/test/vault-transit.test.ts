@@ -7,8 +7,18 @@
 import { createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { buildReceipt, ChainVerifier, P256_HALF_N, P256_N, parseSignature, publicJwk, splitSignature, type Receipt } from '@pixpax/shared'
-import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
+import {
+  buildReceipt,
+  ChainVerifier,
+  generatePrivateJwk,
+  P256_HALF_N,
+  P256_N,
+  parseSignature,
+  publicJwk,
+  splitSignature,
+  type Receipt,
+} from '@pixpax/shared'
+import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CUSTODIAL_KEY_PREFIX, VaultCustodialKeys } from '../src/signing/custodial-vault.js'
 import { vaultTransitSigner } from '../src/signing/vault-transit.js'
@@ -190,7 +200,11 @@ describe('VaultCustodialKeys', () => {
 
 describe('custodial commands signed by Vault Transit', () => {
   it('a relay with VAULT_ADDR signs commands with the identity’s transit key', async () => {
-    const relay = await startTestRelay({ VAULT_ADDR: vault.address, VAULT_TOKEN: TOKEN })
+    // The relay key stays local: these tests are about the custodial keys Vault holds.
+    const relay = await startTestRelay({
+      env: { VAULT_ADDR: vault.address, VAULT_TOKEN: TOKEN },
+      relaySigner: nodeSigner(generatePrivateJwk()),
+    })
     try {
       const erin = new TestClient(relay.app, 'erin', 'acc-e')
       await erin.createIdentity()
@@ -235,7 +249,10 @@ describe('custodial commands signed by Vault Transit', () => {
   })
 
   it('Vault down: commands answer 503 UNAVAILABLE, not 500', async () => {
-    const relay = await startTestRelay({ VAULT_ADDR: 'http://127.0.0.1:9', VAULT_TOKEN: TOKEN })
+    const relay = await startTestRelay({
+      env: { VAULT_ADDR: 'http://127.0.0.1:9', VAULT_TOKEN: TOKEN },
+      relaySigner: nodeSigner(generatePrivateJwk()),
+    })
     try {
       const fay = new TestClient(relay.app, 'fay', 'acc-f')
       await fay.createIdentity()

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import type { TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { launchChromium, RESULTS_DIR, screenshot, seriousAxeViolations } from './support/browser.js'
 import { decodePng } from './support/png-decode.js'
 import { startWebRelay } from './support/web-relay.js'
@@ -16,7 +16,7 @@ import { startWebRelay } from './support/web-relay.js'
 const PASSPHRASE = 'correct horse battery staple'
 
 describe('PixPax web app in Chromium', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let browser: Browser
   let first: BrowserContext
   let page: Page

@@ -10,7 +10,7 @@ import { ChainVerifier } from '@pixpax/shared'
 import { nodeVerifier } from '@pixpax/shared/node'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import type { TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { launchChromium, screenshot, seriousAxeViolations } from './support/browser.js'
 import { startTamperProxy, type TamperProxy } from './support/tamper-proxy.js'
 import { startWebRelay } from './support/web-relay.js'
@@ -26,7 +26,7 @@ function alterAccountDeliveries(message: Record<string, unknown>): Record<string
 }
 
 describe('receipts you can verify, in Chromium', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let proxy: TamperProxy
   let browser: Browser
 

@@ -1,13 +1,13 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dropSchemas, startRelay, uniqueSchema, type RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import { dropSchemas, startTestRelay, uniqueSchema, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { startWebRelay, WEB_DIST } from './support/web-relay.js'
 
 const envelope = async (res: Response) => (await res.json()) as { error: { code: string; message: string; requestId: string } }
 
 describe('the relay serves the web app on its own origin', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   beforeAll(async () => {
     relay = await startWebRelay('webserve')
   }, 120_000)
@@ -60,7 +60,7 @@ describe('the relay serves the web app on its own origin', () => {
 describe('without a web build', () => {
   it('the relay still starts and serves the API; / is a 404 envelope', async () => {
     const prefix = 'webnone'
-    const relay = await startRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(prefix) })
+    const relay = await startTestRelay({ db: 'pg', store: 'fs', schema: uniqueSchema(prefix) })
     try {
       const root = await fetch(`${relay.url}/`)
       expect(root.status).toBe(404)

@@ -13,14 +13,14 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningRelay } from '../../sync-server/test/support/relay-harness.js'
+import type { TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { launchChromium, screenshot, seriousAxeViolations } from './support/browser.js'
 import { startWebRelay } from './support/web-relay.js'
 
 const TITLE = 'Sunset over pixels'
 
 describe('social screens in Chromium, two people', () => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let browser: Browser
   let adaContext: BrowserContext
   let bobContext: BrowserContext
@@ -144,7 +144,8 @@ describe('social screens in Chromium, two people', () => {
 
     const heart = bob.getByRole('button', { name: /^❤️/ })
     await heart.click()
-    await expect(heart.getAttribute('aria-pressed')).resolves.toBe('true')
+    // The press shows once the reaction is signed and stored locally: wait for it, do not read it at once.
+    await bob.getByRole('button', { name: /^❤️/, pressed: true }).waitFor()
     await bob.getByTestId('count-❤️').getByText('1').waitFor()
     await bob.getByLabel('Comment', { exact: true }).fill('Lovely colours')
     await bob.getByRole('button', { name: 'Post comment' }).click()

@@ -8,7 +8,7 @@ import type { TestRelay } from '@pixpax/sync-server/testing'
 import WebSocket from 'ws'
 import type { WebSocketFactory, WebSocketLike } from '../../src/sync/sync-client.js'
 
-export { startTestRelay as startRelay, type TestRelay } from '@pixpax/sync-server/testing'
+export { startTestRelay, type TestRelay } from '@pixpax/sync-server/testing'
 
 /** `ws` as the engine's WebSocket (Node 20 has no global WebSocket). */
 export const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike

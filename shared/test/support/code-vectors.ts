@@ -21,7 +21,7 @@ import {
   type Receipt,
   type StreamRef,
 } from '../../src/index.js'
-import { actor, author, headOf, identityCreated, make, type Actor } from './receipts.js'
+import { actor, author, headOf, makeIdentityCreated, make, type Identity } from '../../src/testing/index.js'
 import type { EconomyVectorCase } from './economy-vectors.js'
 
 const PALETTE = Array.from({ length: 16 }, (_, i) => `#${(i * 0x0f0f0f).toString(16).padStart(6, '0')}`)
@@ -33,14 +33,14 @@ export async function buildCodeVectors(): Promise<{ files: Record<string, string
   const bob = actor('bob', 'acc-b', 'person', 'economy bob')
   const log: Receipt[] = []
   const heads = new Map<string, { eventId: string; hash: string }>()
-  const add = async (stream: StreamRef, type: string, payload: Record<string, unknown>, by: Actor): Promise<Receipt> => {
+  const add = async (stream: StreamRef, type: string, payload: Record<string, unknown>, by: Identity): Promise<Receipt> => {
     const key = Object.values(stream).join('/')
     const r = await make(a, { stream, type, payload, by, prev: heads.get(key) ?? null })
     log.push(r)
     heads.set(key, headOf(r))
     return r
   }
-  for (const who of [issuer, alice, bob]) log.push(await identityCreated(a, who))
+  for (const who of [issuer, alice, bob]) log.push(await makeIdentityCreated(a, who))
   const collectionStream = { type: 'collection', collectionId: 'pixpax-one' }
   await add(collectionStream, 'COLLECTION_CREATED', { name: 'PixPax One', palette: PALETTE }, issuer)
   const art = (i: number) => cardArtHash(packCardArt(Array.from({ length: 256 }, (_, p) => (p + i * 5) % 16)))

@@ -16,7 +16,7 @@ import {
   type Receipt,
   type StreamRef,
 } from '../../src/index.js'
-import { actor, author, headOf, identityCreated, make, type Actor } from './receipts.js'
+import { actor, author, headOf, makeIdentityCreated, make, type Identity } from '../../src/testing/index.js'
 
 export const ECONOMY_SEED = base64UrlEncode(new Uint8Array(32).map((_, i) => (i * 31 + 7) % 256))
 const PALETTE = Array.from({ length: 16 }, (_, i) => `#${(i * 0x0f0f0f).toString(16).padStart(6, '0')}`)
@@ -38,14 +38,14 @@ export async function buildEconomyVectors(): Promise<{ files: Record<string, str
   const bob = actor('bob', 'acc-b', 'person', 'economy bob')
   const log: Receipt[] = []
   const heads = new Map<string, { eventId: string; hash: string }>()
-  const add = async (stream: StreamRef, type: string, payload: Record<string, unknown>, by: Actor): Promise<Receipt> => {
+  const add = async (stream: StreamRef, type: string, payload: Record<string, unknown>, by: Identity): Promise<Receipt> => {
     const key = Object.values(stream).join('/')
     const r = await make(a, { stream, type, payload, by, prev: heads.get(key) ?? null })
     log.push(r)
     heads.set(key, headOf(r))
     return r
   }
-  for (const who of [issuer, alice, bob]) log.push(await identityCreated(a, who))
+  for (const who of [issuer, alice, bob]) log.push(await makeIdentityCreated(a, who))
   const collectionStream = { type: 'collection', collectionId: 'pixpax-one' }
   await add(collectionStream, 'COLLECTION_CREATED', { name: 'PixPax One', palette: PALETTE }, issuer)
   const art = (i: number) => cardArtHash(packCardArt(Array.from({ length: 256 }, (_, p) => (p + i * 3) % 16)))
@@ -123,7 +123,7 @@ export async function buildEconomyVectors(): Promise<{ files: Record<string, str
     const key = Object.values(stream).join('/')
     return [...log.slice(0, n)].reverse().find((r) => Object.values(r.stream).join('/') === key)!
   }
-  const forge = async (after: number, stream: StreamRef, type: string, payload: Record<string, unknown>, by: Actor) =>
+  const forge = async (after: number, stream: StreamRef, type: string, payload: Record<string, unknown>, by: Identity) =>
     canonicalJson(await make(a, { stream, type, payload, by, prev: headOf(at(after, stream)) }))
   const bobPackIndex = log.findIndex((r) => r.eventId === packs[1]!.eventId)
   const bobPack = log[bobPackIndex]!.payload as { cards: Array<{ cardId: string; artHash: string }> }

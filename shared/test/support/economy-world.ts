@@ -15,7 +15,7 @@ import {
   type Verdict,
 } from '../../src/index.js'
 import { nodeSha256, nodeVerifier } from '../../src/node/index.js'
-import { actor, author, headOf, identityCreated, make, pixbookStream, type Actor, type Author } from './receipts.js'
+import { actor, author, headOf, makeIdentityCreated, make, pixbookStream, type Identity, type Author } from '../../src/testing/index.js'
 
 export const SEED = base64UrlEncode(new Uint8Array(32).map((_, i) => i * 7 + 1))
 export const PALETTE = Array.from({ length: 16 }, (_, i) => `#${i.toString(16).repeat(6)}`)
@@ -34,7 +34,7 @@ export class World {
     stream: Record<string, string>,
     type: string,
     payload: Record<string, unknown>,
-    by: Actor,
+    by: Identity,
     createdAt?: string,
   ): Promise<Receipt> {
     const prev = this.heads.get(this.key(stream)) ?? null
@@ -48,13 +48,13 @@ export class World {
     }
     return verdict
   }
-  async ok(stream: Record<string, string>, type: string, payload: Record<string, unknown>, by: Actor): Promise<Receipt> {
+  async ok(stream: Record<string, string>, type: string, payload: Record<string, unknown>, by: Identity): Promise<Receipt> {
     const r = await this.build(stream, type, payload, by)
     const verdict = await this.add(r)
     expect(verdict, `${type}: ${JSON.stringify(verdict)}`).toMatchObject({ ok: true })
     return r
   }
-  async refused(stream: Record<string, string>, type: string, payload: Record<string, unknown>, by: Actor, rule: string): Promise<void> {
+  async refused(stream: Record<string, string>, type: string, payload: Record<string, unknown>, by: Identity, rule: string): Promise<void> {
     const before = this.v.summary()
     const verdict = await this.add(await this.build(stream, type, payload, by))
     expect(verdict).toMatchObject({ ok: false, code: 'DOMAIN_RULE_VIOLATION', details: { rule } })
@@ -66,11 +66,11 @@ export const COLLECTION = { type: 'collection', collectionId: 'pixpax-1' }
 export const DROP = { type: 'drop', dropId: 'week-2026-W09' }
 export const arts = (i: number): string => cardArtHash(packCardArt(Array.from({ length: 256 }, (_, p) => (p + i) % 16)))
 
-export async function economyWorld(): Promise<{ w: World; collection: CollectionFact; alice: Actor; bob: Actor }> {
+export async function economyWorld(): Promise<{ w: World; collection: CollectionFact; alice: Identity; bob: Identity }> {
   const w = new World()
   const alice = actor('alice', 'acc-a')
   const bob = actor('bob', 'acc-b')
-  for (const who of [w.issuer, alice, bob]) expect(await w.add(await identityCreated(w.a, who))).toMatchObject({ ok: true })
+  for (const who of [w.issuer, alice, bob]) expect(await w.add(await makeIdentityCreated(w.a, who))).toMatchObject({ ok: true })
   await w.ok(COLLECTION, 'COLLECTION_CREATED', { name: 'PixPax One', palette: PALETTE }, w.issuer)
   const cards = Array.from({ length: 8 }, (_, i) => ({
     cardId: `card-${i}`,

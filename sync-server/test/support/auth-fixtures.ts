@@ -3,9 +3,6 @@
  * memory) and a filesystem store in a temp dir, driven with `app.inject()`, plus client-side helpers
  * that sign receipts and challenges the way a client does.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   buildReceipt,
   formatSignature,
@@ -19,52 +16,12 @@ import {
   type Signer,
   type StreamRef,
 } from '@pixpax/shared'
-import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
+import { nodeSha256, nodeSigner } from '@pixpax/shared/node'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.js'
 import { sessionChallengeBytes } from '../../src/auth/challenge-message.js'
-import { loadConfig } from '../../src/config.js'
-import { migrate } from '../../src/db/migrate.js'
-import { RELAY_MIGRATIONS } from '../../src/domains/modules.js'
-import { PgliteDb } from '../../src/db/pglite-db.js'
-import type { ProjectionDb } from '../../src/db/projection-db.js'
-import { FsObjectStore } from '../../src/stores/fs-object-store.js'
 
-export interface TestRelay {
-  app: FastifyInstance
-  db: ProjectionDb
-  store: FsObjectStore
-  dataDir: string
-  /** Closes the app (and with it the database and the store) and removes the temp dir. */
-  close(): Promise<void>
-}
-
-export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-auth-'))
-  const db = await PgliteDb.open()
-  await migrate(db, RELAY_MIGRATIONS)
-  const store = new FsObjectStore(join(dataDir, 'objects'))
-  const app = await buildApp({
-    config: loadConfig({ DATA_DIR: dataDir, ...env }),
-    db,
-    store,
-    relaySigner: nodeSigner(generatePrivateJwk()),
-    verifier: nodeVerifier(),
-    sha256: nodeSha256,
-    logger: false,
-  })
-  await app.ready()
-  return {
-    app,
-    db,
-    store,
-    dataDir,
-    async close() {
-      await app.close()
-      await rm(dataDir, { recursive: true, force: true })
-    },
-  }
-}
+// The relay: the one in-process starter (src/testing.ts), driven here with `app.inject()`.
+export { startTestRelay, type TestRelay } from '../../src/testing.js'
 
 /** A client: an identity with one local key, which tracks the heads of the streams it writes. */
 export class TestClient {

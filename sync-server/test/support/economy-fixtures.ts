@@ -16,20 +16,20 @@ import {
   appendOk,
   type HttpResult,
   type Identity,
-  type RunningRelay,
+  type TestRelay,
 } from './relay-harness.js'
 
 export const PALETTE = Array.from({ length: 16 }, (_, i) => `#${(i * 0x111111).toString(16).padStart(6, '0')}`)
 export const ISSUER_ID = 'pixpax-issuer'
 export const ADMIN_ID = 'pixpax-admin'
 
-/** PLATFORM_ISSUERS / ADMIN_IDENTITIES for startRelay. */
+/** PLATFORM_ISSUERS / ADMIN_IDENTITIES for startTestRelay. */
 export const ECONOMY_ENV = { PLATFORM_ISSUERS: ISSUER_ID, ADMIN_IDENTITIES: ADMIN_ID }
 
 export const artOf = (i: number): Uint8Array => packCardArt(Array.from({ length: 256 }, (_, p) => (p * (i + 1) + i) % 16))
 
 /** Anything with the relay's base URL: an in-process relay or a relay process. */
-export type Relay = Pick<RunningRelay, 'url'>
+export type Relay = Pick<TestRelay, 'url'>
 
 export interface CardSpec {
   cardId: string
@@ -121,7 +121,7 @@ export function claim(relay: Relay, c: Collector, dropId: string, bookId = c.boo
 }
 
 /** Every receipt the relay accepted, in log order, as stored (canonical JSON lines). */
-export async function exportLog(relay: RunningRelay): Promise<string[]> {
+export async function exportLog(relay: TestRelay): Promise<string[]> {
   const { rows } = await relay.deps.db.query<{ body: string }>('SELECT body FROM receipts ORDER BY position')
   return rows.map((r) => r.body)
 }

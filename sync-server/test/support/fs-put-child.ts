@@ -1,6 +1,7 @@
 // Child process for the cross-process putIfAbsent race in fs-object-store.test.ts.
-// argv: root, go-file, key count, writer id. Waits until go-file exists, then races.
-import { access } from 'node:fs/promises'
+// argv: root, go-file, key count, writer id. Says it is ready (`<go-file>.ready-<id>`), waits until
+// go-file exists, then races.
+import { access, writeFile } from 'node:fs/promises'
 import { FsObjectStore } from '../../src/stores/fs-object-store.js'
 
 const [root, goFile, count, id] = process.argv.slice(2)
@@ -8,6 +9,7 @@ if (root === undefined || goFile === undefined || count === undefined || id === 
   throw new Error('usage: fs-put-child <root> <go-file> <count> <id>')
 }
 const store = new FsObjectStore(root)
+await writeFile(`${goFile}.ready-${id}`, '')
 for (;;) {
   try {
     await access(goFile)

@@ -1,61 +1,39 @@
 /**
- * Test harness for the relay over real sockets: an in-process relay (`startRelay`) for any combination
- * of {Postgres, PGlite} × {filesystem, S3 (s3rver)}, a relay child process (`startRelayProcess`, the real
- * `main.ts`), and client helpers that build and sign receipts the way a client does and post them with
- * real `fetch`.
+ * Test harness for the relay over real sockets: the in-process relay starter (`startTestRelay`, from
+ * src/testing.ts) and the client kit (`@pixpax/shared/testing`) re-exported, a relay child process
+ * (`startRelayProcess`, the real `main.ts`), and HTTP helpers that post receipts with real `fetch`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import {
-  buildReceipt,
   canonicalBytes,
   ChainVerifier,
   formatSignature,
-  generatePrivateJwk,
   jwkThumbprint,
   parseSignature,
   parseStrictJson,
   receiptCanonicalBytes,
   sha256Ref,
-  streamKey,
-  type ChainHead,
-  type IdentityKind,
-  type PrivateJwk,
   type PublicJwk,
   type Receipt,
-  type Signer,
-  type StreamRef,
 } from '@pixpax/shared'
-import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
-import type { FastifyInstance } from 'fastify'
+import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
+import type { Identity, StreamWriter } from '@pixpax/shared/testing'
 import pg from 'pg'
-import { buildApp, type AppDeps } from '../../src/app.js'
-import { loadConfig, type RelayConfig } from '../../src/config.js'
-import { openDb, openSigner, openVerifier } from '../../src/context.js'
-import type { ProjectionDb } from '../../src/db/projection-db.js'
+import type { AppDeps } from '../../src/app.js'
 import type { Ack } from '../../src/ingest/ack.js'
 import type { AcceptedResult } from '../../src/ingest/ingest.js'
 import { projectionDigest } from '../../src/replay/digest.js'
-import { FsObjectStore } from '../../src/stores/fs-object-store.js'
 import type { ObjectStore } from '../../src/stores/object-store.js'
-import { S3ObjectStore } from '../../src/stores/s3-object-store.js'
-import type { RunningS3rver } from './s3rver.js'
+import { DATABASE_URL } from '../../src/testing.js'
 
 // ------------------------------------------------------------------------------------------------
 // Postgres
 
-/** Integration tier: a real Postgres. Tests using it fail (never skip) when it is unreachable. */
-export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-/** A fresh schema name `<prefix>_<random>` (lower case: the relay's DATABASE_SCHEMA rule). */
-export function uniqueSchema(prefix: string): string {
-  return `${prefix}_${randomBytes(5).toString('hex')}`
-}
+export { DATABASE_URL, uniqueSchema } from '../../src/testing.js'
 
 export async function adminQuery<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
   const client = new pg.Client({ connectionString: DATABASE_URL })
@@ -74,128 +52,18 @@ export async function dropSchemas(prefix: string): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
-// In-process relay on a real socket
+// In-process relay: one starter for every package, in src/testing.ts
 
-export type DbKind = 'pg' | 'pglite'
-export type StoreKind = 'fs' | 's3'
-
-export interface RelayOptions {
-  db: DbKind
-  store: StoreKind
-  /** Relay key file, PGlite files and the fs store live here; a fresh temp dir if omitted. Reuse it to restart. */
-  dataDir?: string
-  /** Postgres schema (pg) or PGlite schema; generated if omitted. Reuse it to restart. */
-  schema?: string
-  /** Required for store 's3'. */
-  s3?: RunningS3rver
-  /** Key prefix inside the s3rver bucket (so several relays can share one bucket); generated if omitted. */
-  s3Prefix?: string
-  /** Extra config variables (PLATFORM_ISSUERS, BODY_LIMIT_BYTES, …). */
-  env?: Record<string, string>
-  /** Wraps the projection database the relay uses (fault injection). */
-  wrapDb?: (db: ProjectionDb) => ProjectionDb
-  /** Wraps the object store the relay uses (fault injection). */
-  wrapStore?: (store: ObjectStore) => ObjectStore
-}
-
-export interface RunningRelay {
-  url: string
-  app: FastifyInstance
-  deps: AppDeps
-  config: RelayConfig
-  /** What to pass to startRelay again to restart on the same database and store. */
-  options: Required<Pick<RelayOptions, 'db' | 'store' | 'dataDir' | 'schema' | 's3Prefix'>> & RelayOptions
-  close(): Promise<void>
-}
-
-export function s3Store(s3: RunningS3rver, prefix = ''): S3ObjectStore {
-  return new S3ObjectStore({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    bucket: s3.bucket,
-    forcePathStyle: true,
-    credentials: s3.credentials,
-    ...(prefix ? { prefix } : {}),
-  })
-}
-
-/** The object store a relay with these options uses (a second handle on it, for inspection). */
-export function openStoreFor(options: { store: StoreKind; dataDir: string; s3?: RunningS3rver; s3Prefix?: string }): ObjectStore {
-  if (options.store === 's3') {
-    if (!options.s3) throw new Error('store s3 needs a running s3rver')
-    return s3Store(options.s3, options.s3Prefix)
-  }
-  return new FsObjectStore(join(options.dataDir, 'objects'))
-}
-
-/** The relay configuration a relay with these options runs with (the same variables main.ts reads). */
-export function relayEnv(options: {
-  db: DbKind
-  store: StoreKind
-  dataDir: string
-  schema: string
-  s3?: RunningS3rver
-  env?: Record<string, string>
-}): Record<string, string> {
-  return {
-    DATA_DIR: options.dataDir,
-    DATABASE_SCHEMA: options.schema,
-    LOG_LEVEL: 'silent',
-    // API only unless a test serves the web build on purpose (web/test passes WEB_DIST_DIR).
-    WEB_DIST_DIR: join(options.dataDir, 'no-web-build'),
-    // Tests and benchmarks send far more than a person would from one address.
-    RATE_LIMIT_PER_IP: '1000000000',
-    RATE_LIMIT_PER_IDENTITY: '1000000000',
-    ...(options.db === 'pg' ? { DATABASE_URL } : {}),
-    ...(options.store === 's3' && options.s3
-      ? {
-          S3_ENDPOINT: options.s3.endpoint,
-          S3_BUCKET: options.s3.bucket,
-          S3_REGION: options.s3.region,
-          S3_FORCE_PATH_STYLE: 'true',
-          S3_ACCESS_KEY_ID: options.s3.credentials.accessKeyId,
-          S3_SECRET_ACCESS_KEY: options.s3.credentials.secretAccessKey,
-        }
-      : {}),
-    ...options.env,
-  }
-}
-
-/** Starts a relay in this process, listening on 127.0.0.1 on a free port. */
-export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
-  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'pixpax-relay-')))
-  const schema = opts.schema ?? uniqueSchema('relay')
-  const s3Prefix = opts.s3Prefix ?? (opts.store === 's3' ? `r-${randomBytes(4).toString('hex')}/` : '')
-  const options = { ...opts, dataDir, schema, s3Prefix }
-  const config = loadConfig(relayEnv(options))
-  // The pieces of buildDeps, with the store built here so an s3 relay can live under a prefix.
-  const store = opts.wrapStore ? opts.wrapStore(openStoreFor(options)) : openStoreFor(options)
-  const db = opts.wrapDb ? opts.wrapDb(await openDb(config)) : await openDb(config)
-  const deps: AppDeps = {
-    config,
-    db,
-    store,
-    relaySigner: await openSigner(config),
-    verifier: openVerifier(),
-    sha256: nodeSha256,
-    logger: process.env.RELAY_TEST_LOG ? { level: process.env.RELAY_TEST_LOG } : false,
-  }
-  const app = await buildApp(deps)
-  const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  let closed = false
-  return {
-    url: address,
-    app,
-    deps,
-    config,
-    options,
-    async close() {
-      if (closed) return
-      closed = true
-      await app.close()
-    },
-  }
-}
+export {
+  openStoreFor,
+  relayEnv,
+  s3Store,
+  startTestRelay,
+  type DbKind,
+  type StoreKind,
+  type TestRelay,
+  type TestRelayOptions,
+} from '../../src/testing.js'
 
 // ------------------------------------------------------------------------------------------------
 // Relay as a child process (main.ts)
@@ -270,77 +138,18 @@ export async function startRelayProcess(env: Record<string, string>, timeoutMs =
 // ------------------------------------------------------------------------------------------------
 // Clients: identities, streams, HTTP
 
-export interface Identity {
-  readonly identityId: string
-  readonly accountId: string
-  readonly kind: IdentityKind
-  jwk: PrivateJwk
-  signer: Signer
-}
-
-export function newIdentity(
-  accountId: string,
-  kind: IdentityKind = 'person',
-  identityId = `id-${randomBytes(6).toString('hex')}`,
-): Identity {
-  const jwk = generatePrivateJwk()
-  return { identityId, accountId, kind, jwk, signer: nodeSigner(jwk) }
-}
-
-/** A fresh key pair, for rotation (KEY_ADDED) or for a forger. */
-export function newKey(): { jwk: PrivateJwk; signer: Signer } {
-  const jwk = generatePrivateJwk()
-  return { jwk, signer: nodeSigner(jwk) }
-}
-
-export const identityStream = (who: Identity): StreamRef => ({ type: 'identity', identityId: who.identityId })
-export const accountStream = (accountId: string): StreamRef => ({ type: 'account', accountId })
-export const pixbookStream = (accountId: string, bookId: string): StreamRef => ({ type: 'pixbook', accountId, bookId })
-
-export interface BuildOptions {
-  idempotencyKey?: string
-  eventId?: string
-  createdAt?: string
-  signer?: Signer
-  prev?: ChainHead | null
-}
-
-/** A client's view of one stream: builds receipts chained to the head it knows; `advance` moves it. */
-export class StreamWriter {
-  head: ChainHead | null = null
-  seq = 0
-  readonly key: string
-  constructor(readonly stream: StreamRef) {
-    this.key = streamKey(stream)
-  }
-
-  build(type: string, payload: Record<string, unknown>, by: Identity, options: BuildOptions = {}): Promise<Receipt> {
-    return buildReceipt({
-      stream: this.stream,
-      type,
-      payload,
-      identityId: by.identityId,
-      signer: options.signer ?? by.signer,
-      prev: options.prev !== undefined ? options.prev : this.head,
-      sha256: nodeSha256,
-      ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
-      ...(options.eventId ? { eventId: options.eventId } : {}),
-      ...(options.createdAt ? { createdAt: options.createdAt } : {}),
-    })
-  }
-
-  advance(receipt: { eventId: string; hash: string }, seq = this.seq + 1): void {
-    this.head = { eventId: receipt.eventId, hash: receipt.hash }
-    this.seq = seq
-  }
-}
-
-export const identityCreated = (who: Identity, displayName?: string): Promise<Receipt> =>
-  new StreamWriter(identityStream(who)).build(
-    'IDENTITY_CREATED',
-    { publicKey: who.signer.publicKey, accountId: who.accountId, kind: who.kind, ...(displayName ? { displayName } : {}) },
-    who,
-  )
+// The client side (identities, stream writers) is the shared test kit; re-exported for the relay tests.
+export {
+  accountStream,
+  identityCreated,
+  identityStream,
+  newIdentity,
+  newKey,
+  pixbookStream,
+  StreamWriter,
+  type BuildOptions,
+  type Identity,
+} from '@pixpax/shared/testing'
 
 export const artHash = (label: string): string => sha256Ref(new TextEncoder().encode(label), nodeSha256)
 

@@ -1,58 +1,74 @@
 /**
- * Deterministic receipt fixtures: fixed keys (derived from a label), a fake clock and explicit eventIds,
- * so every chain built here is byte-for-byte reproducible. `seal` hashes and signs an arbitrary body
- * without any checks, to forge receipts that are broken in exactly one way.
+ * Building receipts in tests: a `StreamWriter` that chains to the head it knows (for tests against a
+ * relay), deterministic receipts from a fake clock (`make`, for vectors and byte-for-byte reproducible
+ * chains), and `seal`/`reseal`, which hash and sign any body with no checks, to forge receipts broken
+ * in exactly one place.
  */
 import {
-  ChainVerifier,
   buildReceipt,
   canonicalBytes,
+  ChainVerifier,
   formatSignature,
-  nobleSha256,
-  nobleSigner,
-  privateJwkFromSecret,
   publicJwk,
   sha256Ref,
+  streamKey,
   ulid,
-  utf8Encode,
   type ChainHead,
-  type IdentityKind,
-  type PrivateJwk,
   type Receipt,
   type Signer,
   type StreamRef,
   type TrustPolicy,
-} from '../../src/index.js'
-import { nodeSha256, nodeVerifier } from '../../src/node/index.js'
-
-/** A private key derived from a label (SHA-256 of it is a valid P-256 scalar with overwhelming odds). */
-export function testKey(label: string): PrivateJwk {
-  return privateJwkFromSecret(nobleSha256(utf8Encode(`pixpax test key: ${label}`)))
-}
-
-export interface Actor {
-  readonly identityId: string
-  readonly accountId: string
-  readonly kind: IdentityKind
-  readonly jwk: PrivateJwk
-  readonly signer: Signer
-}
-
-export function actor(identityId: string, accountId: string, kind: IdentityKind = 'person', keyLabel = identityId): Actor {
-  const jwk = testKey(keyLabel)
-  return { identityId, accountId, kind, jwk, signer: nobleSigner(jwk) }
-}
-
-/** The same identity signing with another of its keys. */
-export function withKey(who: Actor, keyLabel: string): Actor {
-  const jwk = testKey(keyLabel)
-  return { ...who, jwk, signer: nobleSigner(jwk) }
-}
-
-export const identityStream = (who: Actor): StreamRef => ({ type: 'identity', identityId: who.identityId })
-export const pixbookStream = (accountId: string, bookId: string): StreamRef => ({ type: 'pixbook', accountId, bookId })
+} from '../index.js'
+import { nodeSha256, nodeVerifier } from '../node/index.js'
+import { identityStream, type Identity } from './identities.js'
 
 export const headOf = (receipt: { eventId: string; hash: string }): ChainHead => ({ eventId: receipt.eventId, hash: receipt.hash })
+
+export interface BuildOptions {
+  idempotencyKey?: string
+  eventId?: string
+  createdAt?: string
+  signer?: Signer
+  prev?: ChainHead | null
+}
+
+/** A client's view of one stream: builds receipts chained to the head it knows; `advance` moves it. */
+export class StreamWriter {
+  head: ChainHead | null = null
+  seq = 0
+  readonly key: string
+  constructor(readonly stream: StreamRef) {
+    this.key = streamKey(stream)
+  }
+
+  build(type: string, payload: Record<string, unknown>, by: Identity, options: BuildOptions = {}): Promise<Receipt> {
+    return buildReceipt({
+      stream: this.stream,
+      type,
+      payload,
+      identityId: by.identityId,
+      signer: options.signer ?? by.signer,
+      prev: options.prev !== undefined ? options.prev : this.head,
+      sha256: nodeSha256,
+      ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+      ...(options.eventId ? { eventId: options.eventId } : {}),
+      ...(options.createdAt ? { createdAt: options.createdAt } : {}),
+    })
+  }
+
+  advance(receipt: { eventId: string; hash: string }, seq = this.seq + 1): void {
+    this.head = headOf(receipt)
+    this.seq = seq
+  }
+}
+
+/** The self-signed genesis of `who`'s identity stream (fresh eventId and time). */
+export const identityCreated = (who: Identity, displayName?: string): Promise<Receipt> =>
+  new StreamWriter(identityStream(who)).build(
+    'IDENTITY_CREATED',
+    { publicKey: who.signer.publicKey, accountId: who.accountId, kind: who.kind, ...(displayName ? { displayName } : {}) },
+    who,
+  )
 
 /** A fake clock: each call is one second later. eventIds made from it have zero randomness. */
 export class Clock {
@@ -63,9 +79,9 @@ export class Clock {
   }
 }
 
+/** Who builds deterministic receipts: a clock and a counter for default idempotency keys. */
 export interface Author {
   readonly clock: Clock
-  /** Sequence for default idempotency keys. */
   n: number
 }
 
@@ -77,7 +93,7 @@ export interface Draft {
   stream: StreamRef
   type: string
   payload: Record<string, unknown>
-  by: Actor
+  by: Identity
   prev: ChainHead | null
   idempotencyKey?: string
   createdAt?: string
@@ -101,7 +117,8 @@ export async function make(a: Author, d: Draft): Promise<Receipt> {
   })
 }
 
-export function identityCreated(a: Author, who: Actor): Promise<Receipt> {
+/** The deterministic genesis of `who`'s identity stream. */
+export function makeIdentityCreated(a: Author, who: Identity): Promise<Receipt> {
   return make(a, {
     stream: identityStream(who),
     type: 'IDENTITY_CREATED',
@@ -133,6 +150,7 @@ export function reseal(
   return seal({ ...structuredClone(receipt as Record<string, unknown>), ...changes }, signer)
 }
 
+/** A chain verifier with node:crypto, as the relay and the CLI use. */
 export function newVerifier(policy: TrustPolicy = {}): ChainVerifier {
   return new ChainVerifier({ ...policy, verifier: nodeVerifier(), sha256: nodeSha256 })
 }
