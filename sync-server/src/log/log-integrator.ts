@@ -110,10 +110,14 @@ export class LogIntegrator {
       const { store, sha256, signer, origin } = this.deps
       const result = integrate(sha256, state, row.leaves)
       // Full tiles are immutable and partial ones are determined by the size, so rewriting one a crashed
-      // integrator already wrote puts the same bytes.
-      await Promise.all([...result.tiles, ...result.entryBundles].map((o) => store.put(o.path, o.bytes, 'application/octet-stream')))
+      // integrator already wrote puts the same bytes. The note is signed while they are written (a
+      // Vault Transit signature is an HTTP round trip): a signature makes nothing visible, the
+      // checkpoint object does, and it is stored only once every tile is.
+      const [note] = await Promise.all([
+        signCheckpoint({ origin, size: target, root: result.root }, origin, signer),
+        Promise.all([...result.tiles, ...result.entryBundles].map((o) => store.put(o.path, o.bytes, 'application/octet-stream'))),
+      ])
       lap('integrate_tiles')
-      const note = await signCheckpoint({ origin, size: target, root: result.root }, origin, signer)
       await store.put(CHECKPOINT_PATH, new TextEncoder().encode(note), 'text/plain; charset=utf-8')
       lap('integrate_checkpoint')
       await q.query(
