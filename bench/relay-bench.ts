@@ -78,6 +78,9 @@ const REBUILD_POSTERS = 4
 /** Receipts of one stream in a row within a rebuild request. */
 const REBUILD_SEGMENT = 10
 
+/** The ingest runs to make (default all): `pg` (1, 10, 50 writers), `batched`, `pglite`, `s3`. */
+const RUNS = new Set((process.env.BENCH_RELAY_RUNS ?? 'pg,batched,pglite,s3').split(',').map((r) => r.trim()))
+
 /** `ingest`, `rebuild` or both (default): the parts of this bench to run. */
 const PARTS = new Set((process.env.BENCH_RELAY_PARTS ?? 'ingest,rebuild').split(',').map((p) => p.trim()))
 
@@ -650,10 +653,10 @@ async function benchIngest(s3: RunningS3rver): Promise<Record<string, unknown>> 
   for (const [n, k] of sizes) workloads.set(n, await makeWorkload(`w${n}`, n, k))
   console.log(`  signed in ${((performance.now() - signStart) / 1000).toFixed(1)} s`)
   console.log(`relay: end-to-end ingest over HTTP (closed-loop writers, one stream each, keep-alive fetch, ${SECONDS} s per run)`)
-  results.pg_fs = await benchPgFs(workloads)
-  results.pg_fs_batched = await benchPgFsBatched(workloads.get(WRITERS_OTHER)!)
-  results.pglite_fs = await benchPgliteFs(workloads.get(WRITERS_OTHER)!)
-  results.s3rver_pg = await benchS3Pg(workloads.get(WRITERS_OTHER)!, s3)
+  if (RUNS.has('pg')) results.pg_fs = await benchPgFs(workloads)
+  if (RUNS.has('batched')) results.pg_fs_batched = await benchPgFsBatched(workloads.get(WRITERS_OTHER)!)
+  if (RUNS.has('pglite')) results.pglite_fs = await benchPgliteFs(workloads.get(WRITERS_OTHER)!)
+  if (RUNS.has('s3')) results.s3rver_pg = await benchS3Pg(workloads.get(WRITERS_OTHER)!, s3)
   return results
 }
 

@@ -99,3 +99,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, cause: u
   }
   return reply.status(error.status).send(envelope(error, request.id))
 }
+
+/** A plain HTTP request to a WebSocket route: say what the route is, in the envelope (not a bare 404). */
+export function upgradeRequired(route: string): ApiError {
+  return new ApiError('BAD_REQUEST', `GET ${route} is a WebSocket endpoint: connect with Upgrade: websocket`)
+}

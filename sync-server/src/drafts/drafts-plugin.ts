@@ -25,7 +25,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { z } from 'zod'
 import { mayRead } from '../auth/read-access.js'
 import { requireSession } from '../auth/request-session.js'
-import { ApiError } from '../errors.js'
+import { ApiError, upgradeRequired } from '../errors.js'
 import { DraftService } from './draft-service.js'
 
 declare module '../app.js' {
@@ -161,14 +161,21 @@ export async function draftRoutes(app: FastifyInstance): Promise<void> {
   const hasFastifyWebsocket = (app as unknown as { websocketServer?: unknown }).websocketServer !== undefined
   let wss: WebSocketServer | undefined
   if (hasFastifyWebsocket) {
-    app.get('/v1/automerge', { websocket: true } as Record<string, unknown>, ((socket: WebSocket) => accept(socket)) as never)
+    app.route({
+      method: 'GET',
+      url: '/v1/automerge',
+      handler: async () => {
+        throw upgradeRequired('/v1/automerge')
+      },
+      wsHandler: (socket: WebSocket) => accept(socket),
+    } as never)
   } else {
     wss = new WebSocketServer({ noServer: true, maxPayload: config.DRAFT_MAX_BYTES + FRAME_OVERHEAD, perMessageDeflate: false })
     const server = wss
     app.get('/v1/automerge', (request, reply) => {
       const raw = request.raw
       if (raw.headers.upgrade?.toLowerCase() !== 'websocket') {
-        throw new ApiError('BAD_REQUEST', 'GET /v1/automerge is a WebSocket endpoint: connect with Upgrade: websocket')
+        throw upgradeRequired('/v1/automerge')
       }
       const { socket, head } = upgradeParts(raw)
       void reply.hijack()

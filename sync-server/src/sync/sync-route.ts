@@ -1,5 +1,6 @@
 import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
+import { upgradeRequired } from '../errors.js'
 import { LogProofs } from '../log/log-proofs.js'
 import { CheckpointFeed } from './checkpoint-feed.js'
 import { SYNC_LIMITS, SyncSession } from './sync-session.js'
@@ -18,7 +19,14 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
   const proofs = new LogProofs(app.relay)
   const feed = new CheckpointFeed(proofs, app.relay.notifier, (error) => app.log.error({ err: error }, 'reading the checkpoint failed'))
   app.addHook('onClose', async () => feed.close())
-  app.get('/v1/sync', { websocket: true }, (socket, request) => {
-    new SyncSession(socket, request, app.relay, { proofs, feed })
+  app.route({
+    method: 'GET',
+    url: '/v1/sync',
+    handler: async () => {
+      throw upgradeRequired('/v1/sync')
+    },
+    wsHandler: (socket, request) => {
+      new SyncSession(socket, request, app.relay, { proofs, feed })
+    },
   })
 }
