@@ -5,10 +5,12 @@
  * key, the checkpoint covers its position, and the store alone verifies (verify-store). On PGlite (the
  * embedded default) and on Postgres; the seed of the kill times is printed, for a replay.
  */
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { parseCheckpoint, type Receipt } from '@pixpax/shared'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -27,6 +29,7 @@ import {
   pixbookStream,
   postReceipts,
   removeDir,
+  REPO_ROOT,
   startRelayProcess,
   StreamWriter,
   type AcceptedJson,
@@ -159,6 +162,15 @@ describe.each(['pglite', 'pg'] as const)('kill -9 of the relay process while wri
       expect(verified.errors, `KILL9_SEED=${seed}`).toEqual([])
       expect(verified).toMatchObject({ ok: true, orphans: [] })
       expect(verified.receipts).toBeGreaterThanOrEqual(acked.length + 2)
+      // And a second implementation of the specs (Python, scripts/second-verifier) agrees: log, tiles,
+      // checkpoint under the relay key, and every receipt the log names, in log order.
+      const second = await promisify(execFile)('/usr/bin/python3', [
+        join(REPO_ROOT, 'scripts', 'second-verifier', 'pixpax_verify.py'),
+        'store',
+        join(dataDir, 'objects'),
+        join(dataDir, 'relay-key.jwk'),
+      ])
+      expect(second.stdout).toMatch(new RegExp(`^ok store: .* size ${verified.logSize} `))
     } finally {
       await relay?.kill()
       await removeDir(dataDir)
