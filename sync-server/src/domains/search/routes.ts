@@ -234,13 +234,15 @@ export async function searchRoutes(app: FastifyInstance): Promise<void> {
       // Hashtags ever used that start with the query or are near it, each counted over the visible posts.
       const tag = params.add(hashtagKey(q.replace(/^#/, '')))
       const rows = await tx.query<{ tag: string; posts: number }>(
-        `SELECT * FROM (
-           SELECT t.tag, (SELECT count(*)::int FROM ${POST_FROM} WHERE p.hashtags @> ARRAY[t.tag]
-               AND ${visiblePost(params, viewer)} AND ${approvedPost(requireApproval)}) AS posts,
+        // Materialized: each tag's count is computed once (inlined, the filter and the sort each ran it).
+        `WITH c AS MATERIALIZED (
+           SELECT t.tag, (SELECT count(*)::int FROM social_posts p WHERE p.hashtags @> ARRAY[t.tag]
+               AND ${visiblePost(params, viewer)} AND ${approvedPost(requireApproval, true)}) AS posts,
              public.similarity(t.tag, ${tag}::text) AS sim
            FROM search_hashtags t
            WHERE t.tag LIKE replace(replace(${tag}::text, '_', '\\_'), '%', '\\%') || '%' OR t.tag OPERATOR(public.%) ${tag}::text
-         ) c WHERE c.posts > 0
+         )
+         SELECT tag, posts FROM c WHERE c.posts > 0
          ORDER BY (c.tag = ${tag}::text) DESC, c.sim DESC, c.posts DESC, c.tag ${page()}`,
         params.values,
       )

@@ -35,10 +35,16 @@ export function notBlocked(params: Params, viewer: string, other: string): strin
             OR (b.blocker_id = ${other} AND b.blocked_id = ${v}::text))`
 }
 
-/** Posts approved for public lists (alias `p`): approved, or by a trusted author. */
-export function approvedPost(requireApproval: boolean): string {
+/**
+ * Posts approved for public lists (alias `p`): approved, or by a trusted author. A scalar subquery (one
+ * primary-key probe per post the list reads) rather than EXISTS, which the planner turns into a hash of
+ * every trusted identity built before the first row (2.4 ms at 10k users, growing with them, for a page
+ * of 50); `count` (a count over every post of a tag) keeps the hash, cheaper there than a probe per post.
+ */
+export function approvedPost(requireApproval: boolean, count = false): string {
   if (!requireApproval) return 'true'
-  return `(p.approved OR EXISTS (SELECT 1 FROM social_user_moderation u WHERE u.identity_id = p.author_id AND u.trusted))`
+  if (count) return `(p.approved OR EXISTS (SELECT 1 FROM social_user_moderation u WHERE u.identity_id = p.author_id AND u.trusted))`
+  return `(p.approved OR coalesce((SELECT u.trusted FROM social_user_moderation u WHERE u.identity_id = p.author_id), false))`
 }
 
 /** The select list of a post as the routes return it (alias `p`, author profile `a`). */
