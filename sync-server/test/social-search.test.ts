@@ -109,6 +109,24 @@ describe.each(['pg', 'pglite'] as const)('search ranking and paging on %s', (db)
     expect(fresh.flat().map((p) => name(p.postId))).not.toContain('sea')
   })
 
+  it('hashtag feed: newest first from the tag index, paged, following edits of a post’s tags', async () => {
+    const tagged = async (tag: string, limit: number): Promise<string[]> =>
+      (await pages<{ postId: string }>(`/v1/feeds/hashtag/${tag}`, limit)).flat().map((p) => name(p.postId))
+    expect(await tagged('DRAGON', 50)).toEqual(['p4'])
+    posts.t1 = await act(url, alice, 'POST_PUBLISHED', postPayload(png, 'Tagged one', { hashtags: ['Lava', 'rock', 'lava'] }))
+    posts.t2 = await act(url, alice, 'POST_PUBLISHED', postPayload(png, 'Tagged two', { hashtags: ['lava'] }))
+    posts.t3 = await act(url, alice, 'POST_PUBLISHED', postPayload(png, 'Tagged three', { hashtags: ['rock'] }))
+    for (const limit of [1, 2, 50]) expect(await tagged('lava', limit), `limit ${limit}`).toEqual(['t2', 't1'])
+    expect(await tagged('rock', 1)).toEqual(['t3', 't1'])
+    // An edit that replaces the tags moves the post between feeds; one that leaves them keeps it.
+    await act(url, alice, 'POST_EDITED', { postId: posts.t1.eventId, hashtags: ['rock'] })
+    await act(url, alice, 'POST_EDITED', { postId: posts.t3.eventId, title: 'Still rock' })
+    expect(await tagged('lava', 50)).toEqual(['t2'])
+    expect(await tagged('rock', 50)).toEqual(['t3', 't1'])
+    await act(url, alice, 'POST_DELETED', { postId: posts.t3.eventId })
+    expect(await tagged('rock', 50)).toEqual(['t1'])
+  })
+
   it('users: handles starting with the query first (exact first), then the nearest, paged without repeats', async () => {
     const people = {
       zed: socialActor('person', 'zed'),

@@ -106,7 +106,7 @@ export function postJson(row: PostRow): Record<string, unknown> {
   }
 }
 
-/** A page of posts: `where` (alias p) newest first from before `before` (a log position). */
+/** A page of posts: `where` (alias p, over `from`) newest first by `order` from before `before` (a log position). */
 export async function postPage(
   db: Queryable,
   params: Params,
@@ -114,11 +114,17 @@ export async function postPage(
   limit: number,
   before: number | undefined,
   order = 'p.position',
+  from = 'social_posts p',
 ): Promise<PostRow[]> {
   const beforeSql = before === undefined ? 'true' : `${order} < ${params.add(before)}`
+  // The page's ids first, then their columns: the reaction and comment counts of POST_COLUMNS are
+  // computed for the page only, not for every candidate a sort reads (1,600 posts of a mid-frequency tag).
   const rows = await db.query<PostRow>(
-    `SELECT ${POST_COLUMNS}, ${order} AS cursor_position FROM ${POST_FROM} WHERE ${where} AND ${beforeSql}
-     ORDER BY ${order} DESC LIMIT ${params.add(limit)}`,
+    `SELECT ${POST_COLUMNS}, h.cursor_position FROM (
+       SELECT p.post_id, ${order} AS cursor_position FROM ${from} WHERE ${where} AND ${beforeSql}
+       ORDER BY ${order} DESC LIMIT ${params.add(limit)}
+     ) h JOIN ${POST_FROM} ON p.post_id = h.post_id
+     ORDER BY h.cursor_position DESC`,
     params.values,
   )
   return rows.rows
