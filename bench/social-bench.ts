@@ -234,7 +234,7 @@ export async function runSocialBench(): Promise<Record<string, unknown>> {
       }),
     )
     await db.query('DROP INDEX bench_old_trgm')
-    console.log(`  typo search as SQL, one word (p50 / p95):`)
+    console.log(`  typo search as SQL, one word, every match ranked (no search window) (p50 / p95):`)
     console.log(`    previous: word_similarity over post text ${ms(oldTypo.p50).padStart(9)} / ${ms(oldTypo.p95).padStart(9)} (baseline)`)
     console.log(`    now: nearest words, then full text      ${ms(newTypo.p50).padStart(9)} / ${ms(newTypo.p95).padStart(9)}`)
     const words = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_words')).rows[0]!.n
