@@ -14,7 +14,7 @@
  *
  * BENCH_SOCIAL_POSTS (100000), BENCH_SOCIAL_REACTIONS (1000000), BENCH_SOCIAL_USERS (10000),
  * BENCH_SOCIAL_REQUESTS (per route, 200). Postgres: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test,
- * a fresh schema, dropped afterwards.
+ * a fresh schema, dropped afterwards (BENCH_SOCIAL_KEEP=1 keeps it and prints its name, for EXPLAIN).
  */
 import { randomBytes } from 'node:crypto'
 import { ulid, type Receipt } from '../shared/src/index.js'
@@ -45,6 +45,7 @@ const BATCH = 2000
 const TARGET_P95_MS = 50
 const TARGET_REBUILD_PER_SECOND = 10_000
 const SCHEMA_PREFIX = `pixpax_bench_social_${process.pid}`
+const KEEP_SCHEMA = process.env.BENCH_SOCIAL_KEEP === '1'
 
 /** A small seeded generator, so two runs measure the same data. */
 function prng(seed: number): () => number {
@@ -233,7 +234,7 @@ export async function runSocialBench(): Promise<Record<string, unknown>> {
       }),
     )
     await db.query('DROP INDEX bench_old_trgm')
-    console.log(`  typo search as SQL, one word (p50 / p95):`)
+    console.log(`  typo search as SQL, one word, every match ranked (no search window) (p50 / p95):`)
     console.log(`    previous: word_similarity over post text ${ms(oldTypo.p50).padStart(9)} / ${ms(oldTypo.p95).padStart(9)} (baseline)`)
     console.log(`    now: nearest words, then full text      ${ms(newTypo.p50).padStart(9)} / ${ms(newTypo.p95).padStart(9)}`)
     const words = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM search_words')).rows[0]!.n
@@ -247,6 +248,7 @@ export async function runSocialBench(): Promise<Record<string, unknown>> {
   } finally {
     await relay.close()
     await removeDir(relay.options.dataDir)
-    await dropSchemas(SCHEMA_PREFIX)
+    if (KEEP_SCHEMA) console.log(`  kept schema ${schema} (BENCH_SOCIAL_KEEP=1)`)
+    else await dropSchemas(SCHEMA_PREFIX)
   }
 }

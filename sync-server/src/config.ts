@@ -69,6 +69,8 @@ const EnvSchema = z.object({
   MEDIA_SCRUB_INTERVAL_MS: int(6 * 3600 * 1000),
   /** New users' posts stay out of Recent, hashtag feeds and search until approved or trusted (Makapix). */
   SOCIAL_REQUIRE_APPROVAL: bool.default(true),
+  /** Posts search ranks within windows of this many newest matches (docs/relay.md, "Search"). */
+  SEARCH_WINDOW: int(500),
   /**
    * How long a read of a tail projection (search, notifications) waits for it to cover the log as it
    * was when the request came; it then answers anyway and says how far behind (`x-projection-behind`).

@@ -15,9 +15,12 @@ import {
   adminQuery,
   dropSchemas,
   fetchStreamLines,
+  pixbookStream,
+  postReceipts,
   removeDir,
   startTestRelay,
   storedState,
+  StreamWriter,
   uniqueSchema,
   type TestRelay,
 } from './support/relay-harness.js'
@@ -187,8 +190,23 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
     await refused(alice, 'PLAYLIST_UPDATED', { playlistId: 'nope', postIds: [] }, 'DOMAIN_RULE_VIOLATION:playlist_unknown')
     expect(PlaylistUpdatedPayload.safeParse({ playlistId: 'best', postIds: Array(1001).fill(alicePost.eventId) }).success).toBe(false)
     await act(url, alice, 'PLAYLIST_UPDATED', { playlistId: 'best', postIds: Array(1000).fill(alicePost.eventId) })
-    // Bob's playlist of the same id is his own.
-    await act(url, bob, 'PLAYLIST_CREATED', { playlistId: 'best', title: 'Bob best', postIds: [] })
+    // Every post it lists must exist and not be deleted (post_unknown), when created and when updated.
+    const gone = await act(url, alice, 'POST_PUBLISHED', postPayload(png, 'soon gone'))
+    await act(url, alice, 'POST_DELETED', { postId: gone.eventId })
+    await refused(
+      alice,
+      'PLAYLIST_CREATED',
+      { playlistId: 'ghosts', title: 'Ghosts', postIds: [alicePost.eventId, ulid()] },
+      'DOMAIN_RULE_VIOLATION:post_unknown',
+    )
+    await refused(
+      alice,
+      'PLAYLIST_UPDATED',
+      { playlistId: 'best', postIds: [alicePost.eventId, gone.eventId] },
+      'DOMAIN_RULE_VIOLATION:post_unknown',
+    )
+    // Bob's playlist of the same id is his own; it may list other people's posts.
+    await act(url, bob, 'PLAYLIST_CREATED', { playlistId: 'best', title: 'Bob best', postIds: [alicePost.eventId] })
   })
 
   it('reports name existing targets; moderators resolve existing reports in their own stream', async () => {
@@ -222,9 +240,24 @@ describe.each(['pg', 'pglite'] as const)('social rules on %s', (db) => {
     await refused(erin, 'POST_PUBLISHED', postPayload(png, 'spam'), 'DOMAIN_RULE_VIOLATION:banned')
     await refused(erin, 'FOLLOWED', { identityId: alice.identityId }, 'DOMAIN_RULE_VIOLATION:banned')
     await refused(erin, 'PROFILE_UPDATED', { handle: 'reformed' }, 'DOMAIN_RULE_VIOLATION:banned')
+    // Every stream of a banned identity, not only its profile: a pixbook of its account too.
+    const book = new StreamWriter(pixbookStream(erin.accountId, `book-${db}`))
+    const inBook = async (expected: string): Promise<void> => {
+      await relay.app.relay.tails.settled()
+      const before = await storedState(relay.deps)
+      const receipt = await book.build('PIXBOOK_CREATED', { title: 'Erin’s book' }, erin)
+      const res = await postReceipts(url, [receipt])
+      const result = res.json?.results?.[0]
+      if (!result) throw new Error(`POST /v1/receipts ${res.status}: ${res.text.slice(0, 500)}`)
+      expect(verdict(result), JSON.stringify(result)).toBe(expected)
+      if (result.ok) book.advance(receipt, result.seq)
+      else expect(await storedState(relay.deps)).toEqual(before)
+    }
+    await inBook('DOMAIN_RULE_VIOLATION:banned')
     // A ban with an end: receipts created from then on are accepted again.
     await act(url, mod, 'USER_BANNED', { identityId: erin.identityId, reason: 'spam', until: '2026-01-01T00:00:00.000Z' }, 'moderation')
     await act(url, erin, 'FOLLOWED', { identityId: alice.identityId })
+    await inBook('accepted')
   })
 
   it('a batch of dependent receipts decides like the same receipts one by one', async () => {
@@ -300,7 +333,7 @@ describe('social caps on pg (1000 of each)', () => {
   })
 
   /** `n` receipts of `who`'s profile chained in one request; all must be accepted. */
-  async function many(who: SocialActor, n: number, make: (i: number) => [string, Record<string, unknown>]): Promise<void> {
+  async function many(who: SocialActor, n: number, make: (i: number) => [string, Record<string, unknown>]): Promise<Receipt[]> {
     const receipts: Receipt[] = []
     let prev = who.profile.head
     for (let i = 0; i < n; i++) {
@@ -314,6 +347,7 @@ describe('social caps on pg (1000 of each)', () => {
       receipts.map((r): [SocialActor, Receipt] => [who, r]),
     )
     expect(results.filter((r) => !r.ok)).toEqual([])
+    return receipts
   }
 
   async function refusedHere(who: SocialActor, type: string, payload: Record<string, unknown>, expected: string): Promise<void> {
@@ -337,7 +371,18 @@ describe('social caps on pg (1000 of each)', () => {
 
     const media = await holdMedia(relay.deps.db, 'caps png')
     const post = await act(relay.url, yan, 'POST_PUBLISHED', postPayload(media, 'busy post'))
-    await many(zoe, 1000, (i) => ['COMMENT_ADDED', { postId: post.eventId, body: `comment ${i}` }])
+    const comments = await many(zoe, 1000, (i) => ['COMMENT_ADDED', { postId: post.eventId, body: `comment ${i}` }])
     await refusedHere(yan, 'COMMENT_ADDED', { postId: post.eventId, body: 'one more' }, 'DOMAIN_RULE_VIOLATION:comment_cap')
+    // Deleted comments do not count: deleting one frees one place, and only one.
+    await act(relay.url, zoe, 'COMMENT_DELETED', { commentId: comments[0]!.eventId })
+    await act(relay.url, yan, 'COMMENT_ADDED', { postId: post.eventId, body: 'one more' })
+    await refusedHere(yan, 'COMMENT_ADDED', { postId: post.eventId, body: 'and another' }, 'DOMAIN_RULE_VIOLATION:comment_cap')
+    // A deletion and the comment it makes room for in one batch decide as one by one.
+    const both = await attempt(relay.url, [
+      [zoe, await build(zoe, 'COMMENT_DELETED', { commentId: comments[1]!.eventId })],
+      [yan, await build(yan, 'COMMENT_ADDED', { postId: post.eventId, body: 'and another' })],
+    ])
+    expect(both.map(verdict)).toEqual(['accepted', 'accepted'])
+    await refusedHere(yan, 'COMMENT_ADDED', { postId: post.eventId, body: 'full again' }, 'DOMAIN_RULE_VIOLATION:comment_cap')
   }, 120_000)
 })

@@ -117,6 +117,11 @@ export interface DomainModule {
   readonly streamTypes: readonly DomainStreamType[]
   /** The fact kinds its cross-stream rules read (names prefixed with the domain's name). */
   readonly factKinds?: readonly FactKindSpec[]
+  /**
+   * A cross-stream rule every receipt of every domain passes before its own type's (social: a banned
+   * issuer's receipts are refused, whatever the stream). It reads and decides; it records nothing.
+   */
+  readonly everyReceipt?: Omit<CrossStreamRule, 'record'>
 }
 
 /** A payload string of 1..max UTF-16 code units (`text(n)` in docs/receipts.md). */

@@ -24,9 +24,34 @@ export function factKey(...ids: readonly string[]): string {
   return ids.join(' ')
 }
 
-/** The cross-stream rule of a receipt's type, if its domain declares one. */
+let everyReceipt: ReadonlyArray<Omit<CrossStreamRule, 'record'>> | undefined
+/** A receipt type's rule with the domains' `everyReceipt` rules before it, composed once per rule. */
+const composed = new WeakMap<object, CrossStreamRule>()
+const NO_RULE = {}
+
+/**
+ * The cross-stream rule of a receipt: the `everyReceipt` rules of every domain (a ban), then its own
+ * type's rule if its domain declares one.
+ */
 export function crossStreamRule(checked: CheckedReceipt): CrossStreamRule | undefined {
-  return receiptRules(checked.spec, checked.receipt.type)?.crossStream
+  const own = receiptRules(checked.spec, checked.receipt.type)?.crossStream
+  // Computed on first use, as relayFactKinds: the domain modules load after this one.
+  everyReceipt ??= DOMAINS.flatMap((d) => (d.everyReceipt ? [d.everyReceipt] : []))
+  if (everyReceipt.length === 0) return own
+  const key = own ?? NO_RULE
+  let rule = composed.get(key)
+  if (!rule) {
+    const rules = [...everyReceipt, ...(own ? [own] : [])]
+    rule = {
+      reads: (c, facts) => rules.flatMap((r) => r.reads(c, facts)),
+      decide: (c, facts, policy) => {
+        for (const r of rules) r.decide?.(c, facts, policy)
+      },
+      ...(own?.record ? { record: own.record } : {}),
+    }
+    composed.set(key, rule)
+  }
+  return rule
 }
 
 const tag = (kind: string, key: string): string => `${kind}\n${key}`

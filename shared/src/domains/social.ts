@@ -169,7 +169,7 @@ export interface ProfileFact {
 export interface PostFact {
   readonly author: string
   readonly deleted: boolean
-  /** Comments ever added to it (deleted ones included: the cap counts receipts). */
+  /** Its comments not deleted (the cap counts these: deleting one frees a place). */
   readonly comments: number
 }
 export interface CommentFact {
@@ -247,21 +247,20 @@ export function banApplies(ban: BanFact | undefined, createdAt: string): boolean
 }
 
 /**
- * A rule for a receipt in a person's profile stream: every one first checks its issuer is not banned
- * (`banned`) — the ban applies to social streams; see docs/receipts.md §8 for other stream types.
+ * Every receipt of every domain (`everyReceipt`, ARCHITECTURE §7): its issuer must not be banned
+ * (`banned`) — a ban refuses a banned identity's new receipts in any stream, not only its profile.
  */
-function profileRule(rule: CrossStreamRule): CrossStreamRule {
-  return {
-    reads: (c, facts) => [ref(F.ban, me(c)), ...rule.reads(c, facts)],
-    decide: (c, facts, policy) => {
-      if (banApplies(facts.fact(F.ban, me(c)) as BanFact | undefined, c.receipt.createdAt)) {
-        refuse('banned', `identity ${me(c)} is banned`, { identityId: me(c) })
-      }
-      rule.decide?.(c, facts, policy)
-    },
-    ...(rule.record ? { record: rule.record } : {}),
-  }
+const notBanned: Omit<CrossStreamRule, 'record'> = {
+  reads: (c) => [ref(F.ban, me(c))],
+  decide: (c, facts) => {
+    if (banApplies(facts.fact(F.ban, me(c)) as BanFact | undefined, c.receipt.createdAt)) {
+      refuse('banned', `identity ${me(c)} is banned`, { identityId: me(c) })
+    }
+  },
 }
+
+/** A rule for a receipt in a person's profile stream (the ban is checked for every receipt, `notBanned`). */
+const profileRule = (rule: CrossStreamRule): CrossStreamRule => rule
 
 function ownPost(c: CheckedReceipt, facts: FactView): PostFact {
   const p = livePost(facts, str(c, 'postId'))
@@ -417,13 +416,24 @@ const commentAdded = profileRule({
 })
 
 const commentDeleted = profileRule({
-  reads: (c) => [ref(F.comment, str(c, 'commentId'))],
+  // The comment, then (its post known) the post, whose count of comments the deletion lowers.
+  reads: (c, facts) => {
+    const target = comment(facts, str(c, 'commentId'))
+    return [ref(F.comment, str(c, 'commentId')), ...(target ? [ref(F.post, target.postId)] : [])]
+  },
   decide: (c, facts) => {
     const target = liveComment(facts, str(c, 'commentId'))
     if (target.author !== me(c))
       refuse('not_author', `comment ${str(c, 'commentId')} is not ${me(c)}'s`, { commentId: str(c, 'commentId') })
   },
-  record: (c, facts) => [set(F.comment, str(c, 'commentId'), { ...comment(facts, str(c, 'commentId'))!, deleted: true })],
+  record: (c, facts) => {
+    const target = comment(facts, str(c, 'commentId'))!
+    const p = post(facts, target.postId)!
+    return [
+      set(F.comment, str(c, 'commentId'), { ...target, deleted: true }),
+      set(F.post, target.postId, { ...p, comments: p.comments - 1 }),
+    ]
+  },
 })
 
 /** FOLLOWED/UNFOLLOWED and BLOCKED/UNBLOCKED: a relation from the issuer, counted in its profile fact. */
@@ -453,17 +463,24 @@ function relation(kind: typeof F.follow | typeof F.block, on: boolean): CrossStr
 }
 
 const playlistKey = (c: CheckedReceipt): string => pair(me(c), str(c, 'playlistId'))
+const playlistPosts = (c: CheckedReceipt): string[] => [...new Set(pl(c).postIds as string[])]
+/** Every post a playlist lists must exist and not be deleted (`post_unknown`, the first such post). */
+function refuseUnknownPosts(c: CheckedReceipt, facts: FactView): void {
+  for (const postId of playlistPosts(c)) livePost(facts, postId)
+}
 const playlistCreated = profileRule({
-  reads: (c) => [ref(F.playlist, playlistKey(c))],
+  reads: (c) => [ref(F.playlist, playlistKey(c)), ...playlistPosts(c).map((id) => ref(F.post, id))],
   decide: (c, facts) => {
     if (facts.fact(F.playlist, playlistKey(c)) === true) refuse('playlist_exists', `playlist ${str(c, 'playlistId')} already exists`)
+    refuseUnknownPosts(c, facts)
   },
   record: (c) => [set(F.playlist, playlistKey(c), true)],
 })
 const playlistUpdated = profileRule({
-  reads: (c) => [ref(F.playlist, playlistKey(c))],
+  reads: (c) => [ref(F.playlist, playlistKey(c)), ...playlistPosts(c).map((id) => ref(F.post, id))],
   decide: (c, facts) => {
     if (facts.fact(F.playlist, playlistKey(c)) !== true) refuse('playlist_unknown', `playlist ${str(c, 'playlistId')} does not exist`)
+    refuseUnknownPosts(c, facts)
   },
 })
 
@@ -581,4 +598,5 @@ export const socialDomain: DomainModule = {
   name: 'social',
   streamTypes: [profile_, moderation],
   factKinds: [...Object.values(SOCIAL_FACTS).map((name) => ({ name, source: 'log' as const })), { name: MEDIA_FACT, source: 'relay' }],
+  everyReceipt: notBanned,
 }

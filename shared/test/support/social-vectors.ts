@@ -184,6 +184,10 @@ export async function buildSocialVectors(): Promise<{ files: Record<string, stri
       postId: carolPost2.eventId,
       emoji: '👍',
     }),
+    await refused('playlist listing a deleted post', rule('post_unknown'), 'alice', profile('alice'), 'PLAYLIST_UPDATED', {
+      playlistId: 'best',
+      postIds: [post.eventId, carolPost.eventId],
+    }),
   ]
   return {
     files: {

@@ -23,6 +23,15 @@ export function searchText(row: Pick<SearchRow, 'title' | 'description' | 'hasht
   return [row.title, row.description, row.hashtags.join(' ')].filter((x) => x !== null).join(' ')
 }
 
+/**
+ * A post's weighted tsvector (alias-free SQL over `title`, `description`, `hashtags`): title words weigh
+ * A, hashtags B, description D, so ts_rank puts a title match first. Migration 002 rewrites stored rows
+ * with this same expression.
+ */
+const SEARCH_VECTOR = `setweight(to_tsvector('english', title), 'A')
+  || setweight(to_tsvector('english', array_to_string(hashtags, ' ')), 'B')
+  || setweight(to_tsvector('english', coalesce(description, '')), 'D')`
+
 const tagsOf = (value: unknown): string[] => [...new Set(((value as string[] | undefined) ?? []).map(hashtagKey))]
 
 export const searchProjector: Projector = {
@@ -83,9 +92,9 @@ export const searchProjector: Projector = {
     )
     await tx.query(
       `INSERT INTO search_posts (post_id, title, description, hashtags, search_text, search_vector, position)
-       SELECT post_id, title, description, ARRAY(SELECT jsonb_array_elements_text(hashtags)), search_text,
-         to_tsvector('english', search_text), position
-       FROM ${v.from}
+       SELECT post_id, title, description, hashtags, search_text, ${SEARCH_VECTOR}, position
+       FROM (SELECT post_id, title, description, ARRAY(SELECT jsonb_array_elements_text(hashtags)) AS hashtags, search_text, position
+             FROM ${v.from}) r
        ON CONFLICT (post_id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description,
          hashtags = EXCLUDED.hashtags, search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector`,
       v.params,

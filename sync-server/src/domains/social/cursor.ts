@@ -23,8 +23,15 @@ export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string | un
 
 /** A feed position cursor: items strictly older than log position `p`. */
 export const PositionCursor = z.strictObject({ p: z.number().int().min(0) })
-/** A ranked-list cursor: the next `o` items are skipped; `t: 1` for a page of typo matches (search). */
-export const OffsetCursor = z.strictObject({ o: z.number().int().min(0).max(100_000), t: z.literal(1).optional() })
+/**
+ * A ranked-list cursor: the next `o` items are skipped; `t: 1` for a page of typo matches (search), `w`
+ * the exclusive log-position top of the search window the offset counts in (posts search).
+ */
+export const OffsetCursor = z.strictObject({
+  o: z.number().int().min(0).max(100_000),
+  t: z.literal(1).optional(),
+  w: z.number().int().min(0).optional(),
+})
 
 /** The page query every list route takes. */
 export const PageQuery = {

@@ -29,7 +29,7 @@ export const SOCIAL_FACT_LOADERS: Readonly<Record<string, FactLoader>> = {
   [SOCIAL_FACTS.post]: {
     sql: (n) =>
       agg(`SELECT p.post_id AS k, json_build_object('author', p.author_id, 'deleted', p.deleted,
-             'comments', (SELECT count(*) FROM social_comments c WHERE c.post_id = p.post_id)) AS v
+             'comments', (SELECT count(*) FROM social_comments c WHERE c.post_id = p.post_id AND NOT c.deleted)) AS v
            FROM social_posts p WHERE p.post_id = ANY($${n}::text[])`),
   },
   [SOCIAL_FACTS.comment]: {

@@ -41,6 +41,7 @@ interface Presence {
 const SOCIAL_TABLES = [
   { name: 'social_profiles', orderBy: 'identity_id' },
   { name: 'social_posts', orderBy: 'post_id' },
+  { name: 'social_post_tags', orderBy: 'tag, position' },
   { name: 'social_promotions', orderBy: 'post_id, category' },
   { name: 'social_reactions', orderBy: 'post_id, identity_id, emoji' },
   { name: 'social_comments', orderBy: 'comment_id' },
@@ -399,6 +400,20 @@ export const socialProjector: Projector = {
          ) n
          WHERE p.post_id = n.post_id`,
         v.params,
+      )
+    }
+    // The hashtag feed's index (social_post_tags): the final tags of every post published, or whose tags
+    // an edit replaced, in this batch — after the inserts and updates above, from social_posts itself.
+    const retagged = [
+      ...posts.map((p) => p.receipt.eventId),
+      ...[...edits.values()].filter((e) => e.hashtags !== null).map((e) => e.postId),
+    ]
+    if (retagged.length) {
+      await tx.query('DELETE FROM social_post_tags WHERE post_id = ANY($1::text[])', [retagged])
+      await tx.query(
+        `INSERT INTO social_post_tags (tag, position, post_id)
+         SELECT DISTINCT unnest(p.hashtags), p.position, p.post_id FROM social_posts p WHERE p.post_id = ANY($1::text[])`,
+        [retagged],
       )
     }
     if (promotions.size) {

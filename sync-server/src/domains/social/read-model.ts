@@ -35,10 +35,16 @@ export function notBlocked(params: Params, viewer: string, other: string): strin
             OR (b.blocker_id = ${other} AND b.blocked_id = ${v}::text))`
 }
 
-/** Posts approved for public lists (alias `p`): approved, or by a trusted author. */
-export function approvedPost(requireApproval: boolean): string {
+/**
+ * Posts approved for public lists (alias `p`): approved, or by a trusted author. A scalar subquery (one
+ * primary-key probe per post the list reads) rather than EXISTS, which the planner turns into a hash of
+ * every trusted identity built before the first row (2.4 ms at 10k users, growing with them, for a page
+ * of 50); `count` (a count over every post of a tag) keeps the hash, cheaper there than a probe per post.
+ */
+export function approvedPost(requireApproval: boolean, count = false): string {
   if (!requireApproval) return 'true'
-  return `(p.approved OR EXISTS (SELECT 1 FROM social_user_moderation u WHERE u.identity_id = p.author_id AND u.trusted))`
+  if (count) return `(p.approved OR EXISTS (SELECT 1 FROM social_user_moderation u WHERE u.identity_id = p.author_id AND u.trusted))`
+  return `(p.approved OR coalesce((SELECT u.trusted FROM social_user_moderation u WHERE u.identity_id = p.author_id), false))`
 }
 
 /** The select list of a post as the routes return it (alias `p`, author profile `a`). */
@@ -100,7 +106,7 @@ export function postJson(row: PostRow): Record<string, unknown> {
   }
 }
 
-/** A page of posts: `where` (alias p) newest first from before `before` (a log position). */
+/** A page of posts: `where` (alias p, over `from`) newest first by `order` from before `before` (a log position). */
 export async function postPage(
   db: Queryable,
   params: Params,
@@ -108,11 +114,17 @@ export async function postPage(
   limit: number,
   before: number | undefined,
   order = 'p.position',
+  from = 'social_posts p',
 ): Promise<PostRow[]> {
   const beforeSql = before === undefined ? 'true' : `${order} < ${params.add(before)}`
+  // The page's ids first, then their columns: the reaction and comment counts of POST_COLUMNS are
+  // computed for the page only, not for every candidate a sort reads (1,600 posts of a mid-frequency tag).
   const rows = await db.query<PostRow>(
-    `SELECT ${POST_COLUMNS}, ${order} AS cursor_position FROM ${POST_FROM} WHERE ${where} AND ${beforeSql}
-     ORDER BY ${order} DESC LIMIT ${params.add(limit)}`,
+    `SELECT ${POST_COLUMNS}, h.cursor_position FROM (
+       SELECT p.post_id, ${order} AS cursor_position FROM ${from} WHERE ${where} AND ${beforeSql}
+       ORDER BY ${order} DESC LIMIT ${params.add(limit)}
+     ) h JOIN ${POST_FROM} ON p.post_id = h.post_id
+     ORDER BY h.cursor_position DESC`,
     params.values,
   )
   return rows.rows

@@ -65,7 +65,7 @@ export async function socialRoutes(app: FastifyInstance): Promise<void> {
       const before = decodeCursor(PositionCursor, cursor)?.p
       const params = new Params()
       const condition = `${visiblePost(params, viewer)} AND ${await where(params, viewer, request)}`
-      return feedPage(await postPage(db, params, condition, limit, before, options.order), limit)
+      return feedPage(await postPage(db, params, condition, limit, before, options.order, options.from), limit)
     })
   }
 
@@ -103,10 +103,17 @@ export async function socialRoutes(app: FastifyInstance): Promise<void> {
   })
 
   const TagParams = z.object({ tag: z.string().regex(/^#?[\p{L}\p{N}_-]{1,64}$/u, 'a hashtag') })
-  feed('/v1/feeds/hashtag/:tag', 'Posts with a hashtag (case-insensitive), newest first', (params, _viewer, request) => {
-    const { tag } = parse(TagParams, request.params, 'params')
-    return `p.hashtags @> ARRAY[${params.add(hashtagKey(tag.replace(/^#/, '')))}::text] AND ${approvedPost(requireApproval)}`
-  })
+  // From the tag's index in log order (social_post_tags), each post checked for visibility: a page
+  // reads about its own rows.
+  feed(
+    '/v1/feeds/hashtag/:tag',
+    'Posts with a hashtag (case-insensitive), newest first',
+    (params, _viewer, request) => {
+      const { tag } = parse(TagParams, request.params, 'params')
+      return `t.tag = ${params.add(hashtagKey(tag.replace(/^#/, '')))}::text AND ${approvedPost(requireApproval)}`
+    },
+    { order: 't.position', from: 'social_post_tags t JOIN social_posts p ON p.post_id = t.post_id' },
+  )
   const UserParams = z.object({ identityId: IdSchema })
   feed('/v1/feeds/user/:identityId', "An identity's posts, newest first", (params, _viewer, request) => {
     const { identityId } = parse(UserParams, request.params, 'params')
