@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Receipt } from '@pixpax/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { adminQuery, dropSchemas, http, removeDir, startRelay, uniqueSchema, type RunningRelay } from './support/relay-harness.js'
+import { adminQuery, dropSchemas, http, removeDir, startTestRelay, uniqueSchema, type TestRelay } from './support/relay-harness.js'
 import { act, holdMedia, join, postPayload, socialActor, type MediaRow } from './support/social-fixtures.js'
 
 const PREFIX = `pixpax_social_s_${randomBytes(4).toString('hex')}`
@@ -27,7 +27,7 @@ interface Page<T> {
 }
 
 describe.each(['pg', 'pglite'] as const)('search ranking and paging on %s', (db) => {
-  let relay: RunningRelay
+  let relay: TestRelay
   let url: string
   const alice = socialActor('person', 'alice')
   const mod = socialActor('moderator')
@@ -54,7 +54,7 @@ describe.each(['pg', 'pglite'] as const)('search ranking and paging on %s', (db)
   const postNames = (page: Array<{ postId: string }>): string[] => page.map((p) => name(p.postId))
 
   beforeAll(async () => {
-    relay = await startRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), env: { MODERATORS: mod.identityId, SEARCH_WINDOW: '2' } })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(PREFIX), env: { MODERATORS: mod.identityId, SEARCH_WINDOW: '2' } })
     url = relay.url
     await join(url, mod)
     await join(url, alice, `alice_${db}`)
