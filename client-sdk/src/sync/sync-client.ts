@@ -22,7 +22,6 @@
 import {
   canonicalBytes,
   checkReceipt,
-  checkStreamRef,
   evaluateReceipt,
   isErrorCode,
   nobleSha256,
@@ -57,6 +56,7 @@ import {
 } from '@pixpax/shared'
 import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from '../storage/local-log.js'
 import { ClientLedger } from './client-ledger.js'
+import { encodeStartSnapshot, restoreVerifiedState, type RestoredState } from './start-snapshot.js'
 import { Emitter } from './emitter.js'
 import { backoffMs, nextOutboxState, type OutboxEvent } from './outbox-machine.js'
 import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
@@ -147,8 +147,8 @@ export interface SyncClientOptions {
   fetch?: typeof fetch
 }
 
-/** The ledger keeps neither canonical bytes nor signatures; replayed receipts need none. */
-const NOT_KEPT = new Uint8Array(0)
+/** The start-up snapshot is rewritten when synced once this many receipts were logged since the last one. */
+const SNAPSHOT_EVERY = 2000
 const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL', 'SLOW_CONSUMER'])
 const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
 const OPEN = 1
@@ -173,8 +173,13 @@ interface BatchProof {
 
 export class SyncClient extends Emitter<SyncClientEvents> {
   status: SyncStatus = 'offline'
-  private readonly ledger = new ClientLedger()
+  private ledger = new ClientLedger()
   private readonly heads = new Map<string, LoggedReceipt>()
+  /** How open rebuilt the state (start-snapshot.ts), and whether the stored snapshot is behind the log. */
+  private restored: Omit<RestoredState, 'ledger' | 'heads'> = { source: 'replay', replayed: 0 }
+  private snapshotStale = false
+  private loggedSinceSnapshot = 0
+  private snapshotWrite: Promise<void> = Promise.resolve()
   private readonly followed = new Set<string>()
   private readonly caughtUp = new Set<string>()
   /** Streams whose delivery failed verification: nothing more is applied until reconnect. */
@@ -237,7 +242,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.random = options.random ?? Math.random
   }
 
-  /** Loads the local log (already verified when it was written) and the outbox. */
+  /**
+   * Loads the verified state (from the snapshot stored in the local log where it still matches the log,
+   * else by replaying the log, start-snapshot.ts) and the outbox.
+   */
   static async open(options: SyncClientOptions): Promise<SyncClient> {
     const trust = await RelayTrust.load(options.log, {
       ...(options.relayPublicKeyId !== undefined ? { relayPublicKeyId: options.relayPublicKeyId } : {}),
@@ -250,7 +258,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     })
     const witnessGate = await WitnessGate.load(options.log, options.witnesses, options.verifier ?? webCryptoVerifier())
     const client = new SyncClient(options, trust, checkpoints, witnessGate)
-    for await (const logged of options.log.scan()) client.replayTrusted(logged)
+    const { ledger, heads, ...restored } = await restoreVerifiedState(options.log)
+    client.ledger = ledger
+    for (const [key, logged] of heads) client.heads.set(key, logged)
+    client.restored = restored
+    client.snapshotStale = restored.source === 'replay' ? restored.replayed > 0 : restored.replayed >= SNAPSHOT_EVERY
     client.outbox = await options.log.listOutbox()
     // After a crash nothing is in flight: what was sent (or acked but not yet delivered) is sent again;
     // the relay answers an exact resend with its first result, never a second receipt.
@@ -266,21 +278,31 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   /**
-   * Rebuilds the ledger from a receipt of the local log. It was verified before it was written (and the
-   * log checks its chains when it opens), so it is not parsed, canonicalized and hashed again: start-up
-   * costs a map update per receipt, not a verification.
+   * How `open` rebuilt the verified state: from the stored snapshot (`snapshot`, with `replayed`
+   * receipts logged after it) or by replaying the whole log (`replay`; `fallback` says why a stored
+   * snapshot was not used).
    */
-  private replayTrusted(logged: LoggedReceipt): void {
-    const { receipt } = logged
-    const checked: CheckedReceipt = {
-      receipt,
-      streamKey: logged.streamKey,
-      spec: checkStreamRef(receipt.stream),
-      canonical: NOT_KEPT,
-      signature: NOT_KEPT,
-    }
-    this.ledger.apply({ checked, seq: logged.seq }, logged.position)
-    this.heads.set(logged.streamKey, logged)
+  get startup(): Readonly<Omit<RestoredState, 'ledger' | 'heads'>> {
+    return this.restored
+  }
+
+  /**
+   * Stores the verified state as the start-up snapshot (one at a time; a failure only costs the next
+   * open a replay). Taken between batches it matches the log; taken while a batch is being applied its
+   * heads are ahead of the log, which the next open notices and replays over.
+   */
+  private saveSnapshot(): Promise<void> {
+    const logged = this.loggedSinceSnapshot
+    this.loggedSinceSnapshot = 0
+    this.snapshotStale = false
+    const text = encodeStartSnapshot(this.ledger, this.heads)
+    this.snapshotWrite = this.snapshotWrite
+      .then(() => this.options.log.putSnapshot(text))
+      .catch(() => {
+        this.loggedSinceSnapshot += logged
+        this.snapshotStale = true
+      })
+    return this.snapshotWrite
   }
 
   // ── commands ──────────────────────────────────────────────────────────────────────────────────────
@@ -473,6 +495,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     ws?.close(1000, 'client stopped')
     await Promise.allSettled([...this.handling])
     await Promise.all(this.streamQueues.values())
+    if (this.snapshotStale || this.loggedSinceSnapshot > 0) await this.saveSnapshot()
+    await this.snapshotWrite
     this.setStatus('offline')
   }
 
@@ -894,6 +918,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         })
     }
     await this.options.log.append(verified)
+    this.loggedSinceSnapshot += verified.length
     for (const key of new Set(verified.map((v) => v.streamKey))) this.wakeHeadWaiters(key)
     for (const logged of verified) {
       this.emit('receipt', logged)
@@ -919,7 +944,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         const key =
           checked.receipt.type === 'IDENTITY_CREATED'
             ? (checked.receipt.payload.publicKey as PublicJwk)
-            : this.ledger.inner.identity(issuer!.identityId)?.keys.get(issuer!.publicKeyId)?.publicKey
+            : this.ledger.rawIdentity(issuer!.identityId)?.keys.get(issuer!.publicKeyId)?.publicKey
         if (key) receiptCheck = startVerification(this.verifier, key, checked.canonical, checked.signature)
       } catch {
         receiptCheck = undefined // applyOne reports the error in order
@@ -1062,6 +1087,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const everyStream = [...this.followed].every((k) => (this.caughtUp.has(k) && !this.deferred.has(k)) || this.poisoned.has(k))
     const outboxDone = this.outbox.every((e) => e.state === 'rejected')
     this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
+    if (this.status === 'synced' && this.loggedSinceSnapshot >= SNAPSHOT_EVERY) void this.saveSnapshot()
   }
 
   // ── the outbox ────────────────────────────────────────────────────────────────────────────────────
