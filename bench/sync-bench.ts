@@ -1,13 +1,27 @@
 /**
  * Sync benchmark: a fresh Node client catches up a 100k-receipt stream (time, receipts/s verified,
- * bytes on the wire per receipt against the canonical size), and live fan-out latency (push → delivery,
- * p50/p95) to 100 subscribers on loopback. Relay: Postgres (the test database, a fresh schema) + fs store.
+ * bytes on the wire per receipt against the canonical size), beside same-run baselines (raw ECDSA
+ * verify/s on one thread and on the worker pool, the per-receipt checks without ECDSA); start-up of a
+ * client with a 100k-receipt local log, from its stored snapshot and by a full replay (the baseline);
+ * and live fan-out latency (push → delivery, p50/p95) to 100 subscribers on loopback. Relay: Postgres
+ * (the test database, a fresh schema) + fs store.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdtemp, rm, unlink } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildReceipt, canonicalBytes, generatePrivateJwk, type ChainHead, type Receipt } from '../shared/src/index.js'
-import { nodeSha256, nodeSigner, VerifyPool } from '../shared/src/node/index.js'
+import {
+  buildReceipt,
+  canonicalBytes,
+  checkReceipt,
+  generatePrivateJwk,
+  type ChainHead,
+  type PublicJwk,
+  type Receipt,
+  type Signer,
+} from '../shared/src/index.js'
+import { nodeSha256, nodeSigner, nodeVerifier, VerifyPool } from '../shared/src/node/index.js'
+import type { LoggedReceipt } from '../client-sdk/src/storage/local-log.js'
+import { buildChain, testSigner } from '../client-sdk/src/testing/fixtures.js'
 import { buildApp } from '../sync-server/src/app.js'
 import { loadConfig } from '../sync-server/src/config.js'
 import { buildDeps } from '../sync-server/src/context.js'
@@ -63,6 +77,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     let canonicalBytesTotal = 0
     let ingestSeconds = 0
     let batch: Receipt[] = []
+    const sample: Receipt[] = []
     for (let i = 0; i < total; i++) {
       const r: Receipt = await mk(
         book,
@@ -72,6 +87,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
       )
       head = { eventId: r.eventId, hash: r.hash }
       canonicalBytesTotal += canonicalBytes(r).length
+      if (sample.length < 5000) sample.push(r)
       batch.push(r)
       if (batch.length === 1000 || i === total - 1) {
         const t = performance.now()
@@ -82,6 +98,15 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     }
     results.ingest_one_stream_batches_of_1000_per_s = Math.round(total / ingestSeconds)
     console.log(`  ingest into one stream (POST batches of 1000, pg + fs): ${fmt(total / ingestSeconds)} receipts/s`)
+
+    // Same-run baselines: what a receipt costs the client at the least, measured on these receipts.
+    const baselines = await verifyBaselines(sample, signer.publicKey)
+    results.baselines = baselines
+    console.log(
+      `  baselines (same run, ${fmt(sample.length)} of these receipts): checkReceipt (schema, JCS, SHA-256; no ECDSA) ${fmt(baselines.check_receipt_per_s)}/s; ` +
+        `ECDSA verify ${fmt(baselines.ecdsa_verify_per_s_one_thread)}/s on one thread, ${fmt(baselines.ecdsa_verify_per_s_pool)}/s on the worker pool; ` +
+        `check + verify on one thread ${fmt(baselines.check_and_verify_per_s_one_thread)}/s`,
+    )
     const token = (await login(url, identityId, signer)).token
 
     // Catch-up by a fresh client, counting the bytes it receives.
@@ -123,12 +148,10 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     await pool.close()
     const got = client.head(bookKey)?.seq ?? 0
     if (got !== total) throw new Error(`catch-up got ${got} of ${total}`)
-    // Start-up of a client with that local log: the file log's open and the engine's.
-    const openStart = performance.now()
-    const reopenedLog = await FileLocalLog.open(join(dir, 'client-log'))
-    await SyncClient.open({ relayUrl: url, log: reopenedLog, identityId, signer, streams: [bookKey], sha256: nodeSha256 })
-    const startupMs = performance.now() - openStart
-    await reopenedLog.close()
+    // Start-up of a client with that local log: the file log's open and the engine's (from the snapshot
+    // and index that stop() and close() stored), and by a full replay.
+    const startup = await measureStartup(join(dir, 'client-log'), { relayUrl: url, identityId, signer, streams: [bookKey] })
+    const startupMs = startup.snapshot_ms!
     const avgCanonical = canonicalBytesTotal / total
     results.catch_up = {
       receipts: total,
@@ -140,12 +163,34 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
       batches,
       checkpoint_and_proof_bytes_per_batch: Math.round(proofBytes / Math.max(1, batches)),
       startup_ms_with_local_log: Math.round(startupMs),
+      startup_ms_full_replay_baseline: startup.replay_ms,
+      vs_pool_verify_rate: +(total / seconds / baselines.ecdsa_verify_per_s_pool).toFixed(2),
+      loadavg_after: loadavg().map((l) => +l.toFixed(2)),
     }
     console.log(
       `  catch-up: ${fmt(total)} receipts in ${seconds.toFixed(2)} s = ${fmt(total / seconds)}/s verified (receipt signatures on worker threads + one inclusion proof per batch; target ≥ 12,000); ` +
         `${Math.round(wireBytes / total)} wire bytes/receipt vs ${Math.round(avgCanonical)} canonical (${(wireBytes / total / avgCanonical).toFixed(2)}×); ` +
-        `checkpoint + proof ${Math.round(proofBytes / Math.max(1, batches))} bytes per batch of ≤ 500; start-up with that local log ${Math.round(startupMs)} ms (target ≤ 300)`,
+        `checkpoint + proof ${Math.round(proofBytes / Math.max(1, batches))} bytes per batch of ≤ 500; start-up with that local log ${Math.round(startupMs)} ms (target ≤ 300; full replay ${startup.replay_ms} ms)`,
     )
+    console.log(
+      `  load average after catch-up: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    )
+
+    // Start-up with a 100k-receipt local log however large the catch-up was (built locally, no relay).
+    const startupReceipts = Number(process.env.BENCH_STARTUP_RECEIPTS ?? 100_000)
+    if (startupReceipts !== total) {
+      const big = join(dir, 'startup-log')
+      const local = await testSigner()
+      await buildLocalLog(big, startupReceipts, local)
+      const s = await measureStartup(big, { relayUrl: url, identityId: 'alice', signer: local, streams: [] })
+      results.startup = { receipts: startupReceipts, ...s }
+      console.log(
+        `  start-up with a ${fmt(startupReceipts)}-receipt local log: ${s.snapshot_ms} ms from its snapshot (file log ${s.snapshot_file_ms} + engine ${s.snapshot_client_ms}; first of 3 ${s.snapshot_first_ms}; target ≤ 300), ` +
+          `${s.replay_ms} ms by full replay (the baseline: file log ${s.replay_file_ms} + engine ${s.replay_client_ms})`,
+      )
+    }
 
     // Live fan-out: N raw protocol subscribers, one writer posting receipts one at a time.
     const sockets: WebSocket[] = []
@@ -209,4 +254,102 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     await rm(dir, { recursive: true, force: true })
   }
   return results
+}
+
+/** Raw per-receipt costs on the same receipts: checkReceipt alone, ECDSA alone (one thread, pool), both. */
+interface Baselines {
+  receipts: number
+  check_receipt_per_s: number
+  ecdsa_verify_per_s_one_thread: number
+  ecdsa_verify_per_s_pool: number
+  check_and_verify_per_s_one_thread: number
+}
+
+async function verifyBaselines(sample: Receipt[], publicKey: PublicJwk): Promise<Baselines> {
+  const checked = sample.map((r) => checkReceipt(r, nodeSha256))
+  const perSecond = async (fn: () => Promise<void>): Promise<number> => {
+    const t = performance.now()
+    await fn()
+    return Math.round(sample.length / ((performance.now() - t) / 1000))
+  }
+  const one = nodeVerifier()
+  const pool = new VerifyPool()
+  try {
+    await one.verify(publicKey, checked[0]!.canonical, checked[0]!.signature) // key cache, JIT
+    await Promise.all(checked.slice(0, 256).map((c) => pool.verify(publicKey, c.canonical, c.signature)))
+    const ok = (valid: boolean) => {
+      if (!valid) throw new Error('a sample receipt does not verify')
+    }
+    return {
+      receipts: sample.length,
+      check_receipt_per_s: await perSecond(async () => {
+        for (const r of sample) checkReceipt(r, nodeSha256)
+      }),
+      ecdsa_verify_per_s_one_thread: await perSecond(async () => {
+        for (const c of checked) ok(await one.verify(publicKey, c.canonical, c.signature))
+      }),
+      ecdsa_verify_per_s_pool: await perSecond(async () => {
+        for (const valid of await Promise.all(checked.map((c) => pool.verify(publicKey, c.canonical, c.signature)))) ok(valid)
+      }),
+      check_and_verify_per_s_one_thread: await perSecond(async () => {
+        for (const r of sample) {
+          const c = checkReceipt(r, nodeSha256)
+          ok(await one.verify(publicKey, c.canonical, c.signature))
+        }
+      }),
+    }
+  } finally {
+    await pool.close()
+  }
+}
+
+/** A FileLocalLog of `count` signed receipts of one stream in batches of 500 (as catch-up appends), closed with its snapshot and index. */
+async function buildLocalLog(dir: string, count: number, signer: Signer): Promise<void> {
+  const log = await FileLocalLog.open(dir)
+  let prev: LoggedReceipt | undefined
+  for (let i = 0; i < count; i += 1000) {
+    const chain = await buildChain({ count: Math.min(1000, count - i), signer, ...(prev ? { after: prev } : {}) })
+    for (let j = 0; j < chain.length; j += 500) await log.append(chain.slice(j, j + 500))
+    prev = chain.at(-1)
+  }
+  const client = await SyncClient.open({ relayUrl: 'http://127.0.0.1:9', log, identityId: 'alice', signer, sha256: nodeSha256 })
+  await client.stop() // stores the start-up snapshot
+  await log.close() // stores the file log's index
+}
+
+/**
+ * Opens a client on the local log in `dir` from its snapshot and index (three opens: the best and the
+ * first are reported), then by a full replay with both removed (the baseline).
+ */
+async function measureStartup(
+  dir: string,
+  options: { relayUrl: string; identityId: string; signer: Signer; streams: string[] },
+): Promise<Record<string, number>> {
+  const openOnce = async (): Promise<{ file: number; client: number; source: string }> => {
+    const t0 = performance.now()
+    const log = await FileLocalLog.open(dir)
+    const t1 = performance.now()
+    const client = await SyncClient.open({ ...options, log, sha256: nodeSha256 })
+    const t2 = performance.now()
+    const source = `${log.opened.fromIndex ? 'index' : 'replay'}+${client.startup.source}`
+    await log.close() // not client.stop(): a replayed open must not store a snapshot before it is measured
+    return { file: Math.round(t1 - t0), client: Math.round(t2 - t1), source }
+  }
+  const fast = [await openOnce(), await openOnce(), await openOnce()]
+  if (fast.some((f) => f.source !== 'index+snapshot'))
+    throw new Error(`start-up did not use the snapshot: ${fast.map((f) => f.source).join(', ')}`)
+  const best = fast.reduce((a, b) => (a.file + a.client <= b.file + b.client ? a : b))
+  await unlink(join(dir, 'index.json'))
+  await unlink(join(dir, 'snapshot.json'))
+  const replay = await openOnce()
+  if (replay.source !== 'replay+replay') throw new Error(`the baseline did not replay: ${replay.source}`)
+  return {
+    snapshot_ms: best.file + best.client,
+    snapshot_file_ms: best.file,
+    snapshot_client_ms: best.client,
+    snapshot_first_ms: fast[0]!.file + fast[0]!.client,
+    replay_ms: replay.file + replay.client,
+    replay_file_ms: replay.file,
+    replay_client_ms: replay.client,
+  }
 }

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { appendFile, cp, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -146,3 +146,102 @@ describe('FileLocalLog specifics', () => {
     expect((await log.listQuarantine()).map((q) => q.id)).toEqual(['q1', 'q3'])
   })
 })
+
+describe('FileLocalLog stored index (index.json)', () => {
+  let dir: string
+  let log: FileLocalLog | undefined
+  let a: LoggedReceipt[]
+  let b: LoggedReceipt[]
+  const key = (): string => a[0]!.streamKey
+  const receipts = (): string => join(dir, 'receipts.ndjson')
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pixpax-local-log-index-'))
+    ;[a, b] = await Promise.all([buildChain({ count: 40, bookId: 'idx-a' }), buildChain({ count: 5, bookId: 'idx-b' })])
+    log = await FileLocalLog.open(dir)
+    await log.append(a.slice(0, 30))
+    await log.append([b[0]!, ...b.slice(1, 3)])
+    for (const entry of a.slice(30, 35)) await log.append([entry]) // single lines last: a truncation can cut one whole
+    await log.close()
+    log = undefined
+  })
+  afterEach(async () => {
+    await log?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reopens from the index without replaying, and after a crash replays only the lines appended since', async () => {
+    log = await FileLocalLog.open(dir)
+    expect(log.opened).toEqual({ fromIndex: true, replayedBytes: 0 })
+    expect(await log.read(key())).toEqual(a.slice(0, 35))
+    expect(await log.head(b[0]!.streamKey)).toEqual(b[2])
+    expect(await collect(log)).toEqual([...a.slice(0, 30), ...b.slice(0, 3), ...a.slice(30, 35)])
+    await expectRejectCode(log.append([a[36]!]), 'CHAIN_BROKEN') // the indexed heads are enforced
+    await log.append([a[35]!, b[3]!])
+    // A crash: the files as they are now, without the close that rewrites the index.
+    const crashed = `${dir}-crashed`
+    await cp(dir, crashed, { recursive: true })
+    try {
+      const after = await FileLocalLog.open(crashed)
+      expect(after.opened.fromIndex).toBe(true)
+      expect(after.opened.replayedBytes).toBeGreaterThan(0)
+      expect(await after.read(key())).toEqual(a.slice(0, 36))
+      expect(await after.read(b[0]!.streamKey)).toEqual(b.slice(0, 4))
+      await after.append(a.slice(36))
+      await after.close()
+    } finally {
+      await rm(crashed, { recursive: true, force: true })
+    }
+  })
+
+  it('replays the whole file when it was truncated below the index', async () => {
+    const text = await readFile(receipts(), 'utf8')
+    const lastLine = text.slice(text.lastIndexOf('\n', text.length - 2) + 1)
+    await truncate(receipts(), Buffer.byteLength(text) - Buffer.byteLength(lastLine))
+    log = await FileLocalLog.open(dir)
+    expect(log.opened).toEqual({ fromIndex: false, replayedBytes: Buffer.byteLength(text) - Buffer.byteLength(lastLine) })
+    expect(await log.head(key())).toEqual(a[33])
+    expect(await log.read(key())).toEqual(a.slice(0, 34))
+  })
+
+  it('replays the whole file when its last line was rewritten, as if there were no index', async () => {
+    const text = await readFile(receipts(), 'utf8')
+    const at = text.lastIndexOf('"signature":"ecdsa-p256:') + 30
+    const flipped = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1)
+    await writeFile(receipts(), flipped)
+    log = await FileLocalLog.open(dir)
+    expect(log.opened.fromIndex).toBe(false)
+    // What a replay finds (the edit keeps the chain: only `pixpax verify` sees a bad signature).
+    expect((await log.head(key()))!.receipt.signature).not.toBe(a[34]!.receipt.signature)
+    expect((await log.read(key(), 34, 1))[0]!.receipt.signature).toBe((await log.head(key()))!.receipt.signature)
+  })
+
+  it('replays the whole file when the index is damaged or belongs to another log', async () => {
+    await writeFile(join(dir, 'index.json'), '{"v":1,"size":12,"lines":')
+    log = await FileLocalLog.open(dir)
+    expect(log.opened.fromIndex).toBe(false)
+    expect(await log.read(key())).toEqual(a.slice(0, 35))
+    await log.close()
+    // Another log's index (its last line is not where this file has one).
+    const other = await mkdtemp(join(tmpdir(), 'pixpax-local-log-index-'))
+    try {
+      const small = await FileLocalLog.open(other)
+      await small.append(await buildChain({ count: 20, bookId: 'idx-c' }))
+      await small.close()
+      await cp(join(other, 'index.json'), join(dir, 'index.json'))
+      log = await FileLocalLog.open(dir)
+      expect(log.opened.fromIndex).toBe(false)
+      expect(await log.read(key())).toEqual(a.slice(0, 35))
+    } finally {
+      await rm(other, { recursive: true, force: true })
+    }
+  })
+})
+
+async function expectRejectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect((error as { code?: string } | undefined)?.code).toBe(code)
+}

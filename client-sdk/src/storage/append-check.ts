@@ -5,7 +5,7 @@
  * signatures: the log stores what the sync layer already verified.
  */
 import { PixpaxError, streamKey as streamKeyOf } from '@pixpax/shared'
-import type { LoggedReceipt } from './local-log.js'
+import type { Ack, LoggedReceipt } from './local-log.js'
 
 /** The head a stream's next receipt must chain to, as a log knows it. */
 export type HeadLookup = (streamKey: string) => LoggedReceipt | undefined
@@ -95,6 +95,30 @@ export function checkAppend(entries: readonly LoggedReceipt[], headOf: HeadLooku
     heads.set(key, entry)
   })
   return heads
+}
+
+/**
+ * Checks `setAck`'s arguments against the logged receipt at that place (undefined: not in the log) and
+ * says whether there is anything to write: false when the receipt already holds that same ack. Throws
+ * `NOT_FOUND` for a receipt not in the log, `SCHEMA_INVALID` for an ack naming another receipt or a
+ * receipt that already holds another ack (an ack is the relay's signed statement; it is never replaced).
+ */
+export function checkSetAck(streamKey: string, seq: number, logged: LoggedReceipt | undefined, ack: Ack): boolean {
+  if (!logged) throw new PixpaxError('NOT_FOUND', `setAck: ${streamKey} has no receipt at seq ${seq}`, { streamKey, seq })
+  const { receipt } = logged
+  if (
+    typeof ack !== 'object' ||
+    ack === null ||
+    ack.stream !== streamKey ||
+    ack.seq !== seq ||
+    ack.eventId !== receipt.eventId ||
+    ack.hash !== receipt.hash
+  ) {
+    throw new PixpaxError('SCHEMA_INVALID', `setAck: the ack does not name ${streamKey} seq ${seq}`, { streamKey, seq })
+  }
+  if (logged.ack === undefined) return true
+  if (JSON.stringify(logged.ack) === JSON.stringify(ack)) return false
+  throw new PixpaxError('SCHEMA_INVALID', `setAck: ${streamKey} seq ${seq} already holds another ack`, { streamKey, seq })
 }
 
 /**

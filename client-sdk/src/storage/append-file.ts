@@ -68,11 +68,12 @@ export class AppendFile {
    * when what follows is a partial line, unparseable or invalid lines, or an unfinished group — the
    * marks a crash mid-append leaves. A damaged line followed by a valid one (`isRecord`) is not a torn
    * tail but corruption: that throws LocalLogCorruptError and changes nothing. Returns the bytes cut.
+   * `from` (a line boundary) skips a prefix already known to be whole (FileLocalLog's stored index).
    */
-  async recover(visit: (value: unknown, line: Line) => LineVerdict, isRecord: (value: unknown) => boolean): Promise<number> {
-    let committed = 0
+  async recover(visit: (value: unknown, line: Line) => LineVerdict, isRecord: (value: unknown) => boolean, from = 0): Promise<number> {
+    let committed = from
     let damagedAt: number | undefined
-    for await (const line of this.lines(0, this.#size)) {
+    for await (const line of this.lines(from, this.#size)) {
       const value = line.terminated ? parseLine(line.bytes) : undefined
       if (damagedAt !== undefined) {
         if (value !== undefined && isRecord(value)) {

@@ -20,6 +20,11 @@
  *   batch order — the global append order `scan` (exports) follows, at a few bytes per call.
  * - `outbox` (key `id`, index `[createdAt+id]`) and `quarantine` (key `id`, index `[at+id]`): one row per
  *   entry; they are small and change entry by entry.
+ * - `meta` (key `key`): the client's own small records; `snapshots` (key `name`): the sync engine's
+ *   start-up snapshot (`putSnapshot`), one string row, so it is read with one get and never parsed by
+ *   the structured clone row by row.
+ * - `setAck` rewrites the one chunk row holding that seq (and the head row if it is the head), in one
+ *   transaction.
  *
  * Durability: IndexedDB commits are atomic; Chromium's default durability is "relaxed" (may be lost on
  * power failure, never torn). The log asks for "strict" unless told otherwise, as the LocalLog contract
@@ -28,7 +33,7 @@
  */
 import { Dexie, type Table } from 'dexie'
 import type { Receipt } from '@pixpax/shared'
-import { checkAppend, closedError, normalizeEntry, readWindow } from './append-check.js'
+import { checkAppend, checkSetAck, closedError, normalizeEntry, readWindow } from './append-check.js'
 import type { Ack, LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from './local-log.js'
 
 /** Seqs per window of `chunks` rows. Part of the stored layout: changing it needs a schema version and a migration. */
@@ -52,6 +57,11 @@ interface MetaRow {
   key: string
   value: unknown
 }
+/** The engine's start-up snapshot. */
+interface SnapshotRow {
+  name: string
+  text: string
+}
 /** A run of one append call: `count` receipts of `streamKey` from `fromSeq`. */
 type Segment = [streamKey: string, fromSeq: number, count: number]
 interface OrderRow {
@@ -74,6 +84,7 @@ class LocalLogDatabase extends Dexie {
   outbox!: Table<OutboxEntry, string>
   quarantine!: Table<QuarantineEntry, string>
   meta!: Table<MetaRow, string>
+  snapshots!: Table<SnapshotRow, string>
 
   constructor(name: string, options: DexieLocalLogOptions) {
     super(name, {
@@ -92,6 +103,8 @@ class LocalLogDatabase extends Dexie {
     })
     // v2: the client's own small records (relay pin, newest checkpoint, evidence); nothing to migrate.
     this.version(2).stores({ meta: 'key' })
+    // v3: the sync engine's start-up snapshot; nothing to migrate (no snapshot: the engine replays).
+    this.version(3).stores({ snapshots: 'name' })
   }
 }
 
@@ -280,6 +293,34 @@ export class DexieLocalLog implements LocalLog {
     const db = this.#open()
     if (value === undefined) await db.meta.delete(key)
     else await db.meta.put({ key, value })
+  }
+
+  async setAck(streamKey: string, seq: number, ack: Ack): Promise<void> {
+    const db = this.#open()
+    await db.transaction('rw', [db.heads, db.chunks], async () => {
+      const head = await db.heads.get(streamKey)
+      let row: ChunkRow | undefined
+      if (head && Number.isSafeInteger(seq) && seq >= 1 && seq <= head.seq) {
+        const rows = await this.#rows(db, streamKey, windowStart(seq), seq)
+        row = rows.find((r) => r.firstSeq <= seq && seq < r.firstSeq + r.items.length)
+        if (!row) throw this.#damaged(`${streamKey} seq ${seq} is missing`)
+      }
+      const item = row?.items[seq - row.firstSeq]
+      if (!checkSetAck(streamKey, seq, item && fromItem(streamKey, seq, item), ack)) return
+      item!.ack = ack
+      await db.chunks.put(row!)
+      if (head!.seq === seq) await db.heads.put({ ...head!, ack })
+    })
+  }
+
+  async getSnapshot(): Promise<string | undefined> {
+    return (await this.#open().snapshots.get('sync'))?.text
+  }
+
+  async putSnapshot(text: string | undefined): Promise<void> {
+    const db = this.#open()
+    if (text === undefined) await db.snapshots.delete('sync')
+    else await db.snapshots.put({ name: 'sync', text })
   }
 
   async close(): Promise<void> {

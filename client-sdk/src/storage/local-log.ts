@@ -117,6 +117,25 @@ export interface LocalLog {
   getMeta(key: string): Promise<unknown>
   /** Stores a record under `key`, replacing the previous one; `undefined` removes it. Durable when it resolves. */
   putMeta(key: string, value: unknown): Promise<void>
+  /**
+   * Stores the acknowledgement the relay signed for a receipt already in the log (the relay usually
+   * delivers our own receipt before it answers the push, so the receipt is logged before its ack is
+   * known). `head`, `read` and `scan` return the receipt with it from then on; durable when it resolves.
+   * The ack must name that receipt (`stream`, `seq`, `eventId`, `hash`) — else `SCHEMA_INVALID` — and
+   * the receipt must be in the log (`NOT_FOUND`). A receipt that already has an ack keeps it: the same
+   * ack again does nothing, another one is `SCHEMA_INVALID`.
+   */
+  setAck(streamKey: string, seq: number, ack: Ack): Promise<void>
+  /**
+   * The sync engine's stored start-up state (start-snapshot.ts), or undefined when there is none. Opaque
+   * text to the log; it is a cache the engine checks against the log before using it.
+   */
+  getSnapshot(): Promise<string | undefined>
+  /**
+   * Replaces the stored start-up state (`undefined` removes it). Atomic: after a crash `getSnapshot`
+   * returns the previous text or the new one, never a mix. Durable when it resolves.
+   */
+  putSnapshot(text: string | undefined): Promise<void>
   /** Waits for pending writes and releases the storage; any later call rejects. */
   close(): Promise<void>
 }

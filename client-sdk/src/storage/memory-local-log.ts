@@ -2,8 +2,8 @@
  * LocalLog in memory: no durability at all. For tests (it is the reference the other implementations
  * are held to by the same contract suite) and for sessions that must leave nothing behind.
  */
-import { checkAppend, closedError, normalizeEntry, outboxOrder, quarantineOrder, readWindow } from './append-check.js'
-import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from './local-log.js'
+import { checkAppend, checkSetAck, closedError, normalizeEntry, outboxOrder, quarantineOrder, readWindow } from './append-check.js'
+import type { Ack, LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from './local-log.js'
 
 /**
  * The state behind a MemoryLocalLog. Hand the same one to a new MemoryLocalLog to "reopen" the log
@@ -17,6 +17,8 @@ export class MemoryLocalLogData {
   readonly outbox = new Map<string, OutboxEntry>()
   readonly quarantine = new Map<string, QuarantineEntry>()
   readonly meta = new Map<string, unknown>()
+  /** The sync engine's start-up snapshot (`putSnapshot`). */
+  snapshot: string | undefined
 }
 
 /** An in-memory LocalLog. Values are structured-cloned on the way in and out, like a real store. */
@@ -111,6 +113,23 @@ export class MemoryLocalLog implements LocalLog {
     this.#open()
     if (value === undefined) this.#data.meta.delete(key)
     else this.#data.meta.set(key, structuredClone(value))
+  }
+
+  async setAck(streamKey: string, seq: number, ack: Ack): Promise<void> {
+    this.#open()
+    const logged = Number.isSafeInteger(seq) && seq >= 1 ? this.#data.streams.get(streamKey)?.[seq - 1] : undefined
+    // `all` holds the same objects as `streams`, so scan sees the ack too.
+    if (checkSetAck(streamKey, seq, logged, ack)) logged!.ack = structuredClone(ack)
+  }
+
+  async getSnapshot(): Promise<string | undefined> {
+    this.#open()
+    return this.#data.snapshot
+  }
+
+  async putSnapshot(text: string | undefined): Promise<void> {
+    this.#open()
+    this.#data.snapshot = text
   }
 
   async close(): Promise<void> {

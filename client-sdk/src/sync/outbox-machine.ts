@@ -6,10 +6,14 @@
  *   queued ──send──▶ sent ──acked──▶ acked ──delivered──▶ (removed: the receipt is in the local log)
  *     ▲               │ conflict/retryable ─▶ queued (rebased / backed off)
  *     └──disconnect───┘ rejected ─▶ rejected (surfaced to the app with its code; never dropped silently)
+ *
+ * `restart` is the engine opening after a crash or a stop: nothing is in flight any more, so what was
+ * sent (or acked but not yet delivered) is sent again — the relay answers an exact resend with its first
+ * result, never a second receipt. The Outbox (outbox.ts) is what applies the table.
  */
 import type { OutboxState } from '../storage/local-log.js'
 
-export type OutboxEvent = 'send' | 'acked' | 'rejected' | 'conflict' | 'retryable' | 'disconnect' | 'delivered'
+export type OutboxEvent = 'send' | 'acked' | 'rejected' | 'conflict' | 'retryable' | 'disconnect' | 'delivered' | 'restart'
 
 export const OUTBOX_TRANSITIONS: Record<OutboxState, Record<OutboxEvent, OutboxState | 'removed' | undefined>> = {
   queued: {
@@ -20,6 +24,7 @@ export const OUTBOX_TRANSITIONS: Record<OutboxState, Record<OutboxEvent, OutboxS
     retryable: 'queued',
     disconnect: 'queued',
     delivered: 'removed',
+    restart: 'queued',
   },
   sent: {
     send: undefined,
@@ -29,6 +34,7 @@ export const OUTBOX_TRANSITIONS: Record<OutboxState, Record<OutboxEvent, OutboxS
     retryable: 'queued',
     disconnect: 'queued',
     delivered: 'removed',
+    restart: 'queued',
   },
   acked: {
     send: undefined,
@@ -38,6 +44,7 @@ export const OUTBOX_TRANSITIONS: Record<OutboxState, Record<OutboxEvent, OutboxS
     retryable: undefined,
     disconnect: 'acked',
     delivered: 'removed',
+    restart: 'queued',
   },
   rejected: {
     send: undefined,
@@ -47,6 +54,7 @@ export const OUTBOX_TRANSITIONS: Record<OutboxState, Record<OutboxEvent, OutboxS
     retryable: undefined,
     disconnect: 'rejected',
     delivered: 'removed',
+    restart: 'rejected',
   },
 }
 

@@ -20,32 +20,22 @@
  * - Retries (reconnects, transient push failures) back off exponentially with jitter, on a timer.
  */
 import {
-  canonicalBytes,
-  checkReceipt,
-  checkStreamRef,
-  evaluateReceipt,
   isErrorCode,
   nobleSha256,
-  parseSignature,
   parseStreamKey,
   parseStrictJson,
   proofFromJson,
   proofToJson,
   PixpaxError,
-  reusingVerifier,
   ServerMessageSchema,
   streamKey as streamKeyOf,
   SYNC_PROTOCOL_VERSION,
-  startVerification,
   webCryptoVerifier,
   buildReceipt,
   type Ack,
   type Checkpoint,
-  type CheckedReceipt,
   type LiveNotification,
   type LogCheckpointMessage,
-  type EarlyVerification,
-  type PublicJwk,
   type Receipt,
   type ServerMessage,
   type Sha256,
@@ -57,8 +47,12 @@ import {
 } from '@pixpax/shared'
 import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry } from '../storage/local-log.js'
 import { ClientLedger } from './client-ledger.js'
+import { encodeStartSnapshot, restoreVerifiedState, type RestoredState } from './start-snapshot.js'
 import { Emitter } from './emitter.js'
-import { backoffMs, nextOutboxState, type OutboxEvent } from './outbox-machine.js'
+import { Connection, type SessionState, type WebSocketFactory, type WebSocketLike } from './connection.js'
+import { checkBatchSeqs, verifyAck, verifyAhead, verifyDelivered, type BatchProof, type Delivered, type Early } from './delivery.js'
+import { Outbox } from './outbox.js'
+import { HeadWaiters, rebuildOnHead } from './rebase.js'
 import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
 import { CheckpointVerifier, type HeldCheckpoint, type LogEvidence } from './checkpoint-verifier.js'
 import { verifyDeliveryProof } from './delivery-proof.js'
@@ -99,14 +93,7 @@ export interface SyncClientEvents extends Record<string, unknown> {
   notification: LiveNotification
 }
 
-/** The part of the WebSocket API the engine uses: the browser's and `ws`'s both fit. */
-export interface WebSocketLike {
-  readonly readyState: number
-  send(data: string): void
-  close(code?: number, reason?: string): void
-  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number }) => void): void
-}
-export type WebSocketFactory = (url: string) => WebSocketLike
+export type { WebSocketFactory, WebSocketLike } from './connection.js'
 
 export interface SyncClientOptions {
   /** The relay's base URL, e.g. `http://127.0.0.1:8787`. */
@@ -147,34 +134,20 @@ export interface SyncClientOptions {
   fetch?: typeof fetch
 }
 
-/** The ledger keeps neither canonical bytes nor signatures; replayed receipts need none. */
-const NOT_KEPT = new Uint8Array(0)
+/** The start-up snapshot is rewritten when synced once this many receipts were logged since the last one. */
+const SNAPSHOT_EVERY = 2000
 const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL', 'SLOW_CONSUMER'])
 const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
-const OPEN = 1
-
-interface Early {
-  /** The receipt already checked on its own (undefined: it failed; applyOne reports why, in order). */
-  checked: CheckedReceipt | undefined
-  receipt: EarlyVerification | undefined
-}
-
-interface Delivered {
-  seq: number
-  position: number
-  receipt: unknown
-}
-
-/** A batch's proof: the verified checkpoint it was sent with and the inclusion proof of its leaves. */
-interface BatchProof {
-  checkpoint: Checkpoint
-  proof: string[]
-}
 
 export class SyncClient extends Emitter<SyncClientEvents> {
   status: SyncStatus = 'offline'
-  private readonly ledger = new ClientLedger()
+  private ledger = new ClientLedger()
   private readonly heads = new Map<string, LoggedReceipt>()
+  /** How open rebuilt the state (start-snapshot.ts), and whether the stored snapshot is behind the log. */
+  private restored: Omit<RestoredState, 'ledger' | 'heads'> = { source: 'replay', replayed: 0 }
+  private snapshotStale = false
+  private loggedSinceSnapshot = 0
+  private snapshotWrite: Promise<void> = Promise.resolve()
   private readonly followed = new Set<string>()
   private readonly caughtUp = new Set<string>()
   /** Streams whose delivery failed verification: nothing more is applied until reconnect. */
@@ -197,12 +170,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private readonly streamQueues = new Map<string, Promise<void>>()
   /** Relay messages being handled (stop() waits for them). */
   private readonly handling = new Set<Promise<void>>()
-  private outbox: OutboxEntry[] = []
-  private readonly inFlight = new Map<string, OutboxEntry[]>()
-  private ws: WebSocketLike | undefined
+  private readonly outbox: Outbox
+  private readonly conn: Connection
   /** Set at a welcome whose key is bound to the pin (this connection's relay key). */
   private relayKey: RelayPin | undefined
-  private running = false
   /** Set when the relay refused our session: reconnect without one. */
   private anonymous = false
   /**
@@ -210,11 +181,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
    * resumes from), or null before any (then a reconnect asks for "from now on" again).
    */
   private notificationCursor: { after: number | null } | undefined
-  private connectAttempts = 0
-  private timer: ReturnType<typeof setTimeout> | undefined
-  private pushSeq = 0
-  /** rebaseWhenCaughtUp's waits for a stream's head to reach a seq. */
-  private readonly headWaiters = new Map<string, Array<{ seq: number; done: () => void }>>()
+  /** rebaseWhenCaughtUp's (and identity confirmations') waits for a stream's head to reach a seq. */
+  private readonly headWaiters = new HeadWaiters((key) => this.heads.get(key)?.seq ?? 0)
   /** Batches proven under a checkpoint no witnessed one covers yet, per stream, in arrival order. */
   private readonly deferred = new Map<string, Array<{ size: number; apply: () => Promise<void> }>>()
   /** Checkpoints are verified one at a time, in the order they arrived. */
@@ -235,9 +203,30 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.sha256 = options.sha256 ?? nobleSha256
     this.now = options.now ?? Date.now
     this.random = options.random ?? Math.random
+    this.outbox = new Outbox(options.log, this.now, this.random, () => this.updateSynced())
+    this.conn = new Connection({
+      relayUrl: options.relayUrl,
+      ...(options.webSocket ? { webSocket: options.webSocket } : {}),
+      random: this.random,
+      ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+      isHalted: () => this.trust.halt !== undefined,
+      onConnecting: () => this.setStatus('connecting'),
+      onHaltedAtStart: () => this.setStatus('error'),
+      onOpen: (ws) => void this.sayHello(ws),
+      onMessage: (text) => this.handleMessage(text),
+      onDisconnect: () => this.onDisconnect(),
+    })
   }
 
-  /** Loads the local log (already verified when it was written) and the outbox. */
+  /** Where the connection's life is (connection.ts, SESSION_TRANSITIONS). */
+  get session(): SessionState {
+    return this.conn.state
+  }
+
+  /**
+   * Loads the verified state (from the snapshot stored in the local log where it still matches the log,
+   * else by replaying the log, start-snapshot.ts) and the outbox.
+   */
   static async open(options: SyncClientOptions): Promise<SyncClient> {
     const trust = await RelayTrust.load(options.log, {
       ...(options.relayPublicKeyId !== undefined ? { relayPublicKeyId: options.relayPublicKeyId } : {}),
@@ -250,37 +239,43 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     })
     const witnessGate = await WitnessGate.load(options.log, options.witnesses, options.verifier ?? webCryptoVerifier())
     const client = new SyncClient(options, trust, checkpoints, witnessGate)
-    for await (const logged of options.log.scan()) client.replayTrusted(logged)
-    client.outbox = await options.log.listOutbox()
-    // After a crash nothing is in flight: what was sent (or acked but not yet delivered) is sent again;
-    // the relay answers an exact resend with its first result, never a second receipt.
-    for (const entry of client.outbox) {
-      if (entry.state === 'sent' || entry.state === 'acked') {
-        entry.state = 'queued'
-        await options.log.putOutbox(entry)
-      }
-    }
+    const { ledger, heads, ...restored } = await restoreVerifiedState(options.log)
+    client.ledger = ledger
+    for (const [key, logged] of heads) client.heads.set(key, logged)
+    client.restored = restored
+    client.snapshotStale = restored.source === 'replay' ? restored.replayed > 0 : restored.replayed >= SNAPSHOT_EVERY
+    await client.outbox.load()
     for (const key of [`identity/${options.identityId}`, ...(options.streams ?? []), ...client.heads.keys()]) client.followed.add(key)
-    for (const entry of client.outbox) client.followed.add(entry.streamKey)
+    for (const entry of client.outbox.entries) client.followed.add(entry.streamKey)
     return client
   }
 
   /**
-   * Rebuilds the ledger from a receipt of the local log. It was verified before it was written (and the
-   * log checks its chains when it opens), so it is not parsed, canonicalized and hashed again: start-up
-   * costs a map update per receipt, not a verification.
+   * How `open` rebuilt the verified state: from the stored snapshot (`snapshot`, with `replayed`
+   * receipts logged after it) or by replaying the whole log (`replay`; `fallback` says why a stored
+   * snapshot was not used).
    */
-  private replayTrusted(logged: LoggedReceipt): void {
-    const { receipt } = logged
-    const checked: CheckedReceipt = {
-      receipt,
-      streamKey: logged.streamKey,
-      spec: checkStreamRef(receipt.stream),
-      canonical: NOT_KEPT,
-      signature: NOT_KEPT,
-    }
-    this.ledger.apply({ checked, seq: logged.seq }, logged.position)
-    this.heads.set(logged.streamKey, logged)
+  get startup(): Readonly<Omit<RestoredState, 'ledger' | 'heads'>> {
+    return this.restored
+  }
+
+  /**
+   * Stores the verified state as the start-up snapshot (one at a time; a failure only costs the next
+   * open a replay). Taken between batches it matches the log; taken while a batch is being applied its
+   * heads are ahead of the log, which the next open notices and replays over.
+   */
+  private saveSnapshot(): Promise<void> {
+    const logged = this.loggedSinceSnapshot
+    this.loggedSinceSnapshot = 0
+    this.snapshotStale = false
+    const text = encodeStartSnapshot(this.ledger, this.heads)
+    this.snapshotWrite = this.snapshotWrite
+      .then(() => this.options.log.putSnapshot(text))
+      .catch(() => {
+        this.loggedSinceSnapshot += logged
+        this.snapshotStale = true
+      })
+    return this.snapshotWrite
   }
 
   // ── commands ──────────────────────────────────────────────────────────────────────────────────────
@@ -317,8 +312,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       nextAttemptAt: this.now(),
       createdAt: this.now(),
     }
-    await this.options.log.putOutbox(entry)
-    this.outbox.push(entry)
+    await this.outbox.add(entry)
     this.follow(key)
     this.updateSynced() // something to push again: no longer synced
     this.schedule(0)
@@ -326,8 +320,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private localHead(streamKey: string): { eventId: string; hash: string } | null {
-    const pending = this.outbox.filter((e) => e.streamKey === streamKey && e.state !== 'rejected')
-    const last = pending[pending.length - 1]
+    const last = this.outbox.lastPending(streamKey)
     if (last) return { eventId: last.receipt.eventId, hash: last.receipt.hash }
     const head = this.heads.get(streamKey)
     return head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null
@@ -337,7 +330,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   follow(streamKey: string): void {
     if (this.followed.has(streamKey)) return
     this.followed.add(streamKey)
-    if (this.ws?.readyState === OPEN) this.subscribe([streamKey])
+    if (this.conn.open) this.subscribe([streamKey])
   }
 
   /**
@@ -348,7 +341,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
    */
   watchNotifications(after: number | null = null): void {
     this.notificationCursor = { after }
-    if (this.ws?.readyState === OPEN && this.relayKey) this.send({ type: 'notifications', after })
+    if (this.conn.open && this.relayKey) this.send({ type: 'notifications', after })
   }
 
   /** The confirmed head of a stream in the local log. */
@@ -357,7 +350,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   pending(): readonly OutboxEntry[] {
-    return this.outbox
+    return this.outbox.entries
   }
 
   /** The relay key this client trusts (pinned explicitly or on first use), once known. */
@@ -453,26 +446,21 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     await this.trust.reset()
     await this.checkpoints.forget()
     await this.witnessGate.forget()
-    if (this.running && !this.ws) this.connect()
+    this.conn.reset()
   }
 
   // ── connection ────────────────────────────────────────────────────────────────────────────────────
 
   start(): void {
-    if (this.running) return
-    this.running = true
-    this.connect()
+    this.conn.start()
   }
 
   async stop(): Promise<void> {
-    this.running = false
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = undefined
-    const ws = this.ws
-    this.ws = undefined
-    ws?.close(1000, 'client stopped')
+    this.conn.stop()
     await Promise.allSettled([...this.handling])
     await Promise.all(this.streamQueues.values())
+    if (this.snapshotStale || this.loggedSinceSnapshot > 0) await this.saveSnapshot()
+    await this.snapshotWrite
     this.setStatus('offline')
   }
 
@@ -482,7 +470,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off()
-        reject(new Error(`not synced within ${timeoutMs} ms (status ${this.status}, ${this.outbox.length} in outbox)`))
+        reject(new Error(`not synced within ${timeoutMs} ms (status ${this.status}, ${this.outbox.entries.length} in outbox)`))
       }, timeoutMs)
       const off = this.on('status', (s) => {
         if (s === 'synced') {
@@ -505,60 +493,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.emit('status', status)
   }
 
-  private connect(): void {
-    if (!this.running) return
-    if (this.trust.halt) {
-      this.setStatus('error')
-      return
-    }
-    this.setStatus('connecting')
-    const url = `${this.options.relayUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/sync`
-    let ws: WebSocketLike
-    try {
-      ws = (this.options.webSocket ?? ((u) => new WebSocket(u)))(url)
-    } catch {
-      this.reconnectLater()
-      return
-    }
-    this.ws = ws
-    ws.addEventListener('open', () => {
-      void (async () => {
-        const token = this.anonymous ? undefined : await this.options.token?.()
-        // The size we hold, so the relay proves its checkpoints consistent with it.
-        const held = this.checkpoints.held
-        const checkpointSize = held && held.relayKeyId === this.trust.pinnedId ? held.size : undefined
-        if (this.ws === ws)
-          ws.send(
-            JSON.stringify({
-              type: 'hello',
-              v: SYNC_PROTOCOL_VERSION,
-              ...(token ? { token } : {}),
-              ...(checkpointSize !== undefined ? { checkpointSize } : {}),
-            }),
-          )
-      })()
-    })
-    ws.addEventListener('message', (event) => {
-      if (this.ws !== ws) return
-      // Tracked so stop() can wait for it: a message handled after the app closed the log must not write.
-      const handled: Promise<void> = this.onMessage(String(event.data))
-        .catch((error: unknown) => {
-          if (this.running) throw error // a bug surfaces as before; after stop() the log is closed on purpose
-        })
-        .finally(() => this.handling.delete(handled))
-      this.handling.add(handled)
-    })
-    ws.addEventListener('close', () => {
-      if (this.ws !== ws) return
-      this.ws = undefined
-      this.onDisconnect()
-    })
-    ws.addEventListener('error', () => undefined)
-  }
-
+  /** The connection dropped (or was dropped by a halt): forget everything of it; reconnecting is the connection's. */
   private onDisconnect(): void {
     this.relayKey = undefined
-    this.wakeHeadWaiters() // nothing more arrives on this connection
+    this.headWaiters.wake() // nothing more arrives on this connection
     this.caughtUp.clear()
     this.poisoned.clear()
     this.refused.clear()
@@ -568,30 +506,38 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.confirming.clear()
     for (const answer of this.headsRequests.values()) answer(undefined)
     this.headsRequests.clear()
-    for (const entries of this.inFlight.values()) for (const e of entries) void this.transition(e, 'disconnect')
-    this.inFlight.clear()
+    this.outbox.disconnected()
     if (this.status !== 'error') this.setStatus('offline')
-    this.reconnectLater()
   }
 
-  private reconnectLater(): void {
-    if (!this.running || this.trust.halt) return
-    this.connectAttempts++
-    const delay = backoffMs(
-      this.connectAttempts,
-      this.random,
-      this.options.reconnect?.baseMs ?? 250,
-      this.options.reconnect?.maxMs ?? 30_000,
-    )
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      this.connect()
-    }, delay)
+  /** Says `hello` on a socket that opened (the size of the checkpoint held, so the relay proves consistency from it). */
+  private async sayHello(ws: WebSocketLike): Promise<void> {
+    const token = this.anonymous ? undefined : await this.options.token?.()
+    const held = this.checkpoints.held
+    const checkpointSize = held && held.relayKeyId === this.trust.pinnedId ? held.size : undefined
+    if (this.conn.ws === ws)
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          v: SYNC_PROTOCOL_VERSION,
+          ...(token ? { token } : {}),
+          ...(checkpointSize !== undefined ? { checkpointSize } : {}),
+        }),
+      )
+  }
+
+  /** A message on the current socket, tracked so stop() can wait for it: one handled after the app closed the log must not write. */
+  private handleMessage(text: string): void {
+    const handled: Promise<void> = this.onMessage(text)
+      .catch((error: unknown) => {
+        if (this.conn.running) throw error // a bug surfaces as before; after stop() the log is closed on purpose
+      })
+      .finally(() => this.handling.delete(handled))
+    this.handling.add(handled)
   }
 
   private send(message: unknown): void {
-    if (this.ws?.readyState === OPEN) this.ws.send(JSON.stringify(message))
+    this.conn.send(message)
   }
 
   private subscribe(keys: string[]): void {
@@ -624,7 +570,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         // earlier batches are still being applied.
         const checkpoint = this.receiveCheckpoint(message.checkpoint)
         const batch = message.receipts as Delivered[]
-        const early = this.verifyAhead(batch)
+        const early = verifyAhead(batch, this.ledger, this.verifier, this.sha256)
         await this.enqueue(message.stream, async () => {
           const verified = await checkpoint
           if (!verified) return
@@ -682,7 +628,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   /** Binds the announced relay key to the pin, then subscribes and pushes. */
   private async onWelcome(relay: { publicKeyId: string; publicKey: unknown }, text: string): Promise<void> {
-    const ws = this.ws
+    const ws = this.conn.ws
     let bound: { pin: RelayPin; pinned: boolean }
     try {
       bound = await this.trust.bind(relay)
@@ -693,10 +639,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       await this.quarantine({ raw: text, code: 'KEY_UNKNOWN', message: error.message })
       return
     }
-    if (this.ws !== ws) return
+    if (this.conn.ws !== ws) return
     if (bound.pinned) this.emit('relay-pinned', bound.pin)
     this.relayKey = bound.pin
-    this.connectAttempts = 0
+    this.conn.bound()
     if (!this.anonymous) this.setStatus('syncing')
     // Identity streams first: keys must be known before the receipts they sign.
     const keys = [...this.followed].sort((a, b) => Number(!a.startsWith('identity/')) - Number(!b.startsWith('identity/')))
@@ -710,10 +656,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
    * undefined when it was refused (the client then halts: nothing more from this relay is applied).
    */
   private receiveCheckpoint(message: LogCheckpointMessage): Promise<Checkpoint | undefined> {
-    const ws = this.ws
+    const ws = this.conn.ws
     const result = this.checkpointChain.then(async () => {
       const key = this.relayKey
-      if (!key || this.ws !== ws) return undefined // that connection is gone, or its key was refused
+      if (!key || this.conn.ws !== ws) return undefined // that connection is gone, or its key was refused
       const before = this.checkpoints.held
       let checkpoint: Checkpoint
       try {
@@ -801,10 +747,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   /** Stops talking to the relay until the app resets its trust (persisted), and says so. */
   private async haltRelay(code: RelayHalt['code'], message: string): Promise<void> {
     const halt = await this.trust.stop(code, message)
-    const ws = this.ws
-    this.ws = undefined
-    ws?.close(1000, code)
-    this.onDisconnect()
+    this.conn.halt(code)
     this.setStatus('error')
     this.emit('halted', halt)
   }
@@ -829,7 +772,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     // its position. Nothing of a batch that fails is applied.
     if (proven) {
       try {
-        this.checkBatchSeqs(streamKey, batch)
+        checkBatchSeqs(this.heads.get(streamKey)?.seq ?? 0, batch)
         verifyDeliveryProof(this.sha256, streamKey, batch, proven.checkpoint, proven.proof)
       } catch (error) {
         if (!(error instanceof PixpaxError)) throw error
@@ -861,17 +804,6 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
   }
 
-  /** Seqs of a batch are consecutive, and it starts at or before the next one we need (overlap is fine). */
-  private checkBatchSeqs(streamKey: string, batch: Delivered[]): void {
-    const next = (this.heads.get(streamKey)?.seq ?? 0) + 1
-    const first = batch[0]?.seq ?? next
-    if (first > next) throw new PixpaxError('CHAIN_BROKEN', `relay skipped from seq ${next - 1} to ${first} (a receipt was omitted)`)
-    batch.forEach((d, i) => {
-      if (d.seq !== first + i)
-        throw new PixpaxError('CHAIN_BROKEN', `relay sent seq ${d.seq} after ${first + i - 1} (omitted or reordered)`)
-    })
-  }
-
   /**
    * One durable append per delivered batch (IndexedDB and fsync both reward batches), then events. Our
    * own receipts are logged with the ack the relay signed when it accepted them — if it names the same
@@ -879,7 +811,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
    */
   private async logVerified(verified: LoggedReceipt[]): Promise<void> {
     if (verified.length === 0) return
-    const mine = new Map(this.outbox.map((e) => [e.receipt.hash, e]))
+    const mine = new Map(this.outbox.entries.map((e) => [e.receipt.hash, e]))
     for (const logged of verified) {
       const ack = mine.get(logged.receipt.hash)?.ack
       if (!ack) continue
@@ -894,93 +826,56 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         })
     }
     await this.options.log.append(verified)
-    for (const key of new Set(verified.map((v) => v.streamKey))) this.wakeHeadWaiters(key)
+    this.loggedSinceSnapshot += verified.length
+    for (const key of new Set(verified.map((v) => v.streamKey))) this.headWaiters.wake(key)
     for (const logged of verified) {
       this.emit('receipt', logged)
       const entry = mine.get(logged.receipt.hash)
-      if (entry) await this.transition(entry, 'delivered')
+      if (entry) await this.outbox.transition(entry, 'delivered')
     }
   }
 
-  /**
-   * Starts every signature check of a batch at once — the receipt's (under the key its publicKeyId names,
-   * wherever we saw that key) and the ack's — so a parallel verifier (worker threads, Web Workers) works
-   * on all of them while the ordered rules run. Which key is *valid at that position* is still decided
-   * in order by the shared rules; only the raw ECDSA results are computed ahead.
-   */
-  private verifyAhead(batch: Delivered[]): Array<Early | undefined> {
-    return batch.map((d) => {
-      const receipt = d.receipt as Partial<Receipt> | undefined
-      const issuer = receipt?.issuer
-      let receiptCheck: Early['receipt']
-      let checked: CheckedReceipt | undefined
-      try {
-        checked = checkReceipt(d.receipt, this.sha256)
-        const key =
-          checked.receipt.type === 'IDENTITY_CREATED'
-            ? (checked.receipt.payload.publicKey as PublicJwk)
-            : this.ledger.inner.identity(issuer!.identityId)?.keys.get(issuer!.publicKeyId)?.publicKey
-        if (key) receiptCheck = startVerification(this.verifier, key, checked.canonical, checked.signature)
-      } catch {
-        receiptCheck = undefined // applyOne reports the error in order
-      }
-      return { checked, receipt: receiptCheck }
-    })
-  }
-
-  /** Verifies one delivered receipt in order; returns what to log, or 'ok' (already held), 'wait', 'stop'. */
+  /** Verifies one delivered receipt in order (delivery.ts); returns what to log, or 'ok' (already held), 'wait', 'stop'. */
   private async applyOne(streamKey: string, d: Delivered, early?: Early): Promise<LoggedReceipt | 'ok' | 'wait' | 'stop'> {
-    const raw = JSON.stringify(d)
-    const head = this.heads.get(streamKey)
-    const expectedSeq = (head?.seq ?? 0) + 1
-    if (d.seq < expectedSeq) {
-      const mine = head && d.seq === head.seq ? head.receipt.hash : (await this.options.log.read(streamKey, d.seq - 1, 1))[0]?.receipt.hash
-      const hash = (d.receipt as { hash?: unknown })?.hash
-      if (mine !== undefined && mine === hash) return 'ok' // already have it
-      return this.poison(streamKey, raw, 'CHAIN_CONFLICT', `relay delivered seq ${d.seq} again with different content (replay or rewrite)`)
+    const verdict = await verifyDelivered(
+      {
+        log: this.options.log,
+        ledger: this.ledger,
+        head: this.heads.get(streamKey),
+        verifier: this.verifier,
+        sha256: this.sha256,
+        trust: this.options.trust ?? {},
+      },
+      streamKey,
+      d,
+      early,
+    )
+    if (verdict.kind === 'held') return 'ok'
+    if (verdict.kind === 'verified') {
+      this.heads.set(streamKey, verdict.logged)
+      return verdict.logged
     }
-    if (d.seq > expectedSeq)
-      return this.poison(streamKey, raw, 'CHAIN_BROKEN', `relay skipped from seq ${expectedSeq - 1} to ${d.seq} (a receipt was omitted)`)
-    let checked: CheckedReceipt
-    try {
-      checked = early?.checked ?? checkReceipt(d.receipt, this.sha256)
-      if (checked.streamKey !== streamKey)
-        throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
-      this.ledger.current = d.position
-      const verifier = reusingVerifier(this.verifier, early?.receipt)
-      const acceptance = await evaluateReceipt(checked, this.ledger, verifier, this.options.trust ?? {})
-      if (acceptance.seq !== d.seq)
-        throw new PixpaxError('CHAIN_BROKEN', `receipt is at seq ${acceptance.seq} of the local chain, relay says ${d.seq}`)
-      this.ledger.apply(acceptance, d.position)
-    } catch (error) {
-      if (!(error instanceof PixpaxError)) throw error
-      if (error.code === 'KEY_UNKNOWN') {
-        const identity = `identity/${(d.receipt as Receipt).issuer?.identityId}`
-        if (/^identity\/[A-Za-z0-9_-]{1,64}$/.test(identity)) {
-          // Maybe we just don't follow the issuer's identity stream yet: follow it and wait for it.
-          if (!this.caughtUp.has(identity)) {
-            this.waiting.set(streamKey, { identity, batches: [] })
-            if (!this.followed.has(identity)) this.follow(identity)
-            return 'wait'
-          }
-          // Or its receipt adding the key is on its way: the relay's pumps deliver streams concurrently,
-          // so a new identity's IDENTITY_CREATED may arrive after a receipt it signed. Ask the relay for
-          // the identity's head and wait until it is applied (once per identity head).
-          const localSeq = this.heads.get(identity)?.seq ?? 0
-          if (this.identityConfirmed.get(identity) !== localSeq) {
-            this.waiting.set(streamKey, { identity, batches: [] })
-            void this.confirmIdentityHead(identity)
-            return 'wait'
-          }
+    if (verdict.code === 'KEY_UNKNOWN') {
+      const identity = `identity/${(d.receipt as Receipt).issuer?.identityId}`
+      if (/^identity\/[A-Za-z0-9_-]{1,64}$/.test(identity)) {
+        // Maybe we just don't follow the issuer's identity stream yet: follow it and wait for it.
+        if (!this.caughtUp.has(identity)) {
+          this.waiting.set(streamKey, { identity, batches: [] })
+          if (!this.followed.has(identity)) this.follow(identity)
+          return 'wait'
+        }
+        // Or its receipt adding the key is on its way: the relay's pumps deliver streams concurrently,
+        // so a new identity's IDENTITY_CREATED may arrive after a receipt it signed. Ask the relay for
+        // the identity's head and wait until it is applied (once per identity head).
+        const localSeq = this.heads.get(identity)?.seq ?? 0
+        if (this.identityConfirmed.get(identity) !== localSeq) {
+          this.waiting.set(streamKey, { identity, batches: [] })
+          void this.confirmIdentityHead(identity)
+          return 'wait'
         }
       }
-      return this.poison(streamKey, raw, error.code, error.message)
-    } finally {
-      this.ledger.current = undefined
     }
-    const logged: LoggedReceipt = { streamKey, seq: d.seq, receipt: checked.receipt, position: d.position }
-    this.heads.set(streamKey, logged)
-    return logged
+    return this.poison(streamKey, JSON.stringify(d), verdict.code, verdict.message)
   }
 
   /**
@@ -990,15 +885,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private async confirmIdentityHead(identity: string): Promise<void> {
     if (this.confirming.has(identity)) return
     this.confirming.add(identity)
-    const ws = this.ws
+    const ws = this.conn.ws
     try {
       const id = `heads-${++this.requestSeq}`
       const answered = new Promise<Record<string, { seq: number } | null> | undefined>((resolve) => this.headsRequests.set(id, resolve))
       this.send({ type: 'heads', id, streams: [identity] })
       const heads = await answered
-      if (this.ws !== ws || !heads) return // disconnected: the waiting receipts are delivered again
-      await this.whenHeadReaches(identity, heads[identity]?.seq ?? 0, 10_000)
-      if (this.ws !== ws) return
+      if (this.conn.ws !== ws || !heads) return // disconnected: the waiting receipts are delivered again
+      await this.headWaiters.when(identity, heads[identity]?.seq ?? 0, 10_000, this.conn.ws !== undefined)
+      if (this.conn.ws !== ws) return
       this.identityConfirmed.set(identity, this.heads.get(identity)?.seq ?? 0)
       await this.enqueue(identity, () => this.releaseWaiting(identity))
       this.updateSynced()
@@ -1007,10 +902,30 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
   }
 
-  private async isLogged(streamKey: string, seq: number, hash: string): Promise<boolean> {
-    if ((this.heads.get(streamKey)?.seq ?? 0) < seq) return false
+  /**
+   * Keeps a verified ack with our receipt already in the local log (`LocalLog.setAck`) — if it names the
+   * seq and position the delivery proved; else the relay said two things about one receipt, quarantined.
+   */
+  private async storeAck(logged: LoggedReceipt, ack: Ack): Promise<void> {
+    if (logged.ack !== undefined) return
+    if (ack.seq === logged.seq && ack.position === logged.position) {
+      await this.options.log.setAck(logged.streamKey, logged.seq, ack)
+      if (this.heads.get(logged.streamKey)?.seq === logged.seq) this.heads.set(logged.streamKey, { ...logged, ack })
+      return
+    }
+    await this.quarantine({
+      streamKey: logged.streamKey,
+      eventId: logged.receipt.eventId,
+      raw: JSON.stringify(ack),
+      code: 'LOG_INCONSISTENT',
+      message: `the relay acked seq ${ack.seq} at position ${ack.position}, its log has seq ${logged.seq} at ${logged.position}`,
+    })
+  }
+
+  private async loggedAt(streamKey: string, seq: number, hash: string): Promise<LoggedReceipt | undefined> {
+    if ((this.heads.get(streamKey)?.seq ?? 0) < seq) return undefined
     const [logged] = await this.options.log.read(streamKey, seq - 1, 1)
-    return logged?.receipt.hash === hash
+    return logged?.receipt.hash === hash ? logged : undefined
   }
 
   private async releaseWaiting(identityStream: string): Promise<void> {
@@ -1021,27 +936,6 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         for (const batch of entry.batches) await this.applyDelivered(streamKey, batch)
       })
     }
-  }
-
-  /** The relay's ack must name exactly this receipt at this position and verify under the pinned key. */
-  private async verifyAck(ack: Ack, streamKey: string, seq: number, receipt: Receipt, position: number): Promise<void> {
-    const key = this.relayKey
-    if (!key) throw new PixpaxError('KEY_UNKNOWN', 'no relay key pinned')
-    if (
-      ack.stream !== streamKey ||
-      ack.seq !== seq ||
-      ack.eventId !== receipt.eventId ||
-      ack.hash !== receipt.hash ||
-      ack.position !== position
-    ) {
-      throw new PixpaxError('SIGNATURE_INVALID', 'the ack does not name this receipt at this position')
-    }
-    if (ack.relayKeyId !== key.publicKeyId)
-      throw new PixpaxError('KEY_UNKNOWN', `ack signed by ${ack.relayKeyId}, not the relay key ${key.publicKeyId}`)
-    const { signature, ...body } = ack
-    const sig = parseSignature(signature)
-    const valid = await this.verifier.verify(key.publicKey, canonicalBytes(body), sig)
-    if (!valid) throw new PixpaxError('SIGNATURE_INVALID', 'the ack signature does not verify under the relay key')
   }
 
   private async poison(streamKey: string, raw: string, code: string, message: string): Promise<'stop'> {
@@ -1058,34 +952,31 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   private updateSynced(): void {
-    if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.ws)) return
+    if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.conn.ws)) return
     const everyStream = [...this.followed].every((k) => (this.caughtUp.has(k) && !this.deferred.has(k)) || this.poisoned.has(k))
-    const outboxDone = this.outbox.every((e) => e.state === 'rejected')
+    const outboxDone = this.outbox.settled
     this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
+    if (this.status === 'synced' && this.loggedSinceSnapshot >= SNAPSHOT_EVERY) void this.saveSnapshot()
   }
 
   // ── the outbox ────────────────────────────────────────────────────────────────────────────────────
 
   private schedule(delayMs: number): void {
-    if (!this.running) return
+    if (!this.conn.running) return
     setTimeout(() => void this.pushDue(), Math.max(0, delayMs))
   }
 
   private async pushDue(): Promise<void> {
-    if (this.ws?.readyState !== OPEN || !this.relayKey) return
+    if (!this.conn.open || !this.relayKey) return
     const now = this.now()
-    const due = this.outbox.filter((e) => e.state === 'queued' && e.nextAttemptAt <= now)
-    // Per stream, only a prefix whose predecessors are not still queued later: chains go in order.
-    const batch = due.slice(0, this.options.pushBatch ?? 100)
+    const batch = this.outbox.due(now, this.options.pushBatch ?? 100)
     if (batch.length === 0) {
-      const next = Math.min(...this.outbox.filter((e) => e.state === 'queued').map((e) => e.nextAttemptAt))
+      const next = this.outbox.nextAttemptAt()
       if (Number.isFinite(next)) this.schedule(next - now)
       this.updateSynced()
       return
     }
-    const id = `push-${++this.pushSeq}`
-    for (const e of batch) await this.transition(e, 'send')
-    this.inFlight.set(id, batch)
+    const id = await this.outbox.send(batch)
     this.send({ type: 'push', id, receipts: batch.map((e) => e.receipt) })
   }
 
@@ -1098,19 +989,26 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       error?: { code: string; message: string; details?: Record<string, unknown> }
     }>,
   ): Promise<void> {
-    const batch = this.inFlight.get(id)
+    const batch = this.outbox.answered(id)
     if (!batch) return
-    this.inFlight.delete(id)
     const rebase = new Map<string, number>()
     for (const [i, entry] of batch.entries()) {
       const result = results[i]
       if (!result) {
-        await this.transition(entry, 'retryable')
+        await this.outbox.transition(entry, 'retryable')
         continue
       }
       if (result.ok && result.ack) {
         try {
-          await this.verifyAck(result.ack, entry.streamKey, result.ack.seq, entry.receipt, result.position ?? result.ack.position)
+          await verifyAck(
+            this.relayKey,
+            this.verifier,
+            result.ack,
+            entry.streamKey,
+            result.ack.seq,
+            entry.receipt,
+            result.position ?? result.ack.position,
+          )
         } catch (error) {
           await this.quarantine({
             streamKey: entry.streamKey,
@@ -1119,14 +1017,23 @@ export class SyncClient extends Emitter<SyncClientEvents> {
             code: (error as PixpaxError).code ?? 'SIGNATURE_INVALID',
             message: (error as Error).message,
           })
-          await this.transition(entry, 'retryable')
+          await this.outbox.transition(entry, 'retryable')
           continue
         }
         entry.ack = result.ack // stored by the transition; logged with the receipt when it is delivered
-        await this.transition(entry, 'acked')
+        await this.outbox.transition(entry, 'acked')
         this.emit('acked', entry)
-        // A resend of something already delivered to us before a crash: nothing more will arrive for it.
-        if (await this.isLogged(entry.streamKey, result.ack.seq, entry.receipt.hash)) await this.transition(entry, 'delivered')
+        // Already delivered to us — the relay usually delivers our own receipt before it answers the push,
+        // and a resend after a crash finds it logged: nothing more will arrive for it, so the ack is stored
+        // with the logged receipt now (if it names the place the delivery proved).
+        // In the stream's queue: a delivery of it being applied right now is logged before we look.
+        const ack = result.ack
+        await this.enqueue(entry.streamKey, async () => {
+          const logged = await this.loggedAt(entry.streamKey, ack.seq, entry.receipt.hash)
+          if (!logged) return
+          await this.storeAck(logged, ack)
+          await this.outbox.transition(entry, 'delivered')
+        })
         if (this.refused.delete(entry.streamKey)) {
           // We just created (or joined) it: now we may read it.
           this.caughtUp.delete(entry.streamKey)
@@ -1138,12 +1045,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       if (REBASE.has(code)) {
         const headSeq = Number((result.error?.details?.head as { seq?: number } | undefined)?.seq ?? 0)
         rebase.set(entry.streamKey, Math.max(rebase.get(entry.streamKey) ?? 0, headSeq))
-        await this.transition(entry, 'conflict')
+        await this.outbox.transition(entry, 'conflict')
       } else if (RETRYABLE.has(code)) {
-        await this.transition(entry, 'retryable')
+        await this.outbox.transition(entry, 'retryable')
       } else {
         entry.error = { code, message: result.error?.message ?? code, ...(result.error?.details ? { details: result.error.details } : {}) }
-        await this.transition(entry, 'rejected')
+        await this.outbox.transition(entry, 'rejected')
         this.emit('rejected', entry)
         rebase.set(entry.streamKey, Math.max(rebase.get(entry.streamKey) ?? 0, this.heads.get(entry.streamKey)?.seq ?? 0))
       }
@@ -1154,91 +1061,32 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   /** Waits (at most 10 s) until the local log has the relay's head, then rebuilds pending receipts on it. */
   private async rebaseWhenCaughtUp(streamKey: string, headSeq: number): Promise<void> {
-    await this.whenHeadReaches(streamKey, headSeq, 10_000)
+    await this.headWaiters.when(streamKey, headSeq, 10_000, this.conn.ws !== undefined)
     await this.enqueue(streamKey, () => this.rebase(streamKey))
   }
 
-  /**
-   * Resolves once `streamKey`'s logged head reaches `seq` (woken by logVerified, no polling), when the
-   * connection drops (nothing more will arrive), or after `timeoutMs`.
-   */
-  private whenHeadReaches(streamKey: string, seq: number, timeoutMs: number): Promise<void> {
-    if ((this.heads.get(streamKey)?.seq ?? 0) >= seq || !this.ws) return Promise.resolve()
-    return new Promise((resolve) => {
-      const waiter = {
-        seq,
-        done: () => {
-          clearTimeout(timer)
-          const list = this.headWaiters.get(streamKey)
-          if (list)
-            this.headWaiters.set(
-              streamKey,
-              list.filter((w) => w !== waiter),
-            )
-          resolve()
-        },
-      }
-      const timer = setTimeout(waiter.done, timeoutMs)
-      this.headWaiters.set(streamKey, [...(this.headWaiters.get(streamKey) ?? []), waiter])
-    })
-  }
-
-  /** Wakes the waiters of `streamKey` whose seq was reached (every waiter, without a stream). */
-  private wakeHeadWaiters(streamKey?: string): void {
-    for (const [key, list] of [...this.headWaiters]) {
-      if (streamKey !== undefined && key !== streamKey) continue
-      const head = this.heads.get(key)?.seq ?? 0
-      for (const w of list) if (streamKey === undefined || w.seq <= head) w.done()
-    }
-  }
-
   private async rebase(streamKey: string): Promise<void> {
-    const pending = this.outbox.filter((e) => e.streamKey === streamKey && (e.state === 'queued' || e.state === 'sent'))
+    const pending = this.outbox.unanswered(streamKey)
     if (pending.length === 0) return
     const head = this.heads.get(streamKey)
-    let prev = head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null
-    const rebased: string[] = []
-    for (const entry of pending) {
-      const r = entry.receipt
-      if (r.prevEventId === (prev?.eventId ?? null) && r.prevHash === (prev?.hash ?? null)) {
-        prev = { eventId: r.eventId, hash: r.hash }
-        continue
-      }
-      const receipt = await buildReceipt({
-        stream: r.stream,
-        type: r.type,
-        payload: r.payload,
-        identityId: this.options.identityId,
-        signer: this.options.signer,
-        prev,
-        idempotencyKey: r.idempotencyKey,
-        sha256: this.sha256,
-        now: this.now,
-      })
-      entry.receipt = receipt
-      entry.state = 'queued'
-      entry.nextAttemptAt = this.now()
-      await this.options.log.putOutbox(entry)
-      rebased.push(entry.id)
-      prev = { eventId: receipt.eventId, hash: receipt.hash }
-    }
-    if (rebased.length) this.emit('conflict', { streamKey, rebased })
-  }
-
-  private async transition(entry: OutboxEntry, event: OutboxEvent): Promise<void> {
-    // Delivery can overtake the push answer: an entry already removed stays removed.
-    if (!this.outbox.includes(entry)) return
-    const next = nextOutboxState(entry.state, event)
-    if (next === undefined) return // not applicable in this state (e.g. a late answer): ignore
-    if (next === 'removed') {
-      this.outbox = this.outbox.filter((e) => e !== entry)
-      await this.options.log.deleteOutbox(entry.id)
-      this.updateSynced()
-      return
-    }
-    if (event === 'send') entry.attempts++
-    if (event === 'retryable') entry.nextAttemptAt = this.now() + backoffMs(entry.attempts, this.random)
-    entry.state = next
-    await this.options.log.putOutbox(entry)
+    const rebuilt = await rebuildOnHead(
+      pending,
+      head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null,
+      (r, prev) =>
+        buildReceipt({
+          stream: r.stream,
+          type: r.type,
+          payload: r.payload,
+          identityId: this.options.identityId,
+          signer: this.options.signer,
+          prev,
+          idempotencyKey: r.idempotencyKey,
+          sha256: this.sha256,
+          now: this.now,
+        }),
+      (entry) => this.options.log.putOutbox(entry),
+      this.now,
+    )
+    if (rebuilt.length) this.emit('conflict', { streamKey, rebased: rebuilt.map((e) => e.id) })
   }
 }

@@ -5,7 +5,7 @@
 import { PixpaxError, type Receipt } from '@pixpax/shared'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { LocalLog, LoggedReceipt } from '../storage/local-log.js'
-import { buildChain, outboxEntry, quarantineEntry, testSigner } from './fixtures.js'
+import { buildChain, outboxEntry, quarantineEntry, signAck, testSigner } from './fixtures.js'
 
 /** What `setup` returns: an empty log, and optionally how to reopen its storage and clean up. */
 export interface LocalLogFixture {
@@ -346,6 +346,51 @@ export function runLocalLogContract(name: string, setup: () => Promise<LocalLogF
       await reopen()
       expect(await log.read('pixbook/acc-1/a')).toEqual(a)
       expect(await collect(log)).toEqual([...a.slice(0, 3), b[0], a[3], a[4], b[1], a[5]])
+    })
+
+    it('stores an ack learned after its receipt was logged (setAck), for head, read and scan, across a reopen', async () => {
+      const relay = await testSigner()
+      const a = await buildChain({ count: 300, bookId: 'acks' })
+      const b = await buildChain({ count: 2, bookId: 'other' })
+      const key = a[0]!.streamKey
+      await log.append(a.slice(0, 290))
+      await log.append([b[0]!, ...a.slice(290), b[1]!])
+      const ackOf = async (entry: LoggedReceipt) => signAck(relay, entry)
+      const mid = await ackOf(a[256]!) // the seq that opens the second 256-seq window
+      const last = await ackOf(a[299]!)
+      await log.setAck(key, 257, mid)
+      await log.setAck(key, 300, last)
+      await log.setAck(key, 300, last) // the same ack again: nothing to do
+      const expectAcks = async (): Promise<void> => {
+        expect((await log.read(key, 256, 1))[0]!.ack).toEqual(mid)
+        expect((await log.read(key, 255, 1))[0]!.ack).toBeUndefined()
+        expect((await log.head(key))!.ack).toEqual(last)
+        expect((await log.read(key)).filter((e) => e.ack).map((e) => e.seq)).toEqual([257, 300])
+        const scanned = await collect(log)
+        expect(scanned.filter((e) => e.ack).map((e) => e.seq)).toEqual([257, 300])
+        expect(scanned.find((e) => e.seq === 300 && e.streamKey === key)!.ack).toEqual(last)
+      }
+      await expectAcks()
+      // Refused, changing nothing: an ack naming another receipt, another ack for an acked one, a seq not logged.
+      await expectCode(log.setAck(key, 5, await ackOf(a[5]!)), 'SCHEMA_INVALID')
+      await expectCode(log.setAck(key, 300, { ...last, position: 999 }), 'SCHEMA_INVALID')
+      await expectCode(log.setAck(key, 301, { ...last, seq: 301 }), 'NOT_FOUND')
+      await expectCode(log.setAck('pixbook/acc-1/none', 1, { ...last, stream: 'pixbook/acc-1/none', seq: 1 }), 'NOT_FOUND')
+      await expectAcks()
+      if (await reopen()) await expectAcks()
+    })
+
+    it('keeps one start-up snapshot text, replaced whole, removed with undefined, across a reopen', async () => {
+      expect(await log.getSnapshot()).toBeUndefined()
+      const big = JSON.stringify({ v: 1, lines: 'x\n'.repeat(100_000) })
+      await log.putSnapshot('{"v":1}')
+      await log.putSnapshot(big)
+      expect(await log.getSnapshot()).toBe(big)
+      if (await reopen()) expect(await log.getSnapshot()).toBe(big)
+      await log.putSnapshot(undefined)
+      await log.putSnapshot(undefined) // removing none is fine
+      expect(await log.getSnapshot()).toBeUndefined()
+      if (await reopen()) expect(await log.getSnapshot()).toBeUndefined()
     })
 
     it('rejects calls after close', async () => {

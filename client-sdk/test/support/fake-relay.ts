@@ -40,6 +40,8 @@ export class FakeRelay {
   readonly sockets: FakeSocket[] = []
   /** Every message clients sent, parsed. */
   readonly received: Array<Record<string, unknown>> = []
+  /** Deliver accepted receipts to subscribers before answering the push (what the real relay usually does). */
+  deliverBeforeAnswer = false
   /** While set, `receipts` messages wait in `held` until `release()`. */
   holdDeliveries = false
   private held: Array<() => Promise<void>> = []
@@ -205,8 +207,9 @@ export class FakeRelay {
           const ack = { ...body, signature: formatSignature(await this.key.sign(canonicalBytes(body))) }
           results.push({ ok: true, eventId: receipt.eventId, seq: stored.seq, position: stored.position, hash: receipt.hash, ack })
         }
+        if (this.deliverBeforeAnswer) for (const s of this.sockets) for (const [key, seq] of s.cursors) await this.deliver(s, key, seq)
         socket.reply({ type: 'push-result', id: m.id, results })
-        for (const s of this.sockets) for (const [key, seq] of s.cursors) await this.deliver(s, key, seq)
+        if (!this.deliverBeforeAnswer) for (const s of this.sockets) for (const [key, seq] of s.cursors) await this.deliver(s, key, seq)
         return
       }
       case 'heads': {
