@@ -170,7 +170,7 @@ describe.each(['pglite', 'pg'] as const)('kill -9 of the relay process while wri
         join(dataDir, 'objects'),
         join(dataDir, 'relay-key.jwk'),
       ])
-      expect(second.stdout).toMatch(new RegExp(`^ok store: .* size ${verified.logSize} `))
+      expect(second.stdout).toMatch(new RegExp(`^ok store: .* size ${verified.logSize} .*; ${verified.orphans.length} orphans`))
     } finally {
       await relay?.kill()
       await removeDir(dataDir)

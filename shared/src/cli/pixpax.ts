@@ -11,7 +11,7 @@
  *
  * Exit codes: 0 ok, 1 verification found bad receipts, 2 usage or I/O error.
  */
-import { parseArgs } from 'node:util'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runIdentity, runKeygen, runSign } from './author.js'
 import { runVerify } from './verify.js'
 import { runVerifyBundle } from './verify-bundle.js'
@@ -27,16 +27,31 @@ const USAGE = `usage:
   pixpax verify-drop EXPORT [--drop ID]... [--issuer ID]...
 `
 
+/**
+ * parseArgs, except that an option taking a value always takes the next argument as it: a key id or an
+ * identity id may start with `-` (base64url), and `--relay-key-id -5uD…` must not read as a flag.
+ */
+function parseCliArgs<T extends Omit<ParseArgsConfig, 'args'>>(args: string[], config: T) {
+  const options = config.options ?? {}
+  const joined: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined
+    if (name && options[name]?.type === 'string' && i + 1 < args.length) joined.push(`${arg}=${args[++i]!}`)
+    else joined.push(arg)
+  }
+  return parseArgs({ ...config, args: joined })
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'keygen': {
-      const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true })
+      const { values } = parseCliArgs(rest, { options: { out: { type: 'string' } }, strict: true })
       return runKeygen(values)
     }
     case 'identity': {
-      const { values } = parseArgs({
-        args: rest,
+      const { values } = parseCliArgs(rest, {
         options: {
           key: { type: 'string' },
           account: { type: 'string' },
@@ -50,8 +65,7 @@ async function main(argv: string[]): Promise<number> {
       return runIdentity(values)
     }
     case 'sign': {
-      const { values } = parseArgs({
-        args: rest,
+      const { values } = parseCliArgs(rest, {
         options: {
           key: { type: 'string' },
           identity: { type: 'string' },
@@ -65,8 +79,7 @@ async function main(argv: string[]): Promise<number> {
       return runSign(values)
     }
     case 'verify': {
-      const { values, positionals } = parseArgs({
-        args: rest,
+      const { values, positionals } = parseCliArgs(rest, {
         options: {
           issuer: { type: 'string', multiple: true },
           moderator: { type: 'string', multiple: true },
@@ -82,8 +95,7 @@ async function main(argv: string[]): Promise<number> {
       return runVerify(positionals, values)
     }
     case 'verify-drop': {
-      const { values, positionals } = parseArgs({
-        args: rest,
+      const { values, positionals } = parseCliArgs(rest, {
         options: { drop: { type: 'string', multiple: true }, issuer: { type: 'string', multiple: true } },
         allowPositionals: true,
         strict: true,
