@@ -15,6 +15,7 @@
  * | PLAYER_PAIRED_CHECK_MS | --paired-check-ms | 30000 (while paired: is it still? unpairing revokes it) |
  * | PLAYER_FRAME_MAX | --frame-max | 256 (PNG display max width = height) |
  * | PLAYER_STILL_SECONDS | --still-seconds | 10 (how long a channel's still image is shown) |
+ * | PLAYER_WITNESS_MS | --witness-ms | 60000 (at most one cosignature of the relay's checkpoint per this many ms) |
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -38,6 +39,7 @@ const Schema = z.object({
   pairedCheckMs: int(30_000, 10),
   frameMax: int(256, 8),
   stillSeconds: int(10, 1),
+  witnessMs: int(60_000, 10),
 })
 
 export type PlayerConfig = Readonly<z.infer<typeof Schema> & { channel?: Channel }>
@@ -65,6 +67,7 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
         'paired-check-ms': { type: 'string' },
         'frame-max': { type: 'string' },
         'still-seconds': { type: 'string' },
+        'witness-ms': { type: 'string' },
       },
     }).values
   } catch (error) {
@@ -86,6 +89,7 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
     pairedCheckMs: pick('paired-check-ms', 'PLAYER_PAIRED_CHECK_MS'),
     frameMax: pick('frame-max', 'PLAYER_FRAME_MAX'),
     stillSeconds: pick('still-seconds', 'PLAYER_STILL_SECONDS'),
+    witnessMs: pick('witness-ms', 'PLAYER_WITNESS_MS'),
   }
   if (!raw.relayUrl) throw new ConfigError('RELAY_URL (or --relay) is required, e.g. RELAY_URL=http://127.0.0.1:8787')
   const parsed = Schema.safeParse(raw)

@@ -147,6 +147,10 @@ export class PlayerDaemon {
       sha256: nodeSha256,
       streams: [deviceStreamKey(identity.identityId)],
       token: () => api.token().catch(() => undefined),
+      // The player is a witness (docs/player.md): it countersigns the newest relay checkpoint it verified,
+      // so a relay cannot show it and a browser different histories without one of them seeing a fork.
+      cosign: true,
+      cosignIntervalMs: config.witnessMs,
     })
     const cache = await BlobCache.open(join(config.dir, 'cache'), config.cacheBytes)
     await display.open()
@@ -177,6 +181,7 @@ export class PlayerDaemon {
     this.client.on('status', (status) => this.onSyncStatus(status))
     this.client.on('acked', () => this.wake.wake())
     this.client.on('rejected', (entry) => this.io.warn(`relay refused ${entry.receipt.type}: ${JSON.stringify(entry.error ?? {})}`))
+    this.client.on('cosigned', (result) => this.io.say(`cosigned checkpoint ${result.size}`))
     if (this.paired) {
       // Known paired from the last run: play from the cache at once, relay or not.
       this.io.say(`identity: ${this.identityId}`)

@@ -130,6 +130,12 @@ export interface SyncClientOptions {
   witnesses?: WitnessPolicy
   /** Be a witness: cosign every newer checkpoint this client verifies, with its own key, and hand it to the relay. */
   cosign?: boolean
+  /**
+   * At most one cosignature per this many ms (default 0: one at a time, none waiting behind another):
+   * checkpoints held meanwhile are not cosigned one by one, the newest at the end of the gap is. A relay
+   * whose log grows with every batch would otherwise get a cosignature per batch from every witness.
+   */
+  cosignIntervalMs?: number
   /** For the relay's HTTP routes (cosignatures); defaults to the global fetch. */
   fetch?: typeof fetch
 }
@@ -170,6 +176,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private readonly streamQueues = new Map<string, Promise<void>>()
   /** Relay messages being handled (stop() waits for them). */
   private readonly handling = new Set<Promise<void>>()
+  /** Cosigning (cosign: true): one at a time, at most one per cosignIntervalMs, the newest held checkpoint. */
+  private cosigning = false
+  private cosignAgain = false
+  private cosignTimer: ReturnType<typeof setTimeout> | undefined
+  private lastCosignAt = Number.NEGATIVE_INFINITY
   private readonly outbox: Outbox
   private readonly conn: Connection
   /** Set at a welcome whose key is bound to the pin (this connection's relay key). */
@@ -457,6 +468,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   async stop(): Promise<void> {
     this.conn.stop()
+    clearTimeout(this.cosignTimer)
+    this.cosignTimer = undefined
     await Promise.allSettled([...this.handling])
     await Promise.all(this.streamQueues.values())
     if (this.snapshotStale || this.loggedSinceSnapshot > 0) await this.saveSnapshot()
@@ -679,7 +692,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       const held = this.checkpoints.held
       if (held && held !== before) {
         this.emit('checkpoint', held)
-        if (this.options.cosign) this.cosignInBackground(held)
+        if (this.options.cosign) this.cosignInBackground()
       }
       await this.observeWitnesses(message.note, checkpoint.size, key.publicKeyId)
       return checkpoint
@@ -730,17 +743,41 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
   }
 
-  /** Cosigns a newly held checkpoint and hands it to the relay; stop() waits for it. */
-  private cosignInBackground(held: HeldCheckpoint): void {
+  /**
+   * Cosigns the newest held checkpoint and hands it to the relay; stop() waits for it. While one is in
+   * flight, or within cosignIntervalMs of the last, newer checkpoints only mark that another is due.
+   */
+  private cosignInBackground(): void {
+    if (this.cosigning || this.cosignTimer) {
+      this.cosignAgain = true
+      return
+    }
+    const wait = this.lastCosignAt + (this.options.cosignIntervalMs ?? 0) - this.now()
+    if (wait > 0) {
+      this.cosignTimer = setTimeout(() => {
+        this.cosignTimer = undefined
+        if (this.conn.running) this.cosignInBackground()
+      }, wait)
+      return
+    }
+    const size = this.checkpoints.held?.size ?? 0
+    this.cosigning = true
+    this.cosignAgain = false
+    this.lastCosignAt = this.now()
     const work: Promise<void> = this.cosignCheckpoint()
       .then(
         (result) => this.emit('cosigned', result),
         (error: unknown) => {
           const e = error instanceof PixpaxError ? error : new PixpaxError('UNAVAILABLE', String(error))
-          this.emit('cosign-failed', { size: held.size, code: e.code, message: e.message })
+          this.emit('cosign-failed', { size, code: e.code, message: e.message })
         },
       )
-      .finally(() => this.handling.delete(work))
+      .finally(() => {
+        this.handling.delete(work)
+        this.cosigning = false
+        if (this.cosignAgain && this.conn.running && this.checkpoints.held?.size !== size) this.cosignInBackground()
+        else this.cosignAgain = false
+      })
     this.handling.add(work)
   }
 
