@@ -16,6 +16,7 @@
  * BENCH_SOCIAL_REQUESTS (per route, 200). Postgres: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test,
  * a fresh schema, dropped afterwards (BENCH_SOCIAL_KEEP=1 keeps it and prints its name, for EXPLAIN).
  */
+import { seededRandom } from '../shared/src/testing/index.js'
 import { randomBytes } from 'node:crypto'
 import { ulid, type Receipt } from '../shared/src/index.js'
 import type { ProjectionDb } from '../sync-server/src/db/projection-db.js'
@@ -47,18 +48,8 @@ const TARGET_REBUILD_PER_SECOND = 10_000
 const SCHEMA_PREFIX = `pixpax_bench_social_${process.pid}`
 const KEEP_SCHEMA = process.env.BENCH_SOCIAL_KEEP === '1'
 
-/** A small seeded generator, so two runs measure the same data. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const random = prng(9)
+// Seeded, so two runs measure the same data.
+const random = seededRandom(9)
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
 /** Skewed: low indexes far more often (a few posts get most reactions, a few tags most uses). */
 const skewed = (n: number): number => Math.min(n - 1, Math.floor(n * random() ** 2))

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { parseCheckpoint, type Receipt } from '@pixpax/shared'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
+import { seededRandom } from '@pixpax/shared/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { FsObjectStore } from '../src/stores/fs-object-store.js'
 import { verifyStore } from '../src/replay/verify-store.js'
@@ -42,18 +43,6 @@ const KILLS = 3
 const WRITERS = 4
 const PREFIX = `kill9_${randomBytes(3).toString('hex')}`
 
-/** A small deterministic generator (mulberry32): the kill delays follow from the printed seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 interface Acked {
   stream: string
   receipt: Receipt
@@ -68,7 +57,7 @@ describe.each(['pglite', 'pg'] as const)('kill -9 of the relay process while wri
   it(`loses no acknowledged receipt over ${KILLS} kills at random moments`, async () => {
     const seed = Number(process.env.KILL9_SEED ?? randomBytes(4).readUInt32BE())
     console.log(`relay-kill9 ${db}: KILL9_SEED=${seed}`)
-    const next = random(seed)
+    const next = seededRandom(seed)
     const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-kill9-'))
     const env = {
       DATA_DIR: dataDir,

@@ -5,3 +5,4 @@
  */
 export * from './identities.js'
 export * from './receipts.js'
+export * from './random.js'
