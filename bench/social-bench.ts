@@ -174,6 +174,9 @@ export async function runSocialBench(): Promise<Record<string, unknown>> {
       if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`)
       await res.arrayBuffer()
     }
+    // The projection phase left the keep-alive sockets idle past the server's keep-alive timeout: a first
+    // request on one of them may meet its close (ECONNRESET). One untimed request, retried, clears them.
+    await get('/healthz').catch(() => get('/healthz'))
     const somePosts = (await db.query<{ post_id: string }>('SELECT post_id FROM social_posts ORDER BY position DESC LIMIT 200')).rows
     const routes: Array<[string, (i: number) => string, boolean?]> = [
       ['healthz (baseline)', () => '/healthz'],
