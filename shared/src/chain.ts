@@ -268,6 +268,13 @@ export class MemoryLedger implements LedgerView {
   private readonly streams = new Map<string, StreamState>()
   private readonly receipts = new Set<string>()
   private readonly idempotencyKeys = new Map<string, string>()
+  /** The same maps, as recordAcceptance takes them. */
+  private readonly maps: LedgerMaps = {
+    identities: this.identities,
+    streams: this.streams,
+    receipts: this.receipts,
+    idempotencyKeys: this.idempotencyKeys,
+  }
 
   /** `crossStream`: the receipts fed are a whole log from its start, so cross-stream rules apply. */
   constructor(options: { crossStream?: boolean } = {}) {
@@ -293,19 +300,32 @@ export class MemoryLedger implements LedgerView {
 
   apply(acceptance: Acceptance): void {
     const { checked } = acceptance
-    const { receipt } = checked
-    const identity = nextIdentityState(checked, this.identities.get(receipt.issuer.identityId))
-    if (identity) this.identities.set(identity.identityId, identity)
-    this.streams.set(checked.streamKey, nextStreamState(checked, this.streams.get(checked.streamKey)))
-    this.receipts.add(receiptTag(checked.streamKey, receipt.eventId, receipt.hash))
-    this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
+    recordAcceptance(this.maps, checked)
     if (this.facts) this.facts.apply(crossStreamRule(checked)?.record?.(checked, this.facts) ?? [])
   }
 }
 
+/** The state every ledger keeps (this one and the client's): what `recordAcceptance` moves on. */
+export interface LedgerMaps {
+  readonly identities: Map<string, IdentityState>
+  readonly streams: Map<string, StreamState>
+  readonly receipts: Set<string>
+  readonly idempotencyKeys: Map<string, string>
+}
+
+/** Moves a ledger's state past one accepted receipt: its identity, its stream, its tag and idempotency key. */
+export function recordAcceptance(ledger: LedgerMaps, checked: CheckedReceipt): void {
+  const { receipt } = checked
+  const identity = nextIdentityState(checked, ledger.identities.get(receipt.issuer.identityId))
+  if (identity) ledger.identities.set(identity.identityId, identity)
+  ledger.streams.set(checked.streamKey, nextStreamState(checked, ledger.streams.get(checked.streamKey)))
+  ledger.receipts.add(receiptTag(checked.streamKey, receipt.eventId, receipt.hash))
+  ledger.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
+}
+
 // A receipt is identified by its eventId and 96 bits of its hash (a short key keeps memory per receipt
 // small); the stream key's length only partitions the set cheaply, it does not name the stream.
-function receiptTag(streamKey: string, eventId: string, hash: string): string {
+export function receiptTag(streamKey: string, eventId: string, hash: string): string {
   return `${streamKey.length}:${eventId}${hash.slice(7, 31)}`
 }
 

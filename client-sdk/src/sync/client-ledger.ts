@@ -10,7 +10,7 @@
  *   `SyncClient.open` start from its stored verified state instead of replaying the local log
  *   (start-snapshot.ts binds that snapshot to the log).
  */
-import { nextIdentityState, nextStreamState, type Acceptance, type IdentityState, type LedgerView, type StreamState } from '@pixpax/shared'
+import { receiptTag, recordAcceptance, type Acceptance, type IdentityState, type LedgerView, type StreamState } from '@pixpax/shared'
 
 /** The ledger's state as JSON (`decodeState` restores its Maps and Sets). */
 export interface LedgerSnapshot {
@@ -65,11 +65,10 @@ export class ClientLedger implements LedgerView {
   apply(acceptance: Acceptance, position: number | undefined): void {
     const { checked } = acceptance
     const { receipt } = checked
-    const identity = nextIdentityState(checked, this.identities.get(receipt.issuer.identityId))
-    if (identity) this.identities.set(identity.identityId, identity)
-    this.streams.set(checked.streamKey, nextStreamState(checked, this.streams.get(checked.streamKey)))
-    this.receipts.add(receiptTag(checked.streamKey, receipt.eventId, receipt.hash))
-    this.idempotencyKeys.set(`${receipt.issuer.identityId} ${receipt.idempotencyKey}`, receipt.hash)
+    recordAcceptance(
+      { identities: this.identities, streams: this.streams, receipts: this.receipts, idempotencyKeys: this.idempotencyKeys },
+      checked,
+    )
     if (receipt.type === 'KEY_REVOKED') {
       const identityId = receipt.issuer.identityId
       const map = this.revokedAt.get(identityId) ?? new Map<string, number>()
@@ -115,12 +114,6 @@ export class ClientLedger implements LedgerView {
     }
     return ledger
   }
-}
-
-// A receipt is identified by its eventId and 96 bits of its hash, as in the shared MemoryLedger (a short
-// key keeps memory per receipt small); the stream key's length only partitions the set cheaply.
-function receiptTag(streamKey: string, eventId: string, hash: string): string {
-  return `${streamKey.length}:${eventId}${hash.slice(7, 31)}`
 }
 
 const MAP = '__map'
