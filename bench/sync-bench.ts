@@ -109,6 +109,40 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     )
     const token = (await login(url, identityId, signer)).token
 
+    // The read-ahead against its alternatives, same relay, same stream: BENCH_SYNC_READ_AHEAD_SWEEP=1,2,4,0
+    // (0: no pause, the whole catch-up read as fast as the relay sends).
+    const sweep = (process.env.BENCH_SYNC_READ_AHEAD_SWEEP ?? '').split(',').filter(Boolean).map(Number)
+    for (const readAhead of sweep) {
+      const sweepLog = await FileLocalLog.open(join(dir, `client-log-read-ahead-${readAhead}`))
+      const sweepPool = new VerifyPool()
+      const sweepClient = await SyncClient.open({
+        relayUrl: url,
+        log: sweepLog,
+        identityId,
+        signer,
+        streams: [bookKey],
+        verifier: sweepPool,
+        sha256: nodeSha256,
+        readAheadBatches: readAhead === 0 ? Number.MAX_SAFE_INTEGER : readAhead,
+        token: () => token,
+        webSocket: (u) => new WebSocket(u) as unknown as WebSocketLike,
+      })
+      const relayBefore = processCpuMs(relay.child.pid!)
+      const cpuBefore = process.cpuUsage()
+      const t = performance.now()
+      sweepClient.start()
+      await sweepClient.whenSynced(600_000)
+      const secs = (performance.now() - t) / 1000
+      const cpu = process.cpuUsage(cpuBefore)
+      const relayMs = processCpuMs(relay.child.pid!) - relayBefore
+      await sweepClient.stop()
+      await sweepLog.close()
+      await sweepPool.close()
+      console.log(
+        `  read-ahead ${readAhead === 0 ? 'unbounded' : `${readAhead} batches`}: ${fmt(total / secs)}/s verified; CPU per receipt client ${Math.round((cpu.user + cpu.system) / total)} µs, relay ${Math.round((relayMs * 1000) / total)} µs`,
+      )
+    }
+
     // Catch-up by a fresh client, counting the bytes it receives.
     let wireBytes = 0
     // Checkpoint + proof bytes of each delivery batch: they close every `receipts` message.
@@ -125,6 +159,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
       streams: [bookKey],
       verifier: pool,
       sha256: nodeSha256,
+      ...(process.env.BENCH_SYNC_READ_AHEAD ? { readAheadBatches: Number(process.env.BENCH_SYNC_READ_AHEAD) } : {}),
       token: () => token,
       webSocket: (u) => {
         const ws = new WebSocket(u)
