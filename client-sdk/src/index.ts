@@ -85,4 +85,5 @@ export {
   type ClaimedPack,
   type RedeemedCode,
   type Appender,
+  type CardOffer,
 } from './economy/commands.js'
