@@ -24,10 +24,19 @@ export interface CounterpartReceipt {
 
 const metaKey = (book: BookRef): string => `economy/counterparts/${book.accountId}/${book.bookId}`
 
+/**
+ * One writer per LocalLog, whichever store object adds: an add reads, merges and writes one record, so
+ * overlapping adds (two fetches at once) must not drop each other's receipts.
+ */
+const writers = new WeakMap<LocalLog, Mutex>()
+
 export class CounterpartStore {
-  /** Adds read, merge and write one record: overlapping adds of one store must not drop each other's. */
-  readonly #writes = new Mutex()
-  constructor(private readonly log: LocalLog) {}
+  readonly #writes: Mutex
+  constructor(private readonly log: LocalLog) {
+    let writer = writers.get(log)
+    if (!writer) writers.set(log, (writer = new Mutex()))
+    this.#writes = writer
+  }
 
   /** The kept receipts of `book`, by position. */
   async list(book: BookRef): Promise<CounterpartReceipt[]> {
