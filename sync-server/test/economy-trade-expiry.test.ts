@@ -6,6 +6,8 @@
  * (migration 004 on both).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ECONOMY_FACTS, type TradeFact } from '@pixpax/shared'
+import { loadFacts } from '../src/domains/economy/load-facts.js'
 import { rebuild } from '../src/replay/rebuild.js'
 import { claim, ECONOMY_ENV, economyWorld, newCollector, postAs, type CardSpec, type Collector } from './support/economy-fixtures.js'
 import {
@@ -141,6 +143,15 @@ describe.each<DbKind>(['pglite', 'pg'])('offer expiry on %s', (db) => {
     const outbox = (await view(alice)).trades.outbox
     expect(outbox.find((t) => t.tradeId === 'e3')).toMatchObject({ state: 'declined' })
     expect(outbox.find((t) => t.tradeId === 'e4')).toMatchObject({ state: 'cancelled' })
+  })
+
+  it('loads a trade fact with expiresAt only when the offer has one, as the rule records it', async () => {
+    expect(await act(alice, 'CARD_TRADE_OFFERED', { tradeId: 'e5', cardId: cards[4], to: ref(bob) })).toBe('accepted')
+    const key = (tradeId: string) => `${alice.accountId} ${alice.bookId} ${tradeId}`
+    const facts = await loadFacts<TradeFact>(relay.deps.db, ECONOMY_FACTS.trade, [key('e1'), key('e5')])
+    expect(facts.get(key('e1'))?.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT/)
+    expect(facts.get(key('e5'))).toBeDefined()
+    expect(Object.keys(facts.get(key('e5'))!)).not.toContain('expiresAt')
   })
 
   it('rebuilds offers with and without expiry to the same digest', async () => {
