@@ -85,4 +85,13 @@ export {
   type ClaimedPack,
   type RedeemedCode,
   type Appender,
+  type CardOffer,
 } from './economy/commands.js'
+export { bookView, type BookView, type BookTrade, type BookViewGaps, type TradeViewState } from './economy/book-view.js'
+export { CounterpartStore, type CounterpartReceipt } from './economy/counterpart-store.js'
+export {
+  fetchCounterparts,
+  type FetchCounterpartsOptions,
+  type FetchCounterpartsResult,
+  type RefusedCounterpart,
+} from './economy/counterparts.js'

@@ -346,11 +346,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null
   }
 
-  /** Follows a stream (subscribes now if connected). */
+  /**
+   * Follows a stream (subscribes now if connected). A newly followed stream is not caught up yet, so a
+   * `synced` client turns `syncing` until it is: `whenSynced()` after `follow` waits for its receipts.
+   */
   follow(streamKey: string): void {
     if (this.followed.has(streamKey)) return
     this.followed.add(streamKey)
     if (this.conn.open) this.subscribe([streamKey])
+    this.updateSynced()
   }
 
   /**
