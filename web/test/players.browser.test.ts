@@ -1,0 +1,96 @@
+/**
+ * Players in real Chromium at phone width, against the built app on a real relay and a real player
+ * process (player-agent's main.ts with the PNG display): the owner creates an identity, types the code
+ * the player printed, sees the player listed and online, presses Next — a DEVICE_COMMAND signed in the
+ * page — and sees the player's own answer (its DEVICE_COMMAND_ACK, verified) next to the command,
+ * the same answer the player printed. axe-core passes on the screen.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPlayer, type PlayerProcess } from '../../player-agent/test/support/player-process.js'
+import type { TestRelay } from '../../sync-server/test/support/relay-harness.js'
+import { launchChromium, screenshot, seriousAxeViolations } from './support/browser.js'
+import { startWebRelay } from './support/web-relay.js'
+
+const CODE = /^PAIRING CODE: ([23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6})$/
+
+describe('players in Chromium', () => {
+  let relay: TestRelay
+  let browser: Browser
+  let page: Page
+  let player: PlayerProcess | undefined
+  let root = ''
+  const consoleLines: string[] = []
+
+  beforeAll(async () => {
+    relay = await startWebRelay('webplayers')
+    root = await mkdtemp(join(tmpdir(), 'pixpax-webplayer-'))
+    browser = await launchChromium()
+    page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage() // phone width
+    page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`))
+    page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`))
+  }, 180_000)
+
+  afterAll(async () => {
+    await player?.kill()
+    await browser?.close()
+    await relay?.close()
+    if (root) await rm(root, { recursive: true, force: true })
+  })
+
+  it('pairs a player by its code, sees it online, sends Next and shows the player’s ack', async () => {
+    await page.goto(`${relay.url}/welcome`)
+    await page.getByLabel('Display name').fill('Pia')
+    await page.getByRole('button', { name: 'Create identity' }).click()
+    await page.waitForURL(`${relay.url}/identity`)
+    await page
+      .locator('[data-testid=sync-status][data-status=synced]')
+      .waitFor({ timeout: 60_000 })
+      .catch((error: unknown) => {
+        throw new Error(`not synced; console:\n${consoleLines.join('\n')}`, { cause: error })
+      })
+
+    player = startPlayer({
+      RELAY_URL: relay.url,
+      PLAYER_DIR: join(root, 'p1'),
+      PLAYER_POLL_MS: '100',
+      PLAYER_HEARTBEAT_SECONDS: '1',
+    })
+    const [, code] = await player.waitFor(CODE)
+    const [, deviceId] = await player.waitFor(/^identity: (dev-[0-9a-f]{20})$/)
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Players' }).click()
+    await page.getByRole('heading', { level: 1, name: 'Players' }).waitFor()
+    await page.getByText('No players yet: pair one above.').waitFor()
+    await page.getByLabel('Pairing code').fill(code!.toLowerCase())
+    await page.getByLabel('Name').fill('Kitchen')
+    await page.getByRole('button', { name: 'Pair player' }).click()
+    await page.getByRole('status').getByText('Paired Kitchen.').waitFor()
+    await player.waitFor(/^paired$/)
+
+    const card = page.locator(`[data-testid=player][data-device="${deviceId}"]`)
+    await card.getByRole('heading', { name: 'Kitchen' }).waitFor()
+    // Online once a heartbeat of the paired player is on the relay (the screen polls and listens).
+    await card.locator('[data-testid=player-status][data-online=true]').waitFor({ timeout: 30_000 })
+    await card.getByText(/png display, up to 256×256/).waitFor()
+    // Only the controls its capabilities allow: the PNG display declares no brightness, rotation or mirror.
+    expect(await card.getByRole('button', { name: 'Set brightness' }).count()).toBe(0)
+    expect(await card.getByRole('button', { name: 'Rotate' }).count()).toBe(0)
+    expect(await card.getByRole('button', { name: 'Mirror on' }).count()).toBe(0)
+
+    const from = player.lines.length
+    await card.getByRole('group', { name: 'Remote control of Kitchen' }).getByRole('button', { name: /Next/ }).click()
+    const [, eventId, result] = await player.waitFor(/^command ([0-9A-HJKMNP-TV-Z]{26}) next (done|unsupported|refused)$/, from)
+    // The page shows the same answer, read from the player's verified stream.
+    const entry = card.getByTestId('command-log').locator(`li[data-command=next][data-result=${result}]`)
+    await entry.waitFor({ timeout: 30_000 }).catch((error: unknown) => {
+      throw new Error(`no ack for ${eventId} shown; console:\n${consoleLines.join('\n')}`, { cause: error })
+    })
+    await entry.getByText(result!, { exact: true }).waitFor()
+    await screenshot(page, 'players')
+    expect(await seriousAxeViolations(page)).toEqual([])
+  }, 180_000)
+})
