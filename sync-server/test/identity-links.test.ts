@@ -6,6 +6,7 @@
  */
 import { identityCreated, identityStream, newIdentity, StreamWriter } from '@pixpax/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LINK_ATTEMPTS_PER_WINDOW } from '../src/identity-links/link-routes.js'
 import { startTestRelay, type TestRelay } from '../src/testing.js'
 import { appendOk, http, openSession } from './support/relay-harness.js'
 
@@ -87,4 +88,26 @@ describe('identity links', () => {
     const noLink = await http(`${relay.url}/v1/identity-links/${'A'.repeat(22)}`)
     expect(noLink.status).toBe(404)
   })
+})
+
+describe('identity link claims are rate-limited per address', () => {
+  it(`answers 429 after ${LINK_ATTEMPTS_PER_WINDOW} claims, whatever made-up bearer token each carries`, async () => {
+    const relay = await startTestRelay({ db: 'pglite', store: 'fs' })
+    try {
+      const key = newIdentity('k').signer.publicKey
+      const statuses: number[] = []
+      for (let i = 0; i <= LINK_ATTEMPTS_PER_WINDOW; i++) {
+        const res = await http(`${relay.url}/v1/identity-links/claim`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer made-up-${i}` },
+          body: JSON.stringify({ code: 'ZZZZZZ', publicKey: key }),
+        })
+        statuses.push(res.status)
+      }
+      expect(statuses.slice(0, LINK_ATTEMPTS_PER_WINDOW)).toEqual(Array(LINK_ATTEMPTS_PER_WINDOW).fill(404))
+      expect(statuses.at(-1)).toBe(429)
+    } finally {
+      await relay.close()
+    }
+  }, 60_000)
 })

@@ -62,11 +62,14 @@ function invalidCode(reason: 'LINK_CODE_UNKNOWN' | 'LINK_CODE_EXPIRED' | 'LINK_C
 export async function linkRoutes(app: FastifyInstance, options: LinkRoutesOptions = {}): Promise<void> {
   const { db, openapi, config } = app.relay
   const now = options.now ?? Date.now
-  const limit = (scope: string) => ({
+  // Codes are counted per session; claims (no session) per address only — keyed by a bearer token, a
+  // claimer could send a new made-up token with each guess and never be limited.
+  const limit = (scope: 'link-code' | 'link-claim') => ({
     rateLimit: {
       max: LINK_ATTEMPTS_PER_WINDOW,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
-      keyGenerator: (request: FastifyRequest) => `${scope}:${bearerToken(request) ?? request.ip}`,
+      keyGenerator: (request: FastifyRequest) =>
+        scope === 'link-code' ? `${scope}:${bearerToken(request) ?? request.ip}` : `${scope}:${request.ip}`,
     },
   })
 
