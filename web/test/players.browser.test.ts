@@ -3,7 +3,8 @@
  * process (player-agent's main.ts with the PNG display): the owner creates an identity, types the code
  * the player printed, sees the player listed and online, presses Next — a DEVICE_COMMAND signed in the
  * page — and sees the player's own answer (its DEVICE_COMMAND_ACK, verified) next to the command,
- * the same answer the player printed. axe-core passes on the screen.
+ * the same answer the player printed. axe-core passes on the screen. Renaming shows the new name;
+ * removing unpairs it (the player prints `unpaired` and a new code).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -92,5 +93,16 @@ describe('players in Chromium', () => {
     await entry.getByText(result!, { exact: true }).waitFor()
     await screenshot(page, 'players')
     expect(await seriousAxeViolations(page)).toEqual([])
+
+    // Rename, then remove: the player learns it is unpaired and shows a new code.
+    await card.getByText('Rename or remove').click()
+    await card.getByLabel('New name').fill('Hall')
+    await card.getByRole('button', { name: 'Rename', exact: true }).click()
+    await card.getByRole('heading', { name: 'Hall' }).waitFor()
+    const beforeRemove = player.lines.length
+    await card.getByRole('button', { name: 'Remove Hall' }).click()
+    await page.getByText('No players yet: pair one above.').waitFor()
+    await player.waitFor(/^unpaired$/, beforeRemove)
+    await player.waitFor(CODE, beforeRemove)
   }, 180_000)
 })

@@ -2,7 +2,8 @@
  * The players of this account, through client-sdk's devices functions: the list is fetched again every
  * POLL_MS (a player goes offline by going silent, which no event announces) and at once when the relay's
  * log grows or our outbox moves (`changes`: a heartbeat or a command's answer arrived). Each listed player's
- * own stream is followed by the sync client, so its DEVICE_COMMAND_ACKs reach the local log verified.
+ * own stream is followed by the sync client, so its DEVICE_COMMAND_ACKs reach the local log verified, and
+ * so is its commands stream, so a command chains onto what other browsers of the account sent.
  */
 import {
   commandAcks,
@@ -49,7 +50,13 @@ export function useDevices(): DevicesQuery {
         (devices) => {
           if (cancelled) return
           const c = syncClient()
-          for (const d of devices) c?.follow(deviceStreamKey(d.deviceIdentityId))
+          const accountId = identityState.value.identity?.accountId
+          for (const d of devices) {
+            c?.follow(deviceStreamKey(d.deviceIdentityId))
+            // The commands stream too: another browser of this identity may have opened it, and a command
+            // signed here must chain onto its head.
+            if (accountId) c?.follow(remoteStreamKey(accountId, d.deviceIdentityId))
+          }
           setState({ devices })
         },
         (error: unknown) =>
