@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { navigate } from '../app/router.js'
 import { linkThisBrowser, type LinkAttempt } from './link-device.js'
+import './link.css'
 
 export function LinkForm() {
   const [code, setCode] = useState('')

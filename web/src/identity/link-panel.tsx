@@ -6,6 +6,7 @@
 import type { LinkCode, PendingLink } from '@pixpax/client-sdk'
 import { useEffect, useState } from 'preact/hooks'
 import { approve, keyFingerprint, LINK_POLL_MS, newLinkCode, submittedKeys } from './link-device.js'
+import './link.css'
 
 export function LinkPanel() {
   const [code, setCode] = useState<LinkCode | undefined>()

@@ -10,6 +10,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { useStore } from '../app/store.js'
 import { changes, identityState, localReceipts } from '../identity/identity-session.js'
 import { command, pair, rename, unpair, useCommands, useDevices } from '../players/devices.js'
+import '../players/players.css'
 import { act } from '../social/acts.js'
 import { useRelayQuery, type Page, type PostJson } from '../social/relay-api.js'
 
