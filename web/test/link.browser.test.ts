@@ -1,7 +1,7 @@
 /**
  * Device linking in real Chromium, two browser contexts (two "browsers"): Ada's signed-in browser shows a
  * link code; the new browser types it, makes its own non-extractable key and shows that key's
- * fingerprint; Ada's browser shows the same fingerprint and approves (KEY_ADDED signed there). The new
+ * fingerprint (still after a reload); Ada's browser shows the same fingerprint and approves (KEY_ADDED signed there). The new
  * browser becomes Ada's identity with its own key, and a reaction it signs is accepted by the relay
  * under Ada's identity with the new key. A used code is refused with the reason.
  */
@@ -68,6 +68,9 @@ describe('linking a second browser', () => {
     await second.getByRole('button', { name: 'Link this browser' }).click()
     const fingerprint = (await second.getByTestId('my-fingerprint').textContent())!
     expect(fingerprint).toMatch(/^[0-9A-F]{4} [0-9A-F]{4} [0-9A-F]{4}$/)
+    // A reload while waiting resumes the wait with the same key.
+    await second.reload()
+    expect(await second.getByTestId('my-fingerprint').textContent()).toBe(fingerprint)
 
     // The first browser shows the same fingerprint; the person compares and approves.
     const request = first.getByTestId('link-requests').locator('li', { hasText: fingerprint })

@@ -29,6 +29,14 @@ export interface LinkAttempt {
   cancel(): void
 }
 
+/** A claim waiting for approval, remembered (ids only) so a reload or a closed tab resumes the wait. */
+interface WaitingLink {
+  tempId: string
+  linkId: string
+  publicKeyId: string
+}
+const WAITING_KEY = 'pixpax.link'
+
 /** The new browser: claims `code` with a fresh key of its own. */
 export async function linkThisBrowser(code: string): Promise<LinkAttempt> {
   const { tempId, signer } = await createLinkKey()
@@ -39,25 +47,48 @@ export async function linkThisBrowser(code: string): Promise<LinkAttempt> {
     await discardLinkKey(tempId)
     throw error
   }
+  const waiting: WaitingLink = { tempId, linkId: claim.linkId, publicKeyId: signer.publicKeyId }
+  localStorage.setItem(WAITING_KEY, JSON.stringify(waiting))
+  return waitForApproval(waiting)
+}
+
+/** A claim this browser made before a reload, still waiting; undefined when there is none. */
+export function resumeLink(): LinkAttempt | undefined {
+  const saved = localStorage.getItem(WAITING_KEY)
+  if (!saved) return undefined
+  try {
+    return waitForApproval(JSON.parse(saved) as WaitingLink)
+  } catch {
+    localStorage.removeItem(WAITING_KEY)
+    return undefined
+  }
+}
+
+function waitForApproval(link: WaitingLink): LinkAttempt {
   let cancelled = false
   const approved = (async () => {
     for (;;) {
       if (cancelled) throw new Error('linking cancelled')
-      const status = await linkStatus(location.origin, claim.linkId).catch(() => undefined) // offline: try again
+      const status = await linkStatus(location.origin, link.linkId).catch(() => undefined) // offline: try again
       if (status?.state === 'approved' && status.identityId && status.accountId) {
         const displayName = status.displayName ?? status.identityId
-        await adoptLinkedIdentity(tempId, { identityId: status.identityId, accountId: status.accountId, displayName })
+        await adoptLinkedIdentity(link.tempId, { identityId: status.identityId, accountId: status.accountId, displayName })
+        localStorage.removeItem(WAITING_KEY)
         return displayName
       }
       if (status?.state === 'expired') throw new Error('the link code expired before it was approved; ask for a new one')
       await new Promise((resolve) => setTimeout(resolve, LINK_POLL_MS))
     }
   })().catch(async (error: unknown) => {
-    await discardLinkKey(tempId)
+    // Leaving the page only pauses the wait (it resumes on the next visit); anything else ends the link.
+    if (!cancelled) {
+      localStorage.removeItem(WAITING_KEY)
+      await discardLinkKey(link.tempId)
+    }
     throw error
   })
   return {
-    fingerprint: keyFingerprint(signer.publicKeyId),
+    fingerprint: keyFingerprint(link.publicKeyId),
     approved,
     cancel: () => {
       cancelled = true

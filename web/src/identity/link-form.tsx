@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { navigate } from '../app/router.js'
-import { linkThisBrowser, type LinkAttempt } from './link-device.js'
+import { linkThisBrowser, resumeLink, type LinkAttempt } from './link-device.js'
 import './link.css'
 
 export function LinkForm() {
@@ -14,7 +14,30 @@ export function LinkForm() {
   const [error, setError] = useState<string | undefined>()
   const [busy, setBusy] = useState(false)
   const current = useRef<LinkAttempt | undefined>(undefined)
-  useEffect(() => () => current.current?.cancel(), [])
+  const follow = (a: LinkAttempt) => {
+    current.current = a
+    setAttempt(a)
+    setBusy(true)
+    a.approved.then(
+      () => navigate('/identity'),
+      (err: unknown) => {
+        if (current.current !== a) return
+        setAttempt(undefined)
+        setBusy(false)
+        setError((err as Error).message)
+      },
+    )
+  }
+  // A claim made before a reload is still waiting: show its fingerprint and keep waiting.
+  useEffect(() => {
+    const resumed = resumeLink()
+    if (resumed) follow(resumed)
+    return () => {
+      const a = current.current
+      current.current = undefined
+      a?.cancel()
+    }
+  }, [])
 
   return (
     <form
@@ -24,24 +47,10 @@ export function LinkForm() {
         e.preventDefault()
         setBusy(true)
         setError(undefined)
-        linkThisBrowser(code).then(
-          (a) => {
-            current.current = a
-            setAttempt(a)
-            a.approved.then(
-              () => navigate('/identity'),
-              (err: unknown) => {
-                setAttempt(undefined)
-                setBusy(false)
-                setError((err as Error).message)
-              },
-            )
-          },
-          (err: unknown) => {
-            setBusy(false)
-            setError((err as Error).message)
-          },
-        )
+        linkThisBrowser(code).then(follow, (err: unknown) => {
+          setBusy(false)
+          setError((err as Error).message)
+        })
       }}
     >
       <h2 id="link-form-heading">Link to an identity</h2>
