@@ -64,6 +64,13 @@ describe('linking a second browser', () => {
     expect(code).toMatch(/^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$/)
 
     await second.goto(`${relay.url}/welcome`)
+    // A mistyped code: the relay's reason is shown, and the form can be used again.
+    await second.getByLabel('Link code').fill(code === 'ZZZZZZ' ? 'YYYYYY' : 'ZZZZZZ')
+    await second.getByRole('button', { name: 'Link this browser' }).click()
+    await second
+      .getByRole('alert')
+      .getByText(/no such link code: it is mistyped or replaced/)
+      .waitFor()
     await second.getByLabel('Link code').fill(code.toLowerCase())
     await second.getByRole('button', { name: 'Link this browser' }).click()
     const fingerprint = (await second.getByTestId('my-fingerprint').textContent())!
