@@ -85,6 +85,7 @@ describe('players in Chromium', () => {
     const from = player.lines.length
     await card.getByRole('group', { name: 'Remote control of Kitchen' }).getByRole('button', { name: /Next/ }).click()
     const [, eventId, result] = await player.waitFor(/^command ([0-9A-HJKMNP-TV-Z]{26}) next (done|unsupported|refused)$/, from)
+    expect(result).toBe('done') // an owner's command, verified and obeyed
     // The page shows the same answer, read from the player's verified stream.
     const entry = card.getByTestId('command-log').locator(`li[data-command=next][data-result=${result}]`)
     await entry.waitFor({ timeout: 30_000 }).catch((error: unknown) => {
