@@ -1,9 +1,11 @@
 /**
  * Players in real Chromium at phone width, against the built app on a real relay and a real player
- * process (player-agent's main.ts with the PNG display): the owner creates an identity, types the code
+ * process (player-agent's main.ts with the PNG display): the owner creates an identity and publishes a
+ * piece (the player's default channel is its owner's posts), types the code
  * the player printed, sees the player listed and online, presses Next — a DEVICE_COMMAND signed in the
  * page — and sees the player's own answer (its DEVICE_COMMAND_ACK, verified) next to the command,
- * the same answer the player printed. axe-core passes on the screen. Renaming shows the new name;
+ * the same answer the player printed; the card shows the artwork on the player's screen, and "Show on
+ * player" of that post is obeyed. axe-core passes on the screen. Renaming shows the new name;
  * removing unpairs it (the player prints `unpaired` and a new code).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -54,6 +56,26 @@ describe('players in Chromium', () => {
         throw new Error(`not synced; console:\n${consoleLines.join('\n')}`, { cause: error })
       })
 
+    // One post of Pia's: the player's default channel is its owner's posts.
+    await page.getByRole('navigation').getByRole('link', { name: 'Draw' }).click()
+    const canvas = page.getByTestId('pixel-canvas')
+    await page.locator('.swatch[data-color="#ff004d"]').click()
+    await page.locator('[data-tool=rect]').click()
+    // Measured after the clicks: at phone width they scroll the page.
+    await canvas.scrollIntoViewIfNeeded()
+    const box = (await canvas.boundingBox())!
+    const cell = box.width / 16
+    await page.mouse.move(box.x + 2.5 * cell, box.y + 2.5 * cell)
+    await page.mouse.down()
+    await page.mouse.move(box.x + 12.5 * cell, box.y + 12.5 * cell, { steps: 4 })
+    await page.mouse.up()
+    await page.getByLabel('Name').fill('Sunrise')
+    await page.getByRole('button', { name: 'Publish', exact: true }).click()
+    await page
+      .getByTestId('publish-status')
+      .getByText(/^Publishing/)
+      .waitFor()
+
     player = startPlayer({
       RELAY_URL: relay.url,
       PLAYER_DIR: join(root, 'p1'),
@@ -71,6 +93,8 @@ describe('players in Chromium', () => {
     await page.getByRole('button', { name: 'Pair player' }).click()
     await page.getByRole('status').getByText('Paired Kitchen.').waitFor()
     await player.waitFor(/^paired$/)
+
+    const [, showing] = await player.waitFor(/^showing (sha256:[0-9a-f]{64})$/, 0, 60_000)
 
     const card = page.locator(`[data-testid=player][data-device="${deviceId}"]`)
     await card.getByRole('heading', { name: 'Kitchen' }).waitFor()
@@ -92,6 +116,12 @@ describe('players in Chromium', () => {
       throw new Error(`no ack for ${eventId} shown; console:\n${consoleLines.join('\n')}`, { cause: error })
     })
     await entry.getByText(result!, { exact: true }).waitFor()
+    // What it shows, live from its heartbeats; then send it that artwork by name.
+    await card.locator(`img.player-art[src$="${showing!.slice(7)}"]`).waitFor({ timeout: 30_000 })
+    await card.getByLabel('Artwork').selectOption({ label: 'Sunrise' })
+    await card.getByRole('button', { name: 'Show on player' }).click()
+    await card.getByTestId('command-log').locator('li[data-command=show][data-result=done]').waitFor({ timeout: 30_000 })
+    await player.waitFor(/^command [0-9A-HJKMNP-TV-Z]{26} show done$/, from)
     await screenshot(page, 'players')
     expect(await seriousAxeViolations(page)).toEqual([])
 

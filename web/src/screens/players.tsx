@@ -126,10 +126,10 @@ function Controls({ device }: { device: DeviceListing }) {
   const [brightness, setBrightness] = useState(80)
   const [rotation, setRotation] = useState('0')
   const [message, busy, run] = useAction()
-  const send = (name: string, args?: CommandArgs) =>
+  const send = (name: string, args?: CommandArgs, what = describeCommand(name, args)) =>
     void run(async () => {
       await command(device.deviceIdentityId, name, args)
-      return `Sent ${describeCommand(name, args)}.`
+      return `Sent ${what} to ${device.name}.`
     })
   const id = device.deviceIdentityId
   const myPosts = posts.data?.items ?? []
@@ -195,7 +195,11 @@ function Controls({ device }: { device: DeviceListing }) {
             </option>
           ))}
         </select>
-        <button type="button" disabled={busy || !postId} onClick={() => send('show', { postId })}>
+        <button
+          type="button"
+          disabled={busy || !postId}
+          onClick={() => send('show', { postId }, `“${myPosts.find((p) => p.postId === postId)?.title ?? postId}”`)}
+        >
           Show on player
         </button>
       </div>
@@ -209,7 +213,13 @@ function Controls({ device }: { device: DeviceListing }) {
             </option>
           ))}
         </select>
-        <button type="button" disabled={busy || !playlistId} onClick={() => send('play-playlist', { playlistId })}>
+        <button
+          type="button"
+          disabled={busy || !playlistId}
+          onClick={() =>
+            send('play-playlist', { playlistId }, `playlist “${playlists.find((p) => p.playlistId === playlistId)?.title ?? playlistId}”`)
+          }
+        >
           Play playlist
         </button>
         {me ? (
