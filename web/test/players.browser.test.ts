@@ -124,6 +124,11 @@ describe('players in Chromium', () => {
     await player.waitFor(/^command [0-9A-HJKMNP-TV-Z]{26} show done$/, from)
     await screenshot(page, 'players')
     expect(await seriousAxeViolations(page)).toEqual([])
+    // And in the other theme (the test starts in the system's, dark here).
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme)
+    await page.getByRole('button', { name: /^Switch to (light|dark) theme$/ }).click()
+    await page.waitForFunction((was) => document.documentElement.dataset.theme !== was, theme)
+    expect(await seriousAxeViolations(page)).toEqual([])
 
     // Rename, then remove: the player learns it is unpaired and shows a new code.
     await card.getByText('Rename or remove').click()
