@@ -124,7 +124,7 @@ describe('players in Chromium', () => {
     await player.waitFor(/^command [0-9A-HJKMNP-TV-Z]{26} show done$/, from)
     await screenshot(page, 'players')
     expect(await seriousAxeViolations(page)).toEqual([])
-    // And in the other theme (the test starts in the system's, dark here).
+    // And in the other theme.
     const theme = await page.evaluate(() => document.documentElement.dataset.theme)
     await page.getByRole('button', { name: /^Switch to (light|dark) theme$/ }).click()
     await page.waitForFunction((was) => document.documentElement.dataset.theme !== was, theme)
