@@ -38,6 +38,11 @@ describe('identity links', () => {
     expect(code.status, code.text).toBe(200)
     expect(code.json.code).toMatch(/^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$/)
 
+    // The identity's own key is refused (it would read as approved at once), and the code survives.
+    const own = await post('/v1/identity-links/claim', { code: code.json.code, publicKey: first.signer.publicKey })
+    expect(own.status).toBe(422)
+    expect(own.json).toMatchObject({ error: { code: 'STREAM_RULE_VIOLATION', details: { rule: 'link_key_known' } } })
+
     // The second browser's key (the test kit's identity stands in for its non-extractable key).
     const second = newIdentity('unused')
     const claim = await post('/v1/identity-links/claim', { code: code.json.code.toLowerCase(), publicKey: second.signer.publicKey })

@@ -18,6 +18,7 @@ import { jwkThumbprint, PublicJwkSchema, type PublicJwk } from '@pixpax/shared'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { bearerToken, requireSession } from '../auth/request-session.js'
+import type { Queryable } from '../db/projection-db.js'
 import { newPairingCode, pairingCodeHash, PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH } from '../devices/pairing-codes.js'
 import { ApiError } from '../errors.js'
 import { parseBody, parseParams } from '../routes/parse.js'
@@ -74,9 +75,9 @@ export async function linkRoutes(app: FastifyInstance, options: LinkRoutesOption
   })
 
   /** Whether the key is an unrevoked key of the identity: the first browser's KEY_ADDED is the approval. */
-  async function added(identityId: string, publicKeyId: string | null): Promise<boolean> {
+  async function added(identityId: string, publicKeyId: string | null, q: Queryable = db): Promise<boolean> {
     if (!publicKeyId) return false
-    const rows = await db.query('SELECT 1 FROM identity_keys WHERE identity_id = $1 AND public_key_id = $2 AND revoked_position IS NULL', [
+    const rows = await q.query('SELECT 1 FROM identity_keys WHERE identity_id = $1 AND public_key_id = $2 AND revoked_position IS NULL', [
       identityId,
       publicKeyId,
     ])
@@ -138,12 +139,18 @@ export async function linkRoutes(app: FastifyInstance, options: LinkRoutesOption
     const claimedAt = new Date(now())
     return db.transaction(async (tx) => {
       // UPDATE … WHERE claimed_at IS NULL: of two browsers racing on one code exactly one gets it.
-      const claimed = await tx.query<{ link_id: string; expires_at: Date }>(
+      const claimed = await tx.query<{ link_id: string; identity_id: string; expires_at: Date }>(
         `UPDATE identity_links SET public_key = $2, public_key_id = $3, claimed_at = $4
-          WHERE code_hash = $1 AND claimed_at IS NULL AND expires_at > $4 RETURNING link_id, expires_at`,
+          WHERE code_hash = $1 AND claimed_at IS NULL AND expires_at > $4 RETURNING link_id, identity_id, expires_at`,
         [pairingCodeHash(body.code), JSON.stringify(body.publicKey), publicKeyId, claimedAt],
       )
       const row = claimed.rows[0]
+      // A key the identity already holds (public, in its stream) would read as "approved" at once, and
+      // the code would be spent: refused, and the code stays usable (the transaction is rolled back).
+      if (row && (await added(row.identity_id, publicKeyId, tx)))
+        throw new ApiError('STREAM_RULE_VIOLATION', 'this key already belongs to the identity: make a new key to link', {
+          rule: 'link_key_known',
+        })
       if (row) return { linkId: row.link_id, publicKeyId, expiresAt: row.expires_at.toISOString() }
       const existing = await tx.query<{ claimed_at: Date | null }>('SELECT claimed_at FROM identity_links WHERE code_hash = $1', [
         pairingCodeHash(body.code),
