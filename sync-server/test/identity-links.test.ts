@@ -71,6 +71,18 @@ describe('identity links', () => {
     await expect(openSession(relay.url, { ...first, signer: second.signer })).resolves.toEqual(expect.any(String))
   })
 
+  it('documents its routes in the OpenAPI document: codes and the list need a session, the claim and a status none', async () => {
+    const doc = (await (await fetch(`${relay.url}/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { security?: unknown }>>
+    }
+    expect(doc.paths['/v1/identity-links']?.post?.security).toEqual([{ session: [] }])
+    expect(doc.paths['/v1/identity-links']?.get?.security).toEqual([{ session: [] }])
+    expect(doc.paths['/v1/identity-links/claim']?.post).toBeDefined()
+    expect(doc.paths['/v1/identity-links/claim']?.post?.security).toBeUndefined()
+    expect(doc.paths['/v1/identity-links/{linkId}']?.get?.security).toBeUndefined()
+    expect(doc.paths['/v1/devices/{deviceIdentityId}']?.patch?.security).toEqual([{ session: [] }])
+  })
+
   it('answers unknown, expired and malformed claims with the envelope', async () => {
     const who = newIdentity('acct-link2')
     await appendOk(relay.url, [await identityCreated(who)])
