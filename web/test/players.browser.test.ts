@@ -5,7 +5,8 @@
  * the player printed, sees the player listed and online, presses Next — a DEVICE_COMMAND signed in the
  * page — and sees the player's own answer (its DEVICE_COMMAND_ACK, verified) next to the command,
  * the same answer the player printed; the card shows the artwork on the player's screen, and "Show on
- * player" of that post is obeyed. axe-core passes on the screen. Renaming shows the new name;
+ * player" of that post is obeyed, and so is "Play playlist" of a playlist made on the screen. axe-core
+ * passes on the screen. Renaming shows the new name;
  * removing unpairs it (the player prints `unpaired` and a new code).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -122,6 +123,19 @@ describe('players in Chromium', () => {
     await card.getByRole('button', { name: 'Show on player' }).click()
     await card.getByTestId('command-log').locator('li[data-command=show][data-result=done]').waitFor({ timeout: 30_000 })
     await player.waitFor(/^command [0-9A-HJKMNP-TV-Z]{26} show done$/, from)
+    // A playlist of my posts (PLAYLIST_CREATED signed here), listed once verified back, then played.
+    await card.getByRole('button', { name: 'New playlist of my posts' }).click()
+    await card
+      .getByLabel('Playlist')
+      .locator('option', { hasText: /^My posts/ })
+      .waitFor({ state: 'attached', timeout: 30_000 })
+    await card.getByLabel('Playlist').selectOption({ index: 1 })
+    await card.getByRole('button', { name: 'Play playlist' }).click()
+    const [, playlistChannel] = await player.waitFor(/^channel (playlist:u-[a-z0-9]{16}\/pl-[a-z0-9]+)$/, from, 30_000)
+    await card.getByTestId('command-log').locator('li[data-command=play-playlist][data-result=done]').waitFor({ timeout: 30_000 })
+    expect(playlistChannel).toContain(
+      await page.evaluate(() => (JSON.parse(localStorage.getItem('pixpax.identity')!) as { identityId: string }).identityId),
+    )
     await screenshot(page, 'players')
     expect(await seriousAxeViolations(page)).toEqual([])
     // And in the other theme.
