@@ -4,7 +4,17 @@
  * writes through the SyncClient's outbox (so they work offline), sessions by signed challenge (login).
  * Which identity is active is remembered in localStorage (ids only, nothing secret).
  */
-import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, socialCommands, type Session, type SyncStatus } from '@pixpax/client-sdk'
+import {
+  DexieLocalLog,
+  IndexedDbKeyStore,
+  SyncClient,
+  WorkerVerifier,
+  login,
+  socialCommands,
+  type Session,
+  type SyncStatus,
+} from '@pixpax/client-sdk'
+import VerifyWorker from '@pixpax/client-sdk/verify-worker?worker'
 import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
 import { Store } from '../app/store.js'
 import { openBackup, sealBackup, type BackupFile } from './backup.js'
@@ -57,6 +67,15 @@ const keys = new IndexedDbKeyStore('pixpax-keys')
 let client: SyncClient | undefined
 let localLog: DexieLocalLog | undefined
 let signer: Signer | undefined
+/**
+ * Signature checks of catch-up run in Web Workers (client-sdk's WorkerVerifier), so a large catch-up
+ * does not load the page's main thread; one pool for the app's lifetime.
+ */
+let workerVerifier: WorkerVerifier | undefined
+function verifier(): WorkerVerifier {
+  workerVerifier ??= new WorkerVerifier({ createWorker: () => new VerifyWorker() })
+  return workerVerifier
+}
 
 function update(change: Partial<IdentityState>): void {
   identityState.set({ ...identityState.value, ...change })
@@ -114,6 +133,7 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
     log: localLog,
     identityId: identity.identityId,
     signer: key,
+    verifier: verifier(),
     streams: [`account/${identity.accountId}`, `profile/${identity.identityId}`, bookStream(identity)],
     token: async () => {
       const t = await token()

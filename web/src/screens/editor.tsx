@@ -163,8 +163,14 @@ export default function Editor() {
     stroke.current = new Stroke(tool, doc.bitmap, { color, mirror }, at)
     if (tool !== 'eyedropper') setVersion((v) => v + 1)
   }
+  const redraw = useRef<(() => void) | undefined>(undefined)
+  // A sample that changed pixels is drawn straight onto the canvas (no re-render of the screen per
+  // sample); the stroke's end re-renders everything (preview, history buttons).
   const moveStroke = (at: Point) => {
-    if (stroke.current?.move(at)) setVersion((v) => v + 1)
+    if (stroke.current?.move(at)) {
+      if (redraw.current) redraw.current()
+      else setVersion((v) => v + 1)
+    }
   }
   const endStroke = () => {
     const s = stroke.current
@@ -429,6 +435,7 @@ export default function Editor() {
             onStrokeMove={moveStroke}
             onStrokeEnd={endStroke}
             onKeyDown={onCanvasKey}
+            redrawRef={redraw}
           />
         </div>
         <div class="side">
