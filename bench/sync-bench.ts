@@ -4,10 +4,12 @@
  * verify/s on one thread and on the worker pool, the per-receipt checks without ECDSA); start-up of a
  * client with a 100k-receipt local log, from its stored snapshot and by a full replay (the baseline);
  * and live fan-out latency (push → delivery, p50/p95) to 100 subscribers on loopback. Relay: Postgres
- * (the test database, a fresh schema) + fs store.
+ * (the test database, a fresh schema) + fs store, in its own process (sync-server/src/main.ts); the
+ * CPU time each side spends per caught-up receipt is printed beside the rate.
  */
 import { mkdtemp, rm, unlink } from 'node:fs/promises'
-import { loadavg, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   buildReceipt,
@@ -22,9 +24,7 @@ import {
 import { nodeSha256, nodeSigner, nodeVerifier, VerifyPool } from '../shared/src/node/index.js'
 import type { LoggedReceipt } from '../client-sdk/src/storage/local-log.js'
 import { buildChain, testSigner } from '../client-sdk/src/testing/fixtures.js'
-import { buildApp } from '../sync-server/src/app.js'
-import { loadConfig } from '../sync-server/src/config.js'
-import { buildDeps } from '../sync-server/src/context.js'
+import { startRelayProcess } from '../sync-server/test/support/relay-harness.js'
 import { FileLocalLog } from '../client-sdk/src/storage/file-local-log.js'
 import { login } from '../client-sdk/src/network/session.js'
 import { SyncClient, type WebSocketLike } from '../client-sdk/src/sync/sync-client.js'
@@ -36,17 +36,17 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
   const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 100)
   const dir = await mkdtemp(join(tmpdir(), 'pixpax-sync-bench-'))
   const schema = `bench_sync_${process.pid}`
-  const config = loadConfig({
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  // The relay is its own process (main.ts), as it is for a real client: in this process it would share
+  // one event loop with the client it serves, and the figure would be neither the relay's nor the client's.
+  const relay = await startRelayProcess({
     DATA_DIR: dir,
-    LOG_LEVEL: 'silent',
-    DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: schema,
     RATE_LIMIT_PER_IP: '100000000',
     RATE_LIMIT_PER_IDENTITY: '100000000',
   })
-  const deps = await buildDeps(config)
-  const app = await buildApp({ ...deps, logger: false })
-  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = relay.url
   const results: Record<string, unknown> = {}
   try {
     const signer = nodeSigner(generatePrivateJwk())
@@ -109,6 +109,40 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
     )
     const token = (await login(url, identityId, signer)).token
 
+    // The read-ahead against its alternatives, same relay, same stream: BENCH_SYNC_READ_AHEAD_SWEEP=1,2,4,0
+    // (0: no pause, the whole catch-up read as fast as the relay sends).
+    const sweep = (process.env.BENCH_SYNC_READ_AHEAD_SWEEP ?? '').split(',').filter(Boolean).map(Number)
+    for (const readAhead of sweep) {
+      const sweepLog = await FileLocalLog.open(join(dir, `client-log-read-ahead-${readAhead}`))
+      const sweepPool = new VerifyPool()
+      const sweepClient = await SyncClient.open({
+        relayUrl: url,
+        log: sweepLog,
+        identityId,
+        signer,
+        streams: [bookKey],
+        verifier: sweepPool,
+        sha256: nodeSha256,
+        readAheadBatches: readAhead === 0 ? Number.MAX_SAFE_INTEGER : readAhead,
+        token: () => token,
+        webSocket: (u) => new WebSocket(u) as unknown as WebSocketLike,
+      })
+      const relayBefore = processCpuMs(relay.child.pid!)
+      const cpuBefore = process.cpuUsage()
+      const t = performance.now()
+      sweepClient.start()
+      await sweepClient.whenSynced(600_000)
+      const secs = (performance.now() - t) / 1000
+      const cpu = process.cpuUsage(cpuBefore)
+      const relayMs = processCpuMs(relay.child.pid!) - relayBefore
+      await sweepClient.stop()
+      await sweepLog.close()
+      await sweepPool.close()
+      console.log(
+        `  read-ahead ${readAhead === 0 ? 'unbounded' : `${readAhead} batches`}: ${fmt(total / secs)}/s verified; CPU per receipt client ${Math.round((cpu.user + cpu.system) / total)} µs, relay ${Math.round((relayMs * 1000) / total)} µs`,
+      )
+    }
+
     // Catch-up by a fresh client, counting the bytes it receives.
     let wireBytes = 0
     // Checkpoint + proof bytes of each delivery batch: they close every `receipts` message.
@@ -125,6 +159,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
       streams: [bookKey],
       verifier: pool,
       sha256: nodeSha256,
+      ...(process.env.BENCH_SYNC_READ_AHEAD ? { readAheadBatches: Number(process.env.BENCH_SYNC_READ_AHEAD) } : {}),
       token: () => token,
       webSocket: (u) => {
         const ws = new WebSocket(u)
@@ -139,10 +174,15 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
         return ws as unknown as WebSocketLike
       },
     })
+    const relayCpuBefore = processCpuMs(relay.child.pid!)
+    const clientCpuBefore = process.cpuUsage()
     const start = performance.now()
     client.start()
     await client.whenSynced(600_000)
     const seconds = (performance.now() - start) / 1000
+    const clientCpu = process.cpuUsage(clientCpuBefore)
+    const relayCpuMs = processCpuMs(relay.child.pid!) - relayCpuBefore
+    const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000
     await client.stop()
     await log.close()
     await pool.close()
@@ -165,12 +205,18 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
       startup_ms_with_local_log: Math.round(startupMs),
       startup_ms_full_replay_baseline: startup.replay_ms,
       vs_pool_verify_rate: +(total / seconds / baselines.ecdsa_verify_per_s_pool).toFixed(2),
+      client_cpu_us_per_receipt: Math.round((clientCpuMs * 1000) / total),
+      relay_cpu_us_per_receipt: Math.round((relayCpuMs * 1000) / total),
       loadavg_after: loadavg().map((l) => +l.toFixed(2)),
     }
     console.log(
       `  catch-up: ${fmt(total)} receipts in ${seconds.toFixed(2)} s = ${fmt(total / seconds)}/s verified (receipt signatures on worker threads + one inclusion proof per batch; target ≥ 12,000); ` +
         `${Math.round(wireBytes / total)} wire bytes/receipt vs ${Math.round(avgCanonical)} canonical (${(wireBytes / total / avgCanonical).toFixed(2)}×); ` +
         `checkpoint + proof ${Math.round(proofBytes / Math.max(1, batches))} bytes per batch of ≤ 500; start-up with that local log ${Math.round(startupMs)} ms (target ≤ 300; full replay ${startup.replay_ms} ms)`,
+    )
+    console.log(
+      `  CPU per caught-up receipt: client ${Math.round((clientCpuMs * 1000) / total)} µs (main thread + verify workers), relay process ${Math.round((relayCpuMs * 1000) / total)} µs; ` +
+        `the machine has ${availableParallelism()} cores, so both together bound the rate at ${fmt((availableParallelism() * 1e6) / (((clientCpuMs + relayCpuMs) * 1000) / total))}/s`,
     )
     console.log(
       `  load average after catch-up: ${loadavg()
@@ -246,9 +292,9 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
         `p95 ${percentile(latencies, 95).toFixed(1)} ms (target ≤ 50), p99 ${percentile(latencies, 99).toFixed(1)} ms (includes the append itself)`,
     )
   } finally {
-    await app.close()
+    await relay.stop()
     const { PgDb } = await import('../sync-server/src/db/pg-db.js')
-    const admin = await PgDb.open({ connectionString: config.DATABASE_URL! })
+    const admin = await PgDb.open({ connectionString: databaseUrl })
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     await admin.close()
     await rm(dir, { recursive: true, force: true })
@@ -352,4 +398,11 @@ async function measureStartup(
     replay_file_ms: replay.file,
     replay_client_ms: replay.client,
   }
+}
+
+/** User + system CPU time of another process so far, in ms (Linux /proc; fields 14 and 15 in clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }

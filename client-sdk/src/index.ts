@@ -55,6 +55,33 @@ export type { RelayPin, RelayHalt } from './sync/relay-trust.js'
 export type { HeldCheckpoint, LogEvidence } from './sync/checkpoint-verifier.js'
 export { login, type Session } from './network/session.js'
 export { createIdentity, loadIdentityKey, addDeviceKey, revokeKey, type NewIdentity } from './identity/identity.js'
+export { RelayRequestError, relayRequest, type RelayRequest } from './network/relay-request.js'
+export {
+  requestLinkCode,
+  claimLinkCode,
+  linkStatus,
+  pendingLinks,
+  approveLink,
+  keyFingerprint,
+  type LinkCode,
+  type ClaimedLink,
+  type LinkState,
+  type LinkStatus,
+  type PendingLink,
+} from './identity/link.js'
+export {
+  pairDevice,
+  listDevices,
+  renameDevice,
+  unpairDevice,
+  allowedCommands,
+  sendDeviceCommand,
+  commandAcks,
+  type PairedDevice,
+  type DeviceListing,
+  type CommandArgs,
+  type CommandAck,
+} from './devices/devices.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'
 export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
 export {
@@ -86,4 +113,13 @@ export {
   type ClaimedPack,
   type RedeemedCode,
   type Appender,
+  type CardOffer,
 } from './economy/commands.js'
+export { bookView, type BookView, type BookTrade, type BookViewGaps, type TradeViewState } from './economy/book-view.js'
+export { CounterpartStore, type CounterpartReceipt } from './economy/counterpart-store.js'
+export {
+  fetchCounterparts,
+  type FetchCounterpartsOptions,
+  type FetchCounterpartsResult,
+  type RefusedCounterpart,
+} from './economy/counterparts.js'

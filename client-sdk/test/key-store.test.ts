@@ -35,6 +35,23 @@ runKeyStoreContract('indexeddb (fake-indexeddb)', async () => {
   }
 })
 
+describe('IndexedDbKeyStore.rename (device linking)', () => {
+  it('moves the same non-extractable key to another id, and refuses a missing source or a taken target', async () => {
+    const store = new IndexedDbKeyStore('pixpax-keys', { indexedDB: new IDBFactory(), IDBKeyRange })
+    const made = await store.create('link-abc')
+    const moved = await store.rename('link-abc', 'u-ada')
+    expect(moved.publicKeyId).toBe(made.publicKeyId)
+    expect(await store.list()).toEqual(['u-ada'])
+    const loaded = await store.load('u-ada')
+    expect(loaded?.publicKeyId).toBe(made.publicKeyId)
+    await expect(store.rename('link-abc', 'u-bob')).rejects.toMatchObject({ code: 'KEY_MISSING' })
+    await store.create('link-def')
+    await expect(store.rename('link-def', 'u-ada')).rejects.toMatchObject({ code: 'KEY_EXISTS' })
+    expect((await store.list()).sort()).toEqual(['link-def', 'u-ada']) // nothing lost by the refusal
+    await store.close()
+  })
+})
+
 describe('FileKeyStore specifics', () => {
   let root: string
   let dir: string

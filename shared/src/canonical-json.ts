@@ -24,16 +24,51 @@ export function canonicalBytes(value: unknown): Uint8Array {
  * units, as Array.prototype.sort orders strings), each value canonical on its own, so both texts are the
  * same member texts in the same order, one with fewer of them. A receipt needs both: its body (no
  * `hash`, no `signature`) is what is hashed and signed, and its whole text is the object's bytes.
+ *
+ * `value` must be JSON as `assertJsonValue` defines it (checkReceipt checks that first): the members are
+ * then written by `checkedCanonicalJson`, which skips the checks `canonicalize` repeats on every string.
  */
 export function canonicalJsonWithout(value: Record<string, unknown>, omit: ReadonlySet<string>): { whole: string; without: string } {
-  const all: string[] = []
-  const kept: string[] = []
+  let whole = '{'
+  let without = '{'
   for (const key of Object.keys(value).sort()) {
     const member = value[key]
     if (member === undefined) continue // as JSON (and canonicalize) drop undefined members
-    const text = `${canonicalJson(key)}:${canonicalJson(member)}`
-    all.push(text)
-    if (!omit.has(key)) kept.push(text)
+    const text = `${JSON.stringify(key)}:${checkedCanonicalJson(member)}`
+    whole += whole.length === 1 ? text : `,${text}`
+    if (!omit.has(key)) without += without.length === 1 ? text : `,${text}`
   }
-  return { whole: `{${all.join(',')}}`, without: `{${kept.join(',')}}` }
+  return { whole: `${whole}}`, without: `${without}}` }
+}
+
+/**
+ * RFC 8785 text of a value already known to be JSON (finite numbers, well-formed strings, plain objects
+ * and arrays, no cycles — what `assertJsonValue` or `parseStrictJson` guarantee). For such values JCS is
+ * JSON.stringify on every leaf (ECMAScript number and string serialization are what RFC 8785 §3.2.2
+ * specifies) with object members sorted by UTF-16 code units. It is the catch-up hot path: every
+ * delivered receipt is canonicalized once, and `canonicalize` re-scans each string for lone surrogates
+ * and tracks a set of seen objects, which a checked value cannot need. Property-tested against
+ * `canonicalJson` (shared/test/jcs.test.ts).
+ */
+export function checkedCanonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value)
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (i > 0) out += ','
+      // As JSON.stringify and canonicalize do: an array hole or undefined is null.
+      out += item === undefined ? 'null' : checkedCanonicalJson(item)
+    }
+    return `${out}]`
+  }
+  const record = value as Record<string, unknown>
+  let out = '{'
+  for (const key of Object.keys(record).sort()) {
+    const member = record[key]
+    if (member === undefined) continue
+    if (out.length > 1) out += ','
+    out += `${JSON.stringify(key)}:${checkedCanonicalJson(member)}`
+  }
+  return `${out}}`
 }

@@ -4,7 +4,7 @@
  */
 export { ERROR_CODES, errorCodes, isErrorCode, PixpaxError, type ErrorCode } from './errors.js'
 export { parseStrictJson, assertJsonValue, lineAndColumn, type JsonValue, type StrictJsonOptions } from './strict-json.js'
-export { canonicalJson, canonicalBytes, canonicalJsonWithout } from './canonical-json.js'
+export { canonicalJson, canonicalBytes, canonicalJsonWithout, checkedCanonicalJson } from './canonical-json.js'
 export * from './encoding.js'
 export { isUlid, ulid, nextUlid, incrementUlid, ulidTime } from './ulid.js'
 export * from './schemas.js'

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ChainVerifier, parseStrictJson, verifyDrop, type Receipt } from '../src/index.js'
 import { nodeSha256, nodeVerifier } from '../src/node/index.js'
-import { buildEconomyVectors, type EconomyVectorCase } from './support/economy-vectors.js'
+import { buildEconomyVectors, type EconomyVectorCase, type ExpiryVectors } from './support/economy-vectors.js'
 
 const dir = join(import.meta.dirname, '..', '..', 'docs', 'vectors', 'economy')
 const read = (name: string) => readFileSync(join(dir, name), 'utf8')
@@ -19,7 +19,7 @@ describe('economy golden vectors (docs/vectors/economy)', () => {
 
   it('are exactly what the generator produces', async () => {
     const { files } = await buildEconomyVectors()
-    expect(Object.keys(files).sort()).toEqual(['cases.json', 'drop.ndjson', 'expected.json'])
+    expect(Object.keys(files).sort()).toEqual(['cases.json', 'drop.ndjson', 'expected.json', 'expiry.json'])
     for (const [name, content] of Object.entries(files)) expect(read(name), name).toBe(content)
   })
 
@@ -47,6 +47,16 @@ describe('economy golden vectors (docs/vectors/economy)', () => {
       const verdict = await chain.add(c.line)
       const got = verdict.ok ? 'ok' : `${verdict.code}:${String(verdict.details?.rule)}`
       expect(got).toBe(c.expected)
+    })
+  }
+
+  const expiry = JSON.parse(read('expiry.json')) as ExpiryVectors
+  for (const c of expiry.cases) {
+    it(`expiry case ${c.name}: ${c.expected}`, async () => {
+      const chain = verifier()
+      for (const line of [...lines.slice(0, expiry.after), ...expiry.prelude]) expect(await chain.add(line)).toMatchObject({ ok: true })
+      const verdict = await chain.add(c.line)
+      expect(verdict.ok ? 'ok' : `${verdict.code}:${String(verdict.details?.rule)}`).toBe(c.expected)
     })
   }
 })

@@ -5,7 +5,15 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { bytesToHex, canonicalBytes, canonicalJson, canonicalJsonWithout, checkReceipt, receiptBody } from '../src/index.js'
+import {
+  bytesToHex,
+  canonicalBytes,
+  canonicalJson,
+  canonicalJsonWithout,
+  checkedCanonicalJson,
+  checkReceipt,
+  receiptBody,
+} from '../src/index.js'
 import { nodeSha256 } from '../src/node/index.js'
 import { actor, author, makeIdentityCreated, make, pixbookStream } from '../src/testing/index.js'
 import { listVectorDir, readVectorBytes, readVectorText } from './support/vectors.js'
@@ -105,6 +113,42 @@ describe('canonicalJsonWithout (two canonical texts from one canonicalization pe
       whole: '{"b":1,"c":[1,"x"]}',
       without: '{"b":1}',
     })
+  })
+})
+
+describe('checkedCanonicalJson (the fast path for values already checked as JSON)', () => {
+  const key = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 6 }),
+    fc.constantFrom('a"b', '\u0000', 'é', 'E', '\u{1F600}', '\uFB33', '\u2028'),
+  )
+  const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('\u0000\u001f"\\/\u007f', '\u2028\u2029', '\u{10FFFF}'))
+  const value = fc.letrec((tie) => ({
+    json: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.maxSafeInteger(),
+      text,
+      fc.array(tie('json'), { maxLength: 5 }),
+      fc.dictionary(key, tie('json'), { maxKeys: 6 }),
+    ),
+  })).json
+
+  it('equals canonicalJson (the canonicalize package) on any JSON value', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(checkedCanonicalJson(v)).toBe(canonicalJson(v))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('equals the RFC 8785 reference outputs', () => {
+    for (const name of CASES) {
+      const input = JSON.parse(readVectorText(`${JCS}/input/${name}.json`)) as unknown
+      expect(checkedCanonicalJson(input)).toBe(new TextDecoder().decode(readVectorBytes(`${JCS}/output/${name}.json`)))
+    }
   })
 })
 

@@ -290,3 +290,32 @@ describe('lineAndColumn', () => {
     expect(lineAndColumn('😀x', 2)).toEqual({ line: 1, column: 3 })
   })
 })
+
+describe('assertJsonValue names the failing member', () => {
+  // The check runs a fast yes/no walk first and builds member paths only when that walk says no; the
+  // error must still be the first failing member's, with its path.
+  it.each([
+    ['$.b.c[2]: only integers within ±(2^53−1) are allowed', { a: 1, b: { c: [1, 2, 1.5] } }],
+    ['$.b[1]: lone surrogate in string', { a: 'ok', b: ['x', '\ud800'] }],
+    ['$.a: lone surrogate in key', { a: { ['\udc00']: 1 } }],
+    ['$.a[0].b: undefined is not JSON', { a: [{ b: undefined }] }],
+    ['$.a: not a plain JSON object', { a: new Date(0) }],
+    ['$.a[0]: bigint is not JSON', { a: [1n] }],
+    ['$.a: only integers within ±(2^53−1) are allowed', { a: Number.NaN }],
+  ])('refuses with %s', (message: string, value: unknown) => {
+    let error: unknown
+    try {
+      assertJsonValue(value)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(PixpaxError)
+    expect((error as PixpaxError).code).toBe('SCHEMA_INVALID')
+    expect((error as PixpaxError).message).toBe(message)
+  })
+
+  it('accepts null-prototype objects, valid surrogate pairs and the safe-integer bounds', () => {
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { k: '\ud83d\ude00', n: Number.MAX_SAFE_INTEGER })
+    expect(() => assertJsonValue({ bare, list: [Number.MIN_SAFE_INTEGER, -0, true, null] })).not.toThrow()
+  })
+})

@@ -155,6 +155,28 @@ describe('devices routes', () => {
     expect(await self(d.token)).toMatchObject({ paired: false })
   })
 
+  it("renames a device of the session's account only; a blank name is refused", async () => {
+    const d = await device('dev-r')
+    const { code: c } = await code(d.token)
+    expect((await pair(ownerToken, { code: c, name: 'Hall' })).statusCode).toBe(200)
+    const rename = (token: string, body: unknown, id = 'dev-r') =>
+      relay.app.inject({ method: 'PATCH', url: `/v1/devices/${id}`, headers: bearer(token), payload: body as Record<string, unknown> })
+
+    const renamed = await rename(ownerToken, { name: ' Kitchen ' })
+    expect(renamed.statusCode, renamed.body).toBe(200)
+    expect(renamed.json()).toEqual({ deviceIdentityId: 'dev-r', name: 'Kitchen' })
+    expect(await self(d.token)).toMatchObject({ paired: true, name: 'Kitchen' })
+
+    expect(errorOf(await rename(ownerToken, { name: '   ' })).code).toBe('SCHEMA_INVALID')
+    expect(errorOf(await rename(ownerToken, { name: 'x', extra: 1 })).code).toBe('SCHEMA_INVALID')
+    expect(errorOf(await rename(ownerToken, { name: 'x' }, 'dev-none')).code).toBe('NOT_FOUND')
+    expect(errorOf(await rename(d.token, { name: 'Mine' })).code).toBe('FORBIDDEN')
+    const other = new TestClient(relay.app, 'owner-4', 'acct-4')
+    await other.createIdentity()
+    expect(errorOf(await rename(await other.login(), { name: 'Stolen' })).code).toBe('NOT_FOUND')
+    expect(await self(d.token)).toMatchObject({ name: 'Kitchen' })
+  })
+
   it('shows a device offline when its last status is older than 3 minutes', async () => {
     const d = await device('dev-f')
     const { code: c } = await code(d.token)

@@ -100,13 +100,35 @@ export function redeemCode(
   return relayCommand<RedeemedCode>(relayUrl, token, '/v1/codes/redeem', { token: code.trim(), ...book }, fetchImpl)
 }
 
-/** Offers a card instance held by `book` to another book, optionally wanting a card (catalog id) back. */
-export function offerCard(
-  client: Appender,
-  book: BookRef,
-  offer: { tradeId: string; cardId: string; to: BookRef; wantCardId?: string },
-): Promise<Receipt> {
-  return client.append(bookStream(book), 'CARD_TRADE_OFFERED', { ...offer })
+export interface CardOffer {
+  tradeId: string
+  /** The card instance offered (held by the offering book). */
+  cardId: string
+  to: BookRef
+  /** A catalog card id wanted in return. */
+  wantCardId?: string
+  /** When the offer expires: an acceptance created at or after it is refused `trade_expired`. */
+  expiresAt?: string | Date
+  /** Or: expires this many milliseconds from now (`options.now`). */
+  expiresIn?: number
+}
+
+/**
+ * Offers a card instance held by `book` to another book, optionally wanting a card (catalog id) back and
+ * optionally expiring (`expiresAt`, or `expiresIn` ms from `options.now`, default Date.now). The expiry
+ * is written in the receipt format (UTC, milliseconds); it must be after the offer's createdAt
+ * (`trade_expired`), so a time already past is refused here before anything is signed.
+ */
+export async function offerCard(client: Appender, book: BookRef, offer: CardOffer, options: { now?: () => number } = {}): Promise<Receipt> {
+  const { expiresAt, expiresIn, ...terms } = offer
+  const now = (options.now ?? Date.now)()
+  if (expiresAt !== undefined && expiresIn !== undefined) throw new TypeError('give expiresAt or expiresIn, not both')
+  const expires = expiresIn !== undefined ? now + expiresIn : expiresAt !== undefined ? new Date(expiresAt).getTime() : undefined
+  if (expires !== undefined && !(expires > now)) throw new RangeError('an offer must expire in the future')
+  return client.append(bookStream(book), 'CARD_TRADE_OFFERED', {
+    ...terms,
+    ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}),
+  })
 }
 
 /** Accepts an offer into `book`, naming the offer receipt (eventId and hash); `giveCardId` when it wants a card. */

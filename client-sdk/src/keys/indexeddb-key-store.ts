@@ -112,6 +112,25 @@ export class IndexedDbKeyStore implements KeyStore {
     return webCryptoSigner(key, row.publicKey)
   }
 
+  /**
+   * Moves a key to another identity id, in one transaction (the CryptoKey object itself: still
+   * non-extractable). Device linking makes a browser's key before it knows which identity it will join.
+   * `KEY_EXISTS` when `to` already has a key, `KEY_MISSING` when `from` has none.
+   */
+  async rename(from: string, to: string): Promise<Signer> {
+    assertIdentityId(from)
+    assertIdentityId(to)
+    const row = await this.#db.transaction('rw', this.#db.keys, async () => {
+      const found = await this.#db.keys.get(from)
+      if (!found) throw new KeyStoreError('KEY_MISSING', `no key is stored for ${from}`)
+      if (await this.#db.keys.get(to)) throw new KeyStoreError('KEY_EXISTS', `identity ${to} already has a key`)
+      await this.#db.keys.add({ ...found, identityId: to })
+      await this.#db.keys.delete(from)
+      return found
+    })
+    return webCryptoSigner(row.privateKey, row.publicKey)
+  }
+
   async list(): Promise<string[]> {
     return (await this.#db.keys.toCollection().primaryKeys()).sort()
   }

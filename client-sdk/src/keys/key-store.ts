@@ -23,7 +23,7 @@ export interface KeyStore {
 }
 
 /** Why a KeyStore refused: an existing key, an id that is not an id, an unreadable stored key. */
-export type KeyStoreErrorCode = 'KEY_EXISTS' | 'INVALID_ID' | 'KEY_INVALID'
+export type KeyStoreErrorCode = 'KEY_EXISTS' | 'INVALID_ID' | 'KEY_INVALID' | 'KEY_MISSING'
 
 /** An error from a KeyStore, with a machine-readable `code`. */
 export class KeyStoreError extends Error {

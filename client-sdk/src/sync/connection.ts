@@ -23,6 +23,12 @@ export interface WebSocketLike {
   send(data: string): void
   close(code?: number, reason?: string): void
   addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number }) => void): void
+  /**
+   * Stop and restart reading from the network, where the socket can (the `ws` package can; a browser's
+   * WebSocket cannot): how the client tells the relay to wait, through TCP, while it is behind.
+   */
+  pause?(): void
+  resume?(): void
 }
 export type WebSocketFactory = (url: string) => WebSocketLike
 
@@ -140,6 +146,7 @@ export class Connection {
   ws: WebSocketLike | undefined
   #attempts = 0
   #timer: ReturnType<typeof setTimeout> | undefined
+  #readPaused = false
 
   constructor(private readonly host: ConnectionHost) {}
 
@@ -155,6 +162,22 @@ export class Connection {
   /** Whether the current socket is open (messages can be sent). */
   get open(): boolean {
     return this.ws?.readyState === OPEN
+  }
+
+  /**
+   * Whether reading from the socket is paused (where the socket supports it). The relay keeps one batch
+   * per subscription in flight and sends the next as soon as the socket takes it, so a client that verifies
+   * slower than the relay reads would otherwise hold the rest of a catch-up in memory, parsed.
+   */
+  set readPaused(paused: boolean) {
+    if (paused === this.#readPaused) return
+    this.#readPaused = paused
+    if (paused) this.ws?.pause?.()
+    else this.ws?.resume?.()
+  }
+
+  get readPaused(): boolean {
+    return this.#readPaused
   }
 
   /** Applies an event; false (and no change) when the table refuses it. */
@@ -230,6 +253,7 @@ export class Connection {
       return
     }
     this.ws = ws
+    if (this.#readPaused) ws.pause?.()
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return
       this.#fire('opened')

@@ -137,6 +137,11 @@ export interface SyncClientOptions {
    * whose log grows with every batch would otherwise get a cosignature per batch from every witness.
    */
   cosignIntervalMs?: number
+  /**
+   * Delivered batches received ahead of the one being applied before the client stops reading from the
+   * socket (default 4; where the socket can pause). More overlap of checks with applies, more memory.
+   */
+  readAheadBatches?: number
   /** For the relay's HTTP routes (cosignatures); defaults to the global fetch. */
   fetch?: typeof fetch
 }
@@ -145,6 +150,8 @@ export interface SyncClientOptions {
 const SNAPSHOT_EVERY = 2000
 const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL', 'SLOW_CONSUMER'])
 const REBASE = new Set(['CHAIN_CONFLICT', 'CHAIN_BROKEN', 'EVENT_ID_ORDER'])
+/** Delivered batches (≤ 500 receipts each) received ahead of the one being applied before reading pauses. */
+const READ_AHEAD_BATCHES = 4
 
 export class SyncClient extends Emitter<SyncClientEvents> {
   status: SyncStatus = 'offline'
@@ -172,6 +179,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   /** Identity streams being confirmed with the relay right now. */
   private readonly confirming = new Set<string>()
   /** Answers to `heads` requests, by request id. */
+  /** `receipts` messages received whose batch is not applied yet (see updateReading). */
+  private unappliedBatches = 0
   private readonly headsRequests = new Map<string, (heads: Record<string, { seq: number } | null> | undefined) => void>()
   private requestSeq = 0
   private readonly streamQueues = new Map<string, Promise<void>>()
@@ -340,11 +349,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return head ? { eventId: head.receipt.eventId, hash: head.receipt.hash } : null
   }
 
-  /** Follows a stream (subscribes now if connected). */
+  /**
+   * Follows a stream (subscribes now if connected). A newly followed stream is not caught up yet, so a
+   * `synced` client turns `syncing` until it is: `whenSynced()` after `follow` waits for its receipts.
+   */
   follow(streamKey: string): void {
     if (this.followed.has(streamKey)) return
     this.followed.add(streamKey)
     if (this.conn.open) this.subscribe([streamKey])
+    this.updateSynced()
   }
 
   /**
@@ -588,13 +601,20 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         const batch = message.receipts as Delivered[]
         // Started now (sliced, so a 500-receipt batch is not one long task), awaited in stream order.
         const ahead = verifyAheadSliced(batch, this.ledger, this.verifier, this.sha256, this.slicer)
-        await this.enqueue(message.stream, async () => {
-          const verified = await checkpoint
-          const early = await ahead
-          if (!verified) return
-          const apply = () => this.applyDelivered(message.stream, batch, early, { checkpoint: verified, proof: message.proof })
-          if (!this.deferForWitnesses(message.stream, verified.size, apply)) await apply()
-        })
+        this.unappliedBatches++
+        this.updateReading()
+        try {
+          await this.enqueue(message.stream, async () => {
+            const verified = await checkpoint
+            const early = await ahead
+            if (!verified) return
+            const apply = () => this.applyDelivered(message.stream, batch, early, { checkpoint: verified, proof: message.proof })
+            if (!this.deferForWitnesses(message.stream, verified.size, apply)) await apply()
+          })
+        } finally {
+          this.unappliedBatches--
+          this.updateReading()
+        }
         return
       }
       case 'checkpoint':
@@ -792,6 +812,19 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.conn.halt(code)
     this.setStatus('error')
     this.emit('halted', halt)
+  }
+
+  /**
+   * Read-ahead of delivered batches: past `readAheadBatches` received and not yet applied, reading from
+   * the socket pauses (where it can), so catch-up holds a few batches in memory instead of the stream and
+   * the checks of the next batches still overlap the apply of this one. Never while the client waits for
+   * an answer from the relay (`heads`): that answer is behind the pause.
+   */
+  private updateReading(): void {
+    // Every batch read ahead stays alive (parsed, checked, awaiting its signatures) across many young-
+    // generation collections, so each of them copies all of it: a deep read-ahead costs GC time.
+    const limit = this.options.readAheadBatches ?? READ_AHEAD_BATCHES
+    this.conn.readPaused = this.unappliedBatches >= limit && this.headsRequests.size === 0
   }
 
   /** Serializes work per stream, so batches apply in the order they arrived. */

@@ -187,6 +187,8 @@ export interface TradeFact {
   instanceId: string
   wantCardId: string | null
   state: TradeState
+  /** Only when the offer has one, so offers without keep the facts they always had. */
+  expiresAt?: string
 }
 
 const F = ECONOMY_FACTS
@@ -593,21 +595,35 @@ function owned(facts: FactView, instanceId: string, book: string): InstanceFact 
   return instance
 }
 
-/** CARD_TRADE_OFFERED: the offered instance is the offering book's; a trade id is used once per book. */
+/**
+ * CARD_TRADE_OFFERED: the offered instance is the offering book's; a trade id is used once per book; an
+ * `expiresAt` must be after the offer's own createdAt (the receipts' createdAt is the only clock).
+ */
 export const tradeOfferedRule: CrossStreamRule = {
   reads: (checked) => [
     { kind: F.instance, key: checked.receipt.payload.cardId as string },
     { kind: F.trade, key: tradeKey(bookOf(checked), checked.receipt.payload.tradeId as string) },
   ],
   decide: (checked, facts) => {
-    const p = checked.receipt.payload as { tradeId: string; cardId: string; to: { accountId: string; bookId: string } }
+    const p = checked.receipt.payload as { tradeId: string; cardId: string; to: { accountId: string; bookId: string }; expiresAt?: string }
     if (get(facts, F.trade, tradeKey(bookOf(checked), p.tradeId))) refuse('trade_exists', `trade ${p.tradeId} already exists in this book`)
     if (bookRef(p.to) === bookOf(checked)) refuse('trade_to_self', 'a book cannot offer a card to itself')
+    // Both are CreatedAtSchema strings (fixed width, UTC), so string order is time order.
+    if (p.expiresAt !== undefined && p.expiresAt <= checked.receipt.createdAt)
+      refuse('trade_expired', `offer ${p.tradeId} expires at ${p.expiresAt}, not after its createdAt ${checked.receipt.createdAt}`, {
+        expiresAt: p.expiresAt,
+      })
     owned(facts, p.cardId, bookOf(checked))
   },
   record: (checked) => {
     const { receipt } = checked
-    const p = receipt.payload as { tradeId: string; cardId: string; to: { accountId: string; bookId: string }; wantCardId?: string }
+    const p = receipt.payload as {
+      tradeId: string
+      cardId: string
+      to: { accountId: string; bookId: string }
+      wantCardId?: string
+      expiresAt?: string
+    }
     const value: TradeFact = {
       eventId: receipt.eventId,
       hash: receipt.hash,
@@ -615,6 +631,7 @@ export const tradeOfferedRule: CrossStreamRule = {
       instanceId: p.cardId,
       wantCardId: p.wantCardId ?? null,
       state: 'open',
+      ...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}),
     }
     return [{ kind: F.trade, key: tradeKey(bookOf(checked), p.tradeId), value }]
   },
@@ -629,8 +646,8 @@ interface AcceptPayload {
 }
 
 /**
- * CARD_TRADE_ACCEPTED: the offer it names (eventId and hash) is open and addressed to this book, the
- * offered instance is still the offerer's and the given one (if the offer wants a card) is this book's
+ * CARD_TRADE_ACCEPTED: the offer it names (eventId and hash) is open, addressed to this book and not
+ * expired at the acceptance's createdAt, the offered instance is still the offerer's and the given one (if the offer wants a card) is this book's
  * and of that card; then both instances change hands.
  */
 export const tradeAcceptedRule: CrossStreamRule = {
@@ -653,6 +670,9 @@ export const tradeAcceptedRule: CrossStreamRule = {
         offerHash: trade.hash,
       })
     if (trade.to !== me) refuse('trade_not_open', `offer ${p.tradeId} is addressed to another book`)
+    // The acceptance's own createdAt decides, as for code_expired and drop_closed (docs/economy.md).
+    if (trade.expiresAt !== undefined && checked.receipt.createdAt >= trade.expiresAt)
+      refuse('trade_expired', `offer ${p.tradeId} expired at ${trade.expiresAt}`, { tradeId: p.tradeId, expiresAt: trade.expiresAt })
     owned(facts, trade.instanceId, bookRef(p.from))
     if (trade.wantCardId === null) {
       if (p.giveCardId) refuse('trade_terms', `offer ${p.tradeId} wants nothing in return`)

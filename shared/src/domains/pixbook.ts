@@ -4,7 +4,7 @@
  * supply, a card instance traded only by its holder — are the economy domain's (domains/economy.ts).
  */
 import { z } from 'zod'
-import { IdSchema, Sha256RefSchema, UlidSchema } from '../schemas.js'
+import { CreatedAtSchema, IdSchema, Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import { text, type DomainModule, type DomainStreamType } from './domain.js'
 import {
@@ -66,6 +66,8 @@ export const CardTradeOfferedPayload = z.strictObject({
   cardId: IdSchema,
   to: BookRefSchema,
   wantCardId: IdSchema.optional(),
+  /** When the offer stops being acceptable (an acceptance's createdAt at or past it: trade_expired). */
+  expiresAt: CreatedAtSchema.optional(),
 })
 export const CardTradeAcceptedPayload = z.strictObject({
   tradeId: IdSchema,

@@ -31,6 +31,16 @@ export interface EconomyVectorCase {
   expected: string
 }
 
+/**
+ * Cases that need receipts beyond drop.ndjson: feed its first `after` lines, then every `prelude` line
+ * (each accepted), then one case's `line`.
+ */
+export interface ExpiryVectors {
+  after: number
+  prelude: string[]
+  cases: Array<Omit<EconomyVectorCase, 'after'>>
+}
+
 export async function buildEconomyVectors(): Promise<{ files: Record<string, string> }> {
   const a = author()
   const issuer = actor('issuer', 'platform', 'issuer', 'economy issuer')
@@ -189,6 +199,76 @@ export async function buildEconomyVectors(): Promise<{ files: Record<string, str
       expected: 'DOMAIN_RULE_VIOLATION:drop_seed_mismatch',
     },
   ]
+  // Offer expiry (appended after every case above, so their bytes stay as they were). The receipts'
+  // createdAt is the clock: explicit here, an hour after the log, so the boundary is exact.
+  const forgeAt = async (
+    after: number,
+    stream: StreamRef,
+    type: string,
+    payload: Record<string, unknown>,
+    by: Identity,
+    createdAt: string,
+  ) => make(a, { stream, type, payload, by, prev: headOf(at(after, stream)), createdAt })
+  const OFFERED_AT = '2026-02-24T13:00:00.000Z'
+  const EXPIRES_AT = '2026-02-24T14:00:00.000Z'
+  const end = log.length
+  cases.push({
+    name: 'offer-expires-at-created',
+    description: 'Alice offers a card with expiresAt equal to the offer createdAt: it must be after it',
+    after: end,
+    line: canonicalJson(
+      await forgeAt(
+        end,
+        aliceBook,
+        'CARD_TRADE_OFFERED',
+        { tradeId: 'trade-x0', cardId: `${packs[0]!.packId}-1`, to: { accountId: 'acc-b', bookId: 'book' }, expiresAt: OFFERED_AT },
+        alice,
+        OFFERED_AT,
+      ),
+    ),
+    expected: 'DOMAIN_RULE_VIOLATION:trade_expired',
+  })
+  const expiring = await forgeAt(
+    end,
+    aliceBook,
+    'CARD_TRADE_OFFERED',
+    { tradeId: 'trade-x1', cardId: `${packs[0]!.packId}-1`, to: { accountId: 'acc-b', bookId: 'book' }, expiresAt: EXPIRES_AT },
+    alice,
+    OFFERED_AT,
+  )
+  const acceptExpiring = (createdAt: string) =>
+    forgeAt(
+      end,
+      bobBook,
+      'CARD_TRADE_ACCEPTED',
+      { tradeId: 'trade-x1', from: { accountId: 'acc-a', bookId: 'book' }, offerEventId: expiring.eventId, offerHash: expiring.hash },
+      bob,
+      createdAt,
+    )
+  const expiry: ExpiryVectors = {
+    after: end,
+    prelude: [canonicalJson(expiring)],
+    cases: [
+      {
+        name: 'accept-before-expiry',
+        description: 'Bob accepts the expiring offer one millisecond before its expiresAt',
+        line: canonicalJson(await acceptExpiring('2026-02-24T13:59:59.999Z')),
+        expected: 'ok',
+      },
+      {
+        name: 'accept-at-expiry',
+        description: 'Bob accepts it with createdAt equal to its expiresAt',
+        line: canonicalJson(await acceptExpiring(EXPIRES_AT)),
+        expected: 'DOMAIN_RULE_VIOLATION:trade_expired',
+      },
+      {
+        name: 'accept-after-expiry',
+        description: 'Bob accepts it a day after its expiresAt',
+        line: canonicalJson(await acceptExpiring('2026-02-25T14:00:00.000Z')),
+        expected: 'DOMAIN_RULE_VIOLATION:trade_expired',
+      },
+    ],
+  }
   const expected = {
     seed: ECONOMY_SEED,
     commitment: seedCommitment(ECONOMY_SEED),
@@ -201,6 +281,7 @@ export async function buildEconomyVectors(): Promise<{ files: Record<string, str
       'drop.ndjson': log.map((r) => canonicalJson(r)).join('\n') + '\n',
       'expected.json': JSON.stringify(expected, null, 2) + '\n',
       'cases.json': JSON.stringify(cases, null, 2) + '\n',
+      'expiry.json': JSON.stringify(expiry, null, 2) + '\n',
     },
   }
 }

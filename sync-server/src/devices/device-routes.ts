@@ -11,6 +11,8 @@
  *   any DEVICE_PAIRED; when they refuse it the pairing is undone and the refusal is the answer.
  * - `DELETE /v1/devices/:deviceIdentityId` (an owner's session of that account): unpairs — the device loses
  *   read access to the account's streams at once; DEVICE_UNPAIRED is appended like DEVICE_PAIRED.
+ * - `PATCH /v1/devices/:deviceIdentityId {name}` (an owner's session of that account): renames it (relay
+ *   state, like the pairing; the DEVICE_PAIRED receipt keeps the name it was paired under).
  * - `GET /v1/devices` (an owner's session): the account's players, online (a DEVICE_STATUS in the last
  *   3 minutes) or offline, with their current artwork and capabilities.
  */
@@ -49,6 +51,7 @@ const PairBody = z.strictObject({
   name: z.string().min(1).max(100),
 })
 const DeviceParams = z.object({ deviceIdentityId: IdSchema })
+const RenameBody = z.strictObject({ name: z.string().min(1).max(100) })
 
 interface PairingRow {
   device_identity_id: string
@@ -284,6 +287,28 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
     if (removed.rowCount === 0) throw new ApiError('NOT_FOUND', `device ${deviceIdentityId} is not paired with account ${owner.accountId}`)
     const binding = await appendBinding(owner, deviceIdentityId, 'DEVICE_UNPAIRED', {})
     return { deviceIdentityId, unpaired: true, binding: binding ?? null }
+  })
+
+  openapi.add({
+    method: 'PATCH',
+    url: '/v1/devices/:deviceIdentityId',
+    summary: "Rename a device of the session's account",
+    tags: ['devices'],
+    auth: 'session',
+    body: RenameBody,
+  })
+  app.patch('/v1/devices/:deviceIdentityId', async (request) => {
+    const owner = await requireOwner(request)
+    const { deviceIdentityId } = parseParams(DeviceParams, request)
+    const name = parseBody(RenameBody, request).name.trim()
+    if (!name) throw new ApiError('SCHEMA_INVALID', 'body: name must not be blank', { path: 'name' })
+    const renamed = await db.query('UPDATE device_pairings SET name = $3 WHERE device_identity_id = $1 AND account_id = $2', [
+      deviceIdentityId,
+      owner.accountId,
+      name,
+    ])
+    if (renamed.rowCount === 0) throw new ApiError('NOT_FOUND', `device ${deviceIdentityId} is not paired with account ${owner.accountId}`)
+    return { deviceIdentityId, name }
   })
 
   openapi.add({

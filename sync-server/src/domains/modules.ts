@@ -50,6 +50,8 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'notifications', migrations: migrationsDir('domains/notifications'), projector: notificationsProjector },
   { name: 'economy', migrations: migrationsDir('domains/economy'), projector: economyProjector, facts: economyFacts },
   { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector, facts: devicesFacts },
+  // Relay state only: the device-linking rendezvous (code → the second browser's public key).
+  { name: 'identity-links', migrations: migrationsDir('identity-links') },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */

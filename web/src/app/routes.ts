@@ -25,6 +25,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/u/:identityId', title: 'Profile', nav: false, needsIdentity: false, load: () => import('../screens/profile.js') },
   { path: '/tag/:tag', title: 'Hashtag', nav: false, needsIdentity: false, load: () => import('../screens/feed.js') },
   { path: '/pixbook', title: 'Pixbook', nav: true, needsIdentity: true, load: () => import('../screens/pixbook.js') },
+  { path: '/players', title: 'Players', nav: true, needsIdentity: true, load: () => import('../screens/players.js') },
   { path: '/receipts', title: 'Receipts', nav: true, needsIdentity: true, load: () => import('../screens/receipts.js') },
   { path: '/identity', title: 'Identity', nav: true, needsIdentity: true, load: () => import('../screens/identity.js') },
   { path: '/welcome', title: 'Welcome', nav: false, needsIdentity: false, load: () => import('../screens/onboarding.js') },

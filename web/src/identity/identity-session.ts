@@ -305,6 +305,31 @@ export async function importBackup(file: BackupFile, passphrase: string): Promis
   return identity
 }
 
+/**
+ * A new non-extractable key in this browser under a temporary id, for device linking: the identity it
+ * joins is only known once the other browser approved it (identity/link-device.ts).
+ */
+export async function createLinkKey(): Promise<{ tempId: string; signer: Signer }> {
+  const tempId = randomId('link-')
+  return { tempId, signer: await keys.create(tempId) }
+}
+
+/** Drops a link key that was never approved (the person gave up, or the code expired). */
+export async function discardLinkKey(tempId: string): Promise<void> {
+  await keys.delete(tempId)
+}
+
+/**
+ * The link was approved: the key moves to the identity it now belongs to and this browser acts as that
+ * identity; the sync client catches up its identity, account and profile streams from the relay.
+ */
+export async function adoptLinkedIdentity(tempId: string, identity: ActiveIdentity): Promise<void> {
+  if (await keys.load(identity.identityId)) throw new Error('this identity is already on this device')
+  const key = await keys.rename(tempId, identity.identityId)
+  localStorage.setItem(ACTIVE_KEY, JSON.stringify(identity))
+  await openClient(identity, key)
+}
+
 /** Forgets the identity on this device: its key and local log are deleted (export a backup first). */
 export async function forgetIdentity(): Promise<void> {
   const identity = identityState.value.identity

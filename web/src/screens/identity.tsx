@@ -3,6 +3,7 @@ import { navigate } from '../app/router.js'
 import { useStore } from '../app/store.js'
 import { MIN_PASSPHRASE_LENGTH } from '../identity/backup.js'
 import { exportBackup, forgetIdentity, identityState, signIn } from '../identity/identity-session.js'
+import { LinkPanel } from '../identity/link-panel.js'
 import { downloadBlob } from '../util/download.js'
 
 /** Who this device is: identity and account ids, the relay session, backup export, forgetting. */
@@ -106,6 +107,8 @@ export default function IdentityScreen() {
           Export backup
         </button>
       </form>
+
+      <LinkPanel />
 
       <details class="panel danger">
         <summary>Forget this identity on this device</summary>

@@ -3,8 +3,9 @@ import { navigate } from '../app/router.js'
 import { useStore } from '../app/store.js'
 import { parseBackup } from '../identity/backup.js'
 import { createIdentity, identityState, importBackup } from '../identity/identity-session.js'
+import { LinkForm } from '../identity/link-form.js'
 
-/** First run: create an identity here, or bring one from another browser with a backup file. */
+/** First run: create an identity here, or bring one from another browser (link by a code, or a backup file). */
 export default function Onboarding() {
   const state = useStore(identityState)
   const [name, setName] = useState('')
@@ -111,6 +112,7 @@ export default function Onboarding() {
           Import identity
         </button>
       </form>
+      <LinkForm />
     </section>
   )
 }

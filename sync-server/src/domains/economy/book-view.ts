@@ -1,7 +1,9 @@
 /**
  * A book's collection as the economy projection holds it: its card instances, duplicates (spares) per
  * card, completion per collection and per series (distinct cards held of the cards published), its pack
- * history and its trades (inbox: offers to it; outbox: its offers).
+ * history and its trades (inbox: offers to it; outbox: its offers). An open offer past its `expiresAt`
+ * shows as `expired`, computed against `now` (the log keeps it `open`: only an acceptance's createdAt
+ * decides, and a decline or cancel still closes it).
  */
 import type { Queryable } from '../../db/projection-db.js'
 
@@ -17,9 +19,14 @@ interface TradeRow {
   offer_hash: string
   state: string
   give_instance_id: string | null
+  expires_at: string | null
 }
 
-const trade = (t: TradeRow) => ({
+/** `open` past its expiry (RFC 3339 UTC, fixed width: string order is time order) reads `expired`. */
+export const tradeViewState = (state: string, expiresAt: string | null, now: string): string =>
+  state === 'open' && expiresAt !== null && expiresAt <= now ? 'expired' : state
+
+const trade = (now: string) => (t: TradeRow) => ({
   tradeId: t.trade_id,
   from: { accountId: t.from_account_id, bookId: t.from_book_id },
   to: { accountId: t.to_account_id, bookId: t.to_book_id },
@@ -27,11 +34,12 @@ const trade = (t: TradeRow) => ({
   wantCardId: t.want_card_id,
   offerEventId: t.offer_event_id,
   offerHash: t.offer_hash,
-  state: t.state,
+  state: tradeViewState(t.state, t.expires_at, now),
   giveCardId: t.give_instance_id,
+  expiresAt: t.expires_at,
 })
 
-export async function bookView(db: Queryable, accountId: string, bookId: string) {
+export async function bookView(db: Queryable, accountId: string, bookId: string, now: Date = new Date()) {
   const book = [accountId, bookId]
   const instances = await db.query<{
     instance_id: string
@@ -108,6 +116,6 @@ export async function bookView(db: Queryable, accountId: string, bookId: string)
       cards: typeof p.cards === 'string' ? (JSON.parse(p.cards) as unknown) : p.cards,
       issuedEventId: p.issued_event_id,
     })),
-    trades: { inbox: inbox.rows.map(trade), outbox: outbox.rows.map(trade) },
+    trades: { inbox: inbox.rows.map(trade(now.toISOString())), outbox: outbox.rows.map(trade(now.toISOString())) },
   }
 }

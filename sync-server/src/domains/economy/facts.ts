@@ -43,9 +43,11 @@ export const economyFacts: Readonly<Record<string, FactLoader>> = {
       FROM economy_instances i WHERE i.instance_id = ANY($${n}::text[])`,
   },
   [ECONOMY_FACTS.trade]: {
-    sql: (n) => `SELECT json_agg(json_build_object('k', q.k, 'v', json_build_object(
+    // `expiresAt` only when the offer has one, as the rule's record keeps it.
+    sql: (n) => `SELECT json_agg(json_build_object('k', q.k, 'v', jsonb_build_object(
         'eventId', t.offer_event_id, 'hash', t.offer_hash, 'to', t.to_account_id || ' ' || t.to_book_id,
-        'instanceId', t.instance_id, 'wantCardId', t.want_card_id, 'state', t.state)))
+        'instanceId', t.instance_id, 'wantCardId', t.want_card_id, 'state', t.state)
+        || CASE WHEN t.expires_at IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('expiresAt', t.expires_at) END))
       FROM unnest($${n}::text[]) AS q(k) JOIN economy_trades t
         ON t.from_account_id = ${split(1)} AND t.from_book_id = ${split(2)} AND t.trade_id = ${split(3)}`,
   },

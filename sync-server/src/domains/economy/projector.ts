@@ -31,6 +31,7 @@ interface TradeRow {
   state: string
   giveInstanceId: string | null
   closedEventId: string | null
+  expiresAt: string | null
 }
 
 /** Rows the batch creates (written whole) and changes to rows that already exist (written as updates). */
@@ -160,6 +161,7 @@ export const economyProjector: Projector = {
             state: 'open',
             giveInstanceId: null,
             closedEventId: null,
+            expiresAt: (p.expiresAt as string | undefined) ?? null,
           })
           break
         }
@@ -404,6 +406,7 @@ async function writeTrades(tx: Queryable, trades: Fold<TradeRow>): Promise<void>
         ['state', 'text'],
         ['give_instance_id', 'text'],
         ['closed_event_id', 'text'],
+        ['expires_at', 'text'],
       ],
       [...trades.created.values()].map((t) => [
         t.from.accountId,
@@ -418,6 +421,7 @@ async function writeTrades(tx: Queryable, trades: Fold<TradeRow>): Promise<void>
         t.state,
         t.giveInstanceId,
         t.closedEventId,
+        t.expiresAt,
       ]),
     )
     await tx.query(`INSERT INTO economy_trades (${v.names}) SELECT * FROM ${v.from}`, v.params)

@@ -4,7 +4,8 @@
  * - admin (ADMIN_IDENTITIES): collection commands and drops signed by a platform issuer's custodial key
  *   (`POST /v1/collections/:collectionId/commands/:command`, `POST /v1/drops`, `POST /v1/drops/:dropId/reveal`);
  * - session: `POST /v1/drops/:dropId/claim` (one pack per collector per drop, a retry gets the same
- *   pack) and a book's collection view (`GET /v1/pixbooks/:accountId/:bookId/collection`).
+ *   pack), a book's collection view (`GET /v1/pixbooks/:accountId/:bookId/collection`) and its counterpart
+ *   receipts (`GET /v1/pixbooks/:accountId/:bookId/counterparts`, for the offline book view).
  */
 import { randomBytes } from 'node:crypto'
 import {
@@ -36,6 +37,7 @@ import { CustodialIssuer, issuedJson, IssuedResponse, type IssuedReceipt } from 
 import { codeRoutes } from './code-routes.js'
 import { loadFacts } from './load-facts.js'
 import { bookView } from './book-view.js'
+import { counterpartReceipts } from './counterparts.js'
 
 export interface EconomyRoutesOptions {
   custodialKeys?: CustodialKeys
@@ -418,5 +420,19 @@ export async function economyRoutes(app: FastifyInstance, options: EconomyRoutes
     const { accountId, bookId } = parseParams(BookParams, request)
     await app.relay.authorizeRead(request, `pixbook/${accountId}/${bookId}`)
     return bookView(db, accountId, bookId)
+  })
+
+  openapi.add({
+    method: 'GET',
+    url: '/v1/pixbooks/:accountId/:bookId/counterparts',
+    summary:
+      "The receipts of other books that decide this book's trades (offers to it and their cancels, acceptances and declines of its offers, the packs of instances it received), each with the relay's ack, in log order: what a client keeps to compute its book offline",
+    tags: ['economy', 'pixbooks'],
+    auth: 'session',
+  })
+  app.get('/v1/pixbooks/:accountId/:bookId/counterparts', async (request) => {
+    const { accountId, bookId } = parseParams(BookParams, request)
+    await app.relay.authorizeRead(request, `pixbook/${accountId}/${bookId}`)
+    return { accountId, bookId, receipts: await counterpartReceipts(db, app.relay.relaySigner, accountId, bookId) }
   })
 }
