@@ -158,9 +158,12 @@ async function catchUp(browser: Browser, url: string, total: number, dir: string
   const pageStart = await page.evaluate(() => performance.now())
   // BENCH_WEB_PROFILE=1: a CPU profile of the page's main thread during catch-up, top functions by self time.
   const cdp = process.env.BENCH_WEB_PROFILE ? await context.newCDPSession(page) : undefined
+  let profileStartedAt = 0
   if (cdp) {
     await cdp.send('Profiler.enable')
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
     await cdp.send('Profiler.start')
+    profileStartedAt = await page.evaluate(() => performance.now())
   }
   await page.getByRole('button', { name: 'Import identity' }).click()
   const database = `pixpax-log-${who.identityId}`
@@ -171,7 +174,7 @@ async function catchUp(browser: Browser, url: string, total: number, dir: string
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   const doneAt = performance.now()
-  if (cdp) printProfile((await cdp.send('Profiler.stop')).profile as CpuProfile)
+  const profile = cdp ? ((await cdp.send('Profiler.stop')).profile as CpuProfile) : undefined
   if (socketAt === undefined) throw new Error('catch-up: no /v1/sync socket seen')
   const seconds = (doneAt - socketAt) / 1000
   const tasks = await page.evaluate(
@@ -180,6 +183,7 @@ async function catchUp(browser: Browser, url: string, total: number, dir: string
     pageStart,
   )
   const longest = tasks.reduce((m, t) => Math.max(m, t.duration), 0)
+  if (profile) printProfile(profile, profileStartedAt, tasks)
   await context.close()
   return {
     receipts: stored,
@@ -231,21 +235,47 @@ const LATENCY_PROBE = `
 `
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>
   samples: number[]
   timeDeltas: number[]
 }
 
-function printProfile(profile: CpuProfile): void {
+/**
+ * Top functions by self time over the catch-up, then for each of the three longest tasks the stacks
+ * (innermost four frames) sampled inside it. Profile time is aligned to the page's clock at its start
+ * (the first sample ≈ the page's performance.now() when the profiler started; a few ms of slack).
+ */
+function printProfile(profile: CpuProfile, pageStart: number, tasks: Array<{ start: number; duration: number }>): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const label = (id: number) => {
+    const f = byId.get(id)!.callFrame
+    return `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber}`
+  }
   const self = new Map<string, number>()
+  const times: number[] = []
+  let t = 0
   profile.samples.forEach((id, i) => {
-    const frame = byId.get(id)!.callFrame
-    const name = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop()}:${frame.lineNumber}`
-    self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000)
+    t += profile.timeDeltas[i] ?? 0
+    times.push(pageStart + t / 1000)
+    self.set(label(id), (self.get(label(id)) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000)
   })
-  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)
-  for (const [name, ms] of top) console.log(`web:   profile ${ms.toFixed(0).padStart(6)} ms  ${name}`)
+  for (const [name, ms] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20))
+    console.log(`web:   profile ${ms.toFixed(0).padStart(6)} ms  ${name}`)
+  for (const task of [...tasks].sort((a, b) => b.duration - a.duration).slice(0, 3)) {
+    const stacks = new Map<string, number>()
+    profile.samples.forEach((id, i) => {
+      if (times[i]! < task.start || times[i]! > task.start + task.duration) return
+      const frames: string[] = []
+      for (let n: number | undefined = id; n !== undefined && frames.length < 4; n = parent.get(n)) frames.push(label(n))
+      const key = frames.join(' < ')
+      stacks.set(key, (stacks.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000)
+    })
+    console.log(`web:   long task of ${task.duration.toFixed(0)} ms at ${task.start.toFixed(0)}:`)
+    for (const [key, ms] of [...stacks.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6))
+      console.log(`web:     ${ms.toFixed(1).padStart(6)} ms  ${key}`)
+  }
 }
 
 async function drawingLatency(browser: Browser, url: string, moves: number): Promise<Record<string, number>> {
