@@ -15,6 +15,7 @@ export {
   relayDraftNetwork,
   openDraft,
   createDraft,
+  draftHeads,
   listDrafts,
   saveDraft,
   startAutosave,
@@ -36,7 +37,7 @@ export {
   type SavedDraft,
 } from './drafts/drafts.js'
 export { RelayWebSocketClientAdapter, automergeEndpoint, type RelayAdapterOptions, type TokenSource } from './drafts/relay-adapter.js'
-export { indexedDbDraftStorage } from './drafts/browser-storage.js'
+export { indexedDbDraftStorage, initDraftsWasm } from './drafts/browser-storage.js'
 export {
   SyncClient,
   type SyncClientOptions,
