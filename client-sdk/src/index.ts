@@ -83,7 +83,7 @@ export {
   type CommandAck,
 } from './devices/devices.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'
-export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
+export { createBatchHandler, packVerifyRequest, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
 export {
   socialCommands,
   moderationCommands,
