@@ -6,7 +6,8 @@
  * sync WebSocket and acknowledged with its own receipt, which the relay accepts. A command published on
  * the topic by someone with broker access — tampered, or signed with a key that is not the owner's — is
  * refused and never obeyed. A command sent while the player is down reaches it through its persistent
- * session when it comes back, and is answered once. (The relay-side ACL and revocation tests are in
+ * session when it comes back, and is answered once. With its sync connection pulled, the player still
+ * obeys a command that comes by MQTT, and its answer reaches the relay when it is back. (The relay-side ACL and revocation tests are in
  * sync-server/test/mqtt-bridge.test.ts.)
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -23,18 +24,20 @@ import { mqttEnv, startTestBroker, type TestBroker } from '../../sync-server/tes
 import { appendOk, fetchStreamJson, startTestRelay, StreamWriter, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
-import { until } from './support/relay-proxy.js'
+import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
 
 describe('MQTT bridge (player)', () => {
   let broker: TestBroker
   let relay: TestRelay
+  /** The player reaches the relay (HTTP and sync WebSocket) through this, so a test can pull it. */
+  let proxy: RelayProxy
   let root: string
   let owner: Owner
   let player: PlayerProcess
   let deviceId: string
   let remote: StreamWriter
   const env = () => ({
-    RELAY_URL: relay.url,
+    RELAY_URL: proxy.url,
     PLAYER_DIR: join(root, 'p'),
     PLAYER_POLL_MS: '50',
     PLAYER_STILL_SECONDS: '3600',
@@ -44,6 +47,7 @@ describe('MQTT bridge (player)', () => {
   beforeAll(async () => {
     broker = await startTestBroker()
     relay = await startTestRelay({ db: 'pglite', store: 'fs', env: mqttEnv(broker) })
+    proxy = await startRelayProxy(relay.url)
     root = await mkdtemp(join(tmpdir(), 'pixpax-mqtt-'))
     owner = await newOwner(relay.url)
     const one = await owner.publish(solidPng(16, [255, 0, 0]), 'One')
@@ -59,6 +63,7 @@ describe('MQTT bridge (player)', () => {
   }, 120_000)
   afterAll(async () => {
     await player?.kill()
+    await proxy?.close()
     await relay?.close()
     await broker?.stop()
     await rm(root, { recursive: true, force: true })
@@ -138,5 +143,28 @@ describe('MQTT bridge (player)', () => {
     const next = await send('next')
     await player.waitFor(new RegExp(`^command ${next.eventId} next done$`))
     expect(player.lines.filter((l) => l.startsWith(`command ${receipt.eventId} `))).toHaveLength(1)
+  }, 90_000)
+
+  it('obeys a command over MQTT while its sync connection is down, and its answer lands once the relay is back', async () => {
+    const mark = player.lines.length
+    const port = Number(new URL(proxy.url).port)
+    await proxy.close()
+    await player.waitFor(/^relay offline$/, mark)
+    const receipt = await send('back')
+    await player.waitFor(new RegExp(`^mqtt command ${receipt.eventId} verified$`), mark)
+    await player.waitFor(new RegExp(`^command ${receipt.eventId} back done$`), mark)
+    proxy = await startRelayProxy(relay.url, port)
+    await player.waitFor(/^relay online$/, mark)
+    await until(
+      async () => (await acks()).find((r) => r.payload.commandEventId === receipt.eventId),
+      'the acknowledgement queued offline',
+      30_000,
+      () => player.output(),
+    )
+    // The sync engine delivers the command too, now: it is not obeyed again.
+    const next = await send('next')
+    await player.waitFor(new RegExp(`^command ${next.eventId} next done$`), mark)
+    expect(player.lines.filter((l) => l.startsWith(`command ${receipt.eventId} `))).toHaveLength(1)
+    expect((await acks()).filter((r) => r.payload.commandEventId === receipt.eventId)).toHaveLength(1)
   }, 90_000)
 })
