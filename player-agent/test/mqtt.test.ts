@@ -146,6 +146,17 @@ describe('MQTT bridge (player)', () => {
   }, 90_000)
 
   it('obeys a command over MQTT while its sync connection is down, and its answer lands once the relay is back', async () => {
+    // Every answer so far has reached the relay: no push is in flight when the connection goes.
+    const answeredSoFar = player.lines.flatMap((l) => /^command (\S+) \S+ \w+$/.exec(l)?.[1] ?? [])
+    await until(
+      async () => {
+        const have = new Set((await acks()).map((r) => r.payload.commandEventId))
+        return answeredSoFar.every((id) => have.has(id)) ? true : undefined
+      },
+      'the earlier acknowledgements',
+      30_000,
+      () => player.output(),
+    )
     const mark = player.lines.length
     const port = Number(new URL(proxy.url).port)
     await proxy.close()
@@ -167,4 +178,11 @@ describe('MQTT bridge (player)', () => {
     expect(player.lines.filter((l) => l.startsWith(`command ${receipt.eventId} `))).toHaveLength(1)
     expect((await acks()).filter((r) => r.payload.commandEventId === receipt.eventId)).toHaveLength(1)
   }, 90_000)
+
+  it("reloads its channel on the relay's notice when the owner publishes", async () => {
+    const mark = player.lines.length
+    const three = await owner.publish(solidPng(16, [0, 0, 255]), 'Three')
+    await player.waitFor(/^mqtt channel$/, mark)
+    await player.waitFor(new RegExp(`^cached ${three.hash}$`), mark)
+  }, 60_000)
 })

@@ -10,7 +10,8 @@
  *   and neither obeyed nor answered.
  * - A channel notice reloads the channel.
  *
- * Lines: `mqtt online`, `mqtt offline`, `mqtt command <eventId> verified|deferred <CODE>|refused <CODE>`.
+ * Lines: `mqtt online`, `mqtt offline`, `mqtt channel` (a notice: reloading), `mqtt command <eventId>
+ * verified|deferred <CODE>|refused <CODE>`.
  */
 import type { LocalLog } from '@pixpax/client-sdk'
 import type { Sha256, SignatureVerifier } from '@pixpax/shared'
@@ -58,7 +59,10 @@ export class MqttCommands {
     if (!credentials) return
     this.transport = new MqttTransport(credentials, this.options.deviceIdentityId, {
       command: (text) => void this.onCommand(text),
-      channel: () => this.options.channelChanged(),
+      channel: () => {
+        this.options.say('mqtt channel')
+        this.options.channelChanged()
+      },
       status: (connected) => this.options.say(connected ? 'mqtt online' : 'mqtt offline'),
       warn: (line) => this.options.warn(line),
     })

@@ -115,13 +115,20 @@ export class MqttBridge implements DeviceBridge {
     return deviceCredentials(deviceUrl ?? url, deviceSecret, deviceIdentityId, pairedAt)
   }
 
+  /** Fails at once while the broker is unreachable, instead of holding a device's request for the answer timeout. */
+  private requireBroker(): void {
+    if (!this.admin.connected) throw new Error(`the MQTT broker at ${this.options.url} is not connected`)
+  }
+
   async provision(deviceIdentityId: string, pairedAt: Date): Promise<void> {
+    this.requireBroker()
     await this.provisioner.provision(deviceIdentityId, this.make(deviceIdentityId, pairedAt).password, `paired ${pairedAt.toISOString()}`)
     this.provisioned.add(this.key(deviceIdentityId, pairedAt))
   }
 
   async revoke(deviceIdentityId: string): Promise<void> {
     for (const k of this.provisioned) if (k.startsWith(`${deviceIdentityId}@`)) this.provisioned.delete(k)
+    this.requireBroker()
     await this.provisioner.revoke(deviceIdentityId)
     // The retained channel notice would greet whoever holds the id next: an empty retained message clears it.
     await (await this.publisherReady).publishAsync(channelTopic(deviceIdentityId), '', { qos: 1, retain: true })
