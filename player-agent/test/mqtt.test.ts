@@ -164,19 +164,27 @@ describe('MQTT bridge (player)', () => {
     const receipt = await send('back')
     await player.waitFor(new RegExp(`^mqtt command ${receipt.eventId} verified$`), mark)
     await player.waitFor(new RegExp(`^command ${receipt.eventId} back done$`), mark)
+    // The next one chains on a command only MQTT brought: verified through it.
+    const second = await send('next')
+    await player.waitFor(new RegExp(`^command ${second.eventId} next done$`), mark)
     proxy = await startRelayProxy(relay.url, port)
     await player.waitFor(/^relay online$/, mark)
     await until(
-      async () => (await acks()).find((r) => r.payload.commandEventId === receipt.eventId),
-      'the acknowledgement queued offline',
+      async () => {
+        const have = new Set((await acks()).map((r) => r.payload.commandEventId))
+        return have.has(receipt.eventId) && have.has(second.eventId) ? true : undefined
+      },
+      'the acknowledgements queued offline',
       30_000,
       () => player.output(),
     )
     // The sync engine delivers the command too, now: it is not obeyed again.
     const next = await send('next')
     await player.waitFor(new RegExp(`^command ${next.eventId} next done$`), mark)
-    expect(player.lines.filter((l) => l.startsWith(`command ${receipt.eventId} `))).toHaveLength(1)
-    expect((await acks()).filter((r) => r.payload.commandEventId === receipt.eventId)).toHaveLength(1)
+    for (const id of [receipt.eventId, second.eventId]) {
+      expect(player.lines.filter((l) => l.startsWith(`command ${id} `))).toHaveLength(1)
+      expect((await acks()).filter((r) => r.payload.commandEventId === id)).toHaveLength(1)
+    }
   }, 90_000)
 
   it("reloads its channel on the relay's notice when the owner publishes", async () => {
