@@ -4,7 +4,8 @@
  * stream). It is verified when it continues the verified chain (also through a command verified by MQTT
  * just before), deferred when it is ahead of the log or its issuer is not held yet, and refused when it is
  * tampered, signed with a key that is not the issuer's, in another device's stream, or another receipt
- * under an event id the log holds.
+ * under an event id the log holds. Only what is new is verified again at each check, and a command MQTT
+ * alone brought that the relay never kept does not lead it off the relay's chain.
  */
 import { MemoryLocalLog, type LoggedReceipt } from '@pixpax/client-sdk'
 import { streamKey, type Receipt } from '@pixpax/shared'
@@ -79,5 +80,20 @@ describe('TransportedCommandCheck', () => {
     const twin = await writer.build('DEVICE_COMMAND', { command: 'back' }, owner, { eventId: held!.receipt.eventId, prev: null })
     expect(await check.check(JSON.stringify(twin), remoteKey)).toMatchObject({ kind: 'refused', code: 'CHAIN_CONFLICT' })
     expect(await check.check('{"eventId": "x"', remoteKey)).toMatchObject({ kind: 'refused', code: 'JSON_INVALID' })
+  })
+
+  it('gets back on the relay’s chain when a command MQTT alone brought never reached the log', async () => {
+    // Signed by the owner, verified here, but the relay kept another command at that place.
+    const [head] = await log.read(remoteKey)
+    const base = { eventId: head!.receipt.eventId, hash: head!.receipt.hash }
+    const orphan = await writer.build('DEVICE_COMMAND', { command: 'pause' }, owner, { prev: base })
+    expect((await check.check(JSON.stringify(orphan), remoteKey)).kind).toBe('verified')
+    const kept = await writer.build('DEVICE_COMMAND', { command: 'next' }, owner, { prev: base })
+    await log.append([logged(kept, 2)])
+    writer.advance(kept)
+    const after = await command('back')
+    expect(await check.check(JSON.stringify(after), remoteKey)).toEqual({ kind: 'verified', receipt: after })
+    // And the orphan is now a conflict with the verified stream, not a command.
+    expect((await check.check(JSON.stringify(orphan), remoteKey)).kind).not.toBe('verified')
   })
 })

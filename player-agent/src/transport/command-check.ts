@@ -33,8 +33,21 @@ export interface CommandCheckOptions {
 /** Commands verified here but not yet in the log, kept only until the engine logs them. */
 const MAX_AHEAD = 100
 
+/** The rules' state after the engine's verified receipts (and MQTT-verified ones) of one command stream. */
+interface Replay {
+  remoteKey: string
+  chain: ChainVerifier
+  /** Per stream, the last seq of the log fed in. */
+  fedSeq: Map<string, number>
+  /** Every receipt fed in: eventId → hash. */
+  fed: Map<string, string>
+  /** Receipts fed in that came by MQTT, not (yet) from the log. */
+  viaTransport: number
+}
+
 export class TransportedCommandCheck {
   private ahead: Receipt[] = []
+  private replay: Replay | undefined
 
   constructor(private readonly options: CommandCheckOptions) {}
 
@@ -49,16 +62,8 @@ export class TransportedCommandCheck {
     }
     const refuse = (code: string, message: string): CommandCheck => ({ kind: 'refused', eventId: receipt.eventId, code, message })
     const { log } = this.options
-    const held = await log.read(remoteKey)
     if (receipt.type !== 'DEVICE_COMMAND' || streamKey !== remoteKey)
       return refuse('NOT_AUTHORIZED', `a ${receipt.type} not in ${remoteKey}`)
-    const logged = held.find((l) => l.receipt.eventId === receipt.eventId)
-    if (logged) {
-      return logged.receipt.hash === receipt.hash
-        ? { kind: 'verified', receipt: logged.receipt }
-        : refuse('CHAIN_CONFLICT', `event ${receipt.eventId} is another receipt in the verified log`)
-    }
-    this.ahead = this.ahead.filter((r) => !held.some((l) => l.receipt.eventId === r.eventId))
     const issuerStream = `identity/${receipt.issuer.identityId}`
     if ((await log.read(issuerStream, 0, 1)).length === 0) {
       this.options.follow(issuerStream)
@@ -70,30 +75,79 @@ export class TransportedCommandCheck {
       }
     }
 
-    // Replays what the engine verified, in the relay's acceptance order, then the command on top.
-    const chain = new ChainVerifier({ verifier: this.options.verifier, sha256: this.options.sha256 })
-    const issuers = new Set([
-      receipt.issuer.identityId,
-      ...held.map((l) => l.receipt.issuer.identityId),
-      ...this.ahead.map((r) => r.issuer.identityId),
-    ])
-    const context: LoggedReceipt[] = [...held]
-    for (const id of issuers) context.push(...(await log.read(`identity/${id}`)))
-    context.sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
-    for (const l of context) await chain.add(l.receipt)
-    for (const r of this.ahead) await chain.add(r)
-    const verdict = await chain.add(text)
+    let replay = await this.caughtUp(remoteKey, receipt.issuer.identityId)
+    const seen = replay.fed.get(receipt.eventId)
+    if (seen !== undefined) {
+      return seen === receipt.hash
+        ? { kind: 'verified', receipt }
+        : refuse('CHAIN_CONFLICT', `event ${receipt.eventId} is another receipt in the verified stream`)
+    }
+    let verdict = await replay.chain.add(text)
+    if (!verdict.ok && replay.viaTransport > 0) {
+      // Commands taken from MQTT alone may have led the replay off the relay's chain: judge on the log alone.
+      this.ahead = []
+      this.replay = undefined
+      replay = await this.caughtUp(remoteKey, receipt.issuer.identityId)
+      verdict = await replay.chain.add(text)
+    }
     if (verdict.ok) {
+      replay.fed.set(receipt.eventId, receipt.hash)
+      replay.viaTransport++
       this.ahead.push(receipt)
       if (this.ahead.length > MAX_AHEAD) this.ahead.shift()
       return { kind: 'verified', receipt }
     }
     // A command whose predecessor is neither logged nor verified here is ahead of the log, not forged.
-    const known = [...held.map((l) => l.receipt), ...this.ahead]
     const prev = receipt.prevEventId
-    if (verdict.code.startsWith('CHAIN_') && prev && !known.some((r) => r.eventId === prev))
+    if (verdict.code.startsWith('CHAIN_') && prev && !replay.fed.has(prev))
       return { kind: 'deferred', eventId: receipt.eventId, code: verdict.code, message: verdict.message }
     return refuse(verdict.code, verdict.message)
+  }
+
+  /**
+   * Brings the replay up to the log: the command stream's new receipts and those of its issuers' identity
+   * streams, in the relay's acceptance order, then the MQTT-verified commands not logged yet. Only what is
+   * new since the last check is verified again, so a check costs the same however long the stream is.
+   */
+  private async caughtUp(remoteKey: string, issuer: string, again = true): Promise<Replay> {
+    const { log, verifier, sha256 } = this.options
+    let replay = this.replay
+    if (!replay || replay.remoteKey !== remoteKey) {
+      again = false // already from scratch
+      replay = { remoteKey, chain: new ChainVerifier({ verifier, sha256 }), fedSeq: new Map(), fed: new Map(), viaTransport: 0 }
+      this.replay = replay
+      this.ahead = []
+    }
+    const fresh: LoggedReceipt[] = []
+    const read = async (key: string) => {
+      const got = await log.read(key, replay.fedSeq.get(key) ?? 0)
+      if (got.length) replay.fedSeq.set(key, got[got.length - 1]!.seq)
+      fresh.push(...got)
+    }
+    await read(remoteKey)
+    const issuers = new Set([issuer, ...fresh.map((l) => l.receipt.issuer.identityId), ...this.ahead.map((r) => r.issuer.identityId)])
+    for (const id of issuers) await read(`identity/${id}`)
+    fresh.sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
+    for (const { receipt } of fresh) {
+      const fed = replay.fed.get(receipt.eventId)
+      if (fed === receipt.hash) {
+        replay.viaTransport = Math.max(0, replay.viaTransport - 1) // an MQTT-verified command reached the log
+        continue
+      }
+      if (fed !== undefined || !(await replay.chain.add(receipt)).ok) {
+        // The log disagrees with what MQTT brought: start over from the log alone (once; a receipt the
+        // rules refuse even then stays out, and commands chained on it are deferred to the engine).
+        if (again) {
+          this.replay = undefined
+          this.ahead = []
+          return this.caughtUp(remoteKey, issuer, false)
+        }
+        continue
+      }
+      replay.fed.set(receipt.eventId, receipt.hash)
+    }
+    this.ahead = this.ahead.filter((r) => !fresh.some((l) => l.receipt.eventId === r.eventId))
+    return replay
   }
 }
 
