@@ -325,8 +325,9 @@ export class PlayerDaemon {
             this.inbox.open(self.accountId!)
             this.wake.wake()
           }
-          // MQTT bridge: connected while the relay hands out credentials (after the inbox is open).
-          await this.mqtt?.update(self.mqtt)
+          // MQTT bridge: connected with the credentials the relay hands out (after the inbox is open); an
+          // answer without them (the relay's broker link is down) leaves a working connection alone.
+          if (self.mqtt) await this.mqtt?.update(self.mqtt)
           await this.wake.wait(this.config.pairedCheckMs)
           continue
         }

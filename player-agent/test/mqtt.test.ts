@@ -7,7 +7,8 @@
  * the topic by someone with broker access — tampered, or signed with a key that is not the owner's — is
  * refused and never obeyed. A command sent while the player is down reaches it through its persistent
  * session when it comes back, and is answered once. With its sync connection pulled, the player still
- * obeys a command that comes by MQTT, and its answer reaches the relay when it is back. (The relay-side ACL and revocation tests are in
+ * obeys a command that comes by MQTT, and its answer reaches the relay when it is back. Unpaired, it is
+ * dropped by the broker and does not get back on. (The relay-side ACL and revocation tests are in
  * sync-server/test/mqtt-bridge.test.ts.)
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -42,6 +43,7 @@ describe('MQTT bridge (player)', () => {
     PLAYER_POLL_MS: '50',
     PLAYER_STILL_SECONDS: '3600',
     PLAYER_MQTT: '1',
+    PLAYER_PAIRED_CHECK_MS: '200',
   })
 
   beforeAll(async () => {
@@ -192,5 +194,16 @@ describe('MQTT bridge (player)', () => {
     const three = await owner.publish(solidPng(16, [0, 0, 255]), 'Three')
     await player.waitFor(/^mqtt channel$/, mark)
     await player.waitFor(new RegExp(`^cached ${three.hash}$`), mark)
+  }, 60_000)
+
+  it('is cut off the broker when unpaired, and lets go of it', async () => {
+    const mark = player.lines.length
+    expect((await owner.unpair(deviceId)).status).toBe(200)
+    // The relay deletes the device's broker account: the broker drops the connection at once.
+    await player.waitFor(/^mqtt offline$/, mark)
+    await player.waitFor(/^unpaired$/, mark)
+    await player.waitFor(/^PAIRING CODE: \w{6}$/, mark)
+    // Its credentials are gone: it never got back on.
+    expect(player.lines.slice(mark).filter((l) => l.startsWith('mqtt online'))).toEqual([])
   }, 60_000)
 })
