@@ -7,6 +7,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -14,6 +15,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto'
+const SETPRIV = '/usr/bin/setpriv'
 export const DYNSEC_PLUGIN = process.env.MOSQUITTO_DYNSEC ?? '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so'
 
 export interface TestBroker {
@@ -57,7 +59,12 @@ export async function startTestBroker(): Promise<TestBroker> {
       '',
     ].join('\n'),
   )
-  const child: ChildProcess = spawn(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // The broker dies with the test process even when that is killed (a timed-out worker): setpriv (util-linux,
+  // on every Debian) execs it with a parent-death signal.
+  const command = existsSync(SETPRIV)
+    ? [SETPRIV, '--pdeathsig', 'TERM', MOSQUITTO, '-c', join(dir, 'mosquitto.conf')]
+    : [MOSQUITTO, '-c', join(dir, 'mosquitto.conf')]
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   const running = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -68,7 +75,16 @@ export async function startTestBroker(): Promise<TestBroker> {
     child.stderr!.on('data', onData)
     child.once('exit', (code) => reject(new Error(`mosquitto exited ${code} before it ran:\n${log}`)))
   })
-  await running
+  // A test process that exits without stop() (a failed hook) takes its broker with it.
+  const orphanGuard = () => child.kill('SIGTERM')
+  process.once('exit', orphanGuard)
+  try {
+    await running
+  } catch (error) {
+    process.off('exit', orphanGuard)
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  }
   const exited = once(child, 'exit')
   return {
     url: `mqtt://127.0.0.1:${port}`,
@@ -76,6 +92,7 @@ export async function startTestBroker(): Promise<TestBroker> {
     admin,
     output: () => log,
     async stop() {
+      process.off('exit', orphanGuard)
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM')
         await exited
