@@ -30,7 +30,7 @@ export interface CommandCheckOptions {
   follow(streamKey: string): void
 }
 
-/** Commands verified here but not yet in the log, kept only until the engine logs them. */
+/** Commands verified here but not yet in the log (their issuers' identities are kept up to date), at most. */
 const MAX_AHEAD = 100
 
 /** The rules' state after the engine's verified receipts (and MQTT-verified ones) of one command stream. */
@@ -106,8 +106,9 @@ export class TransportedCommandCheck {
 
   /**
    * Brings the replay up to the log: the command stream's new receipts and those of its issuers' identity
-   * streams, in the relay's acceptance order, then the MQTT-verified commands not logged yet. Only what is
-   * new since the last check is verified again, so a check costs the same however long the stream is.
+   * streams, in the relay's acceptance order (commands verified here from MQTT are in it already and are
+   * skipped when the log brings them). Only what is new since the last check is verified again, so a
+   * check costs the same however long the stream is.
    */
   private async caughtUp(remoteKey: string, issuer: string, again = true): Promise<Replay> {
     const { log, verifier, sha256 } = this.options
