@@ -139,7 +139,10 @@ describe('MQTT bridge (player)', () => {
     const receipt = await send('back')
     player = startPlayer(env())
     await player.waitFor(/^paired$/)
-    await player.waitFor(new RegExp(`^mqtt command ${receipt.eventId} verified$`))
+    // The broker kept it for the session. Verified at once, or deferred when it came before the engine had
+    // logged the command before it (one that only MQTT had brought before the stop): then the engine's copy
+    // is the one answered. Either way it is answered once.
+    await player.waitFor(new RegExp(`^mqtt command ${receipt.eventId} (verified|deferred CHAIN_\\w+)$`))
     await player.waitFor(new RegExp(`^command ${receipt.eventId} back done$`))
     // A real command after it, answered: nothing more is coming for the first one.
     const next = await send('next')
