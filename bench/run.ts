@@ -1,13 +1,15 @@
 /**
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
  * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads), social (feeds
- * and search at scale), economy (drop claims at 1,000 collectors, supply conservation over 1M card instances).
+ * and search at scale), economy (drop claims at 1,000 collectors, supply conservation over 1M card instances), player
+ * (1,000 simulated players' heartbeats and commands, one real player's first sync and memory).
  * With no argument,
  * all parts run.
  */
 import { cpus } from 'node:os'
 import { runEconomyBench } from './economy-bench.js'
 import { runMediaBench } from './media-bench.js'
+import { runPlayerBench } from './player-bench.js'
 import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
 import { runSocialBench } from './social-bench.js'
@@ -21,6 +23,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   media: runMediaBench,
   social: runSocialBench,
   economy: runEconomyBench,
+  player: runPlayerBench,
 }
 
 const wanted = process.argv.slice(2)
