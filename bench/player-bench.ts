@@ -330,7 +330,7 @@ async function realPlayer(url: string): Promise<Record<string, unknown>> {
     lines.push(...parts)
     for (const w of [...waiters]) w()
   })
-  const waitLine = (test: (lines: string[]) => RegExpMatchArray | null | boolean, what: string, ms = 600_000) =>
+  const waitLine = (test: (lines: string[]) => RegExpMatchArray | null | boolean, what: string, ms = 240_000) =>
     new Promise<RegExpMatchArray | boolean>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`player: timed out waiting for ${what}\n${lines.slice(-20).join('\n')}\n${stderr}`)),
