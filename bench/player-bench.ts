@@ -15,7 +15,7 @@
  *
  * A small run: BENCH_PLAYERS=50 BENCH_PLAYER_SECONDS=5 BENCH_PLAYER_COMMANDS=20 BENCH_PLAYLIST_POSTS=50.
  */
-import { spawn, fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
@@ -262,6 +262,67 @@ async function idleRss(args: string[]): Promise<number> {
   return rss
 }
 
+interface PlayerChild {
+  child: ChildProcess
+  lines: string[]
+  waitLine(test: (lines: string[]) => RegExpMatchArray | null | boolean, what: string, ms?: number): Promise<RegExpMatchArray | boolean>
+  stop(): Promise<void>
+}
+
+/** A player process with `args` after node, its stdout lines collected. */
+function spawnPlayer(args: string[], env: Record<string, string>): PlayerChild {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += String(d)))
+  const lines: string[] = []
+  const waiters = new Set<() => void>()
+  let partial = ''
+  child.stdout.on('data', (d: Buffer) => {
+    const parts = (partial + String(d)).split('\n')
+    partial = parts.pop()!
+    lines.push(...parts)
+    for (const w of [...waiters]) w()
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  return {
+    child,
+    lines,
+    waitLine: (test, what, ms = 240_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`player: timed out waiting for ${what}\n${lines.slice(-20).join('\n')}\n${stderr}`)),
+          ms,
+        )
+        const check = () => {
+          const m = test(lines)
+          if (m) {
+            clearTimeout(timer)
+            waiters.delete(check)
+            resolve(m)
+          }
+        }
+        waiters.add(check)
+        check()
+      }),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+/** Max RSS over 5 samples, once the player shows art and sat idle BENCH_PLAYER_IDLE_MS. */
+async function idlePlayerRss(player: PlayerChild): Promise<number> {
+  await player.waitLine((l) => l.some((x) => x.startsWith('showing ')), 'showing')
+  await wait(num('BENCH_PLAYER_IDLE_MS', 10_000))
+  const samples: number[] = []
+  for (let i = 0; i < 5; i++) {
+    samples.push(await rssOf(player.child.pid!))
+    await wait(1000)
+  }
+  return Math.max(...samples)
+}
+
 /** Part 2: one real player process — first sync of a big playlist, then idle with the full cache. */
 async function realPlayer(url: string): Promise<Record<string, unknown>> {
   const posts = num('BENCH_PLAYLIST_POSTS', 500)
@@ -306,50 +367,19 @@ async function realPlayer(url: string): Promise<Record<string, unknown>> {
   const proxy = await countingProxy(url)
   const dir = await mkdtemp(join(tmpdir(), 'pixpax-bench-player-'))
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
-  const child = spawn(process.execPath, ['--import', tsx, join(repoRoot, 'player-agent', 'src', 'main.ts')], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      RELAY_URL: proxy.url,
-      PLAYER_DIR: dir,
-      PLAYER_DISPLAY: 'png',
-      PLAYER_CHANNEL: `playlist:${owner.identityId}/bench`,
-      PLAYER_POLL_MS: '100',
-      PLAYER_STILL_SECONDS: '2',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += String(d)))
-  const lines: string[] = []
-  const waiters = new Set<() => void>()
-  let partial = ''
-  child.stdout.on('data', (d: Buffer) => {
-    const parts = (partial + String(d)).split('\n')
-    partial = parts.pop()!
-    lines.push(...parts)
-    for (const w of [...waiters]) w()
-  })
-  const waitLine = (test: (lines: string[]) => RegExpMatchArray | null | boolean, what: string, ms = 240_000) =>
-    new Promise<RegExpMatchArray | boolean>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`player: timed out waiting for ${what}\n${lines.slice(-20).join('\n')}\n${stderr}`)),
-        ms,
-      )
-      const check = () => {
-        const m = test(lines)
-        if (m) {
-          clearTimeout(timer)
-          waiters.delete(check)
-          resolve(m)
-        }
-      }
-      waiters.add(check)
-      check()
-    })
+  const env = {
+    RELAY_URL: proxy.url,
+    PLAYER_DIR: dir,
+    PLAYER_DISPLAY: 'png',
+    PLAYER_CHANNEL: `playlist:${owner.identityId}/bench`,
+    PLAYER_POLL_MS: '100',
+    PLAYER_STILL_SECONDS: '2',
+  }
+  // As `pnpm player` runs it (tsx), then the bundle of `pnpm player:build` on plain node.
+  let player = spawnPlayer(['--import', tsx, join(repoRoot, 'player-agent', 'src', 'main.ts')], env)
   try {
     const spawned = performance.now()
-    const code = (await waitLine(
+    const code = (await player.waitLine(
       (l) => l.map((x) => /^PAIRING CODE: (\w{6})$/.exec(x)).find(Boolean) ?? null,
       'a pairing code',
     )) as RegExpMatchArray
@@ -361,9 +391,8 @@ async function realPlayer(url: string): Promise<Record<string, unknown>> {
     })
     const before = { ...proxy.bytes }
     const t0 = performance.now()
-    await waitLine((l) => l.includes('paired'), 'paired')
-    const cached = () => lines.filter((x) => x.startsWith('cached ')).length
-    await waitLine(() => cached() >= posts, `${posts} cached blobs`)
+    await player.waitLine((l) => l.includes('paired'), 'paired')
+    await player.waitLine((l) => l.filter((x) => x.startsWith('cached ')).length >= posts, `${posts} cached blobs`)
     const syncMs = performance.now() - t0
     const down = proxy.bytes.down - before.down
     const up = proxy.bytes.up - before.up
@@ -379,22 +408,27 @@ async function realPlayer(url: string): Promise<Record<string, unknown>> {
       `  first sync of a ${posts}-post playlist (pair → every blob verified and cached): ${(syncMs / 1000).toFixed(1)} s (${(posts / (syncMs / 1000)).toFixed(1)} blobs/s), ` +
         `${fmt(down)} bytes down / ${fmt(up)} up (the art itself: ${fmt(artBytes)} bytes; its receipts ${fmt(receiptBytes)} canonical bytes)`,
     )
-    // Idle with the full cache: playing, every blob on disk, nothing to download.
-    await waitLine((l) => l.some((x) => x.startsWith('showing ')), 'showing')
-    await wait(num('BENCH_PLAYER_IDLE_MS', 10_000))
-    const samples: number[] = []
-    for (let i = 0; i < 5; i++) {
-      samples.push(await rssOf(child.pid!))
-      await wait(1000)
-    }
+    const viaTsx = await idlePlayerRss(player)
+    await player.stop()
+    // The same directory (paired, full cache) under the bundle: it plays from the cache at once.
+    const bundle = spawnSync(process.execPath, [join(repoRoot, 'player-agent', 'scripts', 'bundle.mjs')], { encoding: 'utf8' })
+    if (bundle.status !== 0) throw new Error(`pnpm player:build failed: ${bundle.stderr}`)
+    player = spawnPlayer(['--max-semi-space-size=1', join(repoRoot, 'player-agent', 'dist', 'player.mjs')], env)
+    const viaBundle = await idlePlayerRss(player)
     const [bare, tsxOnly] = [await idleRss([]), await idleRss(['--import', tsx])]
-    out.player_rss = { idle_full_cache_mb: Math.max(...samples), bare_node_mb: bare, node_tsx_mb: tsxOnly, target_mb: 80 }
+    out.player_rss = {
+      pnpm_player_tsx_mb: viaTsx,
+      bundle_small_young_gen_mb: viaBundle,
+      bare_node_mb: bare,
+      node_tsx_mb: tsxOnly,
+      target_mb: 80,
+    }
     console.log(
-      `  one player's RSS idle with the full cache (${posts} blobs): ${Math.max(...samples)} MB (target ≤ 80); same-run baselines: bare node ${bare} MB, node --import tsx ${tsxOnly} MB`,
+      `  one player's RSS idle with the full cache (${posts} blobs): ${viaTsx} MB as \`pnpm player\` runs it (tsx), ${viaBundle} MB as the bundle ` +
+        `(pnpm player:build; node --max-semi-space-size=1) — target ≤ 80; same-run baselines: bare node ${bare} MB, node --import tsx ${tsxOnly} MB`,
     )
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((resolve) => child.once('exit', resolve))
+    await player.stop()
     await proxy.close()
     await rm(dir, { recursive: true, force: true })
   }
