@@ -100,14 +100,15 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   for (let i = 0; i < n; i += 100) await postReceipts(url, await Promise.all(players.slice(i, i + 100).map((p) => p.identityCreated())))
   // An account holds at most 128 players; the pair route allows 10 attempts per owner session per window.
   const owners = await Promise.all(Array.from({ length: Math.ceil(n / 128) }, (_, k) => newOwner(url, `benchacct-${runId}-${k}`)))
-  const sessions = new Map<number, Promise<string>>()
+  const sessions = new Map<string, Promise<string>>()
   await inPool(players, 16, async (p, i) => {
     const owner = owners[Math.floor(i / 128)]!
     await p.login(url)
     const { code } = await api<{ code: string }>(url, '/v1/devices/pairing-code', { method: 'POST', token: p.token })
     // One owner session per 10 pairings (the pair route's per-session limit).
-    let session = sessions.get(Math.floor(i / 10))
-    if (!session) sessions.set(Math.floor(i / 10), (session = owner.fresh()))
+    const group = `${Math.floor(i / 128)}:${Math.floor((i % 128) / 10)}`
+    let session = sessions.get(group)
+    if (!session) sessions.set(group, (session = owner.fresh()))
     await api(url, '/v1/devices/pair', { method: 'POST', token: await session, body: JSON.stringify({ code, name: `bench ${i}` }) })
     p.owner = owner
   })
