@@ -145,33 +145,30 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
     ),
   )
   const sampler = setInterval(() => void relay.stats().then((s) => (peakRss = Math.max(peakRss, s.rss))), 1000)
-  const remotes = new Map<string, Chain>()
   const delivery: number[] = []
   let lost = 0
   const gap = (seconds * 1000) / Math.max(1, commands)
-  for (let c = 0; c < commands; c++) {
+  // Commands on a fixed schedule, each to another device (its remote stream opened by this command),
+  // not waiting for the one before: a slow delivery must not thin out the load or stretch the window.
+  const sent = Array.from({ length: commands }, async (_, c) => {
     await wait(Math.max(0, start + (c + 0.5) * gap - performance.now()))
-    const p = players[Math.floor(Math.random() * n)]!
+    const p = players[(c * 7919) % n]!
     const owner = p.owner!
-    let chain = remotes.get(p.who.identityId)
-    if (!chain)
-      remotes.set(
-        p.who.identityId,
-        (chain = new Chain({ type: 'remote', accountId: owner.accountId, deviceIdentityId: p.who.identityId }, owner)),
-      )
+    const chain = new Chain({ type: 'remote', accountId: owner.accountId, deviceIdentityId: p.who.identityId }, owner)
     const r = await chain.next('DEVICE_COMMAND', { command: 'next' })
     const arrived = new Promise<number>((resolve) => p.awaited.set(r.eventId, resolve))
-    const sent = performance.now()
+    const at0 = performance.now()
     await postReceipts(url, [r])
-    const at = await Promise.race([arrived, wait(5000).then(() => -1)])
+    const at = await Promise.race([arrived, wait(10_000).then(() => -1)])
     if (at < 0) lost++
-    else delivery.push(at - sent)
-  }
+    else delivery.push(at - at0)
+  })
   await wait(Math.max(0, start + seconds * 1000 - performance.now()))
   for (const timer of timers) clearInterval(timer)
   clearInterval(sampler)
   const windowMs = performance.now() - start
   const w1 = await relay.stats()
+  await Promise.all(sent)
   // Let the last pushes answer before counting.
   const drainUntil = performance.now() + 10_000
   while (players.some((p) => p.unanswered > 0) && performance.now() < drainUntil) await wait(50)
