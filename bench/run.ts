@@ -2,13 +2,15 @@
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
  * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads), social (feeds
  * and search at scale), economy (drop claims at 1,000 collectors, supply conservation over 1M card instances), web (the PWA in Chromium:
- * cold load, shell JavaScript, catch-up in the page, drawing latency).
+ * cold load, shell JavaScript, catch-up in the page, drawing latency), player (1,000 simulated players'
+ * heartbeats and commands, one real player's first sync and memory).
  * With no argument,
  * all parts run.
  */
 import { cpus } from 'node:os'
 import { runEconomyBench } from './economy-bench.js'
 import { runMediaBench } from './media-bench.js'
+import { runPlayerBench } from './player-bench.js'
 import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
 import { runSocialBench } from './social-bench.js'
@@ -24,6 +26,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   social: runSocialBench,
   economy: runEconomyBench,
   web: runWebBench,
+  player: runPlayerBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -7,6 +7,7 @@
  *   command <eventId> <name> done|unsupported|refused
  *   downloading <hash>       cached <hash>      refused <hash> <CODE>     showing <hash>
  *   relay offline            relay online       stopped
+ *   views <n> <last viewedAt>   (a DEVICE_VIEWS batch is in the outbox)
  */
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -35,6 +36,8 @@ import { progressBar, type ProgressOut } from './progress.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
 import { RemoteInbox } from './remote/remote-control.js'
 import { MqttCommands } from './transport/mqtt-commands.js'
+import { ClockCheck } from './views/clock-check.js'
+import { ViewReporter } from './views/view-reporter.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
 
@@ -90,6 +93,8 @@ export class PlayerDaemon {
   private readonly inbox: RemoteInbox
   /** The MQTT bridge (PLAYER_MQTT): commands and channel notices by the broker too; WebSocket stays on. */
   private readonly mqtt: MqttCommands | undefined
+  /** Views of what the display showed (issue 12 §7), batched into the outbox with the heartbeats. */
+  private views: ViewReporter | undefined
 
   private constructor(
     private readonly config: PlayerConfig,
@@ -150,7 +155,9 @@ export class PlayerDaemon {
     const keys = new FileKeyStore(join(config.dir, 'keys'))
     const identity = await loadOrCreateDeviceIdentity(keys, join(config.dir, 'identity.json'))
     const log = await FileLocalLog.open(join(config.dir, 'log'))
-    const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer)
+    // Every relay answer's Date header tells whether the device clock can time its views.
+    const clock = new ClockCheck()
+    const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer, clock.observing(fetch))
     // The play loop reports refusals to the daemon, which is built last.
     const late: { daemon?: PlayerDaemon } = {}
     const client = await SyncClient.open({
@@ -174,9 +181,18 @@ export class PlayerDaemon {
     const playback = new Playback(cache, display, {
       showing: (artwork) => io.say(`showing ${artwork}`),
       refused: (artwork, code, message) => late.daemon?.refuse(artwork, code, message),
+      viewed: (item) => late.daemon?.views?.record(item, late.daemon.channel),
     })
     const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, playback, downloader, lock)
     late.daemon = daemon
+    const views = new ViewReporter(client, identity.identityId, {
+      now: Date.now,
+      get synced() {
+        return clock.synced
+      },
+    })
+    await views.open(log)
+    daemon.views = views
     await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
     if (config.playlist) daemon.setSource(new StaticListSource(config.playlist))
@@ -216,6 +232,7 @@ export class PlayerDaemon {
     await this.playback.stop()
     await Promise.allSettled(this.loops)
     await this.mqtt?.close()
+    await this.flushViews()
     await this.inbox.close()
     await this.client.stop()
     await this.log.close()
@@ -455,6 +472,15 @@ export class PlayerDaemon {
     }
   }
 
+  /** The views recorded since the last heartbeat, as DEVICE_VIEWS receipts in the outbox. */
+  private async flushViews(): Promise<void> {
+    try {
+      for (const batch of (await this.views?.flush()) ?? []) this.io.say(`views ${batch.length} ${batch.at(-1)!.viewedAt}`)
+    } catch (error) {
+      this.io.warn(`views: ${(error as Error).message}`)
+    }
+  }
+
   /**
    * A DEVICE_STATUS every heartbeat interval, into the durable outbox: offline, they queue and go in
    * one batch when the relay is back (each exactly once — the outbox resends with stable keys).
@@ -464,6 +490,7 @@ export class PlayerDaemon {
     let next = Date.now()
     while (this.running) {
       if (Date.now() >= next) {
+        await this.flushViews()
         try {
           await this.client.append(deviceStreamKey(this.identityId), 'DEVICE_STATUS', this.status())
           this.refusedSinceReport.clear()

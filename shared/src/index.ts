@@ -58,6 +58,17 @@ export {
   type DeviceCommand,
 } from './domains/devices.js'
 export {
+  CLOCK_SKEW_LIMIT_MS,
+  DEVICE_VIEW_FACTS,
+  DeviceViewSchema,
+  DeviceViewsPayload,
+  MAX_VIEWS_PER_BATCH,
+  MIN_VIEW_GAP_MS,
+  type DeviceView,
+  type DeviceViews,
+  type LastView,
+} from './domains/device-views.js'
+export {
   PixbookCreatedPayload,
   PixbookSavePayload,
   CardAddedPayload,

@@ -58,7 +58,7 @@ describe('a second implementation (Python, from the docs alone) agrees with the 
     await rm(dir, { recursive: true, force: true })
   })
 
-  it.each(['chain-valid.ndjson', 'social-valid.ndjson', 'economy/drop.ndjson', 'codes/codes.ndjson'])(
+  it.each(['chain-valid.ndjson', 'social-valid.ndjson', 'economy/drop.ndjson', 'codes/codes.ndjson', 'devices/views-valid.ndjson'])(
     'verifies %s: hashes, low-S signatures, key ids, chains',
     async (file) => {
       const result = await secondVerifier('receipts', vectorPath(file))

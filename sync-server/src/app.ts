@@ -20,6 +20,7 @@ import { draftRoutes } from './drafts/drafts-plugin.js'
 import { economyRoutes } from './domains/economy/routes.js'
 import { deviceRoutes } from './devices/device-routes.js'
 import { linkRoutes } from './identity-links/link-routes.js'
+import { deviceViewRoutes } from './devices/views/routes.js'
 import { ApiError, sendError } from './errors.js'
 import { INLINE_PROJECTORS, TAIL_PROJECTORS } from './domains/modules.js'
 import { takeDownPostMedia } from './domains/social/takedowns.js'
@@ -242,6 +243,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(economyRoutes)
   await app.register(deviceRoutes)
   await app.register(linkRoutes)
+  await app.register(deviceViewRoutes)
   // The web PWA on the same origin (web/dist unless WEB_DIST_DIR says otherwise; absent: API only).
   web.shell = await registerWebApp(app, config.WEB_DIST_DIR)
   // Integrate what a crashed process sequenced but never integrated, and publish the first checkpoint.

@@ -847,7 +847,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     // its position. Nothing of a batch that fails is applied.
     if (proven) {
       try {
-        checkBatchSeqs(this.heads.get(streamKey)?.seq ?? 0, batch)
+        // Batches queued behind one waiting for its issuer's identity follow that queue, not our head:
+        // the second of two catch-up batches (a stream over 500 receipts) must not look like a gap.
+        const queued = this.waiting.get(streamKey)?.batches.at(-1)?.at(-1)
+        checkBatchSeqs(queued?.seq ?? this.heads.get(streamKey)?.seq ?? 0, batch)
         verifyDeliveryProof(this.sha256, streamKey, batch, proven.checkpoint, proven.proof)
       } catch (error) {
         if (!(error instanceof PixpaxError)) throw error

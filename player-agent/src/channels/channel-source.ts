@@ -15,6 +15,8 @@ export interface PlaylistItem {
   readonly artwork: string
   /** Where the hash comes from (a receipt's eventId, a file), for reports. */
   readonly source: string
+  /** The post it comes from (relay channels), reported with its views. */
+  readonly postId?: string
   /** Seconds to show a still image (animations play their frames once, at least this long). */
   readonly durationSeconds?: number
   /** Size and animation as declared by the source, to filter by the display's capabilities before download. */

@@ -120,6 +120,7 @@ export class RelayChannelSource implements ChannelSource {
     return {
       artwork: post.media.hash,
       source: post.postId,
+      postId: post.postId,
       width: post.media.width,
       height: post.media.height,
       animated: post.media.frames > 1,

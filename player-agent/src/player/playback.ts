@@ -16,6 +16,8 @@ const DEFAULT_STILL_SECONDS = 10
 export interface PlaybackEvents {
   showing(artwork: string): void
   refused(artwork: string, code: string, message: string): void
+  /** The first frame of a play of `item` is on the display (once per play: a view, issue 12 §7). */
+  viewed?(item: PlaylistItem): void
 }
 
 export class Playback {
@@ -152,6 +154,7 @@ export class Playback {
     const playlist = this.items
     const jumps = this.jumps
     const interrupted = () => !this.running || this.items !== playlist || this.jumps !== jumps
+    let viewed = false
     do {
       for (const [frameIndex, frame] of frames.entries()) {
         if (interrupted()) return
@@ -159,6 +162,10 @@ export class Playback {
         if (this.current !== item.artwork) {
           this.current = item.artwork
           this.events.showing(item.artwork)
+        }
+        if (!viewed) {
+          viewed = true
+          this.events.viewed?.(item)
         }
         // A stop or jump that came while the frame was being drawn found no waiter to wake: look before sleeping.
         if (interrupted()) return

@@ -21,6 +21,7 @@ import { Sha256RefSchema, UlidSchema } from '../schemas.js'
 import type { IssuerRole } from '../streams.js'
 import { text, type CrossStreamRule, type DomainModule, type DomainStreamType, type FactChange } from './domain.js'
 import { IDENTITY_FACTS } from './identity.js'
+import { checkViewBatch, DEVICE_VIEW_FACTS, DeviceViewsPayload, deviceViewsRule } from './device-views.js'
 
 /** How many players one account may have paired at once. */
 export const MAX_DEVICES_PER_ACCOUNT = 128
@@ -166,6 +167,8 @@ const device: DomainStreamType = {
     DEVICE_REGISTERED: { payload: DeviceRegisteredPayload, issuers: owner },
     DEVICE_STATUS: { payload: DeviceStatusPayload, issuers: owner },
     DEVICE_COMMAND_ACK: { payload: DeviceCommandAckPayload, issuers: owner },
+    // Views (device-views.ts): in-batch order for every verifier, against earlier batches by the fact.
+    DEVICE_VIEWS: { payload: DeviceViewsPayload, issuers: owner, check: checkViewBatch, crossStream: deviceViewsRule },
   },
 }
 
@@ -208,5 +211,8 @@ const pairing: DomainStreamType = {
 export const devicesDomain: DomainModule = {
   name: 'devices',
   streamTypes: [device, pairing, remote],
-  factKinds: [{ name: F.bound, source: 'log' }],
+  factKinds: [
+    { name: F.bound, source: 'log' },
+    { name: DEVICE_VIEW_FACTS.lastView, source: 'log' },
+  ],
 }

@@ -328,9 +328,18 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
   app.get('/v1/devices', async (request) => {
     const owner = await requireOwner(request)
     const rows = await db.query<
-      PairingRow & { capabilities: unknown; state: string | null; artwork: string | null; status: unknown; reported_at: string | null }
+      PairingRow & {
+        capabilities: unknown
+        state: string | null
+        artwork: string | null
+        status: unknown
+        reported_at: string | null
+        views: number
+      }
     >(
-      `SELECT p.*, s.capabilities, s.state, s.artwork, s.status, s.reported_at
+      // views: the device's total from the device-views module (devices/views/), by its primary key.
+      `SELECT p.*, s.capabilities, s.state, s.artwork, s.status, s.reported_at,
+              (SELECT count(*)::int FROM device_views v WHERE v.device_identity_id = p.device_identity_id) AS views
          FROM device_pairings p LEFT JOIN device_status s USING (device_identity_id)
         WHERE p.account_id = $1 ORDER BY p.paired_at, p.device_identity_id`,
       [owner.accountId],
@@ -351,6 +360,7 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
           artwork: r.artwork,
           capabilities: r.capabilities ?? null,
           status: r.status ?? null,
+          views: r.views,
         }
       }),
     }

@@ -5,6 +5,8 @@
 import { migrationsDir, type ModuleMigrations } from '../db/migrate.js'
 import { devicesFacts } from '../devices/facts.js'
 import { devicesProjector } from '../devices/projector.js'
+import { deviceViewsFacts } from '../devices/views/facts.js'
+import { deviceViewsProjector } from '../devices/views/projector.js'
 import type { Projector } from '../projection/projector.js'
 import { economyFacts } from './economy/facts.js'
 import { economyProjector } from './economy/projector.js'
@@ -52,6 +54,8 @@ export const RELAY_MODULES: readonly RelayModule[] = [
   { name: 'devices', migrations: migrationsDir('devices'), projector: devicesProjector, facts: devicesFacts },
   // Relay state only: the device-linking rendezvous (code → the second browser's public key).
   { name: 'identity-links', migrations: migrationsDir('identity-links') },
+  // Views reported by players (DEVICE_VIEWS): their own module, so they rebuild and migrate on their own.
+  { name: 'device-views', migrations: migrationsDir('devices/views'), projector: deviceViewsProjector, facts: deviceViewsFacts },
 ]
 
 /** Every module's migrations, for `migrate(db, RELAY_MIGRATIONS)`. */
