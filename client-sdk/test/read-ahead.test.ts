@@ -105,6 +105,45 @@ describe('catch-up read-ahead against a real relay', () => {
     expect(calls.paused).toBe(false)
   }, 60_000)
 
+  it('a client stopped while its socket is paused still completes the close handshake at once', async () => {
+    // Signatures hang until released, so the client sits paused with batches waiting; then it stops.
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let paused!: () => void
+    const pausedOnce = new Promise<void>((resolve) => (paused = resolve))
+    let closed!: () => void
+    const closedOnce = new Promise<void>((resolve) => (closed = resolve))
+    const verifier = nodeVerifier()
+    const client = await SyncClient.open({
+      relayUrl: relay.url,
+      log: new MemoryLocalLog(),
+      identityId: 'reader',
+      signer: alice.signer,
+      streams: [BOOK],
+      verifier: { ...verifier, verify: async (...args: Parameters<typeof verifier.verify>) => gate.then(() => verifier.verify(...args)) },
+      sha256: nodeSha256,
+      token: () => token,
+      readAheadBatches: 1,
+      webSocket: (url) => {
+        const ws = nodeWebSocket(url) as WebSocketLike & { pause(): void; on(event: 'close', f: () => void): void }
+        const pause = ws.pause.bind(ws)
+        ws.pause = () => {
+          pause()
+          paused()
+        }
+        ws.on('close', () => closed())
+        return ws
+      },
+    })
+    client.start()
+    await pausedOnce
+    const stopping = client.stop()
+    release()
+    await stopping
+    // Unread, the relay's close frame would keep the socket open until ws's 30 s close timeout.
+    await closedOnce
+  }, 20_000)
+
   it('with a read-ahead deeper than the catch-up, never pauses', async () => {
     const { calls, head } = await catchUp(1_000)
     expect(head?.seq).toBe(RECEIPTS)

@@ -197,9 +197,7 @@ export class Connection {
   stop(): void {
     this.#fire('stop')
     this.#clearTimer()
-    const ws = this.ws
-    this.ws = undefined
-    ws?.close(1000, 'client stopped')
+    this.#close(1000, 'client stopped')
   }
 
   /** The welcome's key was bound to the pin: the connection is up, and backoff starts over. */
@@ -211,10 +209,19 @@ export class Connection {
   halt(code: string): void {
     this.#fire('halt')
     this.#clearTimer()
+    this.#close(1000, code)
+    this.host.onDisconnect()
+  }
+
+  /**
+   * Closes the current socket for good. A paused one reads again first: the relay's answering close
+   * frame is behind the pause, and unread it would hold both ends open until a timeout.
+   */
+  #close(code: number, reason: string): void {
     const ws = this.ws
     this.ws = undefined
-    ws?.close(1000, code)
-    this.host.onDisconnect()
+    if (this.#readPaused) ws?.resume?.()
+    ws?.close(code, reason)
   }
 
   /** The app reset its trust: connect again now if running. */
