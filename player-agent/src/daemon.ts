@@ -17,9 +17,12 @@ import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import WebSocket from 'ws'
 import { BlobCache, BlobHashMismatchError } from './cache/blob-cache.js'
 import { Downloader } from './cache/downloader.js'
-import { ChannelSchema, formatChannel, type Channel } from './channels/channel.js'
+import { ChannelSchema, formatChannel, type Channel, type SimpleChannel } from './channels/channel.js'
 import { filterForDisplay, StaticListSource, type ChannelSource, type PlaylistItem } from './channels/channel-source.js'
-import { RelayChannelSource } from './channels/relay-channel-source.js'
+import { PlaysetSource } from './channels/playset-source.js'
+import { findVerifiedPost } from './channels/post-lookup.js'
+import { RelayChannelSource, type PostDirectory } from './channels/relay-channel-source.js'
+import { RememberedLists } from './channels/remembered-lists.js'
 import { syncedStreams, type VerifiedStreams } from './channels/verified-streams.js'
 import type { PlayerConfig } from './config.js'
 import type { DeviceAdapter } from './device/device-adapter.js'
@@ -33,12 +36,12 @@ import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
-import { RemoteInbox } from './remote/remote-control.js'
+import { RemoteInbox, type CommandOutcome } from './remote/remote-control.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
 
-/** Art sync: every this long, or sooner when woken; failures retry with backoff up to this. */
-const ART_SYNC_MS = 30_000
+/** How long a remote `show` of a post outside the channel waits for its author's stream to arrive verified. */
+const SHOW_LOOKUP_MS = 15_000
 
 export interface DaemonIo {
   /** Protocol lines (stdout). */
@@ -86,6 +89,10 @@ export class PlayerDaemon {
   private channelChanges = 0
   private readonly streams: VerifiedStreams
   private readonly directory: RelayDirectory
+  /** The relay's feeds and takedown list as last seen, kept on disk for offline restarts. */
+  private readonly lists: RememberedLists
+  private readonly listedDirectory: PostDirectory
+  private takedownsInFlight: Promise<ReadonlySet<string>> | undefined
   private readonly inbox: RemoteInbox
 
   private constructor(
@@ -103,6 +110,8 @@ export class PlayerDaemon {
   ) {
     this.streams = syncedStreams(client, log)
     this.directory = new RelayDirectory(config.relayUrl)
+    this.lists = new RememberedLists(join(config.dir, 'channel-lists.json'), (line) => io.warn(line))
+    this.listedDirectory = this.lists.directory(this.directory)
     const currentPlaylist = () => this.playlist
     this.inbox = new RemoteInbox(
       client,
@@ -118,6 +127,7 @@ export class PlayerDaemon {
         next: () => playback.next(),
         back: () => playback.back(),
         show: (artwork) => playback.show(artwork),
+        showOutside: (postId) => this.showOutside(postId),
         pause: () => playback.pause(),
         resume: () => playback.resume(),
         playChannel: (channel) => this.playChannel(channel, true),
@@ -250,13 +260,45 @@ export class PlayerDaemon {
   /** Plays `channel` from now on; `persist` keeps it for the next start (a remote command's choice). */
   async playChannel(channel: Channel, persist = false): Promise<void> {
     if (persist) await atomicWriteFile(this.channelFile(), JSON.stringify(channel) + '\n')
-    this.setSource(
-      new RelayChannelSource(channel, this.streams, this.directory, {
+    const relaySource = (simple: SimpleChannel) =>
+      new RelayChannelSource(simple, this.streams, this.listedDirectory, {
         warn: (line) => this.io.warn(line),
         durationSeconds: this.config.stillSeconds,
-      }),
+        takedowns: () => this.takedowns(),
+      })
+    this.setSource(
+      channel.kind === 'playset' ? new PlaysetSource(channel, relaySource, (line) => this.io.warn(line)) : relaySource(channel),
     )
     this.io.say(`channel ${formatChannel(channel)}`)
+  }
+
+  /** The relay's takedown list (remembered offline); loads running together share one request. */
+  private takedowns(): Promise<ReadonlySet<string>> {
+    this.takedownsInFlight ??= this.lists.takedowns(() => this.directory.takedowns()).finally(() => (this.takedownsInFlight = undefined))
+    return this.takedownsInFlight
+  }
+
+  /** Remote `show` of a post outside the channel: its receipt verified, its blob downloaded and verified, then shown. */
+  private async showOutside(postId: string): Promise<CommandOutcome> {
+    const post = await findVerifiedPost(this.streams, this.directory, postId, SHOW_LOOKUP_MS).catch((error: unknown) => {
+      this.io.warn(`show ${postId}: ${(error as Error).message}`)
+      return undefined
+    })
+    if (!post) return { result: 'refused', message: `show: post ${postId} not found in its author's verified stream` }
+    if ((await this.takedowns()).has(postId)) return { result: 'refused', message: `show: post ${postId} was taken down` }
+    const item: PlaylistItem = {
+      artwork: post.media.hash,
+      source: post.postId,
+      width: post.media.width,
+      height: post.media.height,
+      animated: post.media.frames > 1,
+      durationSeconds: this.config.stillSeconds,
+    }
+    if (filterForDisplay([item], this.display.capabilities).length === 0)
+      return { result: 'refused', message: 'show: this display cannot show that artwork' }
+    if (!this.cache.has(item.artwork) && !(await this.fetchArt(item.artwork)))
+      return { result: 'refused', message: `show: ${item.artwork} could not be downloaded and verified` }
+    return this.playback.show(item.artwork, item) ? { result: 'done' } : { result: 'refused', message: 'show: not playable' }
   }
 
   get channel(): string | undefined {
@@ -365,7 +407,7 @@ export class PlayerDaemon {
     let failures = 0
     while (this.running) {
       if (!this.paired) {
-        await this.wake.wait(ART_SYNC_MS)
+        await this.wake.wait(this.config.refreshMs)
         continue
       }
       let ok = true
@@ -373,7 +415,7 @@ export class PlayerDaemon {
       try {
         const caps = this.display.capabilities
         if (!this.source) {
-          await this.wake.wait(ART_SYNC_MS)
+          await this.wake.wait(this.config.refreshMs)
           continue
         }
         this.playlist = filterForDisplay(await this.source.load(), caps)
@@ -391,7 +433,7 @@ export class PlayerDaemon {
       failures = ok ? 0 : failures + 1
       // A change announced while this pass ran (its wake found nobody waiting): go again at once.
       if (ok && this.channelChanges !== seen) continue
-      await this.wake.wait(ok ? ART_SYNC_MS : Math.min(ART_SYNC_MS, 250 * 2 ** Math.min(failures, 7)))
+      await this.wake.wait(ok ? this.config.refreshMs : Math.min(this.config.refreshMs, 250 * 2 ** Math.min(failures, 7)))
     }
   }
 

@@ -81,6 +81,7 @@ describe('RelayChannelSource', () => {
     const directory: PostDirectory = {
       authorOf: async (postId) => (lookups.push(postId), authors.get(postId)),
       hashtag: async () => [],
+      promoted: async () => [],
     }
     // Only the owner's profile is held locally at first: the artist's stream is reached through the relay's hint.
     const artistKey = artist.writer.key
@@ -125,12 +126,14 @@ describe('RelayChannelSource', () => {
     const user = new RelayChannelSource({ kind: 'user', identityId: alice.who.identityId }, held, {
       authorOf: async () => undefined,
       hashtag: async () => [],
+      promoted: async () => [],
     })
     expect((await user.load()).map((i) => i.source)).toEqual([p2.eventId, p1.eventId])
 
     // The relay lists: a tagged post (ok), an untagged one, a deleted one, one under the wrong author, an edited-in tag.
     const directory: PostDirectory = {
       authorOf: async () => undefined,
+      promoted: async () => [],
       hashtag: async () => [
         { postId: p1.eventId, author: alice.who.identityId },
         { postId: p2.eventId, author: alice.who.identityId },
@@ -139,7 +142,7 @@ describe('RelayChannelSource', () => {
         { postId: p4.eventId, author: bob.who.identityId },
       ],
     }
-    const tag = new RelayChannelSource(parseChannel('hashtag:#Dragon'), held, directory)
+    const tag = new RelayChannelSource({ kind: 'hashtag', tag: 'dragon' }, held, directory)
     expect((await tag.load()).map((i) => i.source)).toEqual([p1.eventId, p4.eventId])
   })
 
@@ -151,6 +154,7 @@ describe('RelayChannelSource', () => {
     const source = new RelayChannelSource({ kind: 'user', identityId: alice.who.identityId }, held, {
       authorOf: async () => undefined,
       hashtag: async () => [],
+      promoted: async () => [],
     })
     await source.load()
     let changes = 0
