@@ -179,6 +179,8 @@ export class Playback {
           this.current = item.artwork
           this.events.showing(item.artwork)
         }
+        // A wake while the display was drawing found no waiter: look again before waiting.
+        if (interrupted()) return
         const remaining = until - Date.now()
         await this.wakeable.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
         while (this.paused && !interrupted()) await this.wakeable.wait(60_000)
