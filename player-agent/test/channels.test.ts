@@ -183,14 +183,14 @@ describe('channels', () => {
       remote.advance(receipt, result!.seq)
       await p.waitFor(new RegExp(`^command ${receipt.eventId} ${command} done$`))
     }
-    await p.waitFor(/^showing /)
+    // Cycling through both first, so "the next artwork" differs from the one on screen.
+    await shown(p, 2)
     await send('pause')
     const mark = p.lines.length
     await owner.act('PLAYLIST_UPDATED', { playlistId: 'den', postIds: [posts.red!.postId, posts.green!.postId, posts.white!.postId] })
     // The reload happened (the new art is fetched); then three heartbeats of the new playlist — three
     // seconds of stills that last one: without the pause it would have moved on at least twice.
     await p.waitFor(new RegExp(`^cached ${posts.white!.hash}$`), mark)
-    const cachedAt = p.lines.length
     const since = new Date().toISOString()
     const statuses = await until(
       async () => {
@@ -202,7 +202,8 @@ describe('channels', () => {
       30_000,
       () => p.output(),
     )
-    expect(p.lines.slice(cachedAt).filter((l) => l.startsWith('showing '))).toEqual([])
+    // Nothing else came on screen since the update (the old behaviour moved on to the next artwork).
+    expect(p.lines.slice(mark).filter((l) => l.startsWith('showing '))).toEqual([])
     const onScreen = p.lines
       .filter((l) => l.startsWith('showing '))
       .at(-1)!
