@@ -17,11 +17,10 @@ import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import WebSocket from 'ws'
 import { BlobCache, BlobHashMismatchError } from './cache/blob-cache.js'
 import { Downloader } from './cache/downloader.js'
-import { ChannelSchema, formatChannel, type Channel, type SimpleChannel } from './channels/channel.js'
+import { ChannelSchema, formatChannel, type Channel } from './channels/channel.js'
+import { channelSource } from './channels/channel-factory.js'
 import { filterForDisplay, StaticListSource, type ChannelSource, type PlaylistItem } from './channels/channel-source.js'
-import { PlaysetSource } from './channels/playset-source.js'
-import { findVerifiedPost } from './channels/post-lookup.js'
-import { RelayChannelSource, type PostDirectory } from './channels/relay-channel-source.js'
+import type { PostDirectory } from './channels/relay-channel-source.js'
 import { RememberedLists } from './channels/remembered-lists.js'
 import { syncedStreams, type VerifiedStreams } from './channels/verified-streams.js'
 import type { PlayerConfig } from './config.js'
@@ -36,12 +35,10 @@ import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
-import { RemoteInbox, type CommandOutcome } from './remote/remote-control.js'
+import { RemoteInbox } from './remote/remote-control.js'
+import { showOutside } from './remote/show-outside.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
-
-/** How long a remote `show` of a post outside the channel waits for its author's stream to arrive verified. */
-const SHOW_LOOKUP_MS = 15_000
 
 export interface DaemonIo {
   /** Protocol lines (stdout). */
@@ -127,7 +124,18 @@ export class PlayerDaemon {
         next: () => playback.next(),
         back: () => playback.back(),
         show: (artwork) => playback.show(artwork),
-        showOutside: (postId) => this.showOutside(postId),
+        showOutside: (postId) =>
+          showOutside(postId, {
+            streams: this.streams,
+            directory: this.directory,
+            takedowns: () => this.takedowns(),
+            capabilities: () => display.capabilities,
+            cached: (artwork) => cache.has(artwork),
+            fetch: (artwork) => this.fetchArt(artwork),
+            show: (item) => playback.show(item.artwork, item),
+            durationSeconds: config.stillSeconds,
+            warn: (line) => io.warn(line),
+          }),
         pause: () => playback.pause(),
         resume: () => playback.resume(),
         playChannel: (channel) => this.playChannel(channel, true),
@@ -260,14 +268,14 @@ export class PlayerDaemon {
   /** Plays `channel` from now on; `persist` keeps it for the next start (a remote command's choice). */
   async playChannel(channel: Channel, persist = false): Promise<void> {
     if (persist) await atomicWriteFile(this.channelFile(), JSON.stringify(channel) + '\n')
-    const relaySource = (simple: SimpleChannel) =>
-      new RelayChannelSource(simple, this.streams, this.listedDirectory, {
-        warn: (line) => this.io.warn(line),
-        durationSeconds: this.config.stillSeconds,
-        takedowns: () => this.takedowns(),
-      })
     this.setSource(
-      channel.kind === 'playset' ? new PlaysetSource(channel, relaySource, (line) => this.io.warn(line)) : relaySource(channel),
+      channelSource(channel, {
+        streams: this.streams,
+        directory: this.listedDirectory,
+        takedowns: () => this.takedowns(),
+        durationSeconds: this.config.stillSeconds,
+        warn: (line) => this.io.warn(line),
+      }),
     )
     this.io.say(`channel ${formatChannel(channel)}`)
   }
@@ -276,29 +284,6 @@ export class PlayerDaemon {
   private takedowns(): Promise<ReadonlySet<string>> {
     this.takedownsInFlight ??= this.lists.takedowns(() => this.directory.takedowns()).finally(() => (this.takedownsInFlight = undefined))
     return this.takedownsInFlight
-  }
-
-  /** Remote `show` of a post outside the channel: its receipt verified, its blob downloaded and verified, then shown. */
-  private async showOutside(postId: string): Promise<CommandOutcome> {
-    const post = await findVerifiedPost(this.streams, this.directory, postId, SHOW_LOOKUP_MS).catch((error: unknown) => {
-      this.io.warn(`show ${postId}: ${(error as Error).message}`)
-      return undefined
-    })
-    if (!post) return { result: 'refused', message: `show: post ${postId} not found in its author's verified stream` }
-    if ((await this.takedowns()).has(postId)) return { result: 'refused', message: `show: post ${postId} was taken down` }
-    const item: PlaylistItem = {
-      artwork: post.media.hash,
-      source: post.postId,
-      width: post.media.width,
-      height: post.media.height,
-      animated: post.media.frames > 1,
-      durationSeconds: this.config.stillSeconds,
-    }
-    if (filterForDisplay([item], this.display.capabilities).length === 0)
-      return { result: 'refused', message: 'show: this display cannot show that artwork' }
-    if (!this.cache.has(item.artwork) && !(await this.fetchArt(item.artwork)))
-      return { result: 'refused', message: `show: ${item.artwork} could not be downloaded and verified` }
-    return this.playback.show(item.artwork, item) ? { result: 'done' } : { result: 'refused', message: 'show: not playable' }
   }
 
   get channel(): string | undefined {
