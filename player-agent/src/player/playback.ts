@@ -179,7 +179,7 @@ export class Playback {
           this.current = item.artwork
           this.events.showing(item.artwork)
         }
-        // A wake while the display was drawing found no waiter: look again before waiting.
+        // A stop or jump that came while the frame was being drawn found no waiter to wake: look before sleeping.
         if (interrupted()) return
         const remaining = until - Date.now()
         await this.wakeable.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
