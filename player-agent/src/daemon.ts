@@ -19,8 +19,10 @@ import WebSocket from 'ws'
 import { BlobCache, BlobHashMismatchError } from './cache/blob-cache.js'
 import { Downloader } from './cache/downloader.js'
 import { ChannelSchema, formatChannel, type Channel } from './channels/channel.js'
+import { channelSource } from './channels/channel-factory.js'
 import { filterForDisplay, StaticListSource, type ChannelSource, type PlaylistItem } from './channels/channel-source.js'
-import { RelayChannelSource } from './channels/relay-channel-source.js'
+import type { PostDirectory } from './channels/relay-channel-source.js'
+import { RememberedLists } from './channels/remembered-lists.js'
 import { syncedStreams, type VerifiedStreams } from './channels/verified-streams.js'
 import type { PlayerConfig } from './config.js'
 import type { DeviceAdapter } from './device/device-adapter.js'
@@ -35,14 +37,12 @@ import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
 import { RemoteInbox } from './remote/remote-control.js'
+import { showOutside } from './remote/show-outside.js'
 import { MqttCommands } from './transport/mqtt-commands.js'
 import { ClockCheck } from './views/clock-check.js'
 import { ViewReporter } from './views/view-reporter.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
-
-/** Art sync: every this long, or sooner when woken; failures retry with backoff up to this. */
-const ART_SYNC_MS = 30_000
 
 export interface DaemonIo {
   /** Protocol lines (stdout). */
@@ -90,6 +90,10 @@ export class PlayerDaemon {
   private channelChanges = 0
   private readonly streams: VerifiedStreams
   private readonly directory: RelayDirectory
+  /** The relay's feeds and takedown list as last seen, kept on disk for offline restarts. */
+  private readonly lists: RememberedLists
+  private readonly listedDirectory: PostDirectory
+  private takedownsInFlight: Promise<ReadonlySet<string>> | undefined
   private readonly inbox: RemoteInbox
   /** The MQTT bridge (PLAYER_MQTT): commands and channel notices by the broker too; WebSocket stays on. */
   private readonly mqtt: MqttCommands | undefined
@@ -111,6 +115,8 @@ export class PlayerDaemon {
   ) {
     this.streams = syncedStreams(client, log)
     this.directory = new RelayDirectory(config.relayUrl)
+    this.lists = new RememberedLists(join(config.dir, 'channel-lists.json'), (line) => io.warn(line))
+    this.listedDirectory = this.lists.directory(this.directory)
     const currentPlaylist = () => this.playlist
     this.inbox = new RemoteInbox(
       client,
@@ -126,6 +132,18 @@ export class PlayerDaemon {
         next: () => playback.next(),
         back: () => playback.back(),
         show: (artwork) => playback.show(artwork),
+        showOutside: (postId) =>
+          showOutside(postId, {
+            streams: this.streams,
+            directory: this.directory,
+            takedowns: () => this.takedowns(),
+            capabilities: () => display.capabilities,
+            cached: (artwork) => cache.has(artwork),
+            fetch: (artwork) => this.fetchArt(artwork),
+            show: (item) => playback.show(item.artwork, item),
+            durationSeconds: config.stillSeconds,
+            warn: (line) => io.warn(line),
+          }),
         pause: () => playback.pause(),
         resume: () => playback.resume(),
         playChannel: (channel) => this.playChannel(channel, true),
@@ -285,12 +303,21 @@ export class PlayerDaemon {
   async playChannel(channel: Channel, persist = false): Promise<void> {
     if (persist) await atomicWriteFile(this.channelFile(), JSON.stringify(channel) + '\n')
     this.setSource(
-      new RelayChannelSource(channel, this.streams, this.directory, {
-        warn: (line) => this.io.warn(line),
+      channelSource(channel, {
+        streams: this.streams,
+        directory: this.listedDirectory,
+        takedowns: () => this.takedowns(),
         durationSeconds: this.config.stillSeconds,
+        warn: (line) => this.io.warn(line),
       }),
     )
     this.io.say(`channel ${formatChannel(channel)}`)
+  }
+
+  /** The relay's takedown list (remembered offline); loads running together share one request. */
+  private takedowns(): Promise<ReadonlySet<string>> {
+    this.takedownsInFlight ??= this.lists.takedowns(() => this.directory.takedowns()).finally(() => (this.takedownsInFlight = undefined))
+    return this.takedownsInFlight
   }
 
   get channel(): string | undefined {
@@ -403,7 +430,7 @@ export class PlayerDaemon {
     let failures = 0
     while (this.running) {
       if (!this.paired) {
-        await this.wake.wait(ART_SYNC_MS)
+        await this.wake.wait(this.config.refreshMs)
         continue
       }
       let ok = true
@@ -411,7 +438,7 @@ export class PlayerDaemon {
       try {
         const caps = this.display.capabilities
         if (!this.source) {
-          await this.wake.wait(ART_SYNC_MS)
+          await this.wake.wait(this.config.refreshMs)
           continue
         }
         this.playlist = filterForDisplay(await this.source.load(), caps)
@@ -429,7 +456,7 @@ export class PlayerDaemon {
       failures = ok ? 0 : failures + 1
       // A change announced while this pass ran (its wake found nobody waiting): go again at once.
       if (ok && this.channelChanges !== seen) continue
-      await this.wake.wait(ok ? ART_SYNC_MS : Math.min(ART_SYNC_MS, 250 * 2 ** Math.min(failures, 7)))
+      await this.wake.wait(ok ? this.config.refreshMs : Math.min(this.config.refreshMs, 250 * 2 ** Math.min(failures, 7)))
     }
   }
 

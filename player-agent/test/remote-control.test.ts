@@ -1,7 +1,7 @@
 /**
  * Remote control end to end over a real relay: the owner appends DEVICE_COMMAND receipts to
  * `remote/{account}/{device}`; the player (a child process) gets them over its sync connection, obeys
- * next / back / show / play-channel, answers commands its display cannot do or does not know
+ * next / back / show (art of the channel, or a post outside it once verified) / play-channel, answers commands its display cannot do or does not know
  * `unsupported`, and acknowledges each once with DEVICE_COMMAND_ACK in its own stream, which the owner
  * reads. A command stream written by someone outside the account is refused by the relay. After a
  * restart, answered commands are not obeyed again.
@@ -45,6 +45,8 @@ describe('remote control', () => {
     posts.two = await owner.publish(solidPng(16, [0, 255, 0]), 'Two')
     posts.three = await owner.publish(solidPng(16, [0, 0, 255]), 'Three')
     posts.art = await artist.publish(solidPng(16, [9, 9, 9]), 'Art')
+    // By an identity no channel of the player reads: `show` has to find, verify and fetch it.
+    posts.far = await (await newOwner(relay.url)).publish(solidPng(16, [90, 9, 200]), 'Far')
     player = startPlayer(env())
     const [, code] = await player.waitFor(/^PAIRING CODE: (\w{6})$/)
     deviceId = (await player.waitFor(/^identity: (\S+)$/))[1]!
@@ -85,7 +87,8 @@ describe('remote control', () => {
     expect((await send('show', { postId: posts.one!.postId })).result).toBe('done')
     expect(await showingAfter(mark)).toBe(posts.one!.hash)
 
-    expect((await send('show', { postId: posts.art!.postId })).result).toBe('refused')
+    // A post id no one published: nothing verified to show.
+    expect((await send('show', { postId: '01ARZ3NDEKTSV4RRFFQ69G5FAV' })).result).toBe('refused')
     expect((await send('brightness', { value: 40 })).result).toBe('unsupported')
     expect((await send('teleport')).result).toBe('unsupported')
 
@@ -94,14 +97,20 @@ describe('remote control', () => {
     await player.waitFor(new RegExp(`^channel user:${artist.who.identityId}$`), mark)
     expect(await showingAfter(mark)).toBe(posts.art!.hash)
 
+    // Art outside the channel: its post receipt verified in its author's stream, its blob verified, then shown.
+    mark = player.lines.length
+    expect((await send('show', { postId: posts.far!.postId })).result).toBe('done')
+    await player.waitFor(new RegExp(`^cached ${posts.far!.hash}$`), mark)
+    expect(await showingAfter(mark)).toBe(posts.far!.hash)
+
     // Each command answered once, in the device's own stream, which the owner's account may read.
     const acks = await until(
       async () => {
         const receipts = await fetchStreamJson(relay.url, `device/${deviceId}`, 1000, owner.token)
         const found = receipts.filter((r) => r.type === 'DEVICE_COMMAND_ACK')
-        return found.length === 7 ? found : undefined
+        return found.length === 8 ? found : undefined
       },
-      'seven acknowledgements in the device stream',
+      'eight acknowledgements in the device stream',
       30_000,
       () => player.output(),
     )
@@ -113,6 +122,7 @@ describe('remote control', () => {
       ['brightness', 'unsupported'],
       ['teleport', 'unsupported'],
       ['play-channel', 'done'],
+      ['show', 'done'],
     ])
     expect(acks.every((r) => r.issuer.identityId === deviceId)).toBe(true)
   }, 120_000)

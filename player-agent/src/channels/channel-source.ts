@@ -3,8 +3,9 @@
  * verified source committed to. The cache checks downloaded bytes against exactly that hash, so a source
  * is trusted for *which* art to play, never for the bytes.
  *
- * Sources: `StaticListSource` (a local JSON file the owner of the machine wrote) and
- * `RelayChannelSource` (relay-channel-source.ts: a playlist, a user's posts or a hashtag, verified).
+ * Sources: `StaticListSource` (a local JSON file the owner of the machine wrote),
+ * `RelayChannelSource` (relay-channel-source.ts: a playlist, a user's posts, a hashtag, the promoted feed
+ * or the artists an identity follows, verified) and `PlaysetSource` (playset-source.ts: a weighted mix).
  */
 import { readFile } from 'node:fs/promises'
 import { Sha256RefSchema } from '@pixpax/shared'

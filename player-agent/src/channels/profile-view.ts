@@ -19,10 +19,12 @@ export interface ProfileView {
   /** In publication (stream) order. */
   readonly posts: Map<string, VerifiedPost>
   readonly playlists: Map<string, { title: string; postIds: readonly string[] }>
+  /** The identities it follows now (FOLLOWED not undone by a later UNFOLLOWED), in first-followed order. */
+  readonly follows: Set<string>
 }
 
 export function foldProfile(receipts: readonly Receipt[]): ProfileView {
-  const view: ProfileView = { posts: new Map(), playlists: new Map() }
+  const view: ProfileView = { posts: new Map(), playlists: new Map(), follows: new Set() }
   for (const r of receipts) {
     const p = r.payload
     switch (r.type) {
@@ -45,6 +47,12 @@ export function foldProfile(receipts: readonly Receipt[]): ProfileView {
         if (post) post.deleted = true
         break
       }
+      case 'FOLLOWED':
+        view.follows.add(p.identityId as string)
+        break
+      case 'UNFOLLOWED':
+        view.follows.delete(p.identityId as string)
+        break
       case 'PLAYLIST_CREATED':
       case 'PLAYLIST_UPDATED': {
         const old = view.playlists.get(p.playlistId as string)

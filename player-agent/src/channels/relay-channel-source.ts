@@ -4,7 +4,14 @@
  * - `playlist:<owner>/<id>`: the newest PLAYLIST_CREATED/UPDATED of that id in the owner's profile stream,
  *   its posts in playlist order;
  * - `user:<id>`: that identity's posts, newest first;
- * - `hashtag:<tag>`: the relay's hashtag feed (newest first, at most `maxItems`).
+ * - `hashtag:<tag>`: the relay's hashtag feed (newest first, at most `maxItems`);
+ * - `promoted[:<category>]`: the relay's promoted feed (most recently promoted first);
+ * - `following:<id>`: the posts of the identities that identity follows — read from the FOLLOWED and
+ *   UNFOLLOWED receipts of its own verified profile stream, never from the relay — newest first.
+ *
+ * A post a moderator took down (`takedowns`, the relay's list) is dropped from every channel at its next
+ * load. The relay is believed for that removal only: it could refuse to serve the blob anyway, so a false
+ * "taken down" costs nothing a relay could not already do, while nothing it says ever adds art.
  *
  * Every item comes from a POST_PUBLISHED the sync engine verified in its author's profile stream, so the
  * artwork hash is the one the author signed; the cache then checks the bytes against it (SHA-256). The
@@ -12,7 +19,7 @@
  * names is played only if the author's verified stream has it (not deleted, with that hashtag). Streams
  * followed once stay followed, so the playlist updates live and plays offline from the local log.
  */
-import { formatChannel, type Channel } from './channel.js'
+import { formatChannel, type SimpleChannel } from './channel.js'
 import type { ChannelSource, PlaylistItem } from './channel-source.js'
 import { foldProfile, profileStreamKey, type VerifiedPost } from './profile-view.js'
 import type { VerifiedStreams } from './verified-streams.js'
@@ -23,6 +30,8 @@ export interface PostDirectory {
   authorOf(postId: string): Promise<string | undefined>
   /** The posts the relay lists under a hashtag, newest first. */
   hashtag(tag: string, limit: number): Promise<Array<{ postId: string; author: string }>>
+  /** The posts the relay promotes (of one category, or all), most recently promoted first. */
+  promoted(category: string | undefined, limit: number): Promise<Array<{ postId: string; author: string }>>
 }
 
 export interface RelayChannelOptions {
@@ -31,6 +40,8 @@ export interface RelayChannelOptions {
   /** Seconds a still image is shown. */
   durationSeconds?: number
   warn?: (line: string) => void
+  /** The post ids moderators took down (relay-told; see the module comment). */
+  takedowns?: () => Promise<ReadonlySet<string>>
 }
 
 export class RelayChannelSource implements ChannelSource {
@@ -42,7 +53,7 @@ export class RelayChannelSource implements ChannelSource {
   private unsubscribe: (() => void) | undefined
 
   constructor(
-    readonly channel: Channel,
+    readonly channel: SimpleChannel,
     private readonly streams: VerifiedStreams,
     private readonly directory: PostDirectory,
     private readonly options: RelayChannelOptions = {},
@@ -75,17 +86,48 @@ export class RelayChannelSource implements ChannelSource {
       case 'hashtag': {
         const tag = this.channel.tag
         const listed = await this.directory.hashtag(tag, this.maxItems)
+        posts = await this.verifiedListed(listed, profile, (post) => post.hashtags.includes(tag))
+        break
+      }
+      case 'promoted': {
+        // Which posts are promoted is the relay's word (moderators' receipts it applied); the art is not.
+        const listed = await this.directory.promoted(this.channel.category, this.maxItems)
+        posts = await this.verifiedListed(listed, profile, () => true)
+        break
+      }
+      case 'following': {
         const found: VerifiedPost[] = []
-        for (const { postId, author } of listed) {
-          const post = (await profile(author)).posts.get(postId)
-          if (post && !post.deleted && post.hashtags.includes(tag)) found.push(post)
-        }
-        posts = found
+        for (const followee of (await profile(this.channel.identityId)).follows)
+          for (const post of (await profile(followee)).posts.values()) if (!post.deleted) found.push(post)
+        // Post ids are ULIDs: their order is their publication time, across authors.
+        posts = found.sort((a, b) => (a.postId < b.postId ? 1 : a.postId > b.postId ? -1 : 0))
         break
       }
     }
     this.watched = watched
-    return posts.slice(0, this.maxItems).map((p) => this.item(p))
+    const takenDown = (await this.options.takedowns?.()) ?? new Set<string>()
+    return posts
+      .filter((p) => !takenDown.has(p.postId))
+      .slice(0, this.maxItems)
+      .map((p) => this.item(p))
+  }
+
+  /** The posts a relay list names that their author's verified stream has (not deleted, passing `keep`). */
+  private async verifiedListed(
+    listed: ReadonlyArray<{ postId: string; author: string }>,
+    profile: (identityId: string) => Promise<{ posts: Map<string, VerifiedPost> }>,
+    keep: (post: VerifiedPost) => boolean,
+  ): Promise<VerifiedPost[]> {
+    const found: VerifiedPost[] = []
+    const seen = new Set<string>()
+    for (const { postId, author } of listed) {
+      const post = (await profile(author)).posts.get(postId)
+      if (post && !post.deleted && keep(post) && !seen.has(postId)) {
+        seen.add(postId)
+        found.push(post)
+      }
+    }
+    return found
   }
 
   /** Posts by id, in that order: from the verified profiles held locally, else where the relay points. */

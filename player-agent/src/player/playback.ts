@@ -31,6 +31,8 @@ export class Playback {
   /** Bumped by a remote command (next, back, show): the artwork on screen gives way at once. */
   private jumps = 0
   private paused = false
+  /** An artwork from outside the playlist to show next, once (remote `show`). */
+  private interlude: PlaylistItem | undefined
 
   constructor(
     private readonly cache: BlobCache,
@@ -70,11 +72,16 @@ export class Playback {
     this.jump()
   }
 
-  /** Shows `artwork` now if it is in the playlist and cached; false otherwise (remote `show`). */
-  show(artwork: string): boolean {
+  /**
+   * Shows `artwork` now if it is in the playlist and cached; false otherwise (remote `show`). `outside`,
+   * an item verified by the caller and cached, is shown once when the playlist does not have it, and the
+   * playlist plays on after it.
+   */
+  show(artwork: string, outside?: PlaylistItem): boolean {
     const i = this.playable().findIndex((item) => item.artwork === artwork)
-    if (i < 0) return false
-    this.index = i
+    if (i >= 0) this.index = i
+    else if (outside?.artwork === artwork && this.cache.has(artwork)) this.interlude = outside
+    else return false
     this.jump()
     return true
   }
@@ -119,6 +126,13 @@ export class Playback {
 
   private async run(): Promise<void> {
     while (this.running) {
+      const interlude = this.interlude
+      if (interlude) {
+        this.interlude = undefined
+        const frames = await this.framesOf(interlude)
+        if (frames) await this.play(interlude, frames)
+        continue
+      }
       const playable = this.playable()
       if (playable.length === 0) {
         await this.wakeable.wait(60_000)
@@ -153,7 +167,12 @@ export class Playback {
     const until = Date.now() + (item.durationSeconds ?? DEFAULT_STILL_SECONDS) * 1000
     const playlist = this.items
     const jumps = this.jumps
-    const interrupted = () => !this.running || this.items !== playlist || this.jumps !== jumps
+    // A new playlist cuts the artwork short — except while paused, when only losing the artwork does
+    // (a reload must not undo the owner's pause; a takedown must still take the art off the screen).
+    const interrupted = () =>
+      !this.running ||
+      this.jumps !== jumps ||
+      (this.items !== playlist && (!this.paused || !this.items.some((i) => i.artwork === item.artwork)))
     let viewed = false
     do {
       for (const [frameIndex, frame] of frames.entries()) {

@@ -105,13 +105,40 @@ export class RelayDirectory {
     return post?.author?.identityId
   }
 
-  async hashtag(tag: string, limit: number): Promise<Array<{ postId: string; author: string }>> {
+  hashtag(tag: string, limit: number): Promise<Array<{ postId: string; author: string }>> {
+    return this.feed(`/v1/feeds/hashtag/${encodeURIComponent(tag)}`, {}, limit)
+  }
+
+  promoted(category: string | undefined, limit: number): Promise<Array<{ postId: string; author: string }>> {
+    return this.feed('/v1/feeds/promoted', category ? { category } : {}, limit)
+  }
+
+  /** Every post id moderators took down (all pages). */
+  async takedowns(): Promise<Set<string>> {
+    const out = new Set<string>()
+    let cursor: string | null = null
+    do {
+      const q: URLSearchParams = new URLSearchParams({ limit: '200', ...(cursor ? { cursor } : {}) })
+      const page: { items: Array<{ postId: string }>; next: string | null } | undefined = await this.get(`/v1/moderation/takedowns?${q}`)
+      if (!page) break
+      for (const i of page.items) out.add(i.postId)
+      cursor = page.next
+    } while (cursor)
+    return out
+  }
+
+  /** A paged feed's first `limit` posts (its own order). */
+  private async feed(path: string, query: Record<string, string>, limit: number): Promise<Array<{ postId: string; author: string }>> {
     const out: Array<{ postId: string; author: string }> = []
     let cursor: string | null = null
     while (out.length < limit) {
-      const q: URLSearchParams = new URLSearchParams({ limit: String(Math.min(200, limit - out.length)), ...(cursor ? { cursor } : {}) })
+      const q: URLSearchParams = new URLSearchParams({
+        ...query,
+        limit: String(Math.min(200, limit - out.length)),
+        ...(cursor ? { cursor } : {}),
+      })
       const page: { items: Array<{ postId: string; author: { identityId: string } }>; next: string | null } | undefined = await this.get(
-        `/v1/feeds/hashtag/${encodeURIComponent(tag)}?${q}`,
+        `${path}?${q}`,
       )
       if (!page) break
       out.push(...page.items.map((i) => ({ postId: i.postId, author: i.author.identityId })))

@@ -13,6 +13,7 @@ import {
   DeviceCommandPayload,
   remoteStreamKey,
   Sha256RefSchema,
+  UlidSchema,
   type DeviceCapabilities,
   type Receipt,
 } from '@pixpax/shared'
@@ -32,6 +33,8 @@ export interface RemoteTarget {
   next(): void
   back(): void
   show(artwork: string): boolean
+  /** Shows a post outside the current channel once its receipt and blob are verified (remote `show`). */
+  showOutside(postId: string): Promise<CommandOutcome>
   pause(): void
   resume(): void
   playChannel(channel: Channel): Promise<void>
@@ -59,13 +62,16 @@ export async function executeCommand(receipt: Receipt, target: RemoteTarget): Pr
     case 'show': {
       const postId = arg('postId')
       const artwork = arg('artwork')
+      if (postId !== undefined && !UlidSchema.safeParse(postId).success) return { result: 'refused', message: 'postId: not a post id' }
       if (artwork !== undefined && !Sha256RefSchema.safeParse(artwork).success)
         return { result: 'refused', message: 'artwork: not a sha256 ref' }
-      // Only art of the current channel: its hash comes from a verified post, and its bytes are cached.
+      // Art of the current channel: its hash comes from a verified post. Outside it, only a post (by id)
+      // whose receipt and blob the player verifies first — a bare hash names no one who signed it.
       const item = target.playlist.find(
         (i) => (postId !== undefined && i.source === postId) || (artwork !== undefined && i.artwork === artwork),
       )
-      if (!item) return { result: 'refused', message: 'show: not in the current channel' }
+      if (!item && postId !== undefined) return target.showOutside(postId)
+      if (!item) return { result: 'refused', message: 'show: not in the current channel (name a postId to show other art)' }
       return target.show(item.artwork) ? { result: 'done' } : { result: 'refused', message: 'show: not downloaded yet' }
     }
     case 'play-channel':

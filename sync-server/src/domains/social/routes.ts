@@ -169,6 +169,29 @@ export async function socialRoutes(app: FastifyInstance): Promise<void> {
     return profileJson(rows.rows[0])
   })
 
+  // Public, as the moderation streams are: players drop taken-down posts from their channels (docs/player.md).
+  openapi.add({
+    method: 'GET',
+    url: '/v1/moderation/takedowns',
+    summary: 'Posts moderators took down, in log order of the posts',
+    tags: ['moderation'],
+    query: Page,
+  })
+  app.get('/v1/moderation/takedowns', async (request) => {
+    const { limit, cursor } = parse(Page, request.query, 'query')
+    const after = decodeCursor(PositionCursor, cursor)?.p
+    const params = new Params()
+    const rows = await db.query<{ post_id: string; position: number }>(
+      `SELECT post_id, position FROM social_posts WHERE taken_down AND ${after === undefined ? 'true' : `position > ${params.add(after)}`}
+       ORDER BY position LIMIT ${params.add(limit)}`,
+      params.values,
+    )
+    return {
+      items: rows.rows.map((r) => ({ postId: r.post_id })),
+      next: rows.rows.length === limit ? encodeCursor({ p: Number(rows.rows.at(-1)!.position) }) : null,
+    }
+  })
+
   openapi.add({
     method: 'GET',
     url: '/v1/moderation/reports',
