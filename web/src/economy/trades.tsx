@@ -29,6 +29,18 @@ export function parseBookAddress(text: string): BookRef | undefined {
   return { accountId: parts[0]!, bookId: parts[1]! }
 }
 
+/**
+ * The card of an instance id (`{packId}-{index}`): from what the book holds, else from its own packs (an
+ * instance it traded away); an instance of another book's pack stays its id.
+ */
+export function cardOfInstance(view: BookView, instanceId: string): string {
+  const held = view.instances.find((i) => i.instanceId === instanceId)
+  if (held) return held.cardId
+  const cut = instanceId.lastIndexOf('-')
+  const pack = view.packs.find((p) => p.packId === instanceId.slice(0, cut))
+  return pack?.cards[Number(instanceId.slice(cut + 1))]?.cardId ?? instanceId
+}
+
 function newTradeId(): string {
   return `t-${Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b.toString(36).padStart(2, '0')).join('')}`
 }
@@ -163,7 +175,7 @@ function TradeRow(props: { book: BookRef; view: BookView; trade: BookTrade; inbo
   const mine = view.instances.filter((i) => i.cardId === trade.wantCardId)
   const [give, setGive] = useState('')
   const giveId = give || mine[0]?.instanceId || ''
-  const offered = view.instances.find((i) => i.instanceId === trade.cardId)?.cardId ?? trade.cardId
+  const offered = cardOfInstance(view, trade.cardId)
   const client = localLogAndClient()?.client
   const who = inbox ? `from ${trade.from.accountId}/${trade.from.bookId}` : `to ${trade.to.accountId}/${trade.to.bookId}`
   const open = trade.state === 'open' && !props.pending
