@@ -100,7 +100,7 @@ describe('moderation in Chromium', () => {
 
     // Rita's Recent feed no longer shows it.
     await rita.goto(`${relay.url}/feed`)
-    await rita.getByTestId('feed').waitFor()
+    await rita.locator('[data-testid=feed][aria-busy=false]').waitFor({ state: 'attached' })
     expect(await rita.getByTestId('feed').getByText(TITLE).count()).toBe(0)
     // Not a moderator: the queue page says so (the relay answered 403).
     await rita.goto(`${relay.url}/moderation`)

@@ -12,6 +12,7 @@ import { Link } from '../app/router.js'
 import { useStore } from '../app/store.js'
 import { changes, identityState, queued, syncClient } from '../identity/identity-session.js'
 import { queries, RelayError } from '../social/relay-api.js'
+import '../moderation/moderation.css'
 
 type Action = 'hidden' | 'taken_down' | 'approved' | 'dismissed'
 
