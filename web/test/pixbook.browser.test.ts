@@ -9,6 +9,7 @@
  * redeemed into the book; a second collector in another browser context gets a card offered by the first
  * (book address pasted), accepts it, and both books show the move — computed in each page from its local
  * log and the verified counterpart receipts, so the second book still renders after an offline reload.
+ * An offer made offline shows pending at once, goes out once online, and is cancelled.
  */
 import { isoWeekDropId } from '@pixpax/shared'
 import type { Browser, Page } from 'playwright-core'
@@ -149,6 +150,26 @@ describe('pixbook in Chromium', () => {
     await page.getByTestId('trade-history').locator('li[data-state=accepted]').waitFor({ timeout: 30_000 })
     await expect.poll(() => held(page), { timeout: 30_000 }).toBe(7)
     await screenshot(page, 'pixbook-trade')
+
+    // Offline, an offer is signed and shown pending at once; online it goes out, and Cleo cancels it.
+    // (An emulated offline context keeps an open WebSocket: reload, so the app really has no relay.)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+    await page.context().setOffline(true)
+    await page.reload()
+    await page.locator('[data-testid=sync-status][data-status=offline]').waitFor()
+    await page.getByLabel("Recipient's book address").fill(address)
+    await page.getByRole('button', { name: 'Offer card' }).click()
+    await page
+      .getByTestId('book-pending')
+      .locator('li[data-state=queued]')
+      .getByText(/^offer of trade .*: pending$/)
+      .waitFor()
+    expect(await page.getByTestId('trade-outbox').count()).toBe(0)
+    await page.context().setOffline(false)
+    const second = page.getByTestId('trade-outbox').locator('li[data-state=open]')
+    await second.getByRole('button', { name: 'Cancel offer' }).click({ timeout: 30_000 })
+    await page.getByTestId('trade-history').locator('li[data-state=cancelled]').waitFor({ timeout: 30_000 })
+    await page.getByTestId('book-pending').waitFor({ state: 'detached', timeout: 30_000 })
 
     // Offline, a reload still shows Dan's book: computed from his local log and the kept counterparts.
     await dan.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
