@@ -1,7 +1,8 @@
 /**
  * `pnpm bench [part…]` — prints figures and writes them to bench/results/<part>.json. Parts: shared
  * (receipt core), relay (ingest, rebuild, latency), sync (catch-up, fan-out), media (image uploads), social (feeds
- * and search at scale), economy (drop claims at 1,000 collectors, supply conservation over 1M card instances).
+ * and search at scale), economy (drop claims at 1,000 collectors, supply conservation over 1M card instances), web (the PWA in Chromium:
+ * cold load, shell JavaScript, catch-up in the page, drawing latency).
  * With no argument,
  * all parts run.
  */
@@ -12,6 +13,7 @@ import { runRelayBench } from './relay-bench.js'
 import { runSharedBench } from './shared-bench.js'
 import { runSocialBench } from './social-bench.js'
 import { runSyncBench } from './sync-bench.js'
+import { runWebBench } from './web-bench.js'
 import { writeResult } from './support.js'
 
 const parts: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -21,6 +23,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   media: runMediaBench,
   social: runSocialBench,
   economy: runEconomyBench,
+  web: runWebBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -3,11 +3,25 @@
  * service worker precaching the app shell. The editor is a lazily loaded chunk; the shell precache
  * covers every chunk so the whole app works offline after the first visit.
  */
+import { createRequire } from 'node:module'
 import { defineConfig } from 'vite'
 import { VitePWA } from 'vite-plugin-pwa'
 
+// Automerge's wasm, resolved from client-sdk (its dependency): the drafts chunk fetches it by URL.
+const sdkRequire = createRequire(new URL('../client-sdk/package.json', import.meta.url))
+const AUTOMERGE_WASM = sdkRequire.resolve('@automerge/automerge/automerge.wasm')
+
 export default defineConfig({
   root: import.meta.dirname,
+  resolve: {
+    alias: [
+      // Automerge's default browser entry imports its wasm as an ES module, which needs a wasm plugin and
+      // would inline the start-up into whichever chunk imports it. The slim entry leaves loading to
+      // us: editor/drafts fetches the wasm (a hashed asset) the first time drafts are used.
+      { find: /^@automerge\/automerge$/, replacement: '@automerge/automerge/slim' },
+      { find: /^pixpax:automerge-wasm$/, replacement: `${AUTOMERGE_WASM}?url` },
+    ],
+  },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',

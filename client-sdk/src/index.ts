@@ -15,6 +15,7 @@ export {
   relayDraftNetwork,
   openDraft,
   createDraft,
+  draftHeads,
   listDrafts,
   saveDraft,
   startAutosave,
@@ -36,7 +37,7 @@ export {
   type SavedDraft,
 } from './drafts/drafts.js'
 export { RelayWebSocketClientAdapter, automergeEndpoint, type RelayAdapterOptions, type TokenSource } from './drafts/relay-adapter.js'
-export { indexedDbDraftStorage } from './drafts/browser-storage.js'
+export { indexedDbDraftStorage, initDraftsWasm } from './drafts/browser-storage.js'
 export {
   SyncClient,
   type SyncClientOptions,
@@ -82,7 +83,7 @@ export {
   type CommandAck,
 } from './devices/devices.js'
 export { WorkerVerifier, type WorkerLike, type WorkerVerifierOptions } from './verify/worker-verifier.js'
-export { createBatchHandler, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
+export { createBatchHandler, packVerifyRequest, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify/verify-batch.js'
 export {
   socialCommands,
   moderationCommands,

@@ -3,55 +3,18 @@
  * pack as the issuer), a retry answering the same pack, and trades signed locally through the outbox —
  * an offer, its acceptance moving the card, and a double spend refused with its rule, surfaced.
  */
-import { buildReceipt, cardArtHash, packCardArt, type Receipt, type Signer, type StreamRef } from '@pixpax/shared'
-import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
-import { generatePrivateJwk } from '@pixpax/shared'
+import { cardArtHash, packCardArt } from '@pixpax/shared'
+import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { acceptTrade, claimDrop, EconomyCommandError, offerCard, redeemCode } from '../src/economy/commands.js'
 import { login } from '../src/network/session.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import type { OutboxEntry } from '../src/storage/local-log.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { nodeWebSocket, postReceipts, startTestRelay, type TestRelay } from './support/relay.js'
+import { nodeWebSocket, startTestRelay, type TestRelay } from './support/relay.js'
+import { authed, person, post, type Person } from './support/people.js'
 
 const DROP = 'sdk-drop'
-
-interface Person {
-  id: string
-  accountId: string
-  signer: Signer
-  heads: Map<string, { eventId: string; hash: string }>
-}
-
-async function post(relay: TestRelay, who: Person, stream: StreamRef, type: string, payload: Record<string, unknown>): Promise<Receipt> {
-  const key = Object.values(stream).join('/')
-  const receipt = await buildReceipt({
-    stream,
-    type,
-    payload,
-    identityId: who.id,
-    signer: who.signer,
-    prev: who.heads.get(key) ?? null,
-    sha256: nodeSha256,
-  })
-  const res = await postReceipts(relay, [receipt])
-  const body = (await res.json()) as { results: Array<{ ok: boolean }> }
-  if (!body.results[0]!.ok) throw new Error(`${type} refused: ${JSON.stringify(body)}`)
-  who.heads.set(key, { eventId: receipt.eventId, hash: receipt.hash })
-  return receipt
-}
-
-async function person(relay: TestRelay, id: string, kind = 'person'): Promise<Person> {
-  const who = { id, accountId: `acc-${id}`, signer: nodeSigner(generatePrivateJwk()), heads: new Map() }
-  await post(relay, who, { type: 'identity', identityId: id }, 'IDENTITY_CREATED', {
-    publicKey: who.signer.publicKey,
-    accountId: who.accountId,
-    kind,
-  })
-  return who
-}
-
-const authed = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` })
 
 describe('economy commands through the client-sdk', () => {
   let relay: TestRelay

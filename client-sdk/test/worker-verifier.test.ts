@@ -15,7 +15,7 @@ function nodeWorker(): WorkerLike {
     { eval: true },
   )
   return {
-    postMessage: (m) => worker.postMessage(m),
+    postMessage: (m, transfer) => worker.postMessage(m, transfer as ArrayBuffer[]),
     addEventListener: (_type, listener) => worker.on('message', (data: VerifyResponse) => listener({ data })),
     terminate: () => void worker.terminate(),
   }

@@ -16,6 +16,7 @@
  * | PLAYER_FRAME_MAX | --frame-max | 256 (PNG display max width = height) |
  * | PLAYER_STILL_SECONDS | --still-seconds | 10 (how long a channel's still image is shown) |
  * | PLAYER_WITNESS_MS | --witness-ms | 60000 (at most one cosignature of the relay's checkpoint per this many ms) |
+ * | PLAYER_MQTT | --mqtt | off (1/true: also take commands over the relay's MQTT bridge when it offers one) |
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,6 +41,10 @@ const Schema = z.object({
   frameMax: int(256, 8),
   stillSeconds: int(10, 1),
   witnessMs: int(60_000, 10),
+  mqtt: z
+    .enum(['1', 'true', '0', 'false', ''])
+    .default('')
+    .transform((v) => v === '1' || v === 'true'),
 })
 
 export type PlayerConfig = Readonly<z.infer<typeof Schema> & { channel?: Channel }>
@@ -68,6 +73,7 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
         'frame-max': { type: 'string' },
         'still-seconds': { type: 'string' },
         'witness-ms': { type: 'string' },
+        mqtt: { type: 'boolean' },
       },
     }).values
   } catch (error) {
@@ -90,6 +96,7 @@ export function loadPlayerConfig(env: NodeJS.ProcessEnv, argv: string[], isTTY =
     frameMax: pick('frame-max', 'PLAYER_FRAME_MAX'),
     stillSeconds: pick('still-seconds', 'PLAYER_STILL_SECONDS'),
     witnessMs: pick('witness-ms', 'PLAYER_WITNESS_MS'),
+    mqtt: values.mqtt === true ? 'true' : (env.PLAYER_MQTT ?? ''),
   }
   if (!raw.relayUrl) throw new ConfigError('RELAY_URL (or --relay) is required, e.g. RELAY_URL=http://127.0.0.1:8787')
   const parsed = Schema.safeParse(raw)

@@ -34,6 +34,7 @@ import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
 import { RemoteInbox } from './remote/remote-control.js'
+import { MqttCommands } from './transport/mqtt-commands.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
 
@@ -87,6 +88,8 @@ export class PlayerDaemon {
   private readonly streams: VerifiedStreams
   private readonly directory: RelayDirectory
   private readonly inbox: RemoteInbox
+  /** The MQTT bridge (PLAYER_MQTT): commands and channel notices by the broker too; WebSocket stays on. */
+  private readonly mqtt: MqttCommands | undefined
 
   private constructor(
     private readonly config: PlayerConfig,
@@ -126,6 +129,19 @@ export class PlayerDaemon {
         answered: (receipt, outcome) => io.say(`command ${receipt.eventId} ${String(receipt.payload.command)} ${outcome.result}`),
       },
     )
+    if (config.mqtt) {
+      this.mqtt = new MqttCommands({
+        deviceIdentityId: identity.identityId,
+        log,
+        verifier: nodeVerifier(),
+        sha256: nodeSha256,
+        follow: (key) => client.follow(key),
+        inbox: this.inbox,
+        channelChanged: () => this.channelChanged(),
+        say: (line) => io.say(line),
+        warn: (line) => io.warn(line),
+      })
+    }
   }
 
   static async open(config: PlayerConfig, io: DaemonIo, display: DeviceAdapter): Promise<PlayerDaemon> {
@@ -199,6 +215,7 @@ export class PlayerDaemon {
     this.wake.wake()
     await this.playback.stop()
     await Promise.allSettled(this.loops)
+    await this.mqtt?.close()
     await this.inbox.close()
     await this.client.stop()
     await this.log.close()
@@ -308,9 +325,13 @@ export class PlayerDaemon {
             this.inbox.open(self.accountId!)
             this.wake.wake()
           }
+          // MQTT bridge: connected with the credentials the relay hands out (after the inbox is open); an
+          // answer without them (the relay's broker link is down) leaves a working connection alone.
+          if (self.mqtt) await this.mqtt?.update(self.mqtt)
           await this.wake.wait(this.config.pairedCheckMs)
           continue
         }
+        await this.mqtt?.update(undefined)
         if (this.paired) {
           this.paired = undefined
           await rm(this.pairingFile(), { force: true })

@@ -29,6 +29,13 @@ export function canonicalBytes(value: unknown): Uint8Array {
  * then written by `checkedCanonicalJson`, which skips the checks `canonicalize` repeats on every string.
  */
 export function canonicalJsonWithout(value: Record<string, unknown>, omit: ReadonlySet<string>): { whole: string; without: string } {
+  // A receipt as stored and delivered is canonical text, so once parsed its members are in canonical
+  // order at every level; JSON.stringify then writes exactly its RFC 8785 text, natively.
+  if (membersInCanonicalOrder(value)) {
+    const kept: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) if (!omit.has(key)) kept[key] = value[key]
+    return { whole: JSON.stringify(value), without: JSON.stringify(kept) }
+  }
   let whole = '{'
   let without = '{'
   for (const key of Object.keys(value).sort()) {
@@ -71,4 +78,29 @@ export function checkedCanonicalJson(value: unknown): string {
     out += `${JSON.stringify(key)}:${checkedCanonicalJson(member)}`
   }
   return `${out}}`
+}
+
+/**
+ * Whether every object in a checked JSON value lists its members sorted by UTF-16 code units (the order
+ * RFC 8785 writes them in; `<` on strings compares code units, as Array.prototype.sort does) with no
+ * undefined member. For such a value JSON.stringify is its canonical text.
+ */
+function membersInCanonicalOrder(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (item === undefined || !membersInCanonicalOrder(item)) return false
+    }
+    return true
+  }
+  const record = value as Record<string, unknown>
+  let previous: string | undefined
+  for (const key of Object.keys(record)) {
+    if (previous !== undefined && !(previous < key)) return false
+    const member = record[key]
+    if (member === undefined || !membersInCanonicalOrder(member)) return false
+    previous = key
+  }
+  return true
 }

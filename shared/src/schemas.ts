@@ -14,13 +14,27 @@ export const IdempotencyKeySchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/,
 
 const RFC3339_MS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/
 
-/** RFC 3339 UTC with exactly three fraction digits, a real calendar instant (no Feb 30, no leap second). */
-export const CreatedAtSchema = z.string().refine((value) => {
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * Whether `value` is RFC 3339 UTC with exactly three fraction digits and names a real calendar instant
+ * (no Feb 30, no hour 24, no leap second): exactly the strings `new Date(ms).toISOString()` writes for
+ * years 0000–9999. Arithmetic on the fields rather than a Date round trip: every receipt is checked.
+ */
+export function isCreatedAt(value: string): boolean {
   const m = RFC3339_MS.exec(value)
   if (!m) return false
-  const ms = Date.parse(value)
-  return Number.isFinite(ms) && new Date(ms).toISOString() === value
-}, 'RFC 3339 UTC with milliseconds, e.g. 2026-02-24T12:34:56.000Z')
+  const year = Number(m[1])
+  const month = Number(m[2])
+  const day = Number(m[3])
+  if (month < 1 || month > 12 || day < 1) return false
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!
+  return day <= days && Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 60
+}
+
+/** RFC 3339 UTC with exactly three fraction digits, a real calendar instant (no Feb 30, no leap second). */
+export const CreatedAtSchema = z.string().refine(isCreatedAt, 'RFC 3339 UTC with milliseconds, e.g. 2026-02-24T12:34:56.000Z')
 
 export const IssuerSchema = z.strictObject({
   identityId: IdSchema,

@@ -19,7 +19,34 @@ const DEFAULT_MAX_DEPTH = 64
  * mark, and anything that is not JSON at all (`JSON_INVALID`).
  */
 export function parseStrictJson(text: string, options: StrictJsonOptions = {}): JsonValue {
-  return new StrictJsonParser(text, options.maxDepth ?? DEFAULT_MAX_DEPTH).parseDocument()
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
+  // Most text we parse is what JSON.stringify writes (request bodies, sync messages, NDJSON lines, stored
+  // receipts). For such text the native parser gives what the strict grammar would: JSON.stringify of
+  // the result being the text again rules out duplicate keys (the dropped one would be missing),
+  // whitespace, a byte-order mark, escapes JSON.stringify would not write, and number spellings other
+  // than the shortest; isJsonValue rules out fractions, unsafe integers, lone surrogates and nesting past
+  // maxDepth. Anything else — including every error, with its code and line:column — goes through the
+  // strict grammar below.
+  const fast = parseNormalForm(text, maxDepth)
+  if (fast !== undefined) return fast
+  return parseStrictJsonByGrammar(text, maxDepth)
+}
+
+/** The strict grammar alone (exported for the equivalence test of the fast path). */
+export function parseStrictJsonByGrammar(text: string, maxDepth = DEFAULT_MAX_DEPTH): JsonValue {
+  return new StrictJsonParser(text, maxDepth).parseDocument()
+}
+
+/** JSON.parse's value when `text` is exactly JSON.stringify of it and a PixPax JSON value; else undefined. */
+function parseNormalForm(text: string, maxDepth: number): JsonValue | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+    if (JSON.stringify(value) !== text) return undefined
+  } catch {
+    return undefined // not JSON, or too deep for the native stringify: the grammar names the problem
+  }
+  return isJsonValue(value, 0, maxDepth) ? (value as JsonValue) : undefined
 }
 
 class StrictJsonParser {

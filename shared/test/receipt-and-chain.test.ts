@@ -6,7 +6,9 @@
  */
 import { p256 } from '@noble/curves/nist.js'
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import {
+  isCreatedAt,
   ChainVerifier,
   MAX_RECEIPT_BYTES,
   MAX_RECEIPT_TEXT,
@@ -1063,5 +1065,34 @@ describe('rejected receipts leave no trace', () => {
     await rejects(w, book, 'KEY_UNKNOWN')
     expectOk(await w.v.add(genuine), 1)
     expectOk(await w.v.add(book), 1)
+  })
+})
+
+describe('isCreatedAt: the fields checked by arithmetic, as a Date round trip would', () => {
+  const viaDate = (value: string) => {
+    if (!/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/.test(value)) return false
+    const ms = Date.parse(value)
+    return Number.isFinite(ms) && new Date(ms).toISOString() === value
+  }
+  const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
+  const stamp = fc
+    .tuple(fc.integer({ min: 0, max: 9999 }), two(13), two(32), two(25), two(61), two(61), fc.integer({ min: 0, max: 999 }))
+    .map(([y, mo, d, h, mi, s, ms]) => `${String(y).padStart(4, '0')}-${mo}-${d}T${h}:${mi}:${s}.${String(ms).padStart(3, '0')}Z`)
+
+  it('agrees with new Date(Date.parse(v)).toISOString() === v on field values in and out of range', () => {
+    fc.assert(
+      fc.property(stamp, (value) => {
+        expect(isCreatedAt(value)).toBe(viaDate(value))
+      }),
+      { numRuns: 20_000 },
+    )
+    for (const value of [
+      '2024-02-29T00:00:00.000Z',
+      '2023-02-29T00:00:00.000Z',
+      '1900-02-29T00:00:00.000Z',
+      '2000-02-29T23:59:59.999Z',
+      '2026-12-31T24:00:00.000Z',
+    ])
+      expect(isCreatedAt(value)).toBe(viaDate(value))
   })
 })

@@ -1,5 +1,7 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PixpaxError, assertJsonValue, canonicalJson, lineAndColumn, parseStrictJson, type ErrorCode } from '../src/index.js'
+import { parseStrictJsonByGrammar } from '../src/strict-json.js'
 
 /** The PixpaxError parseStrictJson throws for `text` (fails the test if it does not throw one). */
 function parseError(text: string, options?: { maxDepth?: number }): PixpaxError {
@@ -317,5 +319,54 @@ describe('assertJsonValue names the failing member', () => {
   it('accepts null-prototype objects, valid surrogate pairs and the safe-integer bounds', () => {
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { k: '\ud83d\ude00', n: Number.MAX_SAFE_INTEGER })
     expect(() => assertJsonValue({ bare, list: [Number.MIN_SAFE_INTEGER, -0, true, null] })).not.toThrow()
+  })
+})
+
+describe('parseStrictJson: the native fast path gives what the grammar gives', () => {
+  // parseStrictJson takes JSON.parse's value when the text is JSON.stringify's own output; everything
+  // else goes through the grammar. Either way the outcome must be the grammar's: the same value, or the
+  // same error code and message.
+  const outcome = (parse: () => unknown) => {
+    try {
+      return { value: parse() }
+    } catch (e) {
+      return { code: (e as PixpaxError).code, message: (e as PixpaxError).message }
+    }
+  }
+  const same = (text: string) => expect(outcome(() => parseStrictJson(text))).toEqual(outcome(() => parseStrictJsonByGrammar(text)))
+  const tamper = fc.constantFrom<(t: string) => string>(
+    (t) => t,
+    (t) => t.replace(/:/, ': '), // whitespace
+    (t) => t.replace(/\{"([^"]*)":([^,}]*)/, '{"$1":$2,"$1":$2'), // a duplicate key
+    (t) => t.replace(/\d+/, (d) => `${d}.5`), // a fraction
+    (t) => t.replace(/\d+/, (d) => `${d}e2`), // an exponent
+    (t) => t.replace(/"/, '"\\ud800'), // a lone surrogate, escaped
+    (t) => t.replace(/a/, '\\u0061'), // an escape JSON.stringify would not write
+    (t) => `\ufeff${t}`, // a byte-order mark
+    (t) => t.slice(0, -1), // truncated
+    (t) => t.replace(/\d+/, '9007199254740993'), // beyond 2^53
+    (t) => t.replace(/\d+/, '-0'),
+  )
+
+  it('on JSON.stringify output, tampered or not', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), tamper, (value, change) => {
+        same(change(JSON.stringify(value)))
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('on arbitrary text, on deep nesting and on __proto__', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) => {
+        same(text)
+      }),
+      { numRuns: 2000 },
+    )
+    for (const depth of [63, 64, 65, 100_000]) same('['.repeat(depth) + ']'.repeat(depth))
+    same('{"__proto__":{"polluted":1}}')
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
+    same('{"1":1,"b":2,"0":3}') // integer-like keys: V8 reorders them, the text is then not normal form
   })
 })

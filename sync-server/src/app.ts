@@ -27,6 +27,7 @@ import { Ingestor } from './ingest/ingest.js'
 import { LogIntegrator } from './log/log-integrator.js'
 import { logRoutes } from './log/log-routes.js'
 import { mediaPlugin } from './media/media-plugin.js'
+import { MqttBridge, type DeviceBridge } from './mqtt/bridge.js'
 import { Metrics } from './metrics.js'
 import { TailRunner } from './projection/tail-runner.js'
 import { OpenApiRegistry } from './openapi.js'
@@ -80,6 +81,8 @@ export interface RelayContext extends AppDeps {
    * stream the request's session may not read. Identity and account streams are public.
    */
   authorizeRead: (request: FastifyRequest, streamKey: string) => Promise<void>
+  /** The MQTT bridge to players (mqtt/bridge.ts), present only when MQTT_URL is set. */
+  mqtt?: DeviceBridge
 }
 
 declare module 'fastify' {
@@ -171,6 +174,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     policy,
     authorizeRead: denyEveryRead,
   })
+  // ── MQTT bridge (optional): per-device broker accounts, commands and channel notices to players ──
+  if (config.MQTT_URL) {
+    app.relay.mqtt = MqttBridge.start({
+      url: config.MQTT_URL,
+      ...(config.MQTT_DEVICE_URL ? { deviceUrl: config.MQTT_DEVICE_URL } : {}),
+      username: config.MQTT_ADMIN_USERNAME!,
+      password: config.MQTT_ADMIN_PASSWORD!,
+      deviceSecret: config.MQTT_DEVICE_SECRET ?? config.MQTT_ADMIN_PASSWORD!,
+      db: deps.db,
+      notifier,
+      warn: (message, error) => app.log.warn(error ? { err: error } : {}, message),
+    })
+  }
 
   // Strict JSON for every body: duplicate keys, floats, lone surrogates and deep nesting are refused
   // here with their codes, before any route sees the value.
@@ -236,6 +252,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   app.get('/v1/openapi.json', async () => app.relay.openapi.document())
   app.addHook('onClose', async () => {
+    await app.relay.mqtt?.close()
     await tails.stop()
     sharedReads.close()
     await notifier.close()

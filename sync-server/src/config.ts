@@ -76,6 +76,15 @@ const EnvSchema = z.object({
    * was when the request came; it then answers anyway and says how far behind (`x-projection-behind`).
    */
   TAIL_READ_WAIT_MS: int(2000),
+  /** The MQTT bridge (docs/player.md, "MQTT bridge"): off unless set, e.g. `mqtt://127.0.0.1:1883`. */
+  MQTT_URL: z.string().url().optional(),
+  /** The broker as players reach it, handed to them with their credentials (default: MQTT_URL). */
+  MQTT_DEVICE_URL: z.string().url().optional(),
+  /** A dynamic-security admin client of the broker (`mosquitto_ctrl dynsec init FILE USER`). */
+  MQTT_ADMIN_USERNAME: z.string().min(1).optional(),
+  MQTT_ADMIN_PASSWORD: z.string().min(1).optional(),
+  /** Key of the players' derived broker passwords (default: MQTT_ADMIN_PASSWORD); changing it changes them all. */
+  MQTT_DEVICE_SECRET: z.string().min(16).optional(),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>
@@ -90,5 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const config = parsed.data
   if (config.S3_ENDPOINT && !config.S3_BUCKET) throw new Error('invalid relay configuration: S3_ENDPOINT is set but S3_BUCKET is not')
   if (config.VAULT_ADDR && !config.VAULT_TOKEN) throw new Error('invalid relay configuration: VAULT_ADDR is set but VAULT_TOKEN is not')
+  if (config.MQTT_URL && (!config.MQTT_ADMIN_USERNAME || !config.MQTT_ADMIN_PASSWORD))
+    throw new Error('invalid relay configuration: MQTT_URL is set but MQTT_ADMIN_USERNAME or MQTT_ADMIN_PASSWORD is not')
   return Object.freeze(config)
 }

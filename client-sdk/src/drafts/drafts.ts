@@ -293,6 +293,15 @@ export async function saveDraft<R = unknown>(options: SaveDraftOptions<R>): Prom
   return { snapshotHash: payload.snapshotHash, documentUrl: payload.documentUrl, heads: payload.heads, bytes: bytes.byteLength, receipt }
 }
 
+/**
+ * A loaded draft's Automerge heads (64 hex digits each, what PIXBOOK_SAVE pins — not automerge-repo's
+ * base58 `handle.heads()`), so an app can tell whether the draft changed since a save.
+ */
+export function draftHeads(handle: DocHandle<unknown>): string[] {
+  const doc = handle.doc()
+  return doc ? [...Automerge.getHeads(doc)] : []
+}
+
 // ---- autosave (opt-in) ------------------------------------------------------------------------------
 
 export interface AutosaveOptions<R = unknown> extends Omit<SaveDraftOptions<R>, 'handle'> {

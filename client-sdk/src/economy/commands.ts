@@ -5,6 +5,7 @@
  * it as the issuer).
  */
 import type { Receipt } from '@pixpax/shared'
+import { RelayRequestError, relayRequest } from '../network/relay-request.js'
 import type { SyncClient } from '../sync/sync-client.js'
 
 export interface BookRef {
@@ -26,17 +27,9 @@ export interface ClaimedPack {
   pack: { packId: string; dropId: string; cards: Array<{ instanceId: string; cardId: string; artHash: string }> }
 }
 
-/** A relay refusal, with the envelope's code and `details.rule` for DOMAIN_RULE_VIOLATION. */
-export class EconomyCommandError extends Error {
+/** A relay refusal of an economy command: RelayRequestError, with `details.rule` for DOMAIN_RULE_VIOLATION. */
+export class EconomyCommandError extends RelayRequestError {
   override name = 'EconomyCommandError'
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message)
-  }
   get rule(): string | undefined {
     return typeof this.details?.rule === 'string' ? this.details.rule : undefined
   }
@@ -44,21 +37,12 @@ export class EconomyCommandError extends Error {
 
 /** POSTs a relay economy command as the session; a refusal throws EconomyCommandError. */
 async function relayCommand<T>(relayUrl: string, token: string, path: string, body: unknown, fetchImpl: typeof fetch): Promise<T> {
-  const res = await fetchImpl(`${relayUrl.replace(/\/$/, '')}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  })
-  const json = (await res.json()) as T & { error?: { code: string; message: string; details?: Record<string, unknown> } }
-  if (!res.ok || json.error) {
-    throw new EconomyCommandError(
-      res.status,
-      json.error?.code ?? 'INTERNAL',
-      json.error?.message ?? `${path} failed (${res.status})`,
-      json.error?.details,
-    )
+  try {
+    return await relayRequest<T>(relayUrl, path, { method: 'POST', token, body, fetchImpl })
+  } catch (error) {
+    if (error instanceof RelayRequestError) throw new EconomyCommandError(error.status, error.code, error.message, error.details)
+    throw error
   }
-  return json
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 import type { LocalLog, LoggedReceipt } from '../storage/local-log.js'
 import type { ClientLedger } from './client-ledger.js'
 import type { RelayPin } from './relay-trust.js'
+import type { TimeSlicer } from './time-slicer.js'
 
 /** One receipt of a `receipts` message. */
 export interface Delivered {
@@ -105,6 +106,26 @@ export function verifyAhead(
     }
     return { checked, receipt: receiptCheck }
   })
+}
+
+/**
+ * `verifyAhead` in time slices: the receipts' checks (schema, JCS, SHA-256) are done between pauses of
+ * `slicer`, so a large batch does not hold the main thread; each signature check still starts as soon
+ * as its receipt is checked. The result is what `verifyAhead` returns.
+ */
+export async function verifyAheadSliced(
+  batch: readonly Delivered[],
+  ledger: ClientLedger,
+  verifier: SignatureVerifier,
+  sha256: Sha256,
+  slicer: TimeSlicer,
+): Promise<Array<Early | undefined>> {
+  const early: Array<Early | undefined> = []
+  for (const d of batch) {
+    early.push(verifyAhead([d], ledger, verifier, sha256)[0])
+    await slicer.pause()
+  }
+  return early
 }
 
 /**

@@ -50,7 +50,8 @@ import { ClientLedger } from './client-ledger.js'
 import { encodeStartSnapshot, restoreVerifiedState, type RestoredState } from './start-snapshot.js'
 import { Emitter } from './emitter.js'
 import { Connection, type SessionState, type WebSocketFactory, type WebSocketLike } from './connection.js'
-import { checkBatchSeqs, verifyAck, verifyAhead, verifyDelivered, type BatchProof, type Delivered, type Early } from './delivery.js'
+import { TimeSlicer } from './time-slicer.js'
+import { checkBatchSeqs, verifyAck, verifyAheadSliced, verifyDelivered, type BatchProof, type Delivered, type Early } from './delivery.js'
 import { Outbox } from './outbox.js'
 import { HeadWaiters, rebuildOnHead } from './rebase.js'
 import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
@@ -208,6 +209,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   /** Checkpoints are verified one at a time, in the order they arrived. */
   private checkpointChain: Promise<unknown> = Promise.resolve()
   private readonly verifier: SignatureVerifier
+  /** Shared by every stream's work: one budget for the thread, however many streams deliver at once. */
+  private readonly slicer = new TimeSlicer()
   private readonly sha256: Sha256
   private readonly now: () => number
   private readonly random: () => number
@@ -596,12 +599,14 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         // earlier batches are still being applied.
         const checkpoint = this.receiveCheckpoint(message.checkpoint)
         const batch = message.receipts as Delivered[]
-        const early = verifyAhead(batch, this.ledger, this.verifier, this.sha256)
+        // Started now (sliced, so a 500-receipt batch is not one long task), awaited in stream order.
+        const ahead = verifyAheadSliced(batch, this.ledger, this.verifier, this.sha256, this.slicer)
         this.unappliedBatches++
         this.updateReading()
         try {
           await this.enqueue(message.stream, async () => {
             const verified = await checkpoint
+            const early = await ahead
             if (!verified) return
             const apply = () => this.applyDelivered(message.stream, batch, early, { checkpoint: verified, proof: message.proof })
             if (!this.deferForWitnesses(message.stream, verified.size, apply)) await apply()
@@ -859,6 +864,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const verified: LoggedReceipt[] = []
     try {
       for (const [i, d] of batch.entries()) {
+        await this.slicer.pause() // the page stays responsive through a long catch-up
         const outcome = await this.applyOne(streamKey, d, early[i])
         if (outcome === 'wait') {
           const rest = batch.slice(i)

@@ -6,11 +6,12 @@
  * so the workers stay busy while the ordered rules run on the main thread.
  */
 import type { PublicJwk, SignatureVerifier } from '@pixpax/shared'
-import type { VerifyJob, VerifyRequest, VerifyResponse } from './verify-batch.js'
+import { packVerifyRequest, type VerifyJob, type VerifyRequest, type VerifyResponse } from './verify-batch.js'
 
 /** What the pool needs of a worker: the Web Worker API subset (a Node adapter fits it in tests). */
 export interface WorkerLike {
-  postMessage(message: VerifyRequest): void
+  /** `transfer`: the request's `jobs` buffer, moved to the worker (Worker.postMessage's transfer list). */
+  postMessage(message: VerifyRequest, transfer: Transferable[]): void
   addEventListener(type: 'message', listener: (event: { data: VerifyResponse }) => void): void
   terminate(): void
 }
@@ -44,7 +45,7 @@ export class WorkerVerifier implements SignatureVerifier {
         if (!waiting) return
         this.waiting.delete(data.id)
         waiting.worker.pending -= waiting.resolvers.length
-        waiting.resolvers.forEach((resolve, i) => resolve(data.results[i] === true))
+        waiting.resolvers.forEach((resolve, i) => resolve(data.results[i] === 1))
       })
       return entry
     })
@@ -69,7 +70,11 @@ export class WorkerVerifier implements SignatureVerifier {
       target.pending += batch.length
       const id = this.nextId++
       this.waiting.set(id, { resolvers: batch.map((b) => b.resolve), worker: target })
-      target.worker.postMessage({ id, jobs: batch.map((b) => b.job) })
+      const request = packVerifyRequest(
+        id,
+        batch.map((b) => b.job),
+      )
+      target.worker.postMessage(request, [request.jobs])
     }
   }
 

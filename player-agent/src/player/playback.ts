@@ -160,6 +160,8 @@ export class Playback {
           this.current = item.artwork
           this.events.showing(item.artwork)
         }
+        // A stop or jump that came while the frame was being drawn found no waiter to wake: look before sleeping.
+        if (interrupted()) return
         const remaining = until - Date.now()
         await this.wakeable.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
         while (this.paused && !interrupted()) await this.wakeable.wait(60_000)

@@ -24,6 +24,8 @@ export interface SelfStatus {
   ownerIdentityId?: string
   name?: string
   pairedAt?: string
+  /** The relay's MQTT bridge credentials for this device (only while paired, only when the relay has a bridge). */
+  mqtt?: { url: string; username: string; password: string }
 }
 
 export class RelayApi {

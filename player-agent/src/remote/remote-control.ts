@@ -141,30 +141,54 @@ export class RemoteInbox {
     this.chain = this.chain.then(() => this.answerNew()).catch(() => undefined)
   }
 
+  /**
+   * A command that came by another transport (MQTT, transport/mqtt-commands.ts): `verify` decides whether
+   * it is a verified command of this device's stream; if so it is answered like one from the log (once:
+   * whichever path brings it first answers it).
+   */
+  deliver(verify: (remoteKey: string) => Promise<Receipt | undefined>): Promise<void> {
+    const run = async () => {
+      const accountId = this.accountId
+      if (!accountId) return
+      const receipt = await verify(remoteStreamKey(accountId, this.deviceIdentityId))
+      if (!receipt || this.accountId !== accountId) return
+      const answered = await this.answered()
+      if (!answered.has(receipt.eventId)) await this.answer(receipt, accountId)
+    }
+    const done = this.chain.then(run)
+    this.chain = done.catch(() => undefined)
+    return done
+  }
+
   private async answerNew(): Promise<void> {
     const accountId = this.accountId
     if (!accountId) return
     const answered = await this.answered()
     for (const { receipt } of await this.log.read(remoteStreamKey(accountId, this.deviceIdentityId))) {
       if (answered.has(receipt.eventId) || this.accountId !== accountId) continue
-      const outcome = (await this.isOfAccount(receipt.issuer.identityId, accountId))
-        ? await executeCommand(receipt, this.target)
-        : { result: 'refused' as const, message: `issuer ${receipt.issuer.identityId} is not an identity of account ${accountId}` }
-      const command = typeof receipt.payload.command === 'string' ? receipt.payload.command : 'unknown'
-      await this.client.append(
-        deviceStreamKey(this.deviceIdentityId),
-        'DEVICE_COMMAND_ACK',
-        {
-          commandEventId: receipt.eventId,
-          command: /^[a-z][a-z0-9-]{0,31}$/.test(command) ? command : 'unknown',
-          result: outcome.result,
-          ...(outcome.message ? { message: outcome.message.slice(0, 500) } : {}),
-        },
-        { idempotencyKey: `ack-${receipt.eventId}` },
-      )
+      await this.answer(receipt, accountId)
       answered.add(receipt.eventId)
-      this.events.answered(receipt, outcome)
     }
+  }
+
+  /** Checks the issuer's account, carries the command out, and queues the answer in the device's stream. */
+  private async answer(receipt: Receipt, accountId: string): Promise<void> {
+    const outcome = (await this.isOfAccount(receipt.issuer.identityId, accountId))
+      ? await executeCommand(receipt, this.target)
+      : { result: 'refused' as const, message: `issuer ${receipt.issuer.identityId} is not an identity of account ${accountId}` }
+    const command = typeof receipt.payload.command === 'string' ? receipt.payload.command : 'unknown'
+    await this.client.append(
+      deviceStreamKey(this.deviceIdentityId),
+      'DEVICE_COMMAND_ACK',
+      {
+        commandEventId: receipt.eventId,
+        command: /^[a-z][a-z0-9-]{0,31}$/.test(command) ? command : 'unknown',
+        result: outcome.result,
+        ...(outcome.message ? { message: outcome.message.slice(0, 500) } : {}),
+      },
+      { idempotencyKey: `ack-${receipt.eventId}` },
+    )
+    this.events.answered(receipt, outcome)
   }
 
   /** Commands answered so far: acks in the device's stream and in its outbox. */

@@ -16,7 +16,8 @@ export interface RelayProxy {
   close(): Promise<void>
 }
 
-export async function startRelayProxy(relayUrl: string): Promise<RelayProxy> {
+/** `port`: 0 for any free one, or the port of a closed proxy to stand in for it again (the relay "comes back"). */
+export async function startRelayProxy(relayUrl: string, port = 0): Promise<RelayProxy> {
   let target = new URL(relayUrl)
   const stalls = new Map<string, () => void>()
   const sockets = new Set<Socket>()
@@ -72,10 +73,10 @@ export async function startRelayProxy(relayUrl: string): Promise<RelayProxy> {
     socket.on('error', () => up.destroy())
     socket.on('close', () => up.destroy())
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
+  const bound = (server.address() as AddressInfo).port
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     retarget(url) {
       target = new URL(url)
     },

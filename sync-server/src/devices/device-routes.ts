@@ -3,7 +3,8 @@
  *
  * - `POST /v1/devices/pairing-code` (the device's session): a fresh 6-character code, valid 15 minutes,
  *   replacing any earlier one of that device. The session proves the device holds its key.
- * - `GET /v1/devices/self` (the device's session): whether it is paired, to which account, under what name.
+ * - `GET /v1/devices/self` (the device's session): whether it is paired, to which account, under what name
+ *   (and, with the MQTT bridge on, its broker credentials: mqtt/device-hooks.ts).
  * - `POST /v1/devices/pair {code, name}` (an owner's session): consumes the code (single use, expiring,
  *   rate-limited per session), binds the device to the session's account (at most 128 per account) and
  *   appends the owner-signed DEVICE_PAIRED receipt, signed with the owner's custodial key when registered.
@@ -32,6 +33,7 @@ import { bearerToken, requireSession } from '../auth/request-session.js'
 import type { Session } from '../auth/sessions.js'
 import type { Queryable } from '../db/projection-db.js'
 import { ApiError } from '../errors.js'
+import { mqttDeviceHooks } from '../mqtt/device-hooks.js'
 import { parseBody, parseParams } from '../routes/parse.js'
 import { openCustodialKeys, type CustodialKeys } from '../signing/custodial-keys.js'
 import { newPairingCode, PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH, PAIRING_CODE_TTL_MS, pairingCodeHash } from './pairing-codes.js'
@@ -66,6 +68,8 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
   const { db, ingestor, openapi, sha256, config } = app.relay
   const custodialKeys = options.custodialKeys ?? openCustodialKeys(config)
   const now = options.now ?? Date.now
+  // MQTT bridge (optional, docs/player.md): broker accounts follow pairings; no-ops without MQTT_URL.
+  const mqtt = mqttDeviceHooks(app)
 
   async function kindOf(identityId: string): Promise<string | undefined> {
     const rows = await db.query<{ kind: string }>('SELECT kind FROM identities WHERE identity_id = $1', [identityId])
@@ -186,6 +190,7 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
       name: row.name,
       pairedAt: row.paired_at.toISOString(),
       bindingEventId: row.receipt_event_id,
+      ...(await mqtt.selfFields(session.identityId, row.paired_at)),
     }
   })
 
@@ -258,6 +263,7 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
           deviceIdentityId,
           binding.receipt.eventId,
         ])
+      await mqtt.paired(deviceIdentityId, pairedAt)
       return {
         deviceIdentityId,
         accountId: owner.accountId,
@@ -286,6 +292,7 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
     )
     if (removed.rowCount === 0) throw new ApiError('NOT_FOUND', `device ${deviceIdentityId} is not paired with account ${owner.accountId}`)
     const binding = await appendBinding(owner, deviceIdentityId, 'DEVICE_UNPAIRED', {})
+    await mqtt.unpaired(deviceIdentityId)
     return { deviceIdentityId, unpaired: true, binding: binding ?? null }
   })
 

@@ -4,10 +4,21 @@
  * writes through the SyncClient's outbox (so they work offline), sessions by signed challenge (login).
  * Which identity is active is remembered in localStorage (ids only, nothing secret).
  */
-import { DexieLocalLog, IndexedDbKeyStore, SyncClient, login, socialCommands, type Session, type SyncStatus } from '@pixpax/client-sdk'
+import {
+  DexieLocalLog,
+  IndexedDbKeyStore,
+  SyncClient,
+  WorkerVerifier,
+  login,
+  socialCommands,
+  type Session,
+  type SyncStatus,
+} from '@pixpax/client-sdk'
+import VerifyWorker from '@pixpax/client-sdk/verify-worker?worker'
 import { generateWebCryptoKeyPair, jwkThumbprint, type PrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
 import { Store } from '../app/store.js'
 import { openBackup, sealBackup, type BackupFile } from './backup.js'
+import { moveLegacyAcks } from './legacy-acks.js'
 
 export interface ActiveIdentity {
   identityId: string
@@ -32,8 +43,6 @@ export interface IdentityState {
 }
 
 const ACTIVE_KEY = 'pixpax.identity'
-/** Meta records (in the identity's local log) holding the relay's ack of each of our receipts, by eventId. */
-export const ACK_META = 'web/ack/'
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 
 export const identityState = new Store<IdentityState>({ phase: 'loading', sync: 'offline', pending: 0 })
@@ -58,6 +67,15 @@ const keys = new IndexedDbKeyStore('pixpax-keys')
 let client: SyncClient | undefined
 let localLog: DexieLocalLog | undefined
 let signer: Signer | undefined
+/**
+ * Signature checks of catch-up run in Web Workers (client-sdk's WorkerVerifier), so a large catch-up
+ * does not load the page's main thread; one pool for the app's lifetime.
+ */
+let workerVerifier: WorkerVerifier | undefined
+function verifier(): WorkerVerifier {
+  workerVerifier ??= new WorkerVerifier({ createWorker: () => new VerifyWorker() })
+  return workerVerifier
+}
 
 function update(change: Partial<IdentityState>): void {
   identityState.set({ ...identityState.value, ...change })
@@ -107,6 +125,7 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
   await client?.stop()
   signer = key
   localLog = new DexieLocalLog(`pixpax-log-${identity.identityId}`)
+  await moveLegacyAcks(localLog)
   // Whether the sync client's current connection said hello with a session (it asks on every connect).
   let helloHadSession = false
   const c = await SyncClient.open({
@@ -114,6 +133,7 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
     log: localLog,
     identityId: identity.identityId,
     signer: key,
+    verifier: verifier(),
     streams: [`account/${identity.accountId}`, `profile/${identity.identityId}`, bookStream(identity)],
     token: async () => {
       const t = await token()
@@ -124,9 +144,8 @@ async function openClient(identity: ActiveIdentity, key: Signer): Promise<SyncCl
   const refresh = () => update({ sync: c.status, pending: countPending(c) })
   c.on('status', refresh)
   c.on('acked', (entry) => {
-    // The local log keeps a receipt's ack only when the push answer came before the receipt's delivery
-    // (often it comes after): keep every verified ack beside the log, for the receipts screen to check.
-    if (entry.ack) void localLog?.putMeta(`${ACK_META}${entry.receipt.eventId}`, entry.ack)
+    // The sync client stores the verified ack with the logged receipt itself (LocalLog.setAck), whichever
+    // of the push answer and the delivery came first.
     // A new identity's first connection said hello without a session (the relay could not sign it in
     // before it knew the identity), so its private streams (the pixbook) were refused. Now it can:
     // reconnect, and the hello carries a session.

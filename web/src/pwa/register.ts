@@ -10,7 +10,11 @@ export const offlineReady = new Store(false)
 
 let update: ((reload?: boolean) => Promise<void>) | undefined
 
+/** The build's label (`VITE_PIXPAX_BUILD` at build time, e.g. a release or commit), on `<html data-build>`. */
+export const BUILD_ID: string = (import.meta.env.VITE_PIXPAX_BUILD as string | undefined) || 'local'
+
 export function registerServiceWorker(): void {
+  document.documentElement.dataset.build = BUILD_ID
   if (!('serviceWorker' in navigator)) return
   update = registerSW({
     onNeedRefresh: () => updateAvailable.set(true),

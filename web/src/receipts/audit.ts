@@ -4,15 +4,14 @@
  * - signature, chain and key: every receipt re-verified in acceptance order by shared's ChainVerifier
  *   (hash, ECDSA signature, prev links, the key valid at its position — as `pixpax verify` does);
  * - relay ack: for our own receipts, the ack the relay signed when it accepted them (kept in the log, or
- *   beside it by the app when the delivery overtook the push answer), verified under the pinned relay
+ *   stored into it by the sync client when the delivery overtook the push answer), verified under the pinned relay
  *   key, naming this receipt at this seq and position;
  * - checkpoint: the newest signed checkpoint held (its note verified under the relay key); a receipt is
  *   in it when its position is below the tree size (its inclusion proof was verified when it was
  *   delivered — the sync client logs nothing it could not prove).
  * What the sync client refused (quarantine) is listed per stream, red, with its code and reason.
  */
-import { ACK_META } from '../identity/identity-session.js'
-import type { Ack, LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry, RelayPin, SyncClient } from '@pixpax/client-sdk'
+import type { LocalLog, LoggedReceipt, OutboxEntry, QuarantineEntry, RelayPin, SyncClient } from '@pixpax/client-sdk'
 import {
   canonicalBytes,
   ChainVerifier,
@@ -58,8 +57,8 @@ export interface Audit {
 const SIGNATURE_CODES = new Set(['SIGNATURE_INVALID', 'SIGNATURE_NOT_CANONICAL', 'HASH_MISMATCH', 'SCHEMA_INVALID', 'JSON_INVALID'])
 const KEY_CODES = new Set(['KEY_UNKNOWN', 'KEY_REVOKED', 'NOT_AUTHORIZED'])
 
-async function verifyAck(logged: LoggedReceipt, kept: Ack | undefined, relay: RelayPin | undefined): Promise<Badge> {
-  const ack = logged.ack ?? kept
+async function verifyAck(logged: LoggedReceipt, relay: RelayPin | undefined): Promise<Badge> {
+  const ack = logged.ack
   if (!ack) return { ok: null, reason: 'not ours: no ack to check' }
   if (!relay) return { ok: false, reason: 'no relay key pinned' }
   if (
@@ -116,7 +115,7 @@ export async function auditLocalLog(log: LocalLog, client: SyncClient): Promise<
     const signature: Badge = !failed || !SIGNATURE_CODES.has(code) ? { ok: true } : { ok: false, reason: failed }
     const key: Badge = !failed || !KEY_CODES.has(code) ? { ok: true } : { ok: false, reason: failed }
     const chained: Badge = !failed || SIGNATURE_CODES.has(code) || KEY_CODES.has(code) ? { ok: true } : { ok: false, reason: failed }
-    const ack = await verifyAck(logged, (await log.getMeta(`${ACK_META}${logged.receipt.eventId}`)) as Ack | undefined, relay)
+    const ack = await verifyAck(logged, relay)
     const inCheckpoint: Badge =
       logged.position === undefined
         ? { ok: false, reason: 'no log position (imported)' }

@@ -3,6 +3,11 @@
  * exporters). Keyboard: B E F L R I pick tools, M mirror, G grid, + / − zoom, Ctrl+Z / Ctrl+Shift+Z
  * (or Ctrl+Y) undo / redo, Ctrl+S save, [ ] previous / next frame; on the canvas, arrows move the
  * cursor and Space applies the tool.
+ *
+ * Drafts: with an identity, the piece lives in an Automerge draft synced live to the identity's other
+ * browsers (editor/drafts, loaded on demand so Automerge stays out of the shell); Save signs a
+ * PIXBOOK_SAVE receipt of its snapshot. Without an identity (or offline before the draft exists on the
+ * relay) Save keeps the piece in this device's IndexedDB, as before.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { downloadBlob } from '../util/download.js'
@@ -21,6 +26,25 @@ import { useStore } from '../app/store.js'
 import { identityState } from '../identity/identity-session.js'
 import { queuePublication } from '../social/publisher.js'
 import { AnimationPreview } from '../editor/view/preview.js'
+import type { DraftSummary, DraftSync, SyncedDraft } from '../editor/drafts/synced-drafts.js'
+
+/** The draft sync of the active identity, opened once per identity and kept while the app runs. */
+let draftSync: { identityId: string; ready: Promise<DraftSync> } | undefined
+function loadDraftSync(identityId: string): Promise<DraftSync> {
+  if (draftSync?.identityId !== identityId) {
+    const previous = draftSync?.ready
+    const ready = (async () => {
+      await previous?.then((s) => s.close()).catch(() => undefined)
+      const { openDraftSync } = await import('../editor/drafts/synced-drafts.js')
+      return openDraftSync()
+    })()
+    draftSync = { identityId, ready }
+    ready.catch(() => {
+      if (draftSync?.ready === ready) draftSync = undefined
+    })
+  }
+  return draftSync.ready
+}
 
 function defaultZoom(size: number): number {
   const fit = Math.floor(Math.min(512, typeof innerWidth === 'number' ? innerWidth - 48 : 512) / size)
@@ -50,22 +74,103 @@ export default function Editor() {
   const [hashtags, setHashtags] = useState('')
   const [description, setDescription] = useState('')
   const [published, setPublished] = useState<string | undefined>()
+  const [synced, setSynced] = useState<SyncedDraft | undefined>()
+  const [syncedList, setSyncedList] = useState<DraftSummary[]>([])
+  const [autosave, setAutosave] = useState(false)
+  const [, setWritten] = useState(0)
+  // The latest values for timers and Automerge listeners, which outlive a render.
+  const latest = useRef({ doc, name, synced })
+  latest.current = { doc, name, synced }
+  const writeTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  const creating = useRef<Promise<void> | undefined>(undefined)
+  const identityId = identity.phase === 'ready' ? identity.identity?.identityId : undefined
+
+  /** Puts the piece into its synced draft (making the draft on the relay the first time). Not a save. */
+  const writeDraft = async () => {
+    if (writeTimer.current) clearTimeout(writeTimer.current)
+    writeTimer.current = undefined
+    const { doc: piece, name: title, synced: draft } = latest.current
+    if (draft) {
+      draft.write(title.trim() || 'Untitled', piece)
+      setWritten((n) => n + 1)
+      return
+    }
+    if (!identityId || creating.current) return creating.current
+    creating.current = (async () => {
+      try {
+        const made = await (await loadDraftSync(identityId)).create(title.trim() || 'Untitled', piece)
+        if (latest.current.doc !== piece) return // a new canvas was started meanwhile
+        setSynced(made)
+        setStatus('Draft synced to your other devices (not saved yet).')
+        void loadDraftSync(identityId)
+          .then((s) => s.list())
+          .then(setSyncedList, () => undefined)
+      } catch (e) {
+        setStatus(`Draft not synced (${(e as Error).message}); Save keeps it on this device.`)
+      } finally {
+        creating.current = undefined
+      }
+    })()
+    return creating.current
+  }
+  /** Coalesces writes: a burst of edits becomes one Automerge change, off the drawing path. */
+  const scheduleWrite = () => {
+    if (writeTimer.current) clearTimeout(writeTimer.current)
+    writeTimer.current = setTimeout(() => void writeDraft(), 100)
+  }
 
   const changed = () => {
     setVersion((v) => v + 1)
     setDirty(true)
+    if (identityId) scheduleWrite()
   }
 
   useEffect(() => {
     void listLocalDrafts().then(setDrafts)
   }, [])
 
+  useEffect(() => {
+    if (!identityId) return
+    loadDraftSync(identityId)
+      .then((s) => s.list())
+      .then(setSyncedList, (e: Error) => setStatus(`Synced drafts unavailable: ${e.message}`))
+  }, [identityId])
+
+  // Edits made on another device arrive through the relay: show them (not in the middle of a stroke).
+  useEffect(() => {
+    if (!synced) return
+    setAutosave(false)
+    return synced.onRemoteChange(() => {
+      if (stroke.current || latest.current.synced !== synced) return
+      try {
+        const { name: title, piece } = synced.read()
+        piece.selectFrame(Math.min(latest.current.doc.current, piece.frames.length - 1))
+        setDoc(piece)
+        setName(title)
+        setVersion((v) => v + 1)
+        setStatus('Updated from another device.')
+      } catch (e) {
+        setStatus(`The synced draft cannot be shown: ${(e as Error).message}`)
+      }
+    })
+  }, [synced])
+
+  useEffect(() => {
+    if (synced && name !== synced.read().name) scheduleWrite()
+  }, [name])
+
   const startStroke = (at: Point) => {
     stroke.current = new Stroke(tool, doc.bitmap, { color, mirror }, at)
     if (tool !== 'eyedropper') setVersion((v) => v + 1)
   }
+  const redraw = useRef<(() => void) | undefined>(undefined)
+  // A sample that changed pixels is drawn straight onto the canvas (no re-render of the screen per
+  // sample); the stroke's end re-renders everything (preview, history buttons).
   const moveStroke = (at: Point) => {
-    if (stroke.current?.move(at)) setVersion((v) => v + 1)
+    if (stroke.current?.move(at)) {
+      if (redraw.current) redraw.current()
+      else setVersion((v) => v + 1)
+    }
   }
   const endStroke = () => {
     const s = stroke.current
@@ -85,6 +190,17 @@ export default function Editor() {
   const redo = () => doc.redo() && changed()
 
   const save = async () => {
+    if (synced) {
+      try {
+        await writeDraft()
+        const result = await synced.save()
+        setDirty(false)
+        setStatus(`Saved “${name.trim() || 'Untitled'}”: PIXBOOK_SAVE signed for snapshot ${result.snapshotHash.slice(0, 19)}…`)
+      } catch (e) {
+        setStatus(`Could not save (the snapshot is uploaded to the relay first): ${(e as Error).message}. The draft keeps your drawing.`)
+      }
+      return
+    }
     const row: DraftRow = { id: draftId, name: name.trim() || 'Untitled', updatedAt: Date.now(), piece: serializePiece(doc) }
     await saveDraftLocally(row)
     setDirty(false)
@@ -97,6 +213,7 @@ export default function Editor() {
     try {
       const d = parsePiece(row.piece)
       setDoc(d)
+      setSynced(undefined)
       setDraftId(row.id)
       setName(row.name)
       setZoom(defaultZoom(d.size))
@@ -107,8 +224,35 @@ export default function Editor() {
     }
   }
 
+  const openSynced = async (summary: DraftSummary) => {
+    if (!identityId) return
+    try {
+      const draft = await (await loadDraftSync(identityId)).open(summary.documentUrl)
+      const { name: title, piece } = draft.read()
+      setDoc(piece)
+      setName(title)
+      setSynced(draft)
+      setZoom(defaultZoom(piece.size))
+      setDirty(false)
+      setStatus(`Opened “${title}” (synced draft).`)
+    } catch (e) {
+      setStatus(`This draft cannot be opened: ${(e as Error).message}`)
+    }
+  }
+
+  const toggleAutosave = async (on: boolean) => {
+    if (!synced) return
+    setAutosave(on)
+    await synced.setAutosave(
+      on,
+      () => setStatus('Autosaved: PIXBOOK_SAVE signed.'),
+      (e) => setStatus(`Autosave failed: ${(e as Error).message}`),
+    )
+  }
+
   const startNew = () => {
     if (dirty && !confirm('Discard unsaved changes?')) return
+    setSynced(undefined)
     setDoc(new PixelDocument(newSize))
     setDraftId(crypto.randomUUID())
     setName('Untitled')
@@ -215,14 +359,19 @@ export default function Editor() {
   const frame = doc.frames[doc.current]!
 
   return (
-    <section class="screen editor">
+    <section class="screen editor" data-draft-url={synced?.documentUrl ?? ''}>
       <h1 tabIndex={-1}>Draw</h1>
       <div class="editor-bar" role="toolbar" aria-label="Piece">
         <label for="piece-name">Name</label>
         <input id="piece-name" value={name} maxLength={80} onInput={(e) => setName(e.currentTarget.value)} />
         <button type="button" class="primary" onClick={() => void save()} aria-keyshortcuts="Control+S">
-          Save draft{dirty ? ' *' : ''}
+          Save draft{(synced ? synced.changedSinceSave() : dirty) ? ' *' : ''}
         </button>
+        {synced ? (
+          <label class="check">
+            <input type="checkbox" checked={autosave} onChange={(e) => void toggleAutosave(e.currentTarget.checked)} /> Autosave
+          </label>
+        ) : null}
         <label for="new-size">Size</label>
         <select id="new-size" value={newSize} onChange={(e) => setNewSize(Number(e.currentTarget.value) as CanvasSize)}>
           {CANVAS_SIZES.map((s) => (
@@ -286,6 +435,7 @@ export default function Editor() {
             onStrokeMove={moveStroke}
             onStrokeEnd={endStroke}
             onKeyDown={onCanvasKey}
+            redrawRef={redraw}
           />
         </div>
         <div class="side">
@@ -425,6 +575,25 @@ export default function Editor() {
               </p>
             )}
           </fieldset>
+          {syncedList.length > 0 ? (
+            <fieldset>
+              <legend>Your drafts (synced)</legend>
+              <ul class="drafts" data-testid="synced-drafts">
+                {syncedList.map((d) => (
+                  <li>
+                    <button
+                      type="button"
+                      aria-current={d.documentUrl === synced?.documentUrl ? 'true' : undefined}
+                      onClick={() => void openSynced(d)}
+                    >
+                      {d.name}
+                      {d.size ? ` · ${d.size}×${d.size}` : ''} · {new Date(d.createdAt).toLocaleString()}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </fieldset>
+          ) : null}
           {drafts.length > 0 ? (
             <fieldset>
               <legend>Drafts on this device</legend>

@@ -7,7 +7,7 @@
 import { exportNdjson } from '@pixpax/client-sdk'
 import { useEffect, useState } from 'preact/hooks'
 import { useStore } from '../app/store.js'
-import { ACK_META, changes, identityState, localLogAndClient } from '../identity/identity-session.js'
+import { changes, identityState, localLogAndClient } from '../identity/identity-session.js'
 import { auditLocalLog, type Audit, type AuditedStream, type Badge } from '../receipts/audit.js'
 import { downloadBlob } from '../util/download.js'
 
@@ -106,8 +106,7 @@ export default function Receipts() {
     if (!held || !audit) return
     const acks = []
     for await (const logged of held.log.scan()) {
-      const ack = logged.ack ?? (await held.log.getMeta(`${ACK_META}${logged.receipt.eventId}`))
-      if (ack) acks.push(ack)
+      if (logged.ack) acks.push(logged.ack)
     }
     const bundle = { format: 'pixpax-proof-bundle', v: 1, relay: audit.relay, checkpoint: audit.checkpoint?.note, acks }
     downloadBlob(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' }), 'pixpax-proofs.json')

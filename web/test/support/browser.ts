@@ -8,6 +8,9 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { WEB_DIR } from '../../scripts/ensure-build.js'
 
+// For callers outside web/ (bench/web-bench.ts), where playwright-core is not a dependency.
+export type { Browser, BrowserContext, Page } from 'playwright-core'
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const RESULTS_DIR = join(WEB_DIR, 'test-results')
 

@@ -1,0 +1,201 @@
+/**
+ * The relay's MQTT bridge against a real Mosquitto 2.0.11 started by this test on its own port: pairing
+ * provisions a device account in the dynamic-security plugin and `GET /v1/devices/self` hands out its
+ * credentials; an accepted DEVICE_COMMAND is published, byte for byte, on the device's commands topic
+ * (QoS 1, kept for a device offline with a persistent session); the device's ACLs cover its own tree
+ * only; a playlist change sends a retained channel notice; unpairing revokes the account (the live
+ * connection is dropped and the next connect refused).
+ */
+import mqtt, { type MqttClient } from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { appendOk, http, identityCreated, newIdentity, openSession, StreamWriter, type Identity } from './support/relay-harness.js'
+import { mqttEnv, startTestBroker, type TestBroker } from './support/mosquitto.js'
+import { startTestRelay, type TestRelay } from '../src/testing.js'
+import { channelTopic, commandsTopic, presenceTopic } from '../src/mqtt/topics.js'
+
+interface Credentials {
+  url: string
+  username: string
+  password: string
+}
+
+describe('MQTT bridge', () => {
+  let broker: TestBroker
+  let relay: TestRelay
+  let owner: Identity
+  let ownerToken: string
+  const clients: MqttClient[] = []
+
+  beforeAll(async () => {
+    broker = await startTestBroker()
+    relay = await startTestRelay({ env: mqttEnv(broker) })
+    owner = newIdentity(`acct-${Math.random().toString(36).slice(2, 8)}`)
+    await appendOk(relay.url, [await identityCreated(owner)])
+    ownerToken = await openSession(relay.url, owner)
+  }, 60_000)
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true)))
+    await relay?.close()
+    await broker?.stop()
+  })
+
+  const auth = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' })
+
+  /** A device identity on the relay, paired with the owner's account; returns its session and self answer. */
+  async function pairedDevice(): Promise<{ device: Identity; token: string; self: Record<string, unknown>; remote: StreamWriter }> {
+    const device = newIdentity(`devacct-${Math.random().toString(36).slice(2, 8)}`, 'device')
+    await appendOk(relay.url, [await identityCreated(device)])
+    const token = await openSession(relay.url, device)
+    const code = await http<{ code: string }>(`${relay.url}/v1/devices/pairing-code`, { method: 'POST', headers: auth(token), body: '{}' })
+    expect(code.status, code.text).toBe(200)
+    const unpairedSelf = await http<Record<string, unknown>>(`${relay.url}/v1/devices/self`, { headers: auth(token) })
+    expect(unpairedSelf.json.mqtt).toBeUndefined()
+    const paired = await http(`${relay.url}/v1/devices/pair`, {
+      method: 'POST',
+      headers: auth(ownerToken),
+      body: JSON.stringify({ code: code.json.code, name: 'Den' }),
+    })
+    expect(paired.status, paired.text).toBe(200)
+    const self = await http<Record<string, unknown>>(`${relay.url}/v1/devices/self`, { headers: auth(token) })
+    expect(self.status).toBe(200)
+    const remote = new StreamWriter({ type: 'remote', accountId: owner.accountId, deviceIdentityId: device.identityId })
+    return { device, token, self: self.json, remote }
+  }
+
+  function connect(creds: Credentials, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+    return mqtt
+      .connectAsync(creds.url, {
+        username: creds.username,
+        password: creds.password,
+        clientId: creds.username,
+        clean: false,
+        protocolVersion: 5,
+        // MQTT 5: without an expiry the session ends with the connection, clean or not.
+        properties: { sessionExpiryInterval: 3600 },
+        reconnectPeriod: 0,
+        ...options,
+      })
+      .then((c) => {
+        clients.push(c)
+        return c
+      })
+  }
+
+  /** The next message on `topic` (listening starts now, so call it before causing the message). */
+  function nextMessage(client: MqttClient, topic: string): Promise<{ payload: string; retain: boolean }> {
+    return new Promise((resolve) => {
+      const on = (t: string, payload: Buffer, packet: { retain: boolean }) => {
+        if (t !== topic) return
+        client.off('message', on)
+        resolve({ payload: payload.toString('utf8'), retain: packet.retain })
+      }
+      client.on('message', on)
+    })
+  }
+
+  async function command(remote: StreamWriter, name: string): Promise<{ eventId: string; body: string }> {
+    const receipt = await remote.build('DEVICE_COMMAND', { command: name }, owner)
+    const [result] = await appendOk(relay.url, [receipt])
+    remote.advance(receipt, result!.seq)
+    const stored = await relay.db.query<{ body: string }>('SELECT body FROM receipts WHERE event_id = $1', [receipt.eventId])
+    return { eventId: receipt.eventId, body: stored.rows[0]!.body }
+  }
+
+  it('provisions credentials at pairing and publishes each accepted command, exactly as stored, QoS 1', async () => {
+    const { device, self, remote } = await pairedDevice()
+    const creds = self.mqtt as Credentials
+    expect(creds).toMatchObject({ url: broker.url, username: device.identityId })
+    expect(creds.password.length).toBeGreaterThanOrEqual(40)
+    const client = await connect(creds)
+    const granted = await client.subscribeAsync(commandsTopic(device.identityId), { qos: 1 })
+    expect(granted[0]!.qos).toBe(1)
+    const arriving = nextMessage(client, commandsTopic(device.identityId))
+    const sent = await command(remote, 'next')
+    const got = await arriving
+    expect(got.payload).toBe(sent.body)
+    expect(JSON.parse(got.payload)).toMatchObject({ eventId: sent.eventId, type: 'DEVICE_COMMAND', payload: { command: 'next' } })
+    // Its presence is the one topic it may publish to.
+    await client.publishAsync(presenceTopic(device.identityId), 'online', { qos: 1, retain: true })
+  })
+
+  it("confines a device to its own topics: another device's, wildcards and the commands topic are denied", async () => {
+    const a = await pairedDevice()
+    const b = await pairedDevice()
+    const client = await connect(a.self.mqtt as Credentials)
+    for (const topic of [commandsTopic(b.device.identityId), channelTopic(b.device.identityId), 'pixpax/devices/+/commands', '#']) {
+      await expect(client.subscribeAsync(topic, { qos: 1 }), topic).rejects.toMatchObject({ packet: { granted: [135] } })
+    }
+    await expect(client.publishAsync(commandsTopic(b.device.identityId), 'forged', { qos: 1 })).rejects.toMatchObject({ code: 135 })
+    await expect(client.publishAsync(commandsTopic(a.device.identityId), 'forged', { qos: 1 })).rejects.toMatchObject({ code: 135 })
+    // Still connected and still served.
+    await client.subscribeAsync(commandsTopic(a.device.identityId), { qos: 1 })
+    const arriving = nextMessage(client, commandsTopic(a.device.identityId))
+    const sent = await command(a.remote, 'back')
+    expect((await arriving).payload).toBe(sent.body)
+  })
+
+  it('keeps QoS-1 commands for a device offline with a persistent session, and delivers them at reconnect', async () => {
+    const { device, self, remote } = await pairedDevice()
+    const creds = self.mqtt as Credentials
+    const first = await connect(creds)
+    await first.subscribeAsync(commandsTopic(device.identityId), { qos: 1 })
+    await first.endAsync()
+    const sent = await command(remote, 'pause')
+    // The same clientId, clean: false, no new subscription: the broker resumes the session.
+    const again = mqtt.connect(creds.url, {
+      username: creds.username,
+      password: creds.password,
+      clientId: creds.username,
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 3600 },
+      reconnectPeriod: 0,
+    })
+    clients.push(again)
+    const got = await nextMessage(again, commandsTopic(device.identityId))
+    expect(got.payload).toBe(sent.body)
+  })
+
+  it("sends a retained channel notice to the account's devices when a playlist changes", async () => {
+    const { device, self } = await pairedDevice()
+    const profile = new StreamWriter({ type: 'profile', identityId: owner.identityId })
+    const handle = await profile.build('PROFILE_UPDATED', { handle: owner.identityId.slice(0, 20) }, owner)
+    profile.advance(handle, (await appendOk(relay.url, [handle]))[0]!.seq)
+    const playlist = await profile.build('PLAYLIST_CREATED', { playlistId: 'pl-1', title: 'Wall', postIds: [] }, owner)
+    // Live to a connected device…
+    const live = await connect(self.mqtt as Credentials)
+    await live.subscribeAsync(channelTopic(device.identityId), { qos: 1 })
+    const arriving = nextMessage(live, channelTopic(device.identityId))
+    const [accepted] = await appendOk(relay.url, [playlist])
+    expect(JSON.parse((await arriving).payload)).toMatchObject({ eventId: playlist.eventId })
+    await live.endAsync()
+    // …and retained for one that subscribes after the fact.
+    const later = await connect(self.mqtt as Credentials, { clean: true, properties: {} })
+    const retained = nextMessage(later, channelTopic(device.identityId))
+    await later.subscribeAsync(channelTopic(device.identityId), { qos: 1 })
+    const got = await retained
+    expect(got.retain).toBe(true)
+    expect(JSON.parse(got.payload)).toEqual({
+      stream: `profile/${owner.identityId}`,
+      seq: accepted!.seq,
+      type: 'PLAYLIST_CREATED',
+      eventId: playlist.eventId,
+    })
+  })
+
+  it('revokes at unpairing: the live connection is dropped and the next connect refused', async () => {
+    const { device, self, token } = await pairedDevice()
+    const creds = self.mqtt as Credentials
+    const client = await connect(creds)
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
+    const res = await http(`${relay.url}/v1/devices/${device.identityId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ownerToken}` },
+    })
+    expect(res.status, res.text).toBe(200)
+    await closed
+    await expect(connect(creds)).rejects.toMatchObject({ code: 135 })
+    const after = await http<Record<string, unknown>>(`${relay.url}/v1/devices/self`, { headers: auth(token) })
+    expect(after.json).toEqual({ deviceIdentityId: device.identityId, paired: false })
+  })
+})
