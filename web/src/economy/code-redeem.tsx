@@ -8,6 +8,7 @@ import { redeemCode, type RedeemedCode } from '@pixpax/client-sdk'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { token } from '../identity/identity-session.js'
 import type { BookRef } from './book-data.js'
+import { tokenFromScan } from './trade-terms.js'
 
 interface Detector {
   detect(source: HTMLVideoElement): Promise<Array<{ rawValue: string }>>
@@ -15,17 +16,6 @@ interface Detector {
 type DetectorClass = new (options: { formats: string[] }) => Detector
 
 const detectorClass = (): DetectorClass | undefined => (globalThis as { BarcodeDetector?: DetectorClass }).BarcodeDetector
-
-/** A printed code's QR holds the token, or a link whose `code` parameter (or last segment) is the token. */
-export function tokenFromScan(raw: string): string {
-  const text = raw.trim()
-  try {
-    const url = new URL(text)
-    return url.searchParams.get('code') ?? url.pathname.split('/').filter(Boolean).at(-1) ?? text
-  } catch {
-    return text
-  }
-}
 
 function Scanner({ onCode, onClose }: { onCode: (code: string) => void; onClose: (error?: string) => void }) {
   const video = useRef<HTMLVideoElement>(null)

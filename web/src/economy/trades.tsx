@@ -9,6 +9,7 @@ import type { Receipt } from '@pixpax/shared'
 import { useState } from 'preact/hooks'
 import { localLogAndClient, queued } from '../identity/identity-session.js'
 import type { BookRef } from './book-data.js'
+import { cardOfInstance, parseBookAddress } from './trade-terms.js'
 
 export type CardName = (cardId: string) => string
 
@@ -18,28 +19,6 @@ const EXPIRIES: Array<[string, number | undefined]> = [
   ['In 1 day', 86_400_000],
   ['In 1 week', 7 * 86_400_000],
 ]
-
-/** `accountId/bookId`, or the full stream key `pixbook/accountId/bookId`, as shown under "Your book address". */
-export function parseBookAddress(text: string): BookRef | undefined {
-  const parts = text
-    .trim()
-    .replace(/^pixbook\//, '')
-    .split('/')
-  if (parts.length !== 2 || !parts.every((p) => /^[A-Za-z0-9_-]{1,64}$/.test(p))) return undefined
-  return { accountId: parts[0]!, bookId: parts[1]! }
-}
-
-/**
- * The card of an instance id (`{packId}-{index}`): from what the book holds, else from its own packs (an
- * instance it traded away); an instance of another book's pack stays its id.
- */
-export function cardOfInstance(view: BookView, instanceId: string): string {
-  const held = view.instances.find((i) => i.instanceId === instanceId)
-  if (held) return held.cardId
-  const cut = instanceId.lastIndexOf('-')
-  const pack = view.packs.find((p) => p.packId === instanceId.slice(0, cut))
-  return pack?.cards[Number(instanceId.slice(cut + 1))]?.cardId ?? instanceId
-}
 
 function newTradeId(): string {
   return `t-${Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b.toString(36).padStart(2, '0')).join('')}`
