@@ -60,7 +60,31 @@ function followIdentities(ids: string[]): Promise<void> {
   return c.whenSynced(15_000).catch(() => undefined)
 }
 
-async function refreshCounterparts(book: BookRef): Promise<{ stale?: string; refused: number }> {
+/**
+ * One refresh per book at a time: a tick that comes while one runs waits for it and then runs one more
+ * (what changed may have reached the relay after the running fetch read it); further ticks share that.
+ */
+const running = new Map<string, Promise<unknown>>()
+const next = new Map<string, Promise<{ stale?: string; refused: number }>>()
+
+function refreshCounterparts(book: BookRef): Promise<{ stale?: string; refused: number }> {
+  const key = bookKeyOf(book)
+  const queuedNext = next.get(key)
+  if (queuedNext) return queuedNext
+  const current = running.get(key)
+  const start = (): Promise<{ stale?: string; refused: number }> => {
+    next.delete(key)
+    const p = fetchAndKeep(book).finally(() => running.get(key) === p && running.delete(key))
+    running.set(key, p)
+    return p
+  }
+  if (!current) return start()
+  const p = current.then(start, start)
+  next.set(key, p)
+  return p
+}
+
+async function fetchAndKeep(book: BookRef): Promise<{ stale?: string; refused: number }> {
   const local = localLogAndClient()
   if (!local) return { stale: 'no local log', refused: 0 }
   if (!navigator.onLine) return { stale: 'You are offline: this is the book as this device last verified it.', refused: 0 }
