@@ -103,6 +103,18 @@ export {
   type PromotionCategory,
 } from './social/social.js'
 export {
+  relayCall,
+  relayRead,
+  socialQueries,
+  type RelayCallOptions,
+  type PageQuery,
+  type Paged,
+  type FeedKind,
+  type ReportStatus,
+  type ModerationReport,
+  type SocialQueries,
+} from './social/queries.js'
+export {
   claimDrop,
   redeemCode,
   offerCard,

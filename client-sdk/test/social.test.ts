@@ -2,7 +2,9 @@
  * The social commands through a real SyncClient against a real relay: a person's profile, post,
  * reactions, comment and follow, a moderator's promotion, all signed locally, pushed by the outbox and
  * served back by the query routes; a payload the schema refuses throws before anything is signed; a
- * receipt a cross-stream rule refuses ends `rejected` with its rule.
+ * receipt a cross-stream rule refuses ends `rejected` with its rule. The read routes through
+ * socialQueries: a post, a profile by handle, the report queue (a moderator's session only), refusals as
+ * RelayRequestError with the envelope's code.
  */
 import { buildReceipt, generatePrivateJwk } from '@pixpax/shared'
 import { nodeSha256, nodeSigner, nodeVerifier } from '@pixpax/shared/node'
@@ -12,6 +14,8 @@ import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { login } from '../src/network/session.js'
 import type { LiveNotification } from '@pixpax/shared'
 import { liveNotifications, moderationCommands, normalizeHashtags, socialCommands } from '../src/social/social.js'
+import { socialQueries } from '../src/social/queries.js'
+import { RelayRequestError } from '../src/network/relay-request.js'
 import { SyncClient } from '../src/sync/sync-client.js'
 import { makeIdentity, nodeWebSocket, postReceipts, startTestRelay, type TestIdentity, type TestRelay } from './support/relay.js'
 
@@ -130,6 +134,38 @@ describe('social commands against a real relay', () => {
     off()
     await c.stop()
     await m.stop()
+  })
+
+  it('reads the relay through socialQueries; the report queue only for a moderator', async () => {
+    const c = await client(alice)
+    // A fresh local log: catch the profile stream up first, so the new receipts chain to its head.
+    c.follow(`profile/${alice.identityId}`)
+    await c.whenSynced()
+    const social = socialCommands(c, alice.identityId)
+    const post = await social.publish({ title: 'Report me', media: MEDIA })
+    const report = await social.report({ postId: post.eventId }, 'spam', 'sells pixels')
+    await c.whenSynced()
+    await c.stop()
+
+    const anonymous = socialQueries(relay.url)
+    const asAlice = socialQueries(relay.url, { token: async () => (await login(relay.url, alice.identityId, alice.signer)).token })
+    expect(await anonymous.post<{ title: string }>(post.eventId)).toMatchObject({ title: 'Report me' })
+    expect(await anonymous.profileByHandle<{ identityId: string }>('sdkalice')).toMatchObject({ identityId: alice.identityId })
+    const missing = await anonymous.post('01JAAAAAAAAAAAAAAAAAAAAAAA').catch((e: unknown) => e)
+    expect(missing).toBeInstanceOf(RelayRequestError)
+    expect(missing).toMatchObject({ status: 404, code: 'NOT_FOUND' })
+
+    const refused = await asAlice.moderationReports().catch((e: unknown) => e)
+    expect(refused).toMatchObject({ status: 403, code: 'FORBIDDEN' })
+    const modToken = (await login(relay.url, mod.identityId, mod.signer)).token
+    const queue = await socialQueries(relay.url, { token: modToken }).moderationReports('open')
+    expect(queue.items.find((r) => r.reportId === report.eventId)).toMatchObject({
+      reporter: alice.identityId,
+      target: { postId: post.eventId },
+      reason: 'spam',
+      note: 'sells pixels',
+      resolution: null,
+    })
   })
 
   it('normalizes hashtags: no #, lower case, each once', () => {

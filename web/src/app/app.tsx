@@ -1,5 +1,6 @@
 import { useEffect } from 'preact/hooks'
 import { identityState } from '../identity/identity-session.js'
+import { useIsModerator } from '../moderation/is-moderator.js'
 import { UpdatePrompt } from '../pwa/update-prompt.js'
 import { applyTheme, effectiveTheme, theme } from '../theme/theme.js'
 import { ROUTES } from './routes.js'
@@ -12,6 +13,7 @@ import { SyncBadge } from './sync-badge.js'
 export function App() {
   const choice = useStore(theme)
   const state = useStore(identityState)
+  const moderator = useIsModerator()
   // Publications left waiting on this device (offline, or the tab closed) go out from any screen.
   useEffect(() => {
     if (state.phase === 'ready') void import('../social/publisher.js').then((m) => m.drainPublications())
@@ -29,7 +31,7 @@ export function App() {
         </Link>
         <nav aria-label="Main">
           <ul>
-            {ROUTES.filter((r) => r.nav).map((r) => (
+            {ROUTES.filter((r) => r.nav && (!r.moderatorOnly || moderator)).map((r) => (
               <li key={r.path}>
                 <Link href={r.path}>{r.title}</Link>
               </li>

@@ -12,6 +12,8 @@ export interface Route {
   nav: boolean
   /** Needs an identity on this device (else the onboarding screen shows). */
   needsIdentity: boolean
+  /** In the navigation only for a moderator identity (moderation/is-moderator.ts). */
+  moderatorOnly?: boolean
   load: () => Promise<{ default: ComponentType }>
 }
 
@@ -27,6 +29,14 @@ export const ROUTES: readonly Route[] = [
   { path: '/pixbook', title: 'Pixbook', nav: true, needsIdentity: true, load: () => import('../screens/pixbook.js') },
   { path: '/players', title: 'Players', nav: true, needsIdentity: true, load: () => import('../screens/players.js') },
   { path: '/receipts', title: 'Receipts', nav: true, needsIdentity: true, load: () => import('../screens/receipts.js') },
+  {
+    path: '/moderation',
+    title: 'Moderation',
+    nav: true,
+    needsIdentity: true,
+    moderatorOnly: true,
+    load: () => import('../screens/moderation.js'),
+  },
   { path: '/identity', title: 'Identity', nav: true, needsIdentity: true, load: () => import('../screens/identity.js') },
   { path: '/welcome', title: 'Welcome', nav: false, needsIdentity: false, load: () => import('../screens/onboarding.js') },
 ]

@@ -1,8 +1,11 @@
 /**
- * The pixbook: cards owned per collection and series with completion bars and duplicates, this week's
- * drop (claim, open the pack, then verify it from the revealed seed), and pack history. The book itself
- * is created with a signed PIXBOOK_CREATED (offline too); a claim is a relay command, so it needs the
- * relay (and the book on it).
+ * The pixbook: cards owned per collection and series with completion bars and duplicates, a card's
+ * detail, this week's drop (claim, open the pack, then verify it from the revealed seed), printed codes,
+ * trades (offer, inbox / outbox, accept / decline / cancel) and pack and trade history. The book is
+ * computed on this device (economy/book-data.ts: the SDK's bookView over the verified local log and the
+ * kept counterpart receipts), so it shows offline; a write not yet accepted by the relay shows pending.
+ * The book itself is created with a signed PIXBOOK_CREATED (offline too); a claim and a code are relay
+ * commands, so they need the relay (and the book on it).
  */
 import { claimDrop } from '@pixpax/client-sdk'
 import { isoWeekDropId, type Receipt } from '@pixpax/shared'
@@ -11,22 +14,37 @@ import { useStore } from '../app/store.js'
 import { checkPack, type CatalogJson, type DropJson, type PackCheck } from '../economy/pack-check.js'
 import { bookStream, changes, identityState, localReceipts, queued, syncClient, token } from '../identity/identity-session.js'
 import { useRelayQuery } from '../social/relay-api.js'
+import { useBook, type BookData } from '../economy/book-data.js'
+import { CodeRedeem } from '../economy/code-redeem.js'
+import { OfferForm, TradeLists } from '../economy/trades.js'
+import '../economy/pixbook.css'
 
-interface BookJson {
-  cards: Array<{ collectionId: string | null; cardId: string; count: number; spares: number }>
-  completion: Array<{
-    collectionId: string
-    owned: number
-    total: number
-    series: Array<{ seriesId: string; owned: number; total: number }>
-  }>
-  packs: Array<{
-    packId: string
-    dropId: string | null
-    collectionId: string | null
-    cards: Array<{ cardId: string }>
-    issuedEventId: string
-  }>
+const PENDING_LABEL: Record<string, string> = {
+  CARD_TRADE_OFFERED: 'offer',
+  CARD_TRADE_ACCEPTED: 'acceptance',
+  CARD_TRADE_DECLINED: 'decline',
+  CARD_TRADE_CANCELLED: 'cancel',
+  CARD_REMOVED: 'burn',
+  PIXBOOK_CREATED: 'book creation',
+}
+
+/** Our book receipts still in the outbox: shown at once, marked pending (or refused, with the reason). */
+function PendingList({ data }: { data: BookData }) {
+  if (!data.pending.length) return null
+  return (
+    <section class="panel" aria-labelledby="pending-heading">
+      <h2 id="pending-heading">Waiting for the relay</h2>
+      <ul data-testid="book-pending">
+        {data.pending.map((e) => (
+          <li class={e.state === 'rejected' ? 'error' : 'badge-pending'} data-state={e.state}>
+            {PENDING_LABEL[e.receipt.type] ?? e.receipt.type}
+            {e.receipt.payload.tradeId ? ` of trade ${String(e.receipt.payload.tradeId as string)}` : ''}:{' '}
+            {e.state === 'rejected' ? `refused (${e.error?.message ?? e.error?.code ?? 'unknown'})` : 'pending'}
+          </li>
+        ))}
+      </ul>
+    </section>
+  )
 }
 
 function Bar({ label, owned, total }: { label: string; owned: number; total: number }) {
@@ -49,6 +67,8 @@ export default function Pixbook() {
   const [opened, setOpened] = useState<Receipt | undefined>()
   const [checks, setChecks] = useState<PackCheck[] | undefined>()
   const [message, setMessage] = useState<string | undefined>()
+  const [detail, setDetail] = useState<string | undefined>()
+  const [offerOf, setOfferOf] = useState<string | undefined>()
   const dropId = isoWeekDropId(new Date())
 
   useEffect(() => {
@@ -59,12 +79,20 @@ export default function Pixbook() {
     .some((e) => e.streamKey === stream && e.receipt.type === 'PIXBOOK_CREATED' && e.state !== 'rejected')
   const onRelay = (bookReceipts?.length ?? 0) > 0
   const [accountId, bookId] = stream ? stream.split('/').slice(1) : []
-  const book = useRelayQuery<BookJson>(onRelay ? `/v1/pixbooks/${accountId}/${bookId}/collection` : undefined)
+  const ref = accountId && bookId ? { accountId, bookId } : undefined
+  const data = useBook(onRelay ? ref : undefined)
   const drop = useRelayQuery<DropJson>(`/v1/drops/${dropId}`)
   const catalog = useRelayQuery<CatalogJson>(drop.data ? `/v1/collections/${drop.data.collectionId}` : undefined)
   const packs = (bookReceipts ?? []).filter((r) => r.type === 'PACK_ISSUED')
   const myDropPack = packs.find((r) => (r.payload.drop as { dropId?: string } | undefined)?.dropId === dropId)
   const artOf = (cardId: string) => catalog.data?.cards.find((c) => c.cardId === cardId)
+  const nameOf = (cardId: string) => artOf(cardId)?.name ?? data?.catalog.get(cardId)?.name ?? cardId
+  const catalogCards = data ? [...data.catalog.values()] : []
+  const pendingTrades = new Set(
+    (data?.pending ?? []).filter((e) => e.receipt.type !== 'CARD_TRADE_OFFERED').map((e) => String(e.receipt.payload.tradeId as string)),
+  )
+  const view = data?.view
+  const detailCard = detail ? view?.cards.find((c) => c.cardId === detail) : undefined
 
   const create = async () => {
     const c = syncClient()
@@ -155,10 +183,24 @@ export default function Pixbook() {
         ) : null}
       </section>
 
-      {book.data ? (
+      {ref && onRelay ? (
+        <p class="book-address">
+          Your book address (give it to a collector who wants to offer you a card):{' '}
+          <code data-testid="book-address">{`${ref.accountId}/${ref.bookId}`}</code>
+        </p>
+      ) : null}
+      {ref && onRelay ? <CodeRedeem book={ref} onRedeemed={() => queued()} /> : null}
+      {data?.stale ? (
+        <p class="hint" data-testid="book-stale">
+          {data.stale}
+        </p>
+      ) : null}
+      {data ? <PendingList data={data} /> : null}
+
+      {view && ref ? (
         <>
           <h2>Completion</h2>
-          {book.data.completion.map((c) => (
+          {view.completion.map((c) => (
             <div>
               <Bar label={c.collectionId} owned={c.owned} total={c.total} />
               {c.series.map((s) => (
@@ -166,24 +208,73 @@ export default function Pixbook() {
               ))}
             </div>
           ))}
+          {data && (data.gaps.instances.length > 0 || data.gaps.collections.length > 0) ? (
+            <p class="hint">Some cards are not shown yet: go online once so this device can fetch and verify where they came from.</p>
+          ) : null}
           <h2>Cards</h2>
           <ul class="card-grid" data-testid="book-cards">
-            {book.data.cards.map((c) => {
+            {view.cards.map((c) => {
               const art = artOf(c.cardId)
               return (
                 <li>
-                  {art ? <img class="pixel-art" src={art.artUrl} alt="" width={48} height={48} /> : null}
-                  {art?.name ?? c.cardId} ×{c.count}
-                  {c.spares > 0 ? ` (${c.spares} spare)` : ''}
+                  <button
+                    type="button"
+                    class="card-button"
+                    aria-pressed={detail === c.cardId}
+                    onClick={() => setDetail(detail === c.cardId ? undefined : c.cardId)}
+                  >
+                    {art ? <img class="pixel-art" src={art.artUrl} alt="" width={48} height={48} /> : null}
+                    {nameOf(c.cardId)} ×{c.count}
+                    {c.spares > 0 ? ` (${c.spares} spare)` : ''}
+                  </button>
                 </li>
               )
             })}
           </ul>
+          {detailCard ? (
+            <section class="panel card-detail" aria-labelledby="card-detail-heading" data-testid="card-detail">
+              <h3 id="card-detail-heading">{nameOf(detailCard.cardId)}</h3>
+              {artOf(detailCard.cardId) ? (
+                <img class="pixel-art" src={artOf(detailCard.cardId)!.artUrl} alt={nameOf(detailCard.cardId)} width={128} height={128} />
+              ) : null}
+              <p>
+                Card {detailCard.cardId} · {detailCard.collectionId ?? 'no collection'}
+                {data?.catalog.get(detailCard.cardId) ? ` · series ${data.catalog.get(detailCard.cardId)!.seriesId}` : ''} · you hold{' '}
+                {detailCard.count} ({detailCard.spares} spare)
+              </p>
+              <ul>
+                {view.instances
+                  .filter((i) => i.cardId === detailCard.cardId)
+                  .map((i) => (
+                    <li>
+                      <code>{i.instanceId}</code> from pack {i.packId}{' '}
+                      <button type="button" onClick={() => setOfferOf(i.instanceId)}>
+                        Offer this copy
+                      </button>
+                    </li>
+                  ))}
+              </ul>
+            </section>
+          ) : null}
+
+          <section class="panel" aria-labelledby="trades-heading">
+            <h2 id="trades-heading">Trades</h2>
+            {view.instances.length ? (
+              <OfferForm key={offerOf} book={ref} view={view} name={nameOf} catalog={catalogCards} preselect={offerOf} />
+            ) : null}
+            <TradeLists book={ref} view={view} pendingTrades={pendingTrades} name={nameOf} />
+          </section>
+
           <h2>Pack history</h2>
-          <ul>
-            {book.data.packs.map((p) => (
+          <ul data-testid="pack-history">
+            {view.packs.map((p) => (
               <li>
-                {p.dropId ?? p.collectionId ?? 'free pack'}: {p.cards.length} cards
+                {p.dropId
+                  ? `drop ${p.dropId}`
+                  : p.packId.startsWith('pc') // codePackId's prefix
+                    ? 'printed code'
+                    : (p.collectionId ?? 'free pack')}
+                : {p.cards.map((c) => nameOf(c.cardId)).join(', ')}
               </li>
             ))}
           </ul>

@@ -1,39 +1,31 @@
 /**
- * The relay's read routes (feeds, posts, profiles, search, notifications), same origin as the app. A
- * session token is sent when this device has an identity (blocks apply, own reactions show); errors
- * come back as the relay's envelope and are thrown with its message.
+ * The relay's read routes (feeds, posts, profiles, search, notifications), same origin as the app,
+ * through client-sdk (`relayCall`, `relayRead`, `socialQueries`): the web talks to the relay only
+ * through the SDK. A session token is sent when this device has an identity (blocks apply, own
+ * reactions show); errors come back as the relay's envelope and are thrown with its message.
  */
+import { relayCall, relayRead, RelayRequestError, socialQueries, type RelayCallOptions } from '@pixpax/client-sdk'
 import { useEffect, useState } from 'preact/hooks'
 import { useStore } from '../app/store.js'
 import { changes, identityState, token } from '../identity/identity-session.js'
 
-export class RelayError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
+/** A relay refusal (the SDK's error: status, envelope code and message). */
+export { RelayRequestError as RelayError }
+
+/** The session token when this device has an identity (undefined otherwise, or when none can be had). */
+const sessionToken = (): Promise<string | undefined> => (identityState.value.phase === 'ready' ? token() : Promise.resolve(undefined))
+
+export function relayFetch(path: string, init: Omit<RelayCallOptions, 'token' | 'fetch'> & { session?: boolean } = {}): Promise<Response> {
+  const { session, ...rest } = init
+  return relayCall(location.origin, path, { ...rest, ...(session !== false ? { token: sessionToken } : {}) })
 }
 
-export async function relayFetch(path: string, init: RequestInit & { session?: boolean } = {}): Promise<Response> {
-  const headers = new Headers(init.headers)
-  if (init.session !== false && identityState.value.phase === 'ready') {
-    const t = await token()
-    if (t) headers.set('authorization', `Bearer ${t}`)
-  }
-  const res = await fetch(path, { ...init, headers })
-  if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } }
-    throw new RelayError(res.status, body.error?.code ?? 'HTTP_' + res.status, body.error?.message ?? `${res.status} ${res.statusText}`)
-  }
-  return res
+export function relayJson<T>(path: string): Promise<T> {
+  return relayRead<T>(location.origin, path, { token: sessionToken })
 }
 
-export async function relayJson<T>(path: string): Promise<T> {
-  return (await (await relayFetch(path)).json()) as T
-}
+/** The typed read routes as this device's session reads them. */
+export const queries = () => socialQueries(location.origin, { token: sessionToken })
 
 export interface Query<T> {
   data?: T
