@@ -70,8 +70,13 @@ unit=infra/systemd/pixpax-player.service
 for key in ExecStart= KillSignal=SIGTERM EnvironmentFile= User= WantedBy=; do
   grep -q "^$key" "$unit" || { echo "infra/check: $unit lacks $key" >&2; exit 1; }
 done
-exec_path="$(sed -n 's/^ExecStart=[^ ]* --import tsx \([^ ]*\).*/\1/p' "$unit")"
-[ -f "$exec_path" ] || { echo "infra/check: $unit runs $exec_path, which is not in the repository" >&2; exit 1; }
+# The unit runs the player's bundle (player-agent/dist/player.mjs, built by `pnpm player:build`, not
+# committed): build it here, so a unit naming a file the build does not make fails the check.
+exec_path="$(sed -n 's/^ExecStart=.* \([^ ]*\.m\{0,1\}[jt]s\)\( .*\)\{0,1\}$/\1/p' "$unit")"
+case "$exec_path" in
+  player-agent/dist/*) pnpm --silent player:build >/dev/null ;;
+esac
+[ -n "$exec_path" ] && [ -f "$exec_path" ] || { echo "infra/check: $unit runs '$exec_path', which is neither in the repository nor built by pnpm player:build" >&2; exit 1; }
 for var in $(sed -n 's/^#\{0,1\} \{0,1\}\([A-Z_]*\)=.*/\1/p' infra/systemd/player.env.example); do
   grep -q "$var" player-agent/src/config.ts || { echo "infra/check: player.env.example sets $var, unknown to player-agent/src/config.ts" >&2; exit 1; }
 done
