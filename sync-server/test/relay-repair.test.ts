@@ -592,7 +592,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
       expect(await rebuild({ ...deps, store: lateFirst })).toEqual({
         receipts: 4,
         streams: 2,
-        projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices'],
+        projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices', 'device-views'],
       })
     } finally {
       await fresh.close()
@@ -607,7 +607,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(result).toEqual({
       receipts: before.tables.receipts!.rows,
       streams: await count('streams'),
-      projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices'],
+      projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices', 'device-views'],
     })
     expect(await projectionDigest(relay.deps.db)).toEqual(before)
 
@@ -627,7 +627,7 @@ describe.each<DbKind>(['pg', 'pglite'])('crash recovery and replay (%s + fs)', (
     expect(await running).toEqual({
       receipts: live.tables.receipts!.rows,
       streams: await count('streams'),
-      projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices'],
+      projectors: ['streams', 'identity', 'pixbook', 'social', 'search', 'notifications', 'economy', 'devices', 'device-views'],
     })
     expect(await projectionDigest(relay.deps.db)).toEqual(live)
 
