@@ -118,6 +118,28 @@ describe('MQTT bridge', () => {
     await client.publishAsync(presenceTopic(device.identityId), 'online', { qos: 1, retain: true })
   })
 
+  it("publishes every command of a commit, not only its head (one notice names a commit's newest seq)", async () => {
+    const { device, self, remote } = await pairedDevice()
+    const client = await connect(self.mqtt as Credentials)
+    await client.subscribeAsync(commandsTopic(device.identityId), { qos: 1 })
+    const got: string[] = []
+    const three = new Promise<void>((resolve) =>
+      client.on('message', (topic, payload) => {
+        if (topic === commandsTopic(device.identityId) && got.push(payload.toString('utf8')) === 3) resolve()
+      }),
+    )
+    // Three commands in one request: one commit, one notice naming the third.
+    const receipts = []
+    for (const name of ['next', 'pause', 'back']) {
+      const receipt = await remote.build('DEVICE_COMMAND', { command: name }, owner)
+      remote.advance(receipt)
+      receipts.push(receipt)
+    }
+    await appendOk(relay.url, receipts)
+    await three
+    expect(got.map((body) => (JSON.parse(body) as { payload: { command: string } }).payload.command)).toEqual(['next', 'pause', 'back'])
+  })
+
   it("confines a device to its own topics: another device's, wildcards and the commands topic are denied", async () => {
     const a = await pairedDevice()
     const b = await pairedDevice()

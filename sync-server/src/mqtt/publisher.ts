@@ -26,12 +26,24 @@ const CHANNEL_TYPES = /^(POST|PLAYLIST)_/
 export class DevicePublisher {
   /** Notices are handled one at a time, in the order they came, so a device's commands keep their order. */
   private chain: Promise<void> = Promise.resolve()
+  /** The newest seq handled per stream: a notice names only a commit's head, and a commit may hold more. */
+  private readonly handled = new Map<string, number>()
+  /**
+   * The log's size when the publisher started: of a stream not seen since, only receipts appended after
+   * that are published (what came before was not announced to this publisher, or was published already).
+   */
+  private readonly since: Promise<number>
 
   constructor(
     private readonly db: Queryable,
     private readonly publish: Publish,
     private readonly onError: (error: unknown, notice: ReceiptNotice) => void,
-  ) {}
+  ) {
+    this.since = db
+      .query<{ size: string }>('SELECT COALESCE(MAX(position), -1) + 1 AS size FROM receipts')
+      .then((r) => Number(r.rows[0]?.size ?? 0))
+    this.since.catch(() => undefined) // reported by the first notice that awaits it
+  }
 
   /** Queues one notice; never throws (a failure is reported, the WebSocket path still delivers). */
   notice(notice: ReceiptNotice): void {
@@ -45,31 +57,38 @@ export class DevicePublisher {
   }
 
   private async handle(notice: ReceiptNotice): Promise<void> {
-    const rows = await this.db.query<{ body: string; type: string; event_id: string }>(
-      'SELECT body, type, event_id FROM receipts WHERE stream_key = $1 AND seq = $2',
-      [notice.stream, notice.seq],
+    const after = this.handled.get(notice.stream) ?? 0
+    if (notice.seq <= after) return
+    // Every receipt of the commit, not only its head: group commit puts appends of several requests into
+    // one commit, and one NOTIFY names the stream's newest seq.
+    const rows = await this.db.query<{ body: string; type: string; event_id: string; seq: number }>(
+      `SELECT body, type, event_id, seq FROM receipts
+        WHERE stream_key = $1 AND seq > $2 AND seq <= $3 AND position >= $4 ORDER BY seq`,
+      [notice.stream, after, notice.seq, await this.since],
     )
-    const row = rows.rows[0]
-    if (!row) return
+    this.handled.set(notice.stream, notice.seq)
     const parts = notice.stream.split('/')
     if (parts[0] === 'remote') {
       const [, accountId, deviceIdentityId] = parts
-      if (row.type !== 'DEVICE_COMMAND') return
+      const commands = rows.rows.filter((row) => row.type === 'DEVICE_COMMAND')
+      if (commands.length === 0) return
       const paired = await this.db.query('SELECT 1 FROM device_pairings WHERE device_identity_id = $1 AND account_id = $2', [
         deviceIdentityId,
         accountId,
       ])
       if (paired.rowCount === 0) return
-      await this.publish(commandsTopic(deviceIdentityId!), row.body, { qos: 1, retain: false })
+      for (const row of commands) await this.publish(commandsTopic(deviceIdentityId!), row.body, { qos: 1, retain: false })
       return
     }
-    if (!CHANNEL_TYPES.test(row.type)) return
+    // Retained: only the newest change matters to a device.
+    const newest = rows.rows.filter((row) => CHANNEL_TYPES.test(row.type)).at(-1)
+    if (!newest) return
     const devices = await this.db.query<{ device_identity_id: string }>(
       `SELECT p.device_identity_id FROM device_pairings p JOIN identities i ON i.account_id = p.account_id
         WHERE i.identity_id = $1`,
       [parts[1]],
     )
-    const payload = JSON.stringify({ stream: notice.stream, seq: notice.seq, type: row.type, eventId: row.event_id })
+    const payload = JSON.stringify({ stream: notice.stream, seq: Number(newest.seq), type: newest.type, eventId: newest.event_id })
     for (const { device_identity_id } of devices.rows)
       await this.publish(channelTopic(device_identity_id), payload, { qos: 1, retain: true })
   }
