@@ -36,7 +36,7 @@ import { ApiError } from '../errors.js'
 import { mqttDeviceHooks } from '../mqtt/device-hooks.js'
 import { parseBody, parseParams } from '../routes/parse.js'
 import { openCustodialKeys, type CustodialKeys } from '../signing/custodial-keys.js'
-import { newPairingCode, PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH, PAIRING_CODE_TTL_MS, pairingCodeHash } from './pairing-codes.js'
+import { issueCode, PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH, PAIRING_CODE_TTL_MS, pairingCodeHash } from './pairing-codes.js'
 
 /** A player with no DEVICE_STATUS for this long is shown offline. */
 export const DEVICE_OFFLINE_AFTER_MS = 3 * 60 * 1000
@@ -151,9 +151,8 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
     const paired = await db.query('SELECT 1 FROM device_pairings WHERE device_identity_id = $1', [session.identityId])
     if (paired.rowCount > 0) throw new ApiError('STREAM_RULE_VIOLATION', 'this device is already paired', { rule: 'device_already_paired' })
     const expiresAt = new Date(now() + PAIRING_CODE_TTL_MS)
-    for (;;) {
-      const code = newPairingCode()
-      const inserted = await db.transaction(async (tx) => {
+    const code = await issueCode((codeHash) =>
+      db.transaction(async (tx) => {
         await tx.query('DELETE FROM device_pairing_codes WHERE device_identity_id = $1 OR expires_at <= $2', [
           session.identityId,
           new Date(now()),
@@ -161,13 +160,12 @@ export async function deviceRoutes(app: FastifyInstance, options: DeviceRoutesOp
         const rows = await tx.query(
           `INSERT INTO device_pairing_codes (code_hash, device_identity_id, expires_at) VALUES ($1, $2, $3)
            ON CONFLICT (code_hash) DO NOTHING RETURNING code_hash`,
-          [pairingCodeHash(code), session.identityId, expiresAt],
+          [codeHash, session.identityId, expiresAt],
         )
         return rows.rowCount > 0
-      })
-      // A collision with another device's live code: draw again.
-      if (inserted) return { code, expiresAt: expiresAt.toISOString() }
-    }
+      }),
+    )
+    return { code, expiresAt: expiresAt.toISOString() }
   })
 
   openapi.add({

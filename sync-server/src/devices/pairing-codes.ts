@@ -24,3 +24,14 @@ export function normalizePairingCode(input: string): string {
 export function pairingCodeHash(code: string): string {
   return createHash('sha256').update(normalizePairingCode(code)).digest('hex')
 }
+
+/**
+ * Draws codes until `store` keeps one (it answers false when the code's hash is taken — by a live code,
+ * or one kept for its "used" answer — and the next draw is tried). Returns the stored code.
+ */
+export async function issueCode(store: (codeHash: string) => Promise<boolean>): Promise<string> {
+  for (;;) {
+    const code = newPairingCode()
+    if (await store(pairingCodeHash(code))) return code
+  }
+}

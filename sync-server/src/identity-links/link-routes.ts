@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { bearerToken, requireSession } from '../auth/request-session.js'
 import type { Queryable } from '../db/projection-db.js'
-import { newPairingCode, pairingCodeHash, PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH } from '../devices/pairing-codes.js'
+import { issueCode, pairingCodeHash, PAIRING_CODE_ALPHABET, PAIRING_CODE_LENGTH } from '../devices/pairing-codes.js'
 import { ApiError } from '../errors.js'
 import { parseBody, parseParams } from '../routes/parse.js'
 
@@ -104,9 +104,8 @@ export async function linkRoutes(app: FastifyInstance, options: LinkRoutesOption
     if (kind.rows[0]?.kind === 'device') throw new ApiError('FORBIDDEN', 'a device identity cannot link browsers')
     const createdAt = new Date(now())
     const expiresAt = new Date(now() + LINK_CODE_TTL_MS)
-    for (;;) {
-      const code = newPairingCode()
-      const inserted = await db.transaction(async (tx) => {
+    const code = await issueCode((codeHash) =>
+      db.transaction(async (tx) => {
         // The identity's unclaimed codes are replaced; claimed links stay until they expire (the list shows them).
         await tx.query('DELETE FROM identity_links WHERE (identity_id = $1 AND claimed_at IS NULL) OR expires_at <= $2', [
           session.identityId,
@@ -115,13 +114,12 @@ export async function linkRoutes(app: FastifyInstance, options: LinkRoutesOption
         const rows = await tx.query(
           `INSERT INTO identity_links (link_id, code_hash, identity_id, account_id, created_at, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code_hash) DO NOTHING RETURNING link_id`,
-          [randomBytes(16).toString('base64url'), pairingCodeHash(code), session.identityId, session.accountId, createdAt, expiresAt],
+          [randomBytes(16).toString('base64url'), codeHash, session.identityId, session.accountId, createdAt, expiresAt],
         )
         return rows.rowCount > 0
-      })
-      // A collision with another identity's code (live or kept for its "used" answer): draw again.
-      if (inserted) return { code, expiresAt: expiresAt.toISOString() }
-    }
+      }),
+    )
+    return { code, expiresAt: expiresAt.toISOString() }
   })
 
   openapi.add({
