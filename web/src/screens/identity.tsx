@@ -5,28 +5,16 @@ import { MIN_PASSPHRASE_LENGTH } from '../identity/backup.js'
 import { exportBackup, forgetIdentity, identityState, signIn } from '../identity/identity-session.js'
 import { LinkPanel } from '../identity/link-panel.js'
 import { downloadBlob } from '../util/download.js'
+import { useAction } from '../util/use-action.js'
 
 /** Who this device is: identity and account ids, the relay session, backup export, forgetting. */
 export default function IdentityScreen() {
   const state = useStore(identityState)
   const [passphrase, setPassphrase] = useState('')
   const [confirm, setConfirm] = useState('')
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>()
-  const [busy, setBusy] = useState(false)
+  const [message, busy, run] = useAction()
   const identity = state.identity
   if (!identity) return <p aria-busy="true">Loading…</p>
-
-  const run = async (action: () => Promise<string>) => {
-    setBusy(true)
-    setMessage(undefined)
-    try {
-      setMessage({ kind: 'ok', text: await action() })
-    } catch (e) {
-      setMessage({ kind: 'error', text: (e as Error).message })
-    } finally {
-      setBusy(false)
-    }
-  }
 
   return (
     <section class="screen">

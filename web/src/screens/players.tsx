@@ -13,8 +13,9 @@ import { command, pair, rename, unpair, useCommands, useDevices } from '../playe
 import '../players/players.css'
 import { act } from '../social/acts.js'
 import { useRelayQuery, type Page, type PostJson } from '../social/relay-api.js'
+import { useAction, type ActionMessage } from '../util/use-action.js'
 
-type Message = { kind: 'ok' | 'error'; text: string } | undefined
+type Message = ActionMessage
 
 function Feedback({ message }: { message: Message }) {
   if (!message) return null
@@ -23,24 +24,6 @@ function Feedback({ message }: { message: Message }) {
       {message.text}
     </p>
   )
-}
-
-/** Runs an action, reporting its outcome (or error) as a message. */
-function useAction(): [Message, boolean, (action: () => Promise<string>) => Promise<void>] {
-  const [message, setMessage] = useState<Message>()
-  const [busy, setBusy] = useState(false)
-  const run = async (action: () => Promise<string>) => {
-    setBusy(true)
-    setMessage(undefined)
-    try {
-      setMessage({ kind: 'ok', text: await action() })
-    } catch (e) {
-      setMessage({ kind: 'error', text: (e as Error).message })
-    } finally {
-      setBusy(false)
-    }
-  }
-  return [message, busy, run]
 }
 
 interface Playlist {
