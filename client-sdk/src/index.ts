@@ -25,7 +25,6 @@ export {
   type Autosave,
   type AutosaveOptions,
   type BlobUploader,
-  type BookRef,
   type CreateDraftOptions,
   type Draft,
   type DraftRecord,
@@ -36,6 +35,7 @@ export {
   type SaveDraftOptions,
   type SavedDraft,
 } from './drafts/drafts.js'
+export { bookStreamKey, type BookRef } from './book-ref.js'
 export { RelayWebSocketClientAdapter, automergeEndpoint, type RelayAdapterOptions, type TokenSource } from './drafts/relay-adapter.js'
 export { indexedDbDraftStorage, initDraftsWasm } from './drafts/browser-storage.js'
 export {

@@ -27,6 +27,7 @@ import {
   type StorageAdapterInterface,
 } from '@automerge/automerge-repo'
 import { bytesToHex, IdSchema, nobleSha256, PixbookSavePayload, PixpaxError, type ErrorCode, type Sha256 } from '@pixpax/shared'
+import type { BookRef } from '../book-ref.js'
 import { RelayWebSocketClientAdapter, type RelayAdapterOptions, type TokenSource } from './relay-adapter.js'
 
 // ---- the repo --------------------------------------------------------------------------------------
@@ -119,11 +120,6 @@ async function relayRequest(
 }
 
 // ---- opening ---------------------------------------------------------------------------------------
-
-export interface BookRef {
-  accountId: string
-  bookId: string
-}
 
 export interface Draft<T = Record<string, unknown>> {
   handle: DocHandle<T>

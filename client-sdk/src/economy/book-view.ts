@@ -15,7 +15,7 @@
  */
 import type { Receipt } from '@pixpax/shared'
 import type { LocalLog } from '../storage/local-log.js'
-import type { BookRef } from './commands.js'
+import { bookStreamKey, type BookRef } from '../book-ref.js'
 import { CounterpartStore } from './counterpart-store.js'
 
 export type TradeViewState = 'open' | 'accepted' | 'declined' | 'cancelled' | 'expired'
@@ -83,7 +83,6 @@ const ref = (value: unknown): BookRef => {
   const { accountId, bookId } = value as BookRef
   return { accountId, bookId }
 }
-const bookKey = (b: BookRef): string => `pixbook/${b.accountId}/${b.bookId}`
 
 /**
  * The view of `book` from the local log and the kept counterpart receipts. `now` (default the current
@@ -94,7 +93,7 @@ export async function bookView(
   book: BookRef,
   options: { now?: Date } = {},
 ): Promise<{ view: BookView; gaps: BookViewGaps }> {
-  const mine = bookKey(book)
+  const mine = bookStreamKey(book)
   const own = (await log.read(mine)).map((l) => ({
     streamKey: mine,
     position: l.position ?? l.ack?.position ?? Number.MAX_SAFE_INTEGER,
@@ -175,8 +174,8 @@ export async function bookView(
       completion,
       packs: state.packs,
       trades: {
-        inbox: trades.filter((t) => bookKey(t.to) === mine).sort(byOffer),
-        outbox: trades.filter((t) => bookKey(t.from) === mine).sort(byOffer),
+        inbox: trades.filter((t) => bookStreamKey(t.to) === mine).sort(byOffer),
+        outbox: trades.filter((t) => bookStreamKey(t.from) === mine).sort(byOffer),
       },
     },
     gaps,
@@ -214,7 +213,7 @@ function replay(entries: readonly Entry[], mine: string) {
         break
       }
       case 'CARD_TRADE_OFFERED':
-        trades.set(`${bookKey(self)} ${p.tradeId as string}`, {
+        trades.set(`${bookStreamKey(self)} ${p.tradeId as string}`, {
           tradeId: p.tradeId as string,
           from: self,
           to: ref(p.to),
@@ -228,15 +227,15 @@ function replay(entries: readonly Entry[], mine: string) {
         })
         break
       case 'CARD_TRADE_ACCEPTED': {
-        const trade = trades.get(`${bookKey(ref(p.from))} ${p.tradeId as string}`)
+        const trade = trades.get(`${bookStreamKey(ref(p.from))} ${p.tradeId as string}`)
         if (!trade) break
         trade.state = 'accepted'
         const give = (p.giveCardId as string | undefined) ?? null
         trade.giveCardId = give
         // The offered instance goes to the accepter, the given one to the offerer.
         const moves: Array<[string | null, string]> = [
-          [trade.cardId, bookKey(self)],
-          [give, bookKey(trade.from)],
+          [trade.cardId, bookStreamKey(self)],
+          [give, bookStreamKey(trade.from)],
         ]
         for (const [instanceId, to] of moves) {
           if (instanceId === null) continue
@@ -248,7 +247,7 @@ function replay(entries: readonly Entry[], mine: string) {
       case 'CARD_TRADE_DECLINED':
       case 'CARD_TRADE_CANCELLED': {
         const from = r.type === 'CARD_TRADE_DECLINED' ? ref(p.from) : self
-        const trade = trades.get(`${bookKey(from)} ${p.tradeId as string}`)
+        const trade = trades.get(`${bookStreamKey(from)} ${p.tradeId as string}`)
         if (trade) trade.state = r.type === 'CARD_TRADE_DECLINED' ? 'declined' : 'cancelled'
         break
       }

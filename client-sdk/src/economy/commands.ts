@@ -7,16 +7,12 @@
 import type { Receipt } from '@pixpax/shared'
 import { RelayRequestError, relayRequest } from '../network/relay-request.js'
 import type { SyncClient } from '../sync/sync-client.js'
+import { bookStreamKey, type BookRef } from '../book-ref.js'
 
-export interface BookRef {
-  accountId: string
-  bookId: string
-}
+export type { BookRef }
 
 /** The part of SyncClient the commands use (a test can hand in anything that appends). */
 export type Appender = Pick<SyncClient, 'append'>
-
-const bookStream = (book: BookRef): string => `pixbook/${book.accountId}/${book.bookId}`
 
 export interface ClaimedPack {
   eventId: string
@@ -109,7 +105,7 @@ export async function offerCard(client: Appender, book: BookRef, offer: CardOffe
   if (expiresAt !== undefined && expiresIn !== undefined) throw new TypeError('give expiresAt or expiresIn, not both')
   const expires = expiresIn !== undefined ? now + expiresIn : expiresAt !== undefined ? new Date(expiresAt).getTime() : undefined
   if (expires !== undefined && !(expires > now)) throw new RangeError('an offer must expire in the future')
-  return client.append(bookStream(book), 'CARD_TRADE_OFFERED', {
+  return client.append(bookStreamKey(book), 'CARD_TRADE_OFFERED', {
     ...terms,
     ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}),
   })
@@ -118,7 +114,7 @@ export async function offerCard(client: Appender, book: BookRef, offer: CardOffe
 /** Accepts an offer into `book`, naming the offer receipt (eventId and hash); `giveCardId` when it wants a card. */
 export function acceptTrade(client: Appender, book: BookRef, offer: Receipt, giveCardId?: string): Promise<Receipt> {
   const { accountId = '', bookId = '' } = offer.stream
-  return client.append(bookStream(book), 'CARD_TRADE_ACCEPTED', {
+  return client.append(bookStreamKey(book), 'CARD_TRADE_ACCEPTED', {
     tradeId: offer.payload.tradeId,
     from: { accountId, bookId },
     offerEventId: offer.eventId,
@@ -130,10 +126,10 @@ export function acceptTrade(client: Appender, book: BookRef, offer: Receipt, giv
 /** Declines an offer made to `book`. */
 export function declineTrade(client: Appender, book: BookRef, offer: Pick<Receipt, 'stream' | 'payload'>): Promise<Receipt> {
   const { accountId = '', bookId = '' } = offer.stream
-  return client.append(bookStream(book), 'CARD_TRADE_DECLINED', { tradeId: offer.payload.tradeId, from: { accountId, bookId } })
+  return client.append(bookStreamKey(book), 'CARD_TRADE_DECLINED', { tradeId: offer.payload.tradeId, from: { accountId, bookId } })
 }
 
 /** Cancels an open offer `book` made. */
 export function cancelTrade(client: Appender, book: BookRef, tradeId: string): Promise<Receipt> {
-  return client.append(bookStream(book), 'CARD_TRADE_CANCELLED', { tradeId })
+  return client.append(bookStreamKey(book), 'CARD_TRADE_CANCELLED', { tradeId })
 }

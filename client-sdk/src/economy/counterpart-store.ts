@@ -10,7 +10,7 @@
 import type { Ack, Receipt } from '@pixpax/shared'
 import type { LocalLog } from '../storage/local-log.js'
 import { Mutex } from '../storage/mutex.js'
-import type { BookRef } from './commands.js'
+import type { BookRef } from '../book-ref.js'
 
 /** A receipt of another book, verified (signature, issuer key, relay ack) before it was kept. */
 export interface CounterpartReceipt {

@@ -33,7 +33,8 @@ import {
 import type { LocalLog } from '../storage/local-log.js'
 import { verifyAck } from '../sync/delivery.js'
 import { META_RELAY_PIN, type RelayPin } from '../sync/relay-trust.js'
-import { EconomyCommandError, type BookRef } from './commands.js'
+import { bookStreamKey, type BookRef } from '../book-ref.js'
+import { EconomyCommandError } from './commands.js'
 import { CounterpartStore, type CounterpartReceipt } from './counterpart-store.js'
 
 /** What may be served, by stream type: the trade receipts and packs of other books, and the catalog. */
@@ -156,7 +157,7 @@ async function verifyCounterpart(ctx: VerifyContext, entry: unknown): Promise<Co
   const seq = e.seq!
   const position = e.position!
   if (checked.streamKey !== streamKey) throw new PixpaxError('SCHEMA_INVALID', `a receipt of ${checked.streamKey} served as ${streamKey}`)
-  const mine = `pixbook/${ctx.book.accountId}/${ctx.book.bookId}`
+  const mine = bookStreamKey(ctx.book)
   if (streamKey === mine || !COUNTERPART_TYPES[receipt.stream.type]?.has(receipt.type))
     throw new PixpaxError('SCHEMA_INVALID', `${receipt.type} of ${streamKey} is not a counterpart receipt of ${mine}`)
   const named =
