@@ -125,17 +125,20 @@ export class DevicePublisher {
       this.next ??= await this.storedOffset()
       const from = this.next
       // Batches commit in position order under the log's row lock: every position below the committed
-      // size is committed and readable, so a page never skips one.
-      const size = (await this.db.query<{ size: number }>('SELECT size FROM log_sequence')).rows[0]!.size
+      // size is committed and readable, so a page never skips one. One statement reads the size and the
+      // page below it (one row with no receipt when nothing there is for devices).
+      const { rows: read } = await this.db.query<{ size: number } & Partial<Row>>(
+        `WITH s AS (SELECT size FROM log_sequence)
+         SELECT s.size, r.position, r.stream_key, r.seq, r.type, r.event_id, r.body FROM s
+           LEFT JOIN receipts r ON r.position >= $1 AND r.position < LEAST(s.size, $1 + $2)
+            AND ((r.type = 'DEVICE_COMMAND' AND r.stream_key LIKE 'remote/%') OR (r.stream_key LIKE 'profile/%' AND r.type ~ '^(POST|PLAYLIST)_'))
+          ORDER BY r.position`,
+        [from, this.pageSize],
+      )
+      const size = read[0]!.size
       if (from >= size) return
       const to = Math.min(size, from + this.pageSize)
-      const { rows } = await this.db.query<Row>(
-        `SELECT position, stream_key, seq, type, event_id, body FROM receipts
-          WHERE position >= $1 AND position < $2
-            AND ((type = 'DEVICE_COMMAND' AND stream_key LIKE 'remote/%') OR (stream_key LIKE 'profile/%' AND type ~ '^(POST|PLAYLIST)_'))
-          ORDER BY position`,
-        [from, to],
-      )
+      const rows = read.filter((r): r is { size: number } & Row => r.position !== null && r.position !== undefined)
       const published = await this.publishPage(rows)
       if (published > 0 || to - this.stored >= this.pageSize || to === size) await this.storeOffset(to)
       if (this.next === from) this.next = to // unless it resigned meanwhile
