@@ -142,6 +142,8 @@ export class DevicePublisher {
       const published = await this.publishPage(rows)
       if (published > 0 || to - this.stored >= this.pageSize || to === size) await this.storeOffset(to)
       if (this.next === from) this.next = to // unless it resigned meanwhile
+      // At the size read: what commits later announces itself (its notice reruns the loop), no re-read needed.
+      if (to === size) return
     }
   }
 
