@@ -21,6 +21,11 @@ NAMESPACE = "pixpax"
 RELAY_SECRET_KEYS = {
     "DATABASE_URL", "S3_ENDPOINT", "S3_REGION", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
     "S3_FORCE_PATH_STYLE", "VAULT_ADDR", "VAULT_TOKEN", "VAULT_TRANSIT_KEY",
+    "MQTT_URL", "MQTT_DEVICE_URL", "MQTT_ADMIN_USERNAME", "MQTT_ADMIN_PASSWORD", "MQTT_DEVICE_SECRET",
+}
+# Keys a Secret may lack (the pod still starts): a default that fits Spaces, and the optional MQTT bridge.
+OPTIONAL_SECRET_KEYS = {
+    "S3_FORCE_PATH_STYLE", "MQTT_URL", "MQTT_DEVICE_URL", "MQTT_ADMIN_USERNAME", "MQTT_ADMIN_PASSWORD", "MQTT_DEVICE_SECRET",
 }
 
 errors: list[str] = []
@@ -192,6 +197,9 @@ else:
         if ref:
             if ref.get("name") != "relay-env" or ref.get("key") != name:
                 err(f"Deployment/relay: env {name} should come from relay-env key {name}")
+            if bool(ref.get("optional")) != (name in OPTIONAL_SECRET_KEYS):
+                want = "optional" if name in OPTIONAL_SECRET_KEYS else "required (a missing key must keep the pod from starting)"
+                err(f"Deployment/relay: relay-env key {name} should be {want}")
             secret_keys.add(name)
     if secret_keys != RELAY_SECRET_KEYS:
         err(f"Deployment/relay: secret env {sorted(secret_keys)} ≠ expected {sorted(RELAY_SECRET_KEYS)}")

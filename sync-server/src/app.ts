@@ -29,6 +29,7 @@ import { LogIntegrator } from './log/log-integrator.js'
 import { logRoutes } from './log/log-routes.js'
 import { mediaPlugin } from './media/media-plugin.js'
 import { MqttBridge, type DeviceBridge } from './mqtt/bridge.js'
+import { PgAdvisoryLease, publisherLockKey, SoleLease } from './mqtt/lease.js'
 import { Metrics } from './metrics.js'
 import { TailRunner } from './projection/tail-runner.js'
 import { OpenApiRegistry } from './openapi.js'
@@ -185,6 +186,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       deviceSecret: config.MQTT_DEVICE_SECRET ?? config.MQTT_ADMIN_PASSWORD!,
       db: deps.db,
       notifier,
+      // One publisher among the replicas sharing the database; PGlite is one process.
+      lease: config.DATABASE_URL
+        ? new PgAdvisoryLease(config.DATABASE_URL, publisherLockKey(config.DATABASE_SCHEMA), (message, error) =>
+            app.log.warn({ err: error }, message),
+          )
+        : new SoleLease(),
+      reconcileMinutes: config.MQTT_RECONCILE_MINUTES,
       warn: (message, error) => app.log.warn(error ? { err: error } : {}, message),
     })
   }

@@ -15,6 +15,8 @@ const list = z
       .map((s) => s.trim())
       .filter(Boolean),
   )
+/** An optional variable that may also be present but empty (a Kubernetes Secret key left blank): unset. */
+const blankIsUnset = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional())
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -77,14 +79,19 @@ const EnvSchema = z.object({
    */
   TAIL_READ_WAIT_MS: int(2000),
   /** The MQTT bridge (docs/player.md, "MQTT bridge"): off unless set, e.g. `mqtt://127.0.0.1:1883`. */
-  MQTT_URL: z.string().url().optional(),
+  MQTT_URL: blankIsUnset(z.string().url()),
   /** The broker as players reach it, handed to them with their credentials (default: MQTT_URL). */
-  MQTT_DEVICE_URL: z.string().url().optional(),
+  MQTT_DEVICE_URL: blankIsUnset(z.string().url()),
   /** A dynamic-security admin client of the broker (`mosquitto_ctrl dynsec init FILE USER`). */
-  MQTT_ADMIN_USERNAME: z.string().min(1).optional(),
-  MQTT_ADMIN_PASSWORD: z.string().min(1).optional(),
+  MQTT_ADMIN_USERNAME: blankIsUnset(z.string().min(1)),
+  MQTT_ADMIN_PASSWORD: blankIsUnset(z.string().min(1)),
   /** Key of the players' derived broker passwords (default: MQTT_ADMIN_PASSWORD); changing it changes them all. */
-  MQTT_DEVICE_SECRET: z.string().min(16).optional(),
+  MQTT_DEVICE_SECRET: blankIsUnset(z.string().min(16)),
+  /**
+   * Minutes between reconciliations of the broker's device accounts with the pairings (docs/player.md,
+   * "MQTT bridge"): accounts of unpaired devices deleted, missing ones of paired devices created.
+   */
+  MQTT_RECONCILE_MINUTES: z.coerce.number().positive().default(10),
 })
 
 export type RelayConfig = Readonly<z.infer<typeof EnvSchema>>

@@ -4,14 +4,44 @@
  * credentials; an accepted DEVICE_COMMAND is published, byte for byte, on the device's commands topic
  * (QoS 1, kept for a device offline with a persistent session); the device's ACLs cover its own tree
  * only; a playlist change sends a retained channel notice; unpairing revokes the account (the live
- * connection is dropped and the next connect refused).
+ * connection is dropped and the next connect refused); the reconciliation deletes the accounts of devices
+ * not paired any more and makes the missing ones of paired devices, leaving correct (connected) ones alone,
+ * at start and every MQTT_RECONCILE_MINUTES.
  */
 import mqtt, { type MqttClient } from 'mqtt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { appendOk, http, identityCreated, newIdentity, openSession, StreamWriter, type Identity } from './support/relay-harness.js'
 import { mqttEnv, startTestBroker, type TestBroker } from './support/mosquitto.js'
 import { startTestRelay, type TestRelay } from '../src/testing.js'
-import { channelTopic, commandsTopic, presenceTopic } from '../src/mqtt/topics.js'
+import { channelTopic, commandsTopic, deviceRoleName, presenceTopic } from '../src/mqtt/topics.js'
+import type { MqttBridge } from '../src/mqtt/bridge.js'
+import { DynsecClient } from '../src/mqtt/dynsec.js'
+
+/** A dynamic-security client as the broker's admin (what an operator's `mosquitto_ctrl` does). */
+async function brokerAdmin(broker: TestBroker): Promise<{ dynsec: DynsecClient; end: () => Promise<void> }> {
+  const client = await mqtt.connectAsync(broker.url, {
+    username: broker.admin.username,
+    password: broker.admin.password,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  })
+  const dynsec = new DynsecClient(client)
+  return { dynsec, end: () => client.endAsync(true) }
+}
+
+/** A device account as one left behind by a revocation that failed: its role, and a client holding it. */
+async function leftoverAccount(dynsec: DynsecClient, id: string): Promise<void> {
+  await dynsec.expect([
+    { command: 'createRole', rolename: deviceRoleName(id) },
+    {
+      command: 'createClient',
+      username: id,
+      password: 'old-pairing',
+      textname: 'paired 2020-01-01T00:00:00.000Z',
+      roles: [{ rolename: deviceRoleName(id) }],
+    },
+  ])
+}
 
 interface Credentials {
   url: string
@@ -220,4 +250,68 @@ describe('MQTT bridge', () => {
     const after = await http<Record<string, unknown>>(`${relay.url}/v1/devices/self`, { headers: auth(token) })
     expect(after.json).toEqual({ deviceIdentityId: device.identityId, paired: false })
   })
+
+  it('reconciles accounts with pairings: deletes those of unpaired devices, makes missing ones, leaves correct ones connected', async () => {
+    const kept = await pairedDevice()
+    const stale = await pairedDevice()
+    const lost = await pairedDevice()
+    const keptClient = await connect(kept.self.mqtt as Credentials)
+    let keptClosed = false
+    keptClient.on('close', () => (keptClosed = true))
+    const staleClient = await connect(stale.self.mqtt as Credentials)
+    const staleClosed = new Promise<void>((resolve) => staleClient.once('close', () => resolve()))
+    // As after an unpairing while the broker was down: the pairing is gone, its account is not.
+    await relay.db.query('DELETE FROM device_pairings WHERE device_identity_id = $1', [stale.device.identityId])
+    const admin = await brokerAdmin(broker)
+    try {
+      // A paired device's account lost (the broker's file restored from an old backup), and an orphan role.
+      await admin.dynsec.expect([
+        { command: 'deleteClient', username: lost.device.identityId },
+        { command: 'createRole', rolename: deviceRoleName('ghost') },
+      ])
+      const bridge = relay.app.relay.mqtt as MqttBridge
+      const result = await bridge.reconcile()
+      expect(result.revoked.sort()).toEqual([stale.device.identityId, 'ghost'].sort())
+      expect(result.provisioned).toEqual([lost.device.identityId])
+      await staleClosed
+      await expect(connect(stale.self.mqtt as Credentials)).rejects.toMatchObject({ code: 135 })
+      expect(await admin.dynsec.getClient(stale.device.identityId)).toBeUndefined()
+      // The lost one connects again with the credentials it already had, and is served.
+      const back = await connect(lost.self.mqtt as Credentials)
+      await back.subscribeAsync(commandsTopic(lost.device.identityId), { qos: 1 })
+      const arriving = nextMessage(back, commandsTopic(lost.device.identityId))
+      const sent = await command(lost.remote, 'next')
+      expect((await arriving).payload).toBe(sent.body)
+      // Nothing left to do: a second pass changes nothing; the relay's and the admin's clients are untouched.
+      expect(await bridge.reconcile()).toEqual({ revoked: [], provisioned: [] })
+      expect(await admin.dynsec.getClient('pixpax-relay')).toBeDefined()
+      expect(await admin.dynsec.getClient(broker.admin.username)).toBeDefined()
+    } finally {
+      await admin.end()
+    }
+    // The correct account was never modified: its connection stayed up throughout.
+    await keptClient.publishAsync(presenceTopic(kept.device.identityId), 'online', { qos: 1, retain: true })
+    expect(keptClosed).toBe(false)
+  })
+})
+
+describe('MQTT bridge reconciliation interval', () => {
+  it('reconciles again every MQTT_RECONCILE_MINUTES, not only at start', async () => {
+    const broker = await startTestBroker()
+    // 0.003 minutes: 180 ms, so the test sees several runs.
+    const relay = await startTestRelay({ env: { ...mqttEnv(broker), MQTT_RECONCILE_MINUTES: '0.003' } })
+    const admin = await brokerAdmin(broker)
+    try {
+      // Each leftover is made after the one before was deleted: the start's run cannot have taken both.
+      for (const id of ['leftover-1', 'leftover-2']) {
+        await leftoverAccount(admin.dynsec, id)
+        await vi.waitFor(async () => expect(await admin.dynsec.getClient(id)).toBeUndefined(), { timeout: 20_000, interval: 50 })
+      }
+      expect((await admin.dynsec.listRoles()).filter((r) => r.startsWith(deviceRoleName('')))).toEqual([])
+    } finally {
+      await admin.end()
+      await relay.close()
+      await broker.stop()
+    }
+  }, 60_000)
 })

@@ -1,8 +1,10 @@
 /**
  * The optional MQTT bridge (issue 12 §9, docs/player.md "MQTT bridge"), built only when `MQTT_URL` is
  * set: one broker connection as the relay's admin client, the per-device accounts (provisioner.ts) and
- * the publishing of commands and channel notices (publisher.ts). The device routes call `provision` at
- * pairing, `revoke` at unpairing and `credentials` for `GET /v1/devices/self`. Passwords are never logged.
+ * the publishing of commands and channel notices (publisher.ts) and the reconciliation of the accounts with
+ * the pairings (reconciler.ts) — those two only in the process holding the publisher lease (lease.ts). The
+ * device routes call `provision` at pairing, `revoke` at unpairing and `credentials` for
+ * `GET /v1/devices/self`, on every replica. Passwords are never logged.
  */
 import { randomUUID } from 'node:crypto'
 import mqtt, { type MqttClient } from 'mqtt'
@@ -11,7 +13,9 @@ import type { ReceiptNotifier } from '../sync/notifier.js'
 import { deviceCredentials, relayPublisherCredentials, type DeviceCredentials } from './credentials.js'
 import { DynsecClient } from './dynsec.js'
 import { DeviceProvisioner } from './provisioner.js'
+import type { PublisherLease } from './lease.js'
 import { DevicePublisher } from './publisher.js'
+import { pairingVersion, reconcileDeviceAccounts, type Reconciliation } from './reconciler.js'
 import { channelTopic, RELAY_USERNAME } from './topics.js'
 
 export interface MqttBridgeOptions {
@@ -26,6 +30,10 @@ export interface MqttBridgeOptions {
   deviceSecret: string
   db: Queryable
   notifier: ReceiptNotifier
+  /** Which replica publishes and reconciles (PgAdvisoryLease on Postgres, SoleLease on PGlite). */
+  lease: PublisherLease
+  /** Minutes between reconciliations (and one when this process starts leading). */
+  reconcileMinutes: number
   warn: (message: string, error?: unknown) => void
 }
 
@@ -45,6 +53,9 @@ export class MqttBridge implements DeviceBridge {
   private readonly provisioned = new Set<string>()
   private readonly unsubscribe: () => void
   private publisher: MqttClient | undefined
+  private reconcileTimer: NodeJS.Timeout | undefined
+  private reconciling: Promise<void> | undefined
+  private closing = false
 
   private constructor(
     private readonly options: MqttBridgeOptions,
@@ -53,9 +64,23 @@ export class MqttBridge implements DeviceBridge {
     private readonly provisioner: DeviceProvisioner,
     private readonly publisherReady: Promise<MqttClient>,
     readonly notices: DevicePublisher,
+    private readonly abortPublishing: () => void,
   ) {
     this.unsubscribe = options.notifier.subscribe((notice) => notices.notice(notice))
     void publisherReady.then((p) => (this.publisher = p))
+    admin.on('connect', () => this.reconcileSoon())
+    options.lease.start({
+      lead: () => {
+        notices.lead()
+        this.reconcileTimer = setInterval(() => this.reconcileSoon(), options.reconcileMinutes * 60_000)
+        this.reconcileTimer.unref()
+        this.reconcileSoon()
+      },
+      lose: () => {
+        notices.resign()
+        clearInterval(this.reconcileTimer)
+      },
+    })
   }
 
   /**
@@ -96,14 +121,58 @@ export class MqttBridge implements DeviceBridge {
         .catch((error: unknown) => options.warn('mqtt: setting up the relay publisher failed', error))
     })
     admin.on('error', (error) => options.warn(`mqtt admin: ${error.message}`))
+    // At close, what waits for the broker (it may be down, or never have come up) gives up at once.
+    let abort: () => void = () => undefined
+    const aborted = new Promise<never>((_, reject) => (abort = () => reject(new Error('the MQTT bridge is closing'))))
+    aborted.catch(() => undefined)
+    let closing = false
     const devicePublisher = new DevicePublisher(
       options.db,
       async (topic, payload, publishOptions) => {
-        await (await publisherReady).publishAsync(topic, payload, publishOptions)
+        const sent = publisherReady.then((p) => p.publishAsync(topic, payload, publishOptions))
+        sent.catch(() => undefined)
+        await Promise.race([sent, aborted])
       },
-      (error, notice) => options.warn(`mqtt: publishing for ${notice.stream} #${notice.seq} failed`, error),
+      (error) => {
+        if (!closing) options.warn('mqtt: publishing to devices failed; retrying from the same log position', error)
+      },
     )
-    return new MqttBridge(options, admin, dynsec, provisioner, publisherReady, devicePublisher)
+    const abortPublishing = () => {
+      closing = true
+      abort()
+    }
+    return new MqttBridge(options, admin, dynsec, provisioner, publisherReady, devicePublisher, abortPublishing)
+  }
+
+  /** Whether this process is the one publishing (holds the lease). */
+  get leading(): boolean {
+    return this.notices.isLeading
+  }
+
+  /**
+   * Deletes the broker accounts of devices not paired any more and makes the missing ones of paired
+   * devices; correct accounts are left alone. Runs on the leading process by itself; callable (tests).
+   */
+  async reconcile(): Promise<Reconciliation> {
+    this.requireBroker()
+    return reconcileDeviceAccounts({
+      db: this.options.db,
+      dynsec: this.dynsec,
+      provisioner: this.provisioner,
+      passwordOf: (id, pairedAt) => this.make(id, pairedAt).password,
+    })
+  }
+
+  /** One reconciliation, unless one is under way, this process does not lead or the broker is away. */
+  private reconcileSoon(): void {
+    if (this.closing || this.reconciling || !this.notices.isLeading || !this.admin.connected) return
+    this.reconciling = this.reconcile()
+      .then((r) => {
+        if (r.revoked.length + r.provisioned.length > 0)
+          this.options.warn(`mqtt: reconciled device accounts: ${r.revoked.length} revoked, ${r.provisioned.length} provisioned`)
+      })
+      .catch((error: unknown) => this.options.warn('mqtt: reconciling device accounts failed; retried at the next interval', error))
+      .finally(() => (this.reconciling = undefined))
   }
 
   private key(deviceIdentityId: string, pairedAt: Date): string {
@@ -122,7 +191,7 @@ export class MqttBridge implements DeviceBridge {
 
   async provision(deviceIdentityId: string, pairedAt: Date): Promise<void> {
     this.requireBroker()
-    await this.provisioner.provision(deviceIdentityId, this.make(deviceIdentityId, pairedAt).password, `paired ${pairedAt.toISOString()}`)
+    await this.provisioner.provision(deviceIdentityId, this.make(deviceIdentityId, pairedAt).password, pairingVersion(pairedAt))
     this.provisioned.add(this.key(deviceIdentityId, pairedAt))
   }
 
@@ -140,8 +209,17 @@ export class MqttBridge implements DeviceBridge {
   }
 
   async close(): Promise<void> {
+    this.closing = true
     this.unsubscribe()
-    await this.notices.idle()
+    clearInterval(this.reconcileTimer)
+    // The page under way finishes if the broker acknowledges it; otherwise it is left to the next leader
+    // (the offset did not move past it).
+    const stopped = this.notices.stop()
+    if (!this.publisher?.connected) this.abortPublishing()
+    await stopped
+    await this.reconciling
+    // Only now: a replica waiting for the lease takes over from where this one stopped.
+    await this.options.lease.close()
     this.dynsec.close()
     await Promise.all([this.admin.endAsync(), this.publisher?.endAsync()])
   }

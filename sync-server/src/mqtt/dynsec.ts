@@ -44,6 +44,9 @@ export class DynsecError extends Error {
   }
 }
 
+/** Entries per `listClients`/`listRoles` page. */
+const LIST_PAGE = 500
+
 /** How long an answer may take before the command is reported lost (the broker answers in milliseconds). */
 const ANSWER_TIMEOUT_MS = 10_000
 
@@ -124,6 +127,28 @@ export class DynsecClient {
       throw new DynsecError('getClient', answer!.error)
     }
     return (answer!.data as { client?: DynsecClientInfo } | undefined)?.client
+  }
+
+  /** Every client, with its textname and roles (`listClients`, verbose, page by page). */
+  async listClients(): Promise<DynsecClientInfo[]> {
+    return this.list<DynsecClientInfo>('listClients', 'clients', true)
+  }
+
+  /** Every role's name. */
+  async listRoles(): Promise<string[]> {
+    return this.list<string>('listRoles', 'roles', false)
+  }
+
+  private async list<T>(command: string, key: string, verbose: boolean): Promise<T[]> {
+    const out: T[] = []
+    for (;;) {
+      const [answer] = await this.run([{ command, verbose, count: LIST_PAGE, offset: out.length }])
+      if (answer!.error) throw new DynsecError(command, answer!.error)
+      const page = ((answer!.data ?? {})[key] ?? []) as T[]
+      out.push(...page)
+      const total = Number((answer!.data ?? {}).totalCount ?? 0)
+      if (page.length === 0 || out.length >= total) return out
+    }
   }
 
   /** Fails what still waits (the connection is closing). */
