@@ -91,7 +91,8 @@ async function newOwner(url: string, accountId: string): Promise<Who & { token: 
 async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof startRelay>>): Promise<Record<string, unknown>> {
   const n = num('BENCH_PLAYERS', 1000)
   const seconds = num('BENCH_PLAYER_SECONDS', 30)
-  const commands = num('BENCH_PLAYER_COMMANDS', 100)
+  // Each command goes to another device (its own remote stream, started by that command): at most one per player.
+  const commands = Math.min(num('BENCH_PLAYER_COMMANDS', 100), n)
   const runId = randomBytes(3).toString('hex')
   const out: Record<string, unknown> = { players: n, seconds, commands }
 
