@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '*.ts', 'shared/bin/*.mjs'] },
+        projectService: { allowDefaultProject: ['*.js', '*.ts', 'shared/bin/*.mjs', 'player-agent/scripts/*.d.mts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -8,12 +8,16 @@
  *    the sockets open (same-run baseline); push → push-result p50/p95; command delivery p95 (target
  *    ≤ 100 ms): BENCH_PLAYER_COMMANDS (100) DEVICE_COMMANDs posted by the owners during the window, each
  *    timed from the POST to its arrival on the device's socket.
- * 2. One real player process (player-agent/src/main.ts, as `pnpm player` runs it), through a byte-counting
- *    proxy: the first sync of a BENCH_PLAYLIST_POSTS (500) post playlist — pair → every blob cached, time
- *    and bytes on the wire (against the art's own bytes) — then its RSS idle with the full cache (target
- *    ≤ 80 MB), against a bare `node` and a bare `node --import tsx` (same-run baselines).
+ * 2. One real player process as `pnpm player` runs it (the bundle of player-agent/scripts/bundle.mjs on
+ *    plain node with PLAYER_NODE_FLAGS), through a byte-counting proxy: the first sync of a
+ *    BENCH_PLAYLIST_POSTS (500) post playlist — pair → every blob cached, time and bytes on the wire
+ *    (against the art's own bytes) — then its RSS idle with the full cache (target ≤ 80 MB), over
+ *    BENCH_PLAYER_RUNS (3) starts on the same directory, each sampled 5 times after BENCH_PLAYER_IDLE_MS
+ *    (10 s) idle; then once through tsx (`pnpm player:dev`), against a bare `node` and a bare
+ *    `node --import tsx` (same-run baselines).
  *
  * A small run: BENCH_PLAYERS=50 BENCH_PLAYER_SECONDS=5 BENCH_PLAYER_COMMANDS=20 BENCH_PLAYLIST_POSTS=50.
+ * The memory part alone: BENCH_PLAYERS=0 (no simulated players).
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -27,6 +31,7 @@ import { canonicalBytes, type Receipt } from '../shared/src/index.js'
 import { nodeSigner } from '../shared/src/node/index.js'
 import { login } from '../client-sdk/src/network/session.js'
 import { png, pngChunk, type Rgba } from '../sync-server/test/support/media-fixtures.js'
+import { PLAYER_NODE_FLAGS } from '../player-agent/scripts/bundle.mjs'
 import { api, Chain, capabilities, ecdhKey, inPool, postReceipts, SimPlayer, type Who } from './player-sim.js'
 import { benchDir, fmt, percentile, repoRoot } from './support.js'
 
@@ -86,7 +91,8 @@ async function newOwner(url: string, accountId: string): Promise<Who & { token: 
 async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof startRelay>>): Promise<Record<string, unknown>> {
   const n = num('BENCH_PLAYERS', 1000)
   const seconds = num('BENCH_PLAYER_SECONDS', 30)
-  const commands = num('BENCH_PLAYER_COMMANDS', 100)
+  // Each command goes to another device (its own remote stream, started by that command): at most one per player.
+  const commands = Math.min(num('BENCH_PLAYER_COMMANDS', 100), n)
   const runId = randomBytes(3).toString('hex')
   const out: Record<string, unknown> = { players: n, seconds, commands }
 
@@ -309,8 +315,8 @@ function spawnPlayer(args: string[], env: Record<string, string>): PlayerChild {
   }
 }
 
-/** Max RSS over 5 samples, once the player shows art and sat idle BENCH_PLAYER_IDLE_MS. */
-async function idlePlayerRss(player: PlayerChild): Promise<number> {
+/** 5 RSS samples a second apart (MB), once the player shows art and sat idle BENCH_PLAYER_IDLE_MS. */
+async function idlePlayerRss(player: PlayerChild): Promise<number[]> {
   await player.waitLine((l) => l.some((x) => x.startsWith('showing ')), 'showing')
   await wait(num('BENCH_PLAYER_IDLE_MS', 10_000))
   const samples: number[] = []
@@ -318,7 +324,13 @@ async function idlePlayerRss(player: PlayerChild): Promise<number> {
     samples.push(await rssOf(player.child.pid!))
     await wait(1000)
   }
-  return Math.max(...samples)
+  return samples
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** Part 2: one real player process — first sync of a big playlist, then idle with the full cache. */
@@ -373,8 +385,11 @@ async function realPlayer(url: string): Promise<Record<string, unknown>> {
     PLAYER_POLL_MS: '100',
     PLAYER_STILL_SECONDS: '2',
   }
-  // As `pnpm player` runs it (tsx), then the bundle of `pnpm player:build` on plain node.
-  let player = spawnPlayer(['--import', tsx, join(repoRoot, 'player-agent', 'src', 'main.ts')], env)
+  // As `pnpm player` runs it: the bundle on plain node. Then through tsx, as `pnpm player:dev` does.
+  const bundle = spawnSync(process.execPath, [join(repoRoot, 'player-agent', 'scripts', 'bundle.mjs')], { encoding: 'utf8' })
+  if (bundle.status !== 0) throw new Error(`pnpm player:build failed: ${bundle.stderr}`)
+  const bundleArgs = [...PLAYER_NODE_FLAGS, join(repoRoot, 'player-agent', 'dist', 'player.mjs')]
+  let player = spawnPlayer(bundleArgs, env)
   try {
     const spawned = performance.now()
     const code = (await player.waitLine(
@@ -406,24 +421,44 @@ async function realPlayer(url: string): Promise<Record<string, unknown>> {
       `  first sync of a ${posts}-post playlist (pair → every blob verified and cached): ${(syncMs / 1000).toFixed(1)} s (${(posts / (syncMs / 1000)).toFixed(1)} blobs/s), ` +
         `${fmt(down)} bytes down / ${fmt(up)} up (the art itself: ${fmt(artBytes)} bytes; its receipts ${fmt(receiptBytes)} canonical bytes)`,
     )
-    const viaTsx = await idlePlayerRss(player)
+    // Idle with the full cache, over several starts on the same directory (paired: it plays from the
+    // cache at once, and catches up with the relay meanwhile).
+    const runs: number[][] = []
+    const startCpu: number[] = []
+    const idleCpu: number[] = []
+    for (let run = 0; run < num('BENCH_PLAYER_RUNS', 3); run++) {
+      if (run > 0) player = spawnPlayer(bundleArgs, env)
+      const samples = await idlePlayerRss(player)
+      const c0 = await cpuSecondsOf(player.child.pid!)
+      await wait(5000)
+      idleCpu.push(+((100 * ((await cpuSecondsOf(player.child.pid!)) - c0)) / 5).toFixed(1))
+      startCpu.push(c0)
+      runs.push(samples)
+      await player.stop()
+      console.log(
+        `  pnpm player (bundle), start ${run + 1}: RSS idle ${samples.join(' ')} MB; CPU ${c0} s so far, ${idleCpu.at(-1)}% of a core idle`,
+      )
+    }
+    player = spawnPlayer(['--import', tsx, join(repoRoot, 'player-agent', 'src', 'main.ts')], env)
+    const viaTsx = Math.max(...(await idlePlayerRss(player)))
     await player.stop()
-    // The same directory (paired, full cache) under the bundle: it plays from the cache at once.
-    const bundle = spawnSync(process.execPath, [join(repoRoot, 'player-agent', 'scripts', 'bundle.mjs')], { encoding: 'utf8' })
-    if (bundle.status !== 0) throw new Error(`pnpm player:build failed: ${bundle.stderr}`)
-    player = spawnPlayer(['--max-semi-space-size=1', join(repoRoot, 'player-agent', 'dist', 'player.mjs')], env)
-    const viaBundle = await idlePlayerRss(player)
+    const viaBundle = Math.max(...runs.flat())
     const [bare, tsxOnly] = [await idleRss([]), await idleRss(['--import', tsx])]
     out.player_rss = {
-      pnpm_player_tsx_mb: viaTsx,
-      bundle_small_young_gen_mb: viaBundle,
+      pnpm_player_bundle_mb: viaBundle,
+      pnpm_player_bundle_samples_mb: runs,
+      pnpm_player_bundle_cpu_s_at_idle: startCpu,
+      pnpm_player_bundle_idle_cpu_percent: idleCpu,
+      node_flags: [...PLAYER_NODE_FLAGS],
+      player_dev_tsx_mb: viaTsx,
       bare_node_mb: bare,
       node_tsx_mb: tsxOnly,
       target_mb: 80,
     }
     console.log(
-      `  one player's RSS idle with the full cache (${posts} blobs): ${viaTsx} MB as \`pnpm player\` runs it (tsx), ${viaBundle} MB as the bundle ` +
-        `(pnpm player:build; node --max-semi-space-size=1) — target ≤ 80; same-run baselines: bare node ${bare} MB, node --import tsx ${tsxOnly} MB`,
+      `  one player's RSS idle with the full cache (${posts} blobs): ${viaBundle} MB at most over ${runs.length} starts as \`pnpm player\` runs it ` +
+        `(the bundle; node ${PLAYER_NODE_FLAGS.join(' ')}) — target ≤ 80; ${viaTsx} MB through tsx (pnpm player:dev); ` +
+        `same-run baselines: bare node ${bare} MB, node --import tsx ${tsxOnly} MB`,
     )
   } finally {
     await player.stop()
@@ -441,7 +476,7 @@ export async function runPlayerBench(): Promise<Record<string, unknown>> {
   )
   const relay = await startRelay()
   try {
-    const simulated = await simulatedPlayers(relay.url, relay)
+    const simulated = num('BENCH_PLAYERS', 1000) > 0 ? await simulatedPlayers(relay.url, relay) : { skipped: 'BENCH_PLAYERS=0' }
     const real = await realPlayer(relay.url)
     return { simulated, real, load: loadavg() }
   } finally {

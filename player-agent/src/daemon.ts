@@ -35,6 +35,7 @@ import { loadOrCreateDeviceIdentity, postGenesis, queueRegistration, type Device
 import { Playback } from './player/playback.js'
 import { Wakeable } from './player/wakeable.js'
 import { progressBar, type ProgressOut } from './progress.js'
+import { httpFetch } from './relay/http-fetch.js'
 import { RelayApi, RelayDirectory } from './relay/relay-api.js'
 import { RemoteInbox } from './remote/remote-control.js'
 import { showOutside } from './remote/show-outside.js'
@@ -114,7 +115,7 @@ export class PlayerDaemon {
     private readonly lock: { release(): Promise<void> },
   ) {
     this.streams = syncedStreams(client, log)
-    this.directory = new RelayDirectory(config.relayUrl)
+    this.directory = new RelayDirectory(config.relayUrl, httpFetch)
     this.lists = new RememberedLists(join(config.dir, 'channel-lists.json'), (line) => io.warn(line))
     this.listedDirectory = this.lists.directory(this.directory)
     const currentPlaylist = () => this.playlist
@@ -175,7 +176,7 @@ export class PlayerDaemon {
     const log = await FileLocalLog.open(join(config.dir, 'log'))
     // Every relay answer's Date header tells whether the device clock can time its views.
     const clock = new ClockCheck()
-    const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer, clock.observing(fetch))
+    const api = new RelayApi(config.relayUrl, identity.identityId, identity.signer, clock.observing(httpFetch))
     // The play loop reports refusals to the daemon, which is built last.
     const late: { daemon?: PlayerDaemon } = {}
     const client = await SyncClient.open({
@@ -184,6 +185,7 @@ export class PlayerDaemon {
       identityId: identity.identityId,
       signer: identity.signer,
       webSocket: nodeWebSocket,
+      fetch: httpFetch,
       verifier: nodeVerifier(),
       sha256: nodeSha256,
       streams: [deviceStreamKey(identity.identityId)],
@@ -195,7 +197,7 @@ export class PlayerDaemon {
     })
     const cache = await BlobCache.open(join(config.dir, 'cache'), config.cacheBytes)
     await display.open()
-    const downloader = new Downloader({ relayUrl: config.relayUrl, token: () => api.token().catch(() => undefined) })
+    const downloader = new Downloader({ relayUrl: config.relayUrl, token: () => api.token().catch(() => undefined), fetch: httpFetch })
     const playback = new Playback(cache, display, {
       showing: (artwork) => io.say(`showing ${artwork}`),
       refused: (artwork, code, message) => late.daemon?.refuse(artwork, code, message),
@@ -340,7 +342,7 @@ export class PlayerDaemon {
       try {
         if (!this.syncStarted) {
           // The identity first, then a session, then the sync engine, whose hello carries that session.
-          await postGenesis(this.config.relayUrl, this.identity.genesis)
+          await postGenesis(this.config.relayUrl, this.identity.genesis, httpFetch)
           await this.api.token()
           this.client.start()
           this.syncStarted = true

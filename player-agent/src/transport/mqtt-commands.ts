@@ -10,6 +10,10 @@
  *   and neither obeyed nor answered.
  * - A channel notice reloads the channel.
  *
+ * mqtt.js (and its dependencies, ≈ 650 KB of JavaScript) is imported on the first connection, not at
+ * start: a player without PLAYER_MQTT, or whose relay offers no bridge, never loads it (docs/player.md,
+ * "Memory").
+ *
  * Lines: `mqtt online`, `mqtt offline`, `mqtt channel` (a notice: reloading), `mqtt command <eventId>
  * verified|deferred <CODE>|refused <CODE>`.
  */
@@ -17,7 +21,7 @@ import type { LocalLog } from '@pixpax/client-sdk'
 import type { Sha256, SignatureVerifier } from '@pixpax/shared'
 import type { RemoteInbox } from '../remote/remote-control.js'
 import { TransportedCommandCheck } from './command-check.js'
-import { MqttTransport, type MqttCredentials } from './mqtt-transport.js'
+import type { MqttCredentials, MqttTransport } from './mqtt-transport.js'
 
 export interface MqttCommandsOptions {
   deviceIdentityId: string
@@ -57,6 +61,7 @@ export class MqttCommands {
       return
     await this.close()
     if (!credentials) return
+    const { MqttTransport } = await import('./mqtt-transport.js')
     this.transport = new MqttTransport(credentials, this.options.deviceIdentityId, {
       command: (text) => void this.onCommand(text),
       channel: () => {
