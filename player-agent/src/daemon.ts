@@ -7,6 +7,7 @@
  *   command <eventId> <name> done|unsupported|refused
  *   downloading <hash>       cached <hash>      refused <hash> <CODE>     showing <hash>
  *   relay offline            relay online       stopped
+ *   view <viewedAt>             (a view is in the views journal: it survives a crash)
  *   views <n> <last viewedAt>   (a DEVICE_VIEWS batch is in the outbox)
  */
 import { mkdir, readFile, rm } from 'node:fs/promises'
@@ -40,6 +41,7 @@ import { RemoteInbox } from './remote/remote-control.js'
 import { showOutside } from './remote/show-outside.js'
 import { MqttCommands } from './transport/mqtt-commands.js'
 import { ClockCheck } from './views/clock-check.js'
+import { ViewJournal } from './views/view-journal.js'
 import { ViewReporter } from './views/view-reporter.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
@@ -202,13 +204,18 @@ export class PlayerDaemon {
     })
     const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, playback, downloader, lock)
     late.daemon = daemon
-    const views = new ViewReporter(client, identity.identityId, {
-      now: Date.now,
-      get synced() {
-        return clock.synced
+    const views = new ViewReporter(
+      client,
+      identity.identityId,
+      {
+        now: Date.now,
+        get synced() {
+          return clock.synced
+        },
       },
-    })
-    await views.open(log)
+      { journaled: (view) => io.say(`view ${view.viewedAt}`), warn: (line) => io.warn(line) },
+    )
+    await views.open(log, await ViewJournal.open(join(config.dir, 'views.journal')))
     daemon.views = views
     await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
@@ -250,6 +257,7 @@ export class PlayerDaemon {
     await Promise.allSettled(this.loops)
     await this.mqtt?.close()
     await this.flushViews()
+    await this.views?.close()
     await this.inbox.close()
     await this.client.stop()
     await this.log.close()
