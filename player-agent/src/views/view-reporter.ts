@@ -84,7 +84,10 @@ export class ViewReporter {
       this.lastAt = at
       this.pending.push(view)
     }
-    await journal.replace(this.pending)
+    // Rewritten at every start: the torn tail and the damaged lines go before anything is appended after
+    // them, and the file appends go to has a name a directory fsync made durable. Failing (a full disk),
+    // the old journal stays: its damage costs at most the view appended right after it.
+    await journal.replace(this.pending).catch((error: unknown) => this.events.warn?.(`views journal: ${(error as Error).message}`))
   }
 
   get queued(): number {
