@@ -7,6 +7,7 @@
  *   command <eventId> <name> done|unsupported|refused
  *   downloading <hash>       cached <hash>      refused <hash> <CODE>     showing <hash>
  *   relay offline            relay online       stopped
+ *   view <viewedAt>             (a view is in the views journal: it survives a crash)
  *   views <n> <last viewedAt>   (a DEVICE_VIEWS batch is in the outbox)
  */
 import { mkdir, readFile, rm } from 'node:fs/promises'
@@ -41,6 +42,7 @@ import { RemoteInbox } from './remote/remote-control.js'
 import { showOutside } from './remote/show-outside.js'
 import { MqttCommands } from './transport/mqtt-commands.js'
 import { ClockCheck } from './views/clock-check.js'
+import { ViewJournal } from './views/view-journal.js'
 import { ViewReporter } from './views/view-reporter.js'
 
 const nodeWebSocket: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike
@@ -74,6 +76,7 @@ export function openDisplay(config: PlayerConfig, terminal: NodeJS.WritableStrea
 
 export class PlayerDaemon {
   private running = false
+  /** Wakes every loop (each waits on its own waiter, so none misses a wake while busy). */
   private readonly wake = new Wakeable()
   private readonly loops: Promise<void>[] = []
   private paired: PairingState | undefined
@@ -87,8 +90,6 @@ export class PlayerDaemon {
   /** What plays: a static list, a channel, or nothing yet (unpaired, no channel chosen). */
   private source: ChannelSource | undefined
   private sourceOff: (() => void) | undefined
-  /** Counts announced channel changes, so the art loop misses none that came while it was busy. */
-  private channelChanges = 0
   private readonly streams: VerifiedStreams
   private readonly directory: RelayDirectory
   /** The relay's feeds and takedown list as last seen, kept on disk for offline restarts. */
@@ -205,13 +206,18 @@ export class PlayerDaemon {
     })
     const daemon = new PlayerDaemon(config, io, identity, log, client, api, cache, display, playback, downloader, lock)
     late.daemon = daemon
-    const views = new ViewReporter(client, identity.identityId, {
-      now: Date.now,
-      get synced() {
-        return clock.synced
+    const views = new ViewReporter(
+      client,
+      identity.identityId,
+      {
+        now: Date.now,
+        get synced() {
+          return clock.synced
+        },
       },
-    })
-    await views.open(log)
+      { journaled: (view) => io.say(`view ${view.viewedAt}`), warn: (line) => io.warn(line) },
+    )
+    await views.open(log, await ViewJournal.open(join(config.dir, 'views.journal')))
     daemon.views = views
     await queueRegistration(client, identity, display.capabilities)
     daemon.paired = await daemon.readPairing()
@@ -253,6 +259,7 @@ export class PlayerDaemon {
     await Promise.allSettled(this.loops)
     await this.mqtt?.close()
     await this.flushViews()
+    await this.views?.close()
     await this.inbox.close()
     await this.client.stop()
     await this.log.close()
@@ -289,7 +296,6 @@ export class PlayerDaemon {
   }
 
   private channelChanged(): void {
-    this.channelChanges++
     this.wake.wake()
   }
 
@@ -335,6 +341,7 @@ export class PlayerDaemon {
   }
 
   private async pairingLoop(): Promise<void> {
+    const wake = this.wake.waiter()
     let identityPrinted = this.paired !== undefined
     let failures = 0
     let code: { code: string; expiresAt: number } | undefined
@@ -374,7 +381,7 @@ export class PlayerDaemon {
           // MQTT bridge: connected with the credentials the relay hands out (after the inbox is open); an
           // answer without them (the relay's broker link is down) leaves a working connection alone.
           if (self.mqtt) await this.mqtt?.update(self.mqtt)
-          await this.wake.wait(this.config.pairedCheckMs)
+          await wake.wait(this.config.pairedCheckMs)
           continue
         }
         await this.mqtt?.update(undefined)
@@ -393,13 +400,13 @@ export class PlayerDaemon {
           identityPrinted = true
           await this.display.message(`PAIRING CODE: ${code.code}`).catch(() => undefined)
         }
-        await this.wake.wait(this.config.pollMs)
+        await wake.wait(this.config.pollMs)
       } catch (error) {
         failures++
         // The relay is down, or the identity is not accepted yet (KEY_UNKNOWN until its receipt is acked).
         // Quiet for the first tries: the relay may be starting, or our identity not accepted yet.
         if (failures === 4 || failures % 50 === 0) this.io.warn(`pairing: ${(error as Error).message}`)
-        await this.wake.wait(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)))
+        await wake.wait(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)))
       }
     }
   }
@@ -429,18 +436,19 @@ export class PlayerDaemon {
   }
 
   private async artLoop(): Promise<void> {
+    // A channel change announced while a pass runs makes the next wait return at once (Wakeable).
+    const wake = this.wake.waiter()
     let failures = 0
     while (this.running) {
       if (!this.paired) {
-        await this.wake.wait(this.config.refreshMs)
+        await wake.wait(this.config.refreshMs)
         continue
       }
       let ok = true
-      const seen = this.channelChanges
       try {
         const caps = this.display.capabilities
         if (!this.source) {
-          await this.wake.wait(this.config.refreshMs)
+          await wake.wait(this.config.refreshMs)
           continue
         }
         this.playlist = filterForDisplay(await this.source.load(), caps)
@@ -456,9 +464,7 @@ export class PlayerDaemon {
         this.io.warn(`art sync: ${(error as Error).message}`)
       }
       failures = ok ? 0 : failures + 1
-      // A change announced while this pass ran (its wake found nobody waiting): go again at once.
-      if (ok && this.channelChanges !== seen) continue
-      await this.wake.wait(ok ? this.config.refreshMs : Math.min(this.config.refreshMs, 250 * 2 ** Math.min(failures, 7)))
+      await wake.wait(ok ? this.config.refreshMs : Math.min(this.config.refreshMs, 250 * 2 ** Math.min(failures, 7)))
     }
   }
 
@@ -501,7 +507,7 @@ export class PlayerDaemon {
     }
   }
 
-  /** The views recorded since the last heartbeat, as DEVICE_VIEWS receipts in the outbox. */
+  /** The views recorded since the last heartbeat (journaled meanwhile), as DEVICE_VIEWS receipts in the outbox. */
   private async flushViews(): Promise<void> {
     try {
       for (const batch of (await this.views?.flush()) ?? []) this.io.say(`views ${batch.length} ${batch.at(-1)!.viewedAt}`)
@@ -515,6 +521,7 @@ export class PlayerDaemon {
    * one batch when the relay is back (each exactly once — the outbox resends with stable keys).
    */
   private async heartbeatLoop(): Promise<void> {
+    const wake = this.wake.waiter()
     const interval = this.config.heartbeatSeconds * 1000
     let next = Date.now()
     while (this.running) {
@@ -528,7 +535,7 @@ export class PlayerDaemon {
         }
         next = Date.now() + interval
       }
-      await this.wake.wait(Math.max(0, next - Date.now()))
+      await wake.wait(Math.max(0, next - Date.now()))
     }
   }
 }

@@ -9,7 +9,7 @@ import { BlobHashMismatchError } from '../cache/blob-cache.js'
 import type { PlaylistItem } from '../channels/channel-source.js'
 import { ArtFormatError, decodeArt, fitFrame } from '../art/decode.js'
 import type { DeviceAdapter, Frame } from '../device/device-adapter.js'
-import { Wakeable } from './wakeable.js'
+import { Wakeable, type Waiter } from './wakeable.js'
 
 const DEFAULT_STILL_SECONDS = 10
 
@@ -26,6 +26,8 @@ export class Playback {
   private running = false
   private loop: Promise<void> | undefined
   private readonly wakeable = new Wakeable()
+  /** The play loop's waiter, new at each start: wakes from before it (a playlist set first) are moot. */
+  private waiter: Waiter = this.wakeable.waiter()
   private current: string | undefined
   private readonly broken = new Set<string>()
   /** Bumped by a remote command (next, back, show): the artwork on screen gives way at once. */
@@ -111,6 +113,7 @@ export class Playback {
   start(): void {
     if (this.running) return
     this.running = true
+    this.waiter = this.wakeable.waiter()
     this.loop = this.run()
   }
 
@@ -135,7 +138,7 @@ export class Playback {
       }
       const playable = this.playable()
       if (playable.length === 0) {
-        await this.wakeable.wait(60_000)
+        await this.waiter.wait(60_000)
         continue
       }
       const item = playable[this.index % playable.length]!
@@ -186,11 +189,10 @@ export class Playback {
           viewed = true
           this.events.viewed?.(item)
         }
-        // A stop or jump that came while the frame was being drawn found no waiter to wake: look before sleeping.
-        if (interrupted()) return
+        // A stop or jump that came while the frame was being drawn makes this wait return at once (Wakeable).
         const remaining = until - Date.now()
-        await this.wakeable.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
-        while (this.paused && !interrupted()) await this.wakeable.wait(60_000)
+        await this.waiter.wait(frames.length === 1 ? Math.max(0, remaining) : frame.delayMs)
+        while (this.paused && !interrupted()) await this.waiter.wait(60_000)
       }
     } while (!interrupted() && Date.now() < until)
   }
