@@ -9,6 +9,7 @@ import { nobleSha256 } from './crypto/noble.js'
 import type { Sha256, Signer } from './crypto/types.js'
 import { bytesToHex, utf8Encode } from './encoding.js'
 import { PixpaxError } from './errors.js'
+import { isReceiptEnvelope } from './receipt-envelope.js'
 import { ReceiptSchema, type Receipt, type ReceiptBody, type StreamRef } from './schemas.js'
 import { assertJsonValue, parseStrictJson } from './strict-json.js'
 import { checkStreamRef, streamKey, type StreamTypeSpec } from './streams.js'
@@ -96,10 +97,13 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
       supported: [1],
     })
   }
-  const parsed = ReceiptSchema.safeParse(value)
-  if (!parsed.success) {
-    const { message, path } = zodIssueMessage(parsed.error)
-    throw new PixpaxError('SCHEMA_INVALID', message, { path })
+  // The hand check accepts only what zod accepts; anything else is zod's to refuse (or accept) and name.
+  if (!isReceiptEnvelope(value)) {
+    const parsed = ReceiptSchema.safeParse(value)
+    if (!parsed.success) {
+      const { message, path } = zodIssueMessage(parsed.error)
+      throw new PixpaxError('SCHEMA_INVALID', message, { path })
+    }
   }
   // zod returns copies; keep the caller's object so nothing is normalized away behind our back.
   const receipt = value as Receipt
