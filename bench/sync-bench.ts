@@ -9,7 +9,8 @@
  */
 import { mkdtemp, rm, unlink } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import {
   buildReceipt,
@@ -174,14 +175,19 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
         return ws as unknown as WebSocketLike
       },
     })
+    // BENCH_SYNC_CPU_PROFILE=file.cpuprofile: a CPU profile of this process's main thread during the catch-up alone.
+    const profiler = process.env.BENCH_SYNC_CPU_PROFILE ? await startProfiler() : undefined
     const relayCpuBefore = processCpuMs(relay.child.pid!)
+    const mainCpuBefore = threadCpuMs(process.pid)
     const clientCpuBefore = process.cpuUsage()
     const start = performance.now()
     client.start()
     await client.whenSynced(600_000)
     const seconds = (performance.now() - start) / 1000
     const clientCpu = process.cpuUsage(clientCpuBefore)
+    const mainCpuMs = threadCpuMs(process.pid) - mainCpuBefore
     const relayCpuMs = processCpuMs(relay.child.pid!) - relayCpuBefore
+    if (profiler) await profiler.stop(process.env.BENCH_SYNC_CPU_PROFILE!)
     const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000
     await client.stop()
     await log.close()
@@ -206,6 +212,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
       startup_ms_full_replay_baseline: startup.replay_ms,
       vs_pool_verify_rate: +(total / seconds / baselines.ecdsa_verify_per_s_pool).toFixed(2),
       client_cpu_us_per_receipt: Math.round((clientCpuMs * 1000) / total),
+      client_main_thread_cpu_us_per_receipt: Math.round((mainCpuMs * 1000) / total),
       relay_cpu_us_per_receipt: Math.round((relayCpuMs * 1000) / total),
       loadavg_after: loadavg().map((l) => +l.toFixed(2)),
     }
@@ -215,7 +222,7 @@ export async function runSyncBench(): Promise<Record<string, unknown>> {
         `checkpoint + proof ${Math.round(proofBytes / Math.max(1, batches))} bytes per batch of ≤ 500; start-up with that local log ${Math.round(startupMs)} ms (target ≤ 300; full replay ${startup.replay_ms} ms)`,
     )
     console.log(
-      `  CPU per caught-up receipt: client ${Math.round((clientCpuMs * 1000) / total)} µs (main thread + verify workers), relay process ${Math.round((relayCpuMs * 1000) / total)} µs; ` +
+      `  CPU per caught-up receipt: client ${Math.round((clientCpuMs * 1000) / total)} µs (main thread ${Math.round((mainCpuMs * 1000) / total)} µs + verify workers), relay process ${Math.round((relayCpuMs * 1000) / total)} µs; ` +
         `the machine has ${availableParallelism()} cores, so both together bound the rate at ${fmt((availableParallelism() * 1e6) / (((clientCpuMs + relayCpuMs) * 1000) / total))}/s`,
     )
     console.log(
@@ -402,7 +409,33 @@ async function measureStartup(
 
 /** User + system CPU time of another process so far, in ms (Linux /proc; fields 14 and 15 in clock ticks of 10 ms). */
 function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return statCpuMs(`/proc/${pid}/stat`)
+}
+
+/** CPU time (user + system, ms) of one thread of this process: the main thread's tid is the pid. */
+function threadCpuMs(tid: number): number {
+  return statCpuMs(`/proc/self/task/${tid}/stat`)
+}
+
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** Starts the V8 sampling profiler on this thread; `stop(file)` writes the .cpuprofile. */
+async function startProfiler(): Promise<{ stop: (file: string) => Promise<void> }> {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 200 })
+  await session.post('Profiler.start')
+  return {
+    stop: async (file) => {
+      const { profile } = await session.post('Profiler.stop')
+      writeFileSync(file, JSON.stringify(profile))
+      session.disconnect()
+      console.log(`  CPU profile of the catch-up (main thread): ${file}`)
+    },
+  }
 }

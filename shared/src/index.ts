@@ -4,7 +4,7 @@
  */
 export { ERROR_CODES, errorCodes, isErrorCode, PixpaxError, type ErrorCode } from './errors.js'
 export { parseStrictJson, assertJsonValue, lineAndColumn, type JsonValue, type StrictJsonOptions } from './strict-json.js'
-export { canonicalJson, canonicalBytes, canonicalJsonWithout, checkedCanonicalJson } from './canonical-json.js'
+export { canonicalJson, canonicalBytes, canonicalJsonOmitting, canonicalJsonWithout, checkedCanonicalJson } from './canonical-json.js'
 export * from './encoding.js'
 export { isUlid, ulid, nextUlid, incrementUlid, ulidTime } from './ulid.js'
 export * from './schemas.js'
@@ -106,6 +106,7 @@ export {
   parseReceipt,
   buildReceipt,
   type CheckedReceipt,
+  type CheckReceiptOptions,
   type ChainHead,
   type BuildReceiptInput,
 } from './receipt.js'
@@ -132,6 +133,7 @@ export {
   type PreparedReceipt,
 } from './chain.js'
 export * from './sync-protocol.js'
+export { isReceiptsMessage, type ReceiptsMessage } from './receipts-message.js'
 // ---- the acceptance log (ARCHITECTURE §4, docs/log.md): Merkle tree, tlog-tiles, signed checkpoints ----
 export {
   HASH_SIZE,

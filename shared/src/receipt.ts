@@ -3,12 +3,13 @@
  * Everything that needs other receipts (keys, chain, authority) is in chain.ts.
  */
 import type { z } from 'zod'
-import { canonicalBytes, canonicalJsonWithout } from './canonical-json.js'
+import { canonicalBytes, canonicalJsonOmitting, canonicalJsonWithout } from './canonical-json.js'
 import { parseSignature, formatSignature } from './crypto/signature.js'
 import { nobleSha256 } from './crypto/noble.js'
 import type { Sha256, Signer } from './crypto/types.js'
 import { bytesToHex, utf8Encode } from './encoding.js'
 import { PixpaxError } from './errors.js'
+import { isReceiptEnvelope } from './receipt-envelope.js'
 import { ReceiptSchema, type Receipt, type ReceiptBody, type StreamRef } from './schemas.js'
 import { assertJsonValue, parseStrictJson } from './strict-json.js'
 import { checkStreamRef, streamKey, type StreamTypeSpec } from './streams.js'
@@ -79,6 +80,11 @@ function checkPayload(spec: StreamTypeSpec, type: string, payload: Record<string
   }
 }
 
+export interface CheckReceiptOptions {
+  /** Also give the receipt's whole canonical text (`CheckedReceipt.text`; default true). */
+  text?: boolean
+}
+
 /**
  * Checks everything about one receipt that needs no other receipt, in this order: schemaVersion
  * (SCHEMA_VERSION_UNSUPPORTED), envelope shape and stream reference (SCHEMA_INVALID), JSON value rules
@@ -86,7 +92,7 @@ function checkPayload(spec: StreamTypeSpec, type: string, payload: Record<string
  * type (SCHEMA_INVALID), eventId format (EVENT_ID_ORDER), hash (HASH_MISMATCH), signature encoding
  * (SIGNATURE_NOT_CANONICAL). Throws PixpaxError with the first failing code.
  */
-export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): CheckedReceipt {
+export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256, options: CheckReceiptOptions = {}): CheckedReceipt {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new PixpaxError('SCHEMA_INVALID', 'a receipt must be a JSON object')
   }
@@ -96,10 +102,13 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
       supported: [1],
     })
   }
-  const parsed = ReceiptSchema.safeParse(value)
-  if (!parsed.success) {
-    const { message, path } = zodIssueMessage(parsed.error)
-    throw new PixpaxError('SCHEMA_INVALID', message, { path })
+  // The hand check accepts only what zod accepts; anything else is zod's to refuse (or accept) and name.
+  if (!isReceiptEnvelope(value)) {
+    const parsed = ReceiptSchema.safeParse(value)
+    if (!parsed.success) {
+      const { message, path } = zodIssueMessage(parsed.error)
+      throw new PixpaxError('SCHEMA_INVALID', message, { path })
+    }
   }
   // zod returns copies; keep the caller's object so nothing is normalized away behind our back.
   const receipt = value as Receipt
@@ -107,7 +116,10 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
   // The whole receipt, not just the payload: zod's z.string() lets lone surrogates through (eventId,
   // prevEventId), and canonicalization would then throw a plain Error instead of a PixpaxError.
   assertJsonValue(receipt, '$')
-  const forms = canonicalJsonWithout(receipt as unknown as Record<string, unknown>, SIGNED_OVER_OMITS)
+  const forms =
+    options.text === false
+      ? { without: canonicalJsonOmitting(receipt as unknown as Record<string, unknown>, SIGNED_OVER_OMITS), whole: undefined }
+      : canonicalJsonWithout(receipt as unknown as Record<string, unknown>, SIGNED_OVER_OMITS)
   const canonical = utf8Encode(forms.without)
   if (canonical.length > MAX_RECEIPT_BYTES) {
     throw new PixpaxError('RECEIPT_TOO_LARGE', `canonical receipt is ${canonical.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`, {
@@ -124,7 +136,8 @@ export function checkReceipt(value: unknown, sha256: Sha256 = nobleSha256): Chec
     throw new PixpaxError('HASH_MISMATCH', `hash does not match the canonical bytes (expected ${expected})`, { expected })
   }
   const signature = parseSignature(receipt.signature)
-  return { receipt, streamKey: streamKey(receipt.stream), spec, canonical, signature, text: forms.whole }
+  const checked: CheckedReceipt = { receipt, streamKey: streamKey(receipt.stream), spec, canonical, signature }
+  return forms.whole === undefined ? checked : { ...checked, text: forms.whole }
 }
 
 /** Parses receipt JSON text strictly (DUPLICATE_KEY, JSON_INVALID, …) and checks it with `checkReceipt`. */
@@ -185,6 +198,6 @@ export async function buildReceipt(input: BuildReceiptInput): Promise<Receipt> {
   const hash = sha256Ref(canonical, sha256)
   const signature = formatSignature(await input.signer.sign(canonical))
   const receipt: Receipt = { ...body, hash, signature }
-  checkReceipt(receipt, sha256)
+  checkReceipt(receipt, sha256, { text: false })
   return receipt
 }

@@ -9,6 +9,7 @@ import {
   bytesToHex,
   canonicalBytes,
   canonicalJson,
+  canonicalJsonOmitting,
   canonicalJsonWithout,
   checkedCanonicalJson,
   checkReceipt,
@@ -106,6 +107,23 @@ describe('canonicalJsonWithout (two canonical texts from one canonicalization pe
       }),
       { numRuns: 500 },
     )
+  })
+
+  it('canonicalJsonOmitting is its `without` text alone, whatever the members’ order (as parsed from canonical text, too)', () => {
+    fc.assert(
+      fc.property(object, fc.subarray(['hash', 'signature', 'a"b', 'é']), (value, omitted) => {
+        const omit = new Set(omitted)
+        const { without } = canonicalJsonWithout(value, omit)
+        expect(canonicalJsonOmitting(value, omit)).toBe(without)
+        const inCanonicalOrder = JSON.parse(canonicalJson(value)) as Record<string, unknown>
+        expect(canonicalJsonOmitting(inCanonicalOrder, omit)).toBe(without)
+        expect(canonicalJsonWithout(inCanonicalOrder, omit)).toEqual(canonicalJsonWithout(value, omit))
+      }),
+      { numRuns: 500 },
+    )
+    expect(canonicalJsonOmitting({ b: 1, a: undefined, c: [1, 'x'] }, new Set(['c']))).toBe('{"b":1}')
+    const proto = JSON.parse('{"__proto__":{"x":1},"a":2}') as Record<string, unknown>
+    expect(canonicalJsonOmitting(proto, new Set(['a']))).toBe('{"__proto__":{"x":1}}')
   })
 
   it('drops undefined members as canonicalize does', () => {

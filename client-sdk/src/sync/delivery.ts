@@ -27,6 +27,9 @@ import type { ClientLedger } from './client-ledger.js'
 import type { RelayPin } from './relay-trust.js'
 import type { TimeSlicer } from './time-slicer.js'
 
+/** The client never uses a receipt's whole canonical text: not building it is a string less per receipt in flight. */
+const NO_TEXT = { text: false } as const
+
 /** One receipt of a `receipts` message. */
 export interface Delivered {
   seq: number
@@ -95,7 +98,7 @@ export function verifyAhead(
     let receiptCheck: Early['receipt']
     let checked: CheckedReceipt | undefined
     try {
-      checked = checkReceipt(d.receipt, sha256)
+      checked = checkReceipt(d.receipt, sha256, NO_TEXT)
       const key =
         checked.receipt.type === 'IDENTITY_CREATED'
           ? (checked.receipt.payload.publicKey as PublicJwk)
@@ -154,7 +157,7 @@ export async function verifyDelivered(ctx: DeliveryContext, streamKey: string, d
     }
   let checked: CheckedReceipt
   try {
-    checked = early?.checked ?? checkReceipt(d.receipt, ctx.sha256)
+    checked = early?.checked ?? checkReceipt(d.receipt, ctx.sha256, NO_TEXT)
     if (checked.streamKey !== streamKey)
       throw new PixpaxError('SCHEMA_INVALID', `receipt of ${checked.streamKey} delivered as ${streamKey}`)
     ledger.current = d.position

@@ -43,6 +43,8 @@ export class VerifyPool implements SignatureVerifier {
   private nextId = 1
   private flushScheduled = false
   private failure: Error | undefined
+  /** Decoded points by key object (see pointOf); the coordinates are kept to notice a key object changed. */
+  private readonly points = new WeakMap<PublicJwk, { x: string; y: string; xy: Uint8Array }>()
 
   constructor(options: VerifyPoolOptions = {}) {
     const count = Math.max(1, options.workers ?? availableParallelism())
@@ -71,12 +73,8 @@ export class VerifyPool implements SignatureVerifier {
 
   verify(publicKey: PublicJwk, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure)
-    const x = base64UrlDecode(publicKey.x)
-    const y = base64UrlDecode(publicKey.y)
-    if (signature.length !== 64 || !x || !y || x.length !== 32 || y.length !== 32) return Promise.resolve(false)
-    const xy = new Uint8Array(64)
-    xy.set(x, 0)
-    xy.set(y, 32)
+    const xy = this.pointOf(publicKey)
+    if (signature.length !== 64 || !xy) return Promise.resolve(false)
     return new Promise<boolean>((resolve) => {
       this.queue.push({ xy, signature, data, resolve })
       if (this.queue.length >= this.batchSize) this.flush()
@@ -85,6 +83,23 @@ export class VerifyPool implements SignatureVerifier {
         setImmediate(() => this.flush())
       }
     })
+  }
+
+  /**
+   * x‖y of a key, decoded once per key object: catch-up verifies thousands of receipts under the one key
+   * object the ledger holds, and decoding it per receipt was two allocations each. Undefined: not a point.
+   */
+  private pointOf(publicKey: PublicJwk): Uint8Array | undefined {
+    const cached = this.points.get(publicKey)
+    if (cached && cached.x === publicKey.x && cached.y === publicKey.y) return cached.xy
+    const x = base64UrlDecode(publicKey.x)
+    const y = base64UrlDecode(publicKey.y)
+    if (!x || !y || x.length !== 32 || y.length !== 32) return undefined
+    const xy = new Uint8Array(64)
+    xy.set(x, 0)
+    xy.set(y, 32)
+    this.points.set(publicKey, { x: publicKey.x, y: publicKey.y, xy })
+    return xy
   }
 
   private flush(): void {
