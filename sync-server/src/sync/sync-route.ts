@@ -18,7 +18,12 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
   })
   // One proof source and one checkpoint watcher for every session of this relay.
   const proofs = new LogProofs(app.relay)
-  const feed = new CheckpointFeed(proofs, app.relay.notifier, (error) => app.log.error({ err: error }, 'reading the checkpoint failed'))
+  const feed = new CheckpointFeed(
+    proofs,
+    app.relay.notifier,
+    (error) => app.log.error({ err: error }, 'reading the checkpoint failed'),
+    app.relay.config.SYNC_CHECKPOINT_INTERVAL_MS,
+  )
   const notices = new NoticeRouter(app.relay.notifier)
   app.addHook('onClose', async () => {
     feed.close()
