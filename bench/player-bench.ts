@@ -160,6 +160,7 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   const simLoop = monitorEventLoopDelay({ resolution: 10 })
   simLoop.enable()
   const relayLoop: LoopDelay[] = []
+  const simCpu0 = process.cpuUsage()
   const start = performance.now()
   let beats = 0
   let peakRss = w0.rss
@@ -207,6 +208,7 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   clearInterval(sampler)
   const windowMs = performance.now() - start
   const w1 = await relay.stats()
+  const simCpu = process.cpuUsage(simCpu0)
   await relay.profile('stop')
   simLoop.disable()
   relayLoop.push(w1.loopDelay)
@@ -241,6 +243,10 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   out.relay_phases = phaseSplit(totalsBetween(w0.phases, w1.phases))
   const batches = totalsBetween(w0.batches, w1.batches)['']
   out.relay_batches = { n: batches?.count ?? 0, mean_receipts: batches?.count ? +(batches.sum / batches.count).toFixed(1) : 0 }
+  out.simulated_players_cpu_percent = +((100 * (simCpu.user + simCpu.system)) / 1000 / windowMs).toFixed(1)
+  out.relay_cpu_ms_per_receipt = batches?.sum
+    ? +((w1.cpu.user - w0.cpu.user + w1.cpu.system - w0.cpu.system) / 1000 / batches.sum).toFixed(3)
+    : null
   out.loop_delay = {
     simulated_players: loopDelayOf(simLoop),
     relay_worst_second: {
@@ -269,6 +275,9 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
       Object.entries(out.relay_phases as ReturnType<typeof phaseSplit>)
         .map(([phase, v]) => `${phase} ${v.n}×${v.mean_ms}=${v.total_s}`)
         .join(', '),
+  )
+  console.log(
+    `  CPU: relay ${String(out.relay_cpu_ms_per_receipt)} ms per receipt committed in the window; the simulated players' process ${String(out.simulated_players_cpu_percent)}% of a core`,
   )
   const ld = out.loop_delay as { simulated_players: LoopDelay; relay_worst_second: LoopDelay }
   console.log(
