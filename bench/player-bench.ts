@@ -25,6 +25,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { canonicalBytes, type Receipt } from '../shared/src/index.js'
@@ -33,21 +34,34 @@ import { login } from '../client-sdk/src/network/session.js'
 import { png, pngChunk, type Rgba } from '../sync-server/test/support/media-fixtures.js'
 import { PLAYER_NODE_FLAGS } from '../player-agent/scripts/bundle.mjs'
 import { api, Chain, capabilities, ecdhKey, inPool, postReceipts, SimPlayer, type Who } from './player-sim.js'
+import { loopDelayOf, phaseSplit, totalsBetween, type HistogramTotals, type LoopDelay } from './player-bench-stats.js'
 import { benchDir, fmt, percentile, repoRoot } from './support.js'
 
 interface RelayStats {
   cpu: NodeJS.CpuUsage
   rss: number
   heapUsed: number
+  phases: HistogramTotals
+  batches: HistogramTotals
+  /** The relay's event-loop delay since the previous sample. */
+  loopDelay: LoopDelay
 }
 
 const MB = 1024 * 1024
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function startRelay(): Promise<{ url: string; stats(): Promise<RelayStats>; stop(): Promise<void> }> {
+async function startRelay(): Promise<{
+  url: string
+  stats(): Promise<RelayStats>
+  profile(what: 'start' | 'stop'): Promise<void>
+  stop(): Promise<void>
+}> {
   const child: ChildProcess = fork(join(benchDir, 'player-bench-relay.ts'), [], {
     execArgv: ['--import', 'tsx'],
+    // libuv's pool as `pnpm start`, the Dockerfile and the k8s manifest size it (docs/relay.md): the fs
+    // store's fsyncs run there, and with the default 4 threads a batch's objects queue behind each other.
+    env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '64' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const url = await new Promise<string>((resolve, reject) => {
@@ -67,6 +81,19 @@ async function startRelay(): Promise<{ url: string; stats(): Promise<RelayStats>
         child.on('message', on)
         child.send('stats')
       }),
+    // RELAY_PROF=<dir>: the relay's main thread is profiled over the window (relay-window-<pid>.cpuprofile there).
+    profile: (what) =>
+      !process.env.RELAY_PROF
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const on = (m: unknown) => {
+              if ((m as { profiled?: string }).profiled !== `profile-${what}`) return
+              child.off('message', on)
+              resolve()
+            }
+            child.on('message', on)
+            child.send(`profile-${what}`)
+          }),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve())
@@ -133,7 +160,13 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   out.relay_idle = { cpu_percent: cpuPercent(i0, i1, idleMs), rss_mb: +(i1.rss / MB).toFixed(1), heap_mb: +(i1.heapUsed / MB).toFixed(1) }
 
   // The window: every player beats once a second (staggered), the owners send commands meanwhile.
+  await relay.profile('start')
   const w0 = await relay.stats()
+  // The simulated players' own event-loop delay: it adds to every latency they measure.
+  const simLoop = monitorEventLoopDelay({ resolution: 10 })
+  simLoop.enable()
+  const relayLoop: LoopDelay[] = []
+  const simCpu0 = process.cpuUsage()
   const start = performance.now()
   let beats = 0
   let peakRss = w0.rss
@@ -150,7 +183,14 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
       Math.floor((i / n) * 1000),
     ),
   )
-  const sampler = setInterval(() => void relay.stats().then((s) => (peakRss = Math.max(peakRss, s.rss))), 1000)
+  const sampler = setInterval(
+    () =>
+      void relay.stats().then((s) => {
+        peakRss = Math.max(peakRss, s.rss)
+        relayLoop.push(s.loopDelay)
+      }),
+    1000,
+  )
   const delivery: number[] = []
   let lost = 0
   const gap = (seconds * 1000) / Math.max(1, commands)
@@ -174,6 +214,10 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   clearInterval(sampler)
   const windowMs = performance.now() - start
   const w1 = await relay.stats()
+  const simCpu = process.cpuUsage(simCpu0)
+  await relay.profile('stop')
+  simLoop.disable()
+  relayLoop.push(w1.loopDelay)
   await Promise.all(sent)
   // Let the last pushes answer before counting.
   const drainUntil = performance.now() + 10_000
@@ -202,6 +246,21 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
     p95_ms: +percentile(delivery, 95).toFixed(1),
     max_ms: +(delivery.at(-1) ?? NaN).toFixed(1),
   }
+  out.relay_phases = phaseSplit(totalsBetween(w0.phases, w1.phases))
+  const batches = totalsBetween(w0.batches, w1.batches)['']
+  out.relay_batches = { n: batches?.count ?? 0, mean_receipts: batches?.count ? +(batches.sum / batches.count).toFixed(1) : 0 }
+  out.simulated_players_cpu_percent = +((100 * (simCpu.user + simCpu.system)) / 1000 / windowMs).toFixed(1)
+  out.relay_cpu_ms_per_receipt = batches?.sum
+    ? +((w1.cpu.user - w0.cpu.user + w1.cpu.system - w0.cpu.system) / 1000 / batches.sum).toFixed(3)
+    : null
+  out.loop_delay = {
+    simulated_players: loopDelayOf(simLoop),
+    relay_worst_second: {
+      p50_ms: Math.max(...relayLoop.map((l) => l.p50_ms)),
+      p99_ms: Math.max(...relayLoop.map((l) => l.p99_ms)),
+      max_ms: Math.max(...relayLoop.map((l) => l.max_ms)),
+    },
+  }
   const idle = out.relay_idle as { cpu_percent: number; rss_mb: number }
   const win = out.relay_window as { cpu_percent: number; rss_mb: number; peak_rss_mb: number }
   const hb = out.heartbeats as Record<string, number>
@@ -214,6 +273,21 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   )
   console.log(
     `  command delivery (POST DEVICE_COMMAND → the device's socket): ${cd.delivered}/${commands} delivered, p50 ${cd.p50_ms} ms, p95 ${cd.p95_ms} ms (target ≤ 100), max ${cd.max_ms} ms`,
+  )
+  const rb = out.relay_batches as { n: number; mean_receipts: number }
+  console.log(`  relay batches: ${fmt(rb.n)} in the window, ${rb.mean_receipts} receipts each on average; per phase (n, mean ms, total s):`)
+  console.log(
+    '    ' +
+      Object.entries(out.relay_phases as ReturnType<typeof phaseSplit>)
+        .map(([phase, v]) => `${phase} ${v.n}×${v.mean_ms}=${v.total_s}`)
+        .join(', '),
+  )
+  console.log(
+    `  CPU: relay ${String(out.relay_cpu_ms_per_receipt)} ms per receipt committed in the window; the simulated players' process ${String(out.simulated_players_cpu_percent)}% of a core`,
+  )
+  const ld = out.loop_delay as { simulated_players: LoopDelay; relay_worst_second: LoopDelay }
+  console.log(
+    `  event-loop delay: simulated players p50 ${ld.simulated_players.p50_ms} ms, p99 ${ld.simulated_players.p99_ms}, max ${ld.simulated_players.max_ms}; relay (worst 1 s sample) p50 ${ld.relay_worst_second.p50_ms}, p99 ${ld.relay_worst_second.p99_ms}, max ${ld.relay_worst_second.max_ms}`,
   )
   for (const p of players) p.close()
   return out
@@ -477,7 +551,8 @@ export async function runPlayerBench(): Promise<Record<string, unknown>> {
   const relay = await startRelay()
   try {
     const simulated = num('BENCH_PLAYERS', 1000) > 0 ? await simulatedPlayers(relay.url, relay) : { skipped: 'BENCH_PLAYERS=0' }
-    const real = await realPlayer(relay.url)
+    // BENCH_PLAYER_REAL=0: the simulated players only (part 1), for quicker runs of the relay's figures.
+    const real = process.env.BENCH_PLAYER_REAL === '0' ? {} : await realPlayer(relay.url)
     return { simulated, real, load: loadavg() }
   } finally {
     await relay.stop()

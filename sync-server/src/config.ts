@@ -78,6 +78,8 @@ const EnvSchema = z.object({
    * was when the request came; it then answers anyway and says how far behind (`x-projection-behind`).
    */
   TAIL_READ_WAIT_MS: int(2000),
+  /** The most often a sync connection is told the log grew (`checkpoint` messages; docs/sync-protocol.md). */
+  SYNC_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   /** The MQTT bridge (docs/player.md, "MQTT bridge"): off unless set, e.g. `mqtt://127.0.0.1:1883`. */
   MQTT_URL: blankIsUnset(z.string().url()),
   /** The broker as players reach it, handed to them with their credentials (default: MQTT_URL). */

@@ -107,6 +107,33 @@ describe('FsObjectStore specifics', () => {
     expect(Buffer.from((await store.get('c/a'))!).toString()).toBe('object a')
   })
 
+  it('makes a directory again that was removed behind its back after it wrote there', async () => {
+    const key = (n: number) => `pixpax/devices/dev1/events/${n}.json`
+    expect(await store.putIfAbsentInOrder([{ key: key(1), bytes: text('one') }])).toEqual(['created'])
+    // The store remembers the directory it made; an operator removes it anyway.
+    await rm(join(root, 'pixpax/devices/dev1'), { recursive: true })
+    expect(await store.putIfAbsentInOrder([{ key: key(2), bytes: text('two') }])).toEqual(['created'])
+    expect(await store.putIfAbsent(key(3), text('three'))).toBe('created')
+    await rm(join(root, 'pixpax/devices'), { recursive: true })
+    await store.put('pixpax/devices/dev1/snapshot.json', text('{}'))
+    expect(await store.list('pixpax/')).toEqual(['pixpax/devices/dev1/snapshot.json'])
+    expect(Buffer.from((await store.get('pixpax/devices/dev1/snapshot.json'))!).toString()).toBe('{}')
+  })
+
+  it('putIfAbsentInOrder of objects already there keeps their bytes and leaves no temp file', async () => {
+    const dir = 'pixpax/devices/dev2/events'
+    const items = [1, 2, 3].map((n) => ({ key: `${dir}/${n}.json`, bytes: text(`first ${n}`) }))
+    expect(await store.putIfAbsentInOrder(items)).toEqual(['created', 'created', 'created'])
+    const again = [...items.slice(0, 2), { key: `${dir}/4.json`, bytes: text('first 4') }]
+    expect(await store.putIfAbsentInOrder(again.map((i) => ({ ...i, bytes: text('other') })))).toEqual(['exists', 'exists', 'created'])
+    expect((await readdir(join(root, dir))).sort()).toEqual(['1.json', '2.json', '3.json', '4.json'])
+    expect(Buffer.from((await store.get(`${dir}/1.json`))!).toString()).toBe('first 1')
+    await expect(store.putIfAbsentInOrder([{ key: `${dir}/1.json/x`, bytes: text('?') }])).rejects.toThrow(/collides/)
+    await mkdir(join(root, dir, '5.json'))
+    await expect(store.putIfAbsentInOrder([{ key: `${dir}/5.json`, bytes: text('?') }])).rejects.toThrow(/collides/)
+    expect((await readdir(join(root, dir))).filter((n) => n.startsWith('.'))).toEqual([])
+  })
+
   it('works before the root exists; ping creates it', async () => {
     const fresh = new FsObjectStore(join(root, 'not', 'yet'))
     expect(await fresh.get('a/b')).toBeUndefined()

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { upgradeRequired } from '../errors.js'
 import { LogProofs } from '../log/log-proofs.js'
 import { CheckpointFeed } from './checkpoint-feed.js'
+import { NoticeRouter } from './notice-router.js'
 import { SYNC_LIMITS, SyncSession } from './sync-session.js'
 
 /** `GET /v1/sync`: the sync protocol over WebSocket (docs/sync-protocol.md). */
@@ -17,8 +18,17 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
   })
   // One proof source and one checkpoint watcher for every session of this relay.
   const proofs = new LogProofs(app.relay)
-  const feed = new CheckpointFeed(proofs, app.relay.notifier, (error) => app.log.error({ err: error }, 'reading the checkpoint failed'))
-  app.addHook('onClose', async () => feed.close())
+  const feed = new CheckpointFeed(
+    proofs,
+    app.relay.notifier,
+    (error) => app.log.error({ err: error }, 'reading the checkpoint failed'),
+    app.relay.config.SYNC_CHECKPOINT_INTERVAL_MS,
+  )
+  const notices = new NoticeRouter(app.relay.notifier)
+  app.addHook('onClose', async () => {
+    feed.close()
+    notices.close()
+  })
   app.route({
     method: 'GET',
     url: '/v1/sync',
@@ -26,7 +36,7 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
       throw upgradeRequired('/v1/sync')
     },
     wsHandler: (socket, request) => {
-      new SyncSession(socket, request, app.relay, { proofs, feed })
+      new SyncSession(socket, request, app.relay, { proofs, feed, notices })
     },
   })
 }

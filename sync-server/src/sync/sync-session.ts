@@ -23,6 +23,7 @@ import type { WebSocket } from 'ws'
 import type { RelayContext } from '../app.js'
 import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
 import type { CheckpointFeed } from './checkpoint-feed.js'
+import type { NoticeRouter } from './notice-router.js'
 import { LiveNotifications } from '../domains/notifications/live.js'
 import { tailCaughtUp } from '../projection/tail-freshness.js'
 
@@ -99,7 +100,9 @@ export class SyncSession {
   private alive = true
   private inbox: Promise<void> = Promise.resolve()
   private readonly heartbeat: NodeJS.Timeout
-  private readonly unsubscribeNotices: () => void
+  /** What stops each stream's notices reaching this session (its subscriptions and its notifications). */
+  private readonly watching = new Map<string, () => void>()
+  private readonly unsubscribeReconnect: () => void
   private readonly unsubscribeCheckpoints: () => void
   /**
    * The checkpoint this connection last carried (or the size the client said it holds, note unknown).
@@ -113,7 +116,7 @@ export class SyncSession {
     private readonly socket: WebSocket,
     private readonly request: FastifyRequest,
     private readonly relay: RelayContext,
-    private readonly log: { proofs: LogProofs; feed: CheckpointFeed },
+    private readonly log: { proofs: LogProofs; feed: CheckpointFeed; notices: NoticeRouter },
   ) {
     // One message at a time, in arrival order: a subscribe right behind a hello sees the session.
     socket.on('message', (data, isBinary) => {
@@ -131,15 +134,10 @@ export class SyncSession {
       socket.ping()
     }, SYNC_LIMITS.heartbeatMs)
     this.heartbeat.unref()
-    this.unsubscribeNotices = relay.notifier.subscribe((notice) => {
-      if (notice.stream === '*') {
-        for (const sub of this.subscriptions.values()) void this.pump(sub)
-        void this.notifications?.pump()
-      } else if (notice.stream === this.notifications?.noticeStream) void this.notifications.pump()
-      else {
-        const sub = this.subscriptions.get(notice.stream)
-        if (sub && notice.seq > sub.sentSeq) void this.pump(sub)
-      }
+    // Notices of the streams this session follows only (NoticeRouter), and every reconnect notice.
+    this.unsubscribeReconnect = log.notices.onReconnect(() => {
+      for (const sub of this.subscriptions.values()) void this.pump(sub)
+      void this.notifications?.pump()
     })
     this.unsubscribeCheckpoints = log.feed.subscribe((checkpoint) => {
       if (this.state === 'open') void this.sendCheckpoint(checkpoint)
@@ -154,7 +152,9 @@ export class SyncSession {
     if (this.state === 'closed') return
     this.state = 'closed'
     clearInterval(this.heartbeat)
-    this.unsubscribeNotices()
+    this.unsubscribeReconnect()
+    for (const stop of this.watching.values()) stop()
+    this.watching.clear()
     this.unsubscribeCheckpoints()
     this.subscriptions.clear()
     this.notifications?.close()
@@ -294,12 +294,16 @@ export class SyncSession {
         return
       case 'notifications': {
         if (!this.session) throw new ApiError('UNAUTHENTICATED', "notifications are a session's: send a session token in hello")
-        this.notifications ??= new LiveNotifications(
-          this.relay.db,
-          this.session.identityId,
-          (m) => this.send(m),
-          async () => void (await tailCaughtUp(this.relay, 'notifications')),
-        )
+        if (!this.notifications) {
+          const live = new LiveNotifications(
+            this.relay.db,
+            this.session.identityId,
+            (m) => this.send(m),
+            async () => void (await tailCaughtUp(this.relay, 'notifications')),
+          )
+          this.notifications = live
+          this.watch(live.noticeStream, () => void live.pump())
+        }
         await this.notifications.start(message.after ?? null, message.id)
         return
       }
@@ -324,7 +328,10 @@ export class SyncSession {
         return
       }
       case 'unsubscribe':
-        for (const key of message.streams) this.subscriptions.delete(key)
+        for (const key of message.streams) {
+          this.subscriptions.delete(key)
+          this.unwatch(key)
+        }
         await this.send({ type: 'unsubscribed', ...(message.id ? { id: message.id } : {}), streams: message.streams })
         return
       case 'subscribe': {
@@ -356,6 +363,10 @@ export class SyncSession {
           }
           const sub: Subscription = { key, sentSeq, pumping: false, dirty: false, caughtUp: false }
           this.subscriptions.set(key, sub)
+          this.watch(key, (notice) => {
+            const current = this.subscriptions.get(key)
+            if (current && notice.seq > current.sentSeq) void this.pump(current)
+          })
           added.push(sub)
         }
         await this.send({ type: 'subscribed', ...(message.id ? { id: message.id } : {}), streams: added.map((s) => s.key) })
@@ -363,6 +374,17 @@ export class SyncSession {
         return
       }
     }
+  }
+
+  /** Follows `stream`'s commit notices (once per stream, whatever the number of subscribes). */
+  private watch(stream: string, handler: (notice: { stream: string; seq: number }) => void): void {
+    if (this.state === 'closed' || this.watching.has(stream)) return
+    this.watching.set(stream, this.log.notices.watch(stream, handler))
+  }
+
+  private unwatch(stream: string): void {
+    this.watching.get(stream)?.()
+    this.watching.delete(stream)
   }
 
   /** The same read rules as HTTP (auth/read-access.ts), for the session established at hello. */
@@ -413,7 +435,10 @@ export class SyncSession {
     } catch (error) {
       this.request.log.error({ err: error, stream: sub.key }, 'sync delivery failed')
       await this.fail('UNAVAILABLE', `delivery of ${sub.key} failed; resubscribe from your cursor`, { stream: sub.key })
-      this.subscriptions.delete(sub.key)
+      if (this.subscriptions.get(sub.key) === sub) {
+        this.subscriptions.delete(sub.key)
+        this.unwatch(sub.key)
+      }
     } finally {
       sub.pumping = false
     }
