@@ -38,8 +38,7 @@ const RECEIPT_KEYS: ReadonlySet<string> = new Set([
  */
 export function isReceiptEnvelope(value: unknown): boolean {
   if (!isPlainRecord(value) || !hasOnlyOwnKeys(value, RECEIPT_KEYS)) return false
-  const { eventId, stream, type, payload, createdAt, issuer, idempotencyKey, prevEventId, prevHash, hash, signature, schemaVersion } =
-    value
+  const { eventId, stream, type, payload, createdAt, issuer, idempotencyKey, prevEventId, prevHash, hash, signature, schemaVersion } = value
   return (
     typeof eventId === 'string' &&
     eventId.length <= 64 &&

@@ -14,7 +14,13 @@ let receipts: Receipt[] = []
 beforeAll(async () => {
   const a = author()
   const alice = actor('alice', 'acc-a')
-  const created = await make(a, { stream: pixbookStream('acc-a', 'b'), type: 'PIXBOOK_CREATED', payload: { title: 't' }, by: alice, prev: null })
+  const created = await make(a, {
+    stream: pixbookStream('acc-a', 'b'),
+    type: 'PIXBOOK_CREATED',
+    payload: { title: 't' },
+    by: alice,
+    prev: null,
+  })
   const next = await make(a, {
     stream: pixbookStream('acc-a', 'b'),
     type: 'CARD_ADDED',

@@ -104,7 +104,11 @@ describe('isReceiptsMessage agrees with ServerMessageSchema', () => {
   it('refuses what is past a limit, as zod does: proof and consistency lengths, note and stream length', () => {
     const cases: Array<(m: Record<string, unknown>) => void> = [
       (m) => (m.proof = Array.from({ length: MAX_DELIVERY_PROOF_HASHES + 1 }, () => HASH)),
-      (m) => ((m.checkpoint as { consistency: { hashes: string[] } }).consistency.hashes = Array.from({ length: MAX_PROOF_HASHES + 1 }, () => HASH)),
+      (m) =>
+        ((m.checkpoint as { consistency: { hashes: string[] } }).consistency.hashes = Array.from(
+          { length: MAX_PROOF_HASHES + 1 },
+          () => HASH,
+        )),
       (m) => ((m.checkpoint as { note: string }).note = 'n'.repeat(MAX_NOTE_LENGTH + 1)),
       (m) => (m.stream = 's'.repeat(301)),
     ]

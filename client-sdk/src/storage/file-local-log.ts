@@ -377,7 +377,8 @@ export class FileLocalLog implements LocalLog {
         const length = Buffer.byteLength(line)
         // Only a stream's last entry is kept (as its head), as a parsed copy: the caller's object may change.
         const at = offset - start
-        const entry = lastOfStream.get(entries[i]!.streamKey) === i ? (parseLine(bytes.subarray(at, at + length - 1)) as LoggedReceipt) : entries[i]!
+        const entry =
+          lastOfStream.get(entries[i]!.streamKey) === i ? (parseLine(bytes.subarray(at, at + length - 1)) as LoggedReceipt) : entries[i]!
         this.#indexLine(entry, offset, length - 1)
         offset += length
       })
