@@ -156,6 +156,36 @@ describe('SyncClient against a real relay', () => {
     await restarted.stop()
   })
 
+  it('a push in flight when the app stops and restarts the client is sent again on the next connection', async () => {
+    // The web app restarts its client to say hello with a session once its identity is on the relay; a
+    // push sent just before that restart must not stay `sent` for good. Here the relay never gets it.
+    let pushDropped!: () => void
+    const dropped = new Promise<void>((resolve) => (pushDropped = resolve))
+    let first = true
+    const c = await client({
+      webSocket: (url) => {
+        const ws = nodeWebSocket(url)
+        if (first) {
+          first = false
+          const send = ws.send.bind(ws)
+          ws.send = (data: string) => (String(data).includes('"type":"push"') ? pushDropped() : send(data))
+        }
+        return ws
+      },
+    })
+    const book = 'pixbook/acc-alice/restart-book'
+    await c.append(book, 'PIXBOOK_CREATED', { title: 'Restart' })
+    c.start()
+    await dropped
+    expect(c.pending().map((e) => e.state)).toEqual(['sent'])
+    await c.stop()
+    c.start()
+    await c.whenSynced()
+    expect(c.pending()).toEqual([])
+    expect(c.head(book)?.seq).toBe(1)
+    await c.stop()
+  })
+
   describe('a hostile relay is detected, never trusted', () => {
     const book = 'pixbook/acc-alice/hostile-book'
     beforeAll(async () => {
