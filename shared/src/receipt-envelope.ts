@@ -8,13 +8,14 @@
  * only); property-tested against `ReceiptSchema.safeParse` (shared/test/receipt-envelope.test.ts).
  */
 import { hasOnlyOwnKeys, isPlainRecord } from './plain-record.js'
-import { isCreatedAt } from './schemas.js'
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/
-const SHA256_REF = /^sha256:[0-9a-f]{64}$/
-const PUBLIC_KEY_ID = /^[A-Za-z0-9_-]{43}$/
-const RECEIPT_TYPE = /^[A-Z][A-Z0-9_]{0,63}$/
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/
+import {
+  ID_PATTERN as ID,
+  IDEMPOTENCY_KEY_PATTERN as IDEMPOTENCY_KEY,
+  isCreatedAt,
+  PUBLIC_KEY_ID_PATTERN as PUBLIC_KEY_ID,
+  RECEIPT_TYPE_PATTERN as RECEIPT_TYPE,
+  SHA256_REF_PATTERN as SHA256_REF,
+} from './schemas.js'
 
 /** The members of a receipt v1, each exactly once. */
 const RECEIPT_KEYS: ReadonlySet<string> = new Set([

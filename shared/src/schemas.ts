@@ -5,12 +5,22 @@
 import { z } from 'zod'
 
 /** An id inside a stream key: safe as an object-store path segment. */
-export const IdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an id: 1–64 of A–Z a–z 0–9 _ -')
-export const Sha256RefSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, '"sha256:" + 64 lowercase hex digits')
+/**
+ * The patterns of the envelope's strings, named once: the zod schemas below and the hand-written fast
+ * accept of the envelope (receipt-envelope.ts) test the very same expressions.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+export const SHA256_REF_PATTERN = /^sha256:[0-9a-f]{64}$/
+export const PUBLIC_KEY_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
+export const RECEIPT_TYPE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/
+
+export const IdSchema = z.string().regex(ID_PATTERN, 'an id: 1–64 of A–Z a–z 0–9 _ -')
+export const Sha256RefSchema = z.string().regex(SHA256_REF_PATTERN, '"sha256:" + 64 lowercase hex digits')
 export const UlidSchema = z.string().regex(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, 'a ULID (26 Crockford base32 characters, uppercase)')
-export const PublicKeyIdSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'an RFC 7638 SHA-256 thumbprint, base64url')
-export const ReceiptTypeNameSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'an UPPER_SNAKE receipt type')
-export const IdempotencyKeySchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, '1–128 of A–Z a–z 0–9 _ . : -')
+export const PublicKeyIdSchema = z.string().regex(PUBLIC_KEY_ID_PATTERN, 'an RFC 7638 SHA-256 thumbprint, base64url')
+export const ReceiptTypeNameSchema = z.string().regex(RECEIPT_TYPE_PATTERN, 'an UPPER_SNAKE receipt type')
+export const IdempotencyKeySchema = z.string().regex(IDEMPOTENCY_KEY_PATTERN, '1–128 of A–Z a–z 0–9 _ . : -')
 
 const RFC3339_MS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/
 
