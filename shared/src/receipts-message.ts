@@ -9,12 +9,10 @@
 import { hasOnlyOwnKeys, isPlainRecord } from './plain-record.js'
 import { MAX_NOTE_LENGTH } from './log/checkpoint.js'
 import { MAX_PROOF_HASHES } from './log/merkle.js'
-import { MAX_DELIVERY_PROOF_HASHES, type ServerMessage } from './sync-protocol.js'
+import { MAX_DELIVERY_PROOF_HASHES, TREE_HASH_PATTERN as TREE_HASH, type ServerMessage } from './sync-protocol.js'
 
 /** The `receipts` member of the server message union. */
 export type ReceiptsMessage = Extract<ServerMessage, { type: 'receipts' }>
-
-const TREE_HASH = /^[A-Za-z0-9+/]{43}=$/
 
 /** True only when `ServerMessageSchema.safeParse(value)` succeeds with a `receipts` message (false: ask zod). */
 export function isReceiptsMessage(value: unknown): value is ReceiptsMessage {

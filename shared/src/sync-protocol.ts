@@ -12,7 +12,9 @@ export const SYNC_PROTOCOL_VERSION = 1
 const RequestId = z.string().min(1).max(64)
 const StreamKey = z.string().min(1).max(300)
 /** A Merkle tree hash: 32 bytes in standard padded base64 (44 characters). */
-const TreeHash = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a 32-byte hash in padded base64')
+/** A 32-byte tree hash in padded base64 (also tested by the fast accept in receipts-message.ts). */
+export const TREE_HASH_PATTERN = /^[A-Za-z0-9+/]{43}=$/
+const TreeHash = z.string().regex(TREE_HASH_PATTERN, 'a 32-byte hash in padded base64')
 /** Most hashes one delivery proof may carry (≥ what 500 scattered leaves of a 2^53 tree need). */
 export const MAX_DELIVERY_PROOF_HASHES = 32_768
 
