@@ -193,19 +193,11 @@ export class Connection {
     this.#connect()
   }
 
-  /**
-   * Closes the socket and stops reconnecting. A socket that was current is a connection that ended, so
-   * the owner forgets it as after any close: its close event never reaches the owner (the socket is no
-   * longer current when it fires), and without this a push in flight at the stop stayed `sent` for good
-   * after the next start — an app restarting its client (to say hello with a session) had a receipt
-   * pending forever.
-   */
+  /** Closes the socket and stops reconnecting. The owner's per-connection state is not touched (as before). */
   stop(): void {
     this.#fire('stop')
     this.#clearTimer()
-    const had = this.ws !== undefined
     this.#close(1000, 'client stopped')
-    if (had) this.host.onDisconnect()
   }
 
   /** The welcome's key was bound to the pin: the connection is up, and backoff starts over. */

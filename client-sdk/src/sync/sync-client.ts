@@ -489,6 +489,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.cosignTimer = undefined
     await Promise.allSettled([...this.handling])
     await Promise.all(this.streamQueues.values())
+    // The connection ended, so forget it as after any close (its close event never reaches us: the socket
+    // is no longer current when it fires). Without this a push in flight at the stop stayed `sent` for
+    // good after the next start. After the messages under way are handled, which still need the relay key.
+    this.onDisconnect()
     if (this.snapshotStale || this.loggedSinceSnapshot > 0) await this.saveSnapshot()
     await this.snapshotWrite
     this.setStatus('offline')
