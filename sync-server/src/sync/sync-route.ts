@@ -6,6 +6,14 @@ import { CheckpointFeed } from './checkpoint-feed.js'
 import { NoticeRouter } from './notice-router.js'
 import { SYNC_LIMITS, SyncSession } from './sync-session.js'
 
+/**
+ * How long a closing relay waits for a sync client to answer its close frame before dropping the socket.
+ * ws waits for the answer without limit when the close frame itself cannot be written (a client that
+ * stopped reading with the socket's buffer full), and the HTTP server's close waits for every socket, so
+ * one such client held a relay's shutdown (SIGTERM, a test's close) for good.
+ */
+export const SYNC_SHUTDOWN_GRACE_MS = 1_000
+
 /** `GET /v1/sync`: the sync protocol over WebSocket (docs/sync-protocol.md). */
 export async function syncRoutes(app: FastifyInstance): Promise<void> {
   // Frames over maxPayload are refused by ws itself with close code 1009 ("message too big").
@@ -28,6 +36,13 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
   app.addHook('onClose', async () => {
     feed.close()
     notices.close()
+  })
+  // Runs after @fastify/websocket's own preClose (registered before this one), which starts every
+  // client's close handshake: whoever has not finished it within the grace is dropped.
+  app.addHook('preClose', async () => {
+    const clients = [...app.websocketServer.clients]
+    if (clients.length > 0) app.log.info({ clients: clients.length }, 'closing sync connections')
+    for (const client of clients) setTimeout(() => client.terminate(), SYNC_SHUTDOWN_GRACE_MS).unref()
   })
   app.route({
     method: 'GET',
