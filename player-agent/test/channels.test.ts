@@ -24,6 +24,7 @@ import {
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { startRelayProxy, until } from './support/relay-proxy.js'
+import { pairPlayer } from './support/testbed.js'
 
 describe('channels', () => {
   let relay: TestRelay
@@ -65,9 +66,7 @@ describe('channels', () => {
       ...env,
     })
     players.push(p)
-    const [, code] = await p.waitFor(/^PAIRING CODE: (\w{6})$/)
-    expect((await owner.pair(code!, name)).status).toBe(200)
-    await p.waitFor(/^paired$/)
+    await pairPlayer(p, owner, name)
     return p
   }
 

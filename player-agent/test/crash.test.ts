@@ -4,16 +4,14 @@
  * log. After a restart the cache holds only verified blobs, the log opens, and the player carries on.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FileLocalLog } from '@pixpax/client-sdk/node'
 import { PNG } from 'pngjs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
-import { newOwner, type Owner } from './support/owner.js'
-import { startPlayer, type PlayerProcess } from './support/player-process.js'
-import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
+import { describe, expect, it } from 'vitest'
+import { startPlayer } from './support/player-process.js'
+import { until } from './support/relay-proxy.js'
+import { pairPlayer, usePlayerTestbed } from './support/testbed.js'
 
 /** A PNG of noise: it does not compress, so it is big enough to be caught mid-download. */
 function noisePng(size: number): Uint8Array {
@@ -24,41 +22,22 @@ function noisePng(size: number): Uint8Array {
 }
 
 describe('a player killed with SIGKILL', () => {
-  let relay: TestRelay
-  let proxy: RelayProxy
-  let root: string
-  let owner: Owner
-  const players: PlayerProcess[] = []
-
-  beforeAll(async () => {
-    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
-    proxy = await startRelayProxy(relay.url)
-    root = await mkdtemp(join(tmpdir(), 'pixpax-crash-'))
-    owner = await newOwner(relay.url)
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all(players.map((p) => p.kill()))
-    await proxy?.close()
-    await relay?.close()
-    await rm(root, { recursive: true, force: true })
-  })
+  const bed = usePlayerTestbed('crash')
 
   it('mid-download leaves no blob under its name; the restart sweeps the partial file and verifies the blob', async () => {
     const bytes = noisePng(256)
-    const art = await owner.putBlob(bytes)
+    const art = await bed.owner.putBlob(bytes)
     const hex = art.slice(7)
-    const list = join(root, 'list.json')
+    const list = join(bed.root, 'list.json')
     await writeFile(list, JSON.stringify({ items: [{ artwork: art, durationSeconds: 1 }] }))
-    const dir = join(root, 'player')
+    const dir = join(bed.root, 'player')
     const cacheDir = join(dir, 'cache')
-    const env = { RELAY_URL: proxy.url, PLAYER_DIR: dir, PLAYER_PLAYLIST: list, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' }
+    const env = { RELAY_URL: bed.proxy.url, PLAYER_DIR: dir, PLAYER_PLAYLIST: list, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' }
 
-    const stall = proxy.stallBlob(hex)
+    const stall = bed.proxy.stallBlob(hex)
     const first = startPlayer(env)
-    players.push(first)
-    const [, code] = await first.waitFor(/^PAIRING CODE: (\w{6})$/)
-    expect((await owner.pair(code!, 'Crashy')).status).toBe(200)
-    await first.waitFor(/^paired$/)
+    bed.players.push(first)
+    await pairPlayer(first, bed.owner, 'Crashy')
     await first.waitFor(new RegExp(`^downloading ${art}$`))
     await stall.stalled
     // Half the bytes reached the player: wait until they are in its temp file, then pull the plug.
@@ -72,7 +51,7 @@ describe('a player killed with SIGKILL', () => {
 
     stall.release()
     const second = startPlayer(env)
-    players.push(second)
+    bed.players.push(second)
     await second.waitFor(/^paired$/)
     await second.waitFor(new RegExp(`^cached ${art}$`))
     await second.waitFor(new RegExp(`^showing ${art}$`))
@@ -87,14 +66,14 @@ describe('a player killed with SIGKILL', () => {
   }, 120_000)
 
   it('with a torn write at the end of its log, reopens it and keeps its identity, pairing and heartbeats', async () => {
-    const dir = join(root, 'player')
-    const third = startPlayer({ RELAY_URL: proxy.url, PLAYER_DIR: dir, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' })
-    players.push(third)
+    const dir = join(bed.root, 'player')
+    const third = startPlayer({ RELAY_URL: bed.proxy.url, PLAYER_DIR: dir, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' })
+    bed.players.push(third)
     const [, identityId] = await third.waitFor(/^identity: (\S+)$/)
     await third.waitFor(/^paired$/)
     const heartbeats = async () =>
       (
-        await relay.deps.db.query<{ seq: number; idempotency_key: string }>(
+        await bed.relay.deps.db.query<{ seq: number; idempotency_key: string }>(
           `SELECT seq, idempotency_key FROM receipts WHERE stream_key = $1 ORDER BY seq`,
           [`device/${identityId}`],
         )
@@ -107,8 +86,8 @@ describe('a player killed with SIGKILL', () => {
     await appendFile(join(dir, 'log', 'outbox.jsonl'), '{"put":{"id":"torn","streamKey":"device/x","rec')
     await appendFile(join(dir, 'log', 'receipts.ndjson'), '{"streamKey":"identity/')
 
-    const fourth = startPlayer({ RELAY_URL: proxy.url, PLAYER_DIR: dir, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' })
-    players.push(fourth)
+    const fourth = startPlayer({ RELAY_URL: bed.proxy.url, PLAYER_DIR: dir, PLAYER_POLL_MS: '50', PLAYER_HEARTBEAT_SECONDS: '1' })
+    bed.players.push(fourth)
     expect((await fourth.waitFor(/^identity: (\S+)$/))[1]).toBe(identityId)
     await fourth.waitFor(/^paired$/)
     const count = (await heartbeats()).length

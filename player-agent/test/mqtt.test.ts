@@ -26,6 +26,7 @@ import { appendOk, fetchStreamJson, startTestRelay, StreamWriter, type TestRelay
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
+import { pairPlayer } from './support/testbed.js'
 
 describe('MQTT bridge (player)', () => {
   let broker: TestBroker
@@ -55,10 +56,7 @@ describe('MQTT bridge (player)', () => {
     const one = await owner.publish(solidPng(16, [255, 0, 0]), 'One')
     await owner.publish(solidPng(16, [0, 255, 0]), 'Two')
     player = startPlayer(env())
-    const [, code] = await player.waitFor(/^PAIRING CODE: (\w{6})$/)
-    deviceId = (await player.waitFor(/^identity: (\S+)$/))[1]!
-    expect((await owner.pair(code!, 'Wall')).status).toBe(200)
-    await player.waitFor(/^paired$/)
+    deviceId = await pairPlayer(player, owner, 'Wall')
     await player.waitFor(/^mqtt online$/)
     await player.waitFor(new RegExp(`^cached ${one.hash}$`))
     remote = new StreamWriter({ type: 'remote', accountId: owner.who.accountId, deviceIdentityId: deviceId })

@@ -4,22 +4,19 @@
  * keeps cycling through its verified cache; the relay back, its queued heartbeats arrive.
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PNG } from 'pngjs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { blobKey } from '../../sync-server/src/routes/blobs.js'
-import { fetchStreamJson, startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
-import { newOwner, solidPng, type Owner } from './support/owner.js'
+import { fetchStreamJson, startTestRelay } from '../../sync-server/test/support/relay-harness.js'
+import { newOwner, solidPng } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
-import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
+import { until } from './support/relay-proxy.js'
+import { pairPlayer, usePlayerTestbed } from './support/testbed.js'
 
 describe('a paired player with a static list', () => {
-  let relay: TestRelay
-  let proxy: RelayProxy
-  let root: string
-  let owner: Owner
+  const bed = usePlayerTestbed('play')
   let player: PlayerProcess
   let red: string
   let green: string
@@ -27,40 +24,28 @@ describe('a paired player with a static list', () => {
   let identityId: string
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
-    proxy = await startRelayProxy(relay.url)
-    root = await mkdtemp(join(tmpdir(), 'pixpax-play-'))
-    owner = await newOwner(relay.url)
-    red = await owner.putBlob(solidPng(16, [255, 0, 0]))
-    green = await owner.putBlob(solidPng(16, [0, 255, 0]))
+    red = await bed.owner.putBlob(solidPng(16, [255, 0, 0]))
+    green = await bed.owner.putBlob(solidPng(16, [0, 255, 0]))
     // The relay serves other bytes than the hash the list names: a compromised store or a forgery.
     const honest = solidPng(16, [0, 0, 255])
     const hex = createHash('sha256').update(honest).digest('hex')
     tampered = `sha256:${hex}`
-    await relay.deps.store.put(blobKey(hex), solidPng(16, [255, 0, 255]), 'application/octet-stream')
-    const list = join(root, 'list.json')
+    await bed.relay.deps.store.put(blobKey(hex), solidPng(16, [255, 0, 255]), 'application/octet-stream')
+    const list = join(bed.root, 'list.json')
     await writeFile(list, JSON.stringify({ items: [red, tampered, green].map((artwork) => ({ artwork, durationSeconds: 1 })) }))
     player = startPlayer({
-      RELAY_URL: proxy.url,
-      PLAYER_DIR: join(root, 'player'),
+      RELAY_URL: bed.proxy.url,
+      PLAYER_DIR: join(bed.root, 'player'),
       PLAYER_PLAYLIST: list,
       PLAYER_POLL_MS: '50',
       PLAYER_HEARTBEAT_SECONDS: '1',
     })
-    const [, code] = await player.waitFor(/^PAIRING CODE: (\w{6})$/)
-    identityId = (await player.waitFor(/^identity: (\S+)$/))[1]!
-    expect((await owner.pair(code!, 'Hall')).status).toBe(200)
-    await player.waitFor(/^paired$/)
+    bed.players.push(player)
+    identityId = await pairPlayer(player, bed.owner, 'Hall')
   }, 90_000)
-  afterAll(async () => {
-    await player?.kill()
-    await proxy?.close()
-    await relay?.close()
-    await rm(root, { recursive: true, force: true })
-  })
 
   const frame = async () => {
-    const dir = join(root, 'player', 'display')
+    const dir = join(bed.root, 'player', 'display')
     const meta = JSON.parse(await readFile(join(dir, 'frame.json'), 'utf8')) as { artwork: string; sequence: number }
     const png = PNG.sync.read(await readFile(join(dir, 'frame.png')))
     return { meta, pixel: Array.from(png.data.subarray(0, 4)), size: [png.width, png.height] }
@@ -90,14 +75,14 @@ describe('a paired player with a static list', () => {
     }, 'both good artworks on the PNG display')
     expect(player.lines.some((l) => l.startsWith('showing') && l.includes(tampered))).toBe(false)
     // Nothing of the tampered blob was kept.
-    await expect(readFile(join(root, 'player', 'cache', tampered.slice(7)))).rejects.toThrow(/ENOENT/)
+    await expect(readFile(join(bed.root, 'player', 'cache', tampered.slice(7)))).rejects.toThrow(/ENOENT/)
   }, 60_000)
 
   it('reports status and the refusal in DEVICE_STATUS heartbeats; the owner sees it online with its artwork', async () => {
     let last: unknown
     const device = await until(
       async () => {
-        const list = await owner.devices()
+        const list = await bed.owner.devices()
         const d = list.json.devices.find((x) => x.deviceIdentityId === identityId)
         last = list.json
         return d?.online === true && d.artwork ? d : undefined
@@ -109,12 +94,12 @@ describe('a paired player with a static list', () => {
     expect([red, green]).toContain(device.artwork)
     expect(device.capabilities).toMatchObject({ display: 'png', maxWidth: 256, animation: true })
     // The device stream (its reports and its answers to commands) is readable by the paired account only.
-    const statuses = await fetchStreamJson(relay.url, `device/${identityId}`, 1000, owner.token)
+    const statuses = await fetchStreamJson(bed.relay.url, `device/${identityId}`, 1000, bed.owner.token)
     expect(statuses[0]!.type).toBe('DEVICE_REGISTERED')
-    const stranger = await newOwner(relay.url)
-    await expect(fetchStreamJson(relay.url, `device/${identityId}`, 1000, stranger.token)).rejects.toThrow(/403/)
+    const stranger = await newOwner(bed.relay.url)
+    await expect(fetchStreamJson(bed.relay.url, `device/${identityId}`, 1000, stranger.token)).rejects.toThrow(/403/)
     const refusedReported = await until(async () => {
-      const rows = await relay.deps.db.query<{ body: string }>(
+      const rows = await bed.relay.deps.db.query<{ body: string }>(
         `SELECT body FROM receipts WHERE stream_key = $1 AND type = 'DEVICE_STATUS'`,
         [`device/${identityId}`],
       )
@@ -125,7 +110,7 @@ describe('a paired player with a static list', () => {
 
   it('keeps playing from the cache with the relay stopped, and delivers queued heartbeats once it is back', async () => {
     const from = player.lines.length
-    await relay.close()
+    await bed.relay.close()
     await player.waitFor(/^relay offline$/, from)
     const offlineAt = player.lines.length
     await player.waitFor(new RegExp(`^showing ${red}$`), offlineAt)
@@ -137,11 +122,11 @@ describe('a paired player with a static list', () => {
       [0, 255, 0, 255],
     ]).toContainEqual(shown.pixel)
 
-    relay = await startTestRelay(relay.options)
-    proxy.retarget(relay.url)
+    bed.relay = await startTestRelay(bed.relay.options)
+    bed.proxy.retarget(bed.relay.url)
     await player.waitFor(/^relay online$/, offlineAt)
     const rows = await until(async () => {
-      const r = await relay.deps.db.query<{ seq: number; idempotency_key: string; body: string }>(
+      const r = await bed.relay.deps.db.query<{ seq: number; idempotency_key: string; body: string }>(
         'SELECT seq, idempotency_key, body FROM receipts WHERE stream_key = $1 ORDER BY seq',
         [`device/${identityId}`],
       )

@@ -24,6 +24,7 @@ import {
 import { newOwner, solidPng, type Owner } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
 import { until } from './support/relay-proxy.js'
+import { pairPlayer } from './support/testbed.js'
 
 describe('remote control', () => {
   let relay: TestRelay
@@ -48,10 +49,7 @@ describe('remote control', () => {
     // By an identity no channel of the player reads: `show` has to find, verify and fetch it.
     posts.far = await (await newOwner(relay.url)).publish(solidPng(16, [90, 9, 200]), 'Far')
     player = startPlayer(env())
-    const [, code] = await player.waitFor(/^PAIRING CODE: (\w{6})$/)
-    deviceId = (await player.waitFor(/^identity: (\S+)$/))[1]!
-    expect((await owner.pair(code!, 'Remote')).status).toBe(200)
-    await player.waitFor(/^paired$/)
+    deviceId = await pairPlayer(player, owner, 'Remote')
     for (const p of Object.values(posts).slice(0, 3)) await player.waitFor(new RegExp(`^cached ${p.hash}$`))
     remote = new StreamWriter({ type: 'remote', accountId: owner.who.accountId, deviceIdentityId: deviceId })
   }, 120_000)

@@ -4,54 +4,39 @@
  * relay counts each exactly once; killed again right after that batch reached its outbox and restarted
  * once more, nothing is sent twice and nothing is refused.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { DeviceViews } from '@pixpax/shared'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { http, startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
-import { newOwner, solidPng, type Owner } from './support/owner.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { http } from '../../sync-server/test/support/relay-harness.js'
+import { solidPng } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
-import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
+import { until } from './support/relay-proxy.js'
+import { pairPlayer, usePlayerTestbed } from './support/testbed.js'
 
 /** `view <viewedAt>` lines: the views a player journaled. */
 const journaledBy = (p: PlayerProcess) => p.lines.flatMap((l) => /^view (\S+)$/.exec(l)?.slice(1) ?? [])
 
 describe('views of a player killed with SIGKILL', () => {
-  let relay: TestRelay
-  let proxy: RelayProxy
-  let root: string
-  let owner: Owner
-  const players: PlayerProcess[] = []
+  const bed = usePlayerTestbed('views-crash')
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
-    proxy = await startRelayProxy(relay.url)
-    root = await mkdtemp(join(tmpdir(), 'pixpax-views-crash-'))
-    owner = await newOwner(relay.url)
     for (const colour of [
       [255, 0, 0],
       [0, 0, 255],
     ] as const)
-      await owner.publish(solidPng(16, [...colour]), `art ${colour.join(',')}`)
+      await bed.owner.publish(solidPng(16, [...colour]), `art ${colour.join(',')}`)
   }, 90_000)
-  afterAll(async () => {
-    await Promise.all(players.map((p) => p.kill()))
-    await proxy?.close()
-    await relay?.close()
-    await rm(root, { recursive: true, force: true })
-  })
 
   it('counts every journaled view exactly once on the relay after a kill -9 and a restart', async () => {
     const env = {
-      RELAY_URL: proxy.url,
-      PLAYER_DIR: join(root, 'player'),
-      PLAYER_CHANNEL: `user:${owner.who.identityId}`,
+      RELAY_URL: bed.proxy.url,
+      PLAYER_DIR: join(bed.root, 'player'),
+      PLAYER_CHANNEL: `user:${bed.owner.who.identityId}`,
       PLAYER_STILL_SECONDS: '1',
       PLAYER_POLL_MS: '50',
     }
     const relayViews = async (identityId: string) => {
-      const rows = await relay.deps.db.query<{ body: string }>(
+      const rows = await bed.relay.deps.db.query<{ body: string }>(
         `SELECT body FROM receipts WHERE stream_key = $1 AND type = 'DEVICE_VIEWS' ORDER BY seq`,
         [`device/${identityId}`],
       )
@@ -60,11 +45,8 @@ describe('views of a player killed with SIGKILL', () => {
 
     // No heartbeat after the first (at start, before any view): views only reach the journal.
     const first = startPlayer({ ...env, PLAYER_HEARTBEAT_SECONDS: '3600' })
-    players.push(first)
-    const [, code] = await first.waitFor(/^PAIRING CODE: (\w{6})$/)
-    const identityId = (await first.waitFor(/^identity: (\S+)$/))[1]!
-    expect((await owner.pair(code!, 'Crashy views')).status).toBe(200)
-    await first.waitFor(/^paired$/)
+    bed.players.push(first)
+    const identityId = await pairPlayer(first, bed.owner, 'Crashy views')
     await first.waitFor(/^view /)
     await first.waitFor(/^view /, first.lines.findIndex((l) => l.startsWith('view ')) + 1)
     await first.kill()
@@ -75,7 +57,7 @@ describe('views of a player killed with SIGKILL', () => {
 
     // Restarted: the journaled views go in the first batch, sent once.
     const second = startPlayer({ ...env, PLAYER_HEARTBEAT_SECONDS: '1' })
-    players.push(second)
+    bed.players.push(second)
     await second.waitFor(/^views \d+ /)
     const onRelay = await until(
       async () => {
@@ -91,7 +73,7 @@ describe('views of a player killed with SIGKILL', () => {
     await second.waitFor(/^views \d+ /, second.lines.findIndex((l) => l.startsWith('views ')) + 1)
     await second.kill()
     const third = startPlayer({ ...env, PLAYER_HEARTBEAT_SECONDS: '1' })
-    players.push(third)
+    bed.players.push(third)
     await third.waitFor(/^views \d+ /)
     const everyJournaled = [...journaled, ...journaledBy(second), ...journaledBy(third)]
     const all = await until(
@@ -110,8 +92,8 @@ describe('views of a player killed with SIGKILL', () => {
     expect([...all].sort()).toEqual(all)
     for (const v of all) expect(everyJournaled).toContain(v)
     for (const p of [second, third]) expect(p.output()).not.toMatch(/relay refused/)
-    const counted = await http<{ views: number }>(`${relay.url}/v1/devices/${identityId}/views`, {
-      headers: { authorization: `Bearer ${owner.token}` },
+    const counted = await http<{ views: number }>(`${bed.relay.url}/v1/devices/${identityId}/views`, {
+      headers: { authorization: `Bearer ${bed.owner.token}` },
     })
     expect(counted.json.views).toBe((await relayViews(identityId)).length)
   }, 180_000)

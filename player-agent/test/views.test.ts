@@ -5,15 +5,14 @@
  * started again, every batch it appended reaches the relay exactly once, and the owner's counts per
  * device and per post are what the receipts say.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MIN_VIEW_GAP_MS, type DeviceViews } from '@pixpax/shared'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { http, startTestRelay, type TestRelay } from '../../sync-server/test/support/relay-harness.js'
-import { newOwner, solidPng, type Owner } from './support/owner.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { http, startTestRelay } from '../../sync-server/test/support/relay-harness.js'
+import { solidPng } from './support/owner.js'
 import { startPlayer, type PlayerProcess } from './support/player-process.js'
-import { startRelayProxy, until, type RelayProxy } from './support/relay-proxy.js'
+import { until } from './support/relay-proxy.js'
+import { pairPlayer, usePlayerTestbed } from './support/testbed.js'
 
 /** `views <n> <last viewedAt>` lines: the batches a player appended to its outbox. */
 const batchesOf = (p: PlayerProcess) =>
@@ -23,17 +22,12 @@ const batchesOf = (p: PlayerProcess) =>
   })
 
 describe('views from a player', () => {
-  let relay: TestRelay
-  let proxy: RelayProxy
-  let root: string
-  let owner: Owner
+  const bed = usePlayerTestbed('views')
   let env: Record<string, string>
-  const players: PlayerProcess[] = []
   let identityId: string
   const posts: string[] = []
-
   const relayBatches = async () => {
-    const rows = await relay.deps.db.query<{ seq: number; idempotency_key: string; body: string }>(
+    const rows = await bed.relay.deps.db.query<{ seq: number; idempotency_key: string; body: string }>(
       `SELECT seq, idempotency_key, body FROM receipts WHERE stream_key = $1 AND type = 'DEVICE_VIEWS' ORDER BY seq`,
       [`device/${identityId}`],
     )
@@ -41,39 +35,26 @@ describe('views from a player', () => {
   }
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db: 'pglite', store: 'fs' })
-    proxy = await startRelayProxy(relay.url)
-    root = await mkdtemp(join(tmpdir(), 'pixpax-views-'))
-    owner = await newOwner(relay.url)
     for (const colour of [
       [255, 0, 0],
       [0, 0, 255],
     ] as const)
-      posts.push((await owner.publish(solidPng(16, [...colour]), `art ${colour.join(',')}`)).postId)
+      posts.push((await bed.owner.publish(solidPng(16, [...colour]), `art ${colour.join(',')}`)).postId)
     env = {
-      RELAY_URL: proxy.url,
-      PLAYER_DIR: join(root, 'player'),
-      PLAYER_CHANNEL: `user:${owner.who.identityId}`,
+      RELAY_URL: bed.proxy.url,
+      PLAYER_DIR: join(bed.root, 'player'),
+      PLAYER_CHANNEL: `user:${bed.owner.who.identityId}`,
       PLAYER_STILL_SECONDS: '1',
       PLAYER_POLL_MS: '50',
       PLAYER_HEARTBEAT_SECONDS: '1',
     }
     const player = startPlayer(env)
-    players.push(player)
-    const [, code] = await player.waitFor(/^PAIRING CODE: (\w{6})$/)
-    identityId = (await player.waitFor(/^identity: (\S+)$/))[1]!
-    expect((await owner.pair(code!, 'Views')).status).toBe(200)
-    await player.waitFor(/^paired$/)
+    bed.players.push(player)
+    identityId = await pairPlayer(player, bed.owner, 'Views')
   }, 90_000)
-  afterAll(async () => {
-    await Promise.all(players.map((p) => p.kill()))
-    await proxy?.close()
-    await relay?.close()
-    await rm(root, { recursive: true, force: true })
-  })
 
   it('reports plays as views of their posts, at most one per 5 s, on a clock the relay agrees with', async () => {
-    const player = players[0]!
+    const player = bed.players[0]!
     await player.waitFor(/^views \d+ /)
     const batches = await until(async () => {
       const b = await relayBatches()
@@ -82,7 +63,7 @@ describe('views from a player', () => {
     const views = batches.flatMap((b) => b.views)
     for (const v of views) {
       expect(posts).toContain(v.postId)
-      expect(v.channel).toBe(`relay:user:${owner.who.identityId}`)
+      expect(v.channel).toBe(`relay:user:${bed.owner.who.identityId}`)
       expect(v.clockUnsynced).toBeUndefined()
     }
     for (let i = 1; i < views.length; i++)
@@ -90,9 +71,9 @@ describe('views from a player', () => {
   }, 60_000)
 
   it('delivers every batch exactly once across a relay outage and a player restart', async () => {
-    const first = players[0]!
+    const first = bed.players[0]!
     const from = first.lines.length
-    await relay.close()
+    await bed.relay.close()
     await first.waitFor(/^relay offline$/, from)
     // A view recorded and appended while the relay is gone…
     await first.waitFor(/^views \d+ /, first.lines.length)
@@ -100,10 +81,10 @@ describe('views from a player', () => {
     expect(await first.stop(), first.output()).toBe(0)
     const appended = batchesOf(first)
 
-    relay = await startTestRelay(relay.options)
-    proxy.retarget(relay.url)
+    bed.relay = await startTestRelay(bed.relay.options)
+    bed.proxy.retarget(bed.relay.url)
     const second = startPlayer(env)
-    players.push(second)
+    bed.players.push(second)
     // The restarted player's own new views keep the 5 s gap after the last one it reported.
     await second.waitFor(/^views \d+ /)
     const all = await until(
@@ -123,22 +104,22 @@ describe('views from a player', () => {
     const views = all.flatMap((r) => r.views)
     expect(new Set(views.map((v) => v.viewedAt)).size).toBe(views.length)
     expect(second.output()).not.toMatch(/relay refused DEVICE_VIEWS/)
-    const seqs = await relay.deps.db.query<{ seq: number }>('SELECT seq FROM receipts WHERE stream_key = $1 ORDER BY seq', [
+    const seqs = await bed.relay.deps.db.query<{ seq: number }>('SELECT seq FROM receipts WHERE stream_key = $1 ORDER BY seq', [
       `device/${identityId}`,
     ])
     expect(seqs.rows.map((r) => r.seq)).toEqual(seqs.rows.map((_, i) => i + 1))
 
     // The owner's counts are the receipts' views, per device and per post.
-    const rows = await relay.deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM device_views WHERE device_identity_id = $1', [
+    const rows = await bed.relay.deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM device_views WHERE device_identity_id = $1', [
       identityId,
     ])
     const counted = await http<{ views: number; posts: Array<{ postId: string; views: number }> }>(
-      `${relay.url}/v1/devices/${identityId}/views`,
-      { headers: { authorization: `Bearer ${owner.token}` } },
+      `${bed.relay.url}/v1/devices/${identityId}/views`,
+      { headers: { authorization: `Bearer ${bed.owner.token}` } },
     )
     expect(counted.json.views).toBe(rows.rows[0]!.n)
     expect(counted.json.views).toBeGreaterThanOrEqual(views.length)
-    const perPost = await http<{ views: number }>(`${relay.url}/v1/posts/${posts[0]}/views`)
+    const perPost = await http<{ views: number }>(`${bed.relay.url}/v1/posts/${posts[0]}/views`)
     expect(perPost.json.views).toBe(counted.json.posts.find((p) => p.postId === posts[0])?.views ?? 0)
     expect(await second.stop(), second.output()).toBe(0)
   }, 120_000)

@@ -12,6 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { appendOk, http, identityCreated, newIdentity, openSession, StreamWriter, type Identity } from './support/relay-harness.js'
 import { mqttEnv, startTestBroker, type TestBroker } from './support/mosquitto.js'
+import { connectAsDevice, type DeviceCredentials } from './support/mqtt-device.js'
 import { startTestRelay, type TestRelay } from '../src/testing.js'
 import { channelTopic, commandsTopic, deviceRoleName, presenceTopic } from '../src/mqtt/topics.js'
 import type { MqttBridge } from '../src/mqtt/bridge.js'
@@ -43,11 +44,7 @@ async function leftoverAccount(dynsec: DynsecClient, id: string): Promise<void> 
   ])
 }
 
-interface Credentials {
-  url: string
-  username: string
-  password: string
-}
+type Credentials = DeviceCredentials
 
 describe('MQTT bridge', () => {
   let broker: TestBroker
@@ -93,22 +90,10 @@ describe('MQTT bridge', () => {
   }
 
   function connect(creds: Credentials, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-    return mqtt
-      .connectAsync(creds.url, {
-        username: creds.username,
-        password: creds.password,
-        clientId: creds.username,
-        clean: false,
-        protocolVersion: 5,
-        // MQTT 5: without an expiry the session ends with the connection, clean or not.
-        properties: { sessionExpiryInterval: 3600 },
-        reconnectPeriod: 0,
-        ...options,
-      })
-      .then((c) => {
-        clients.push(c)
-        return c
-      })
+    return connectAsDevice(creds, options).then((c) => {
+      clients.push(c)
+      return c
+    })
   }
 
   /** The next message on `topic` (listening starts now, so call it before causing the message). */

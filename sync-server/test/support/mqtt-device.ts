@@ -62,17 +62,24 @@ export interface Recorder {
   flush(): Promise<void>
 }
 
-/** Connects as the device (persistent session), subscribes to `topics` and records what comes. */
-export async function recordDevice(creds: DeviceCredentials, deviceIdentityId: string, topics: string[]): Promise<Recorder> {
-  const client = await mqtt.connectAsync(creds.url, {
+/** Connects with the device's credentials as a player does: its username as client id, a persistent session, no reconnects. */
+export function connectAsDevice(creds: DeviceCredentials, options: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  return mqtt.connectAsync(creds.url, {
     username: creds.username,
     password: creds.password,
     clientId: creds.username,
     clean: false,
     protocolVersion: 5,
+    // MQTT 5: without an expiry the session ends with the connection, clean or not.
     properties: { sessionExpiryInterval: 3600 },
     reconnectPeriod: 0,
+    ...options,
   })
+}
+
+/** Connects as the device (persistent session), subscribes to `topics` and records what comes. */
+export async function recordDevice(creds: DeviceCredentials, deviceIdentityId: string, topics: string[]): Promise<Recorder> {
+  const client = await connectAsDevice(creds)
   const got = new Map<string, string[]>()
   const waiters: Array<() => void> = []
   client.on('message', (topic, payload) => {
