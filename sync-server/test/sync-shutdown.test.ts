@@ -6,7 +6,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
+import { SYNC_CLOSE } from '@pixpax/shared'
 import { describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { SYNC_SHUTDOWN_GRACE_MS } from '../src/sync/sync-route.js'
 import { startTestRelay } from '../src/testing.js'
 
@@ -50,4 +52,13 @@ describe('relay shutdown with sync clients connected', () => {
     await deaf.closed // the relay dropped the socket
     deaf.socket.destroy()
   }, 30_000)
+
+  it('tells a connected client it is a shutdown (1001), which the client answers at once', async () => {
+    const relay = await startTestRelay()
+    const ws = new WebSocket(`${relay.url.replace(/^http/, 'ws')}/v1/sync`)
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject))
+    const code = new Promise<number>((resolve) => ws.once('close', (c: number) => resolve(c)))
+    await relay.close()
+    expect(await code).toBe(SYNC_CLOSE.SHUTDOWN)
+  })
 })

@@ -1,4 +1,5 @@
 import websocket from '@fastify/websocket'
+import { SYNC_CLOSE } from '@pixpax/shared'
 import type { FastifyInstance } from 'fastify'
 import { upgradeRequired } from '../errors.js'
 import { LogProofs } from '../log/log-proofs.js'
@@ -16,6 +17,16 @@ export const SYNC_SHUTDOWN_GRACE_MS = 1_000
 
 /** `GET /v1/sync`: the sync protocol over WebSocket (docs/sync-protocol.md). */
 export async function syncRoutes(app: FastifyInstance): Promise<void> {
+  // Registered before @fastify/websocket's own preClose (which closes every client without a code), so the
+  // clients learn it is a shutdown (1001 "going away"); whoever has not answered within the grace is dropped.
+  app.addHook('preClose', async () => {
+    const clients = [...app.websocketServer.clients]
+    if (clients.length > 0) app.log.info({ clients: clients.length }, 'closing sync connections')
+    for (const client of clients) {
+      client.close(SYNC_CLOSE.SHUTDOWN, 'relay shutting down')
+      setTimeout(() => client.terminate(), SYNC_SHUTDOWN_GRACE_MS).unref()
+    }
+  })
   // Frames over maxPayload are refused by ws itself with close code 1009 ("message too big").
   await app.register(websocket, { options: { maxPayload: SYNC_LIMITS.maxMessageBytes } })
   app.relay.openapi.add({
@@ -36,13 +47,6 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
   app.addHook('onClose', async () => {
     feed.close()
     notices.close()
-  })
-  // Runs after @fastify/websocket's own preClose (registered before this one), which starts every
-  // client's close handshake: whoever has not finished it within the grace is dropped.
-  app.addHook('preClose', async () => {
-    const clients = [...app.websocketServer.clients]
-    if (clients.length > 0) app.log.info({ clients: clients.length }, 'closing sync connections')
-    for (const client of clients) setTimeout(() => client.terminate(), SYNC_SHUTDOWN_GRACE_MS).unref()
   })
   app.route({
     method: 'GET',
