@@ -7,6 +7,7 @@
  * two books, and across two relay processes on one Postgres: exactly one wins each; the export replays
  * with the cross-stream rules, verify-store is ok and the rebuild digest equal.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,6 +43,9 @@ import {
   type TestRelay,
 } from './support/relay-harness.js'
 
+/** This file's schemas: its own random prefix, so another run on the same database keeps its own. */
+const PREFIX = `econc_${randomBytes(3).toString('hex')}`
+
 const CARDS: CardSpec[] = Array.from({ length: 6 }, (_, i) => ({ cardId: `k${i + 1}`, seriesId: 's', supply: i === 0 ? 3 : null }))
 
 interface MintJson {
@@ -61,7 +65,7 @@ const redeem = (relay: Relay, c: Collector, token: string, book: Record<string, 
   postAs<RedeemJson>(`${relay.url}/v1/codes/redeem`, c.token, { token, ...book })
 
 afterAll(async () => {
-  await dropSchemas('econc_')
+  await dropSchemas(PREFIX)
 })
 
 describe.each<DbKind>(['pglite', 'pg'])('printed codes on %s', (db) => {
@@ -71,7 +75,7 @@ describe.each<DbKind>(['pglite', 'pg'])('printed codes on %s', (db) => {
   let bob: Collector
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db, store: 'fs', schema: `econc_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: `${PREFIX}_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
     world = await economyWorld(relay, CARDS)
     alice = await newCollector(relay, 'alice')
     bob = await newCollector(relay, 'bob')
@@ -274,7 +278,10 @@ describe('printed codes across two relay processes on one Postgres', () => {
 
   it('redeems each of 30 codes exactly once when two books race on two relays', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-codes-'))
-    const env = { ...relayEnv({ db: 'pg', store: 'fs', dataDir, schema: uniqueSchema('econc_two'), env: ECONOMY_ENV }), LOG_LEVEL: 'error' }
+    const env = {
+      ...relayEnv({ db: 'pg', store: 'fs', dataDir, schema: uniqueSchema(`${PREFIX}_two`), env: ECONOMY_ENV }),
+      LOG_LEVEL: 'error',
+    }
     relays = await Promise.all([startRelayProcess(env, 120_000), startRelayProcess(env, 120_000)])
     const [one, two] = relays as [RelayProcess, RelayProcess]
     const world = await economyWorld(one, CARDS)

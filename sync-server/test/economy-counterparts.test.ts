@@ -5,16 +5,20 @@
  * the catalog, each with the relay ack naming it; nothing else of the other books (their other offers,
  * their genesis), and nobody else may read them. On PGlite and Postgres.
  */
+import { randomBytes } from 'node:crypto'
 import type { Receipt } from '@pixpax/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { claim, ECONOMY_ENV, economyWorld, newCollector, postAs, type CardSpec, type Collector } from './support/economy-fixtures.js'
 import { dropSchemas, http, postReceipts, startTestRelay, uniqueSchema, type DbKind, type TestRelay } from './support/relay-harness.js'
 
+/** This file's schemas: its own random prefix, so another run on the same database keeps its own. */
+const PREFIX = `econp_${randomBytes(3).toString('hex')}`
+
 const CARDS: CardSpec[] = Array.from({ length: 8 }, (_, i) => ({ cardId: `q${i}`, seriesId: 's', supply: null }))
 const DROP = 'counterpart-drop'
 
 afterAll(async () => {
-  await dropSchemas('econp_')
+  await dropSchemas(PREFIX)
 })
 
 interface Served {
@@ -49,7 +53,7 @@ describe.each<DbKind>(['pglite', 'pg'])('counterpart receipts on %s', (db) => {
     })
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`econp_${db}`), env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`${PREFIX}_${db}`), env: ECONOMY_ENV })
     const world = await economyWorld(relay, CARDS)
     const drop = await postAs(`${relay.url}/v1/drops`, world.adminToken, {
       issuerId: world.issuer.identityId,

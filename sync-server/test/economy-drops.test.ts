@@ -5,6 +5,7 @@
  * reveal; every pack recomputed from the exported log (shared verifyDrop and `pixpax verify-drop`), a
  * forged pack caught; each rule refused with its name leaving the state unchanged; rebuild digest equal.
  */
+import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -38,6 +39,9 @@ import {
   type TestRelay,
 } from './support/relay-harness.js'
 
+/** This file's schemas: its own random prefix, so another run on the same database keeps its own. */
+const PREFIX = `econd_${randomBytes(3).toString('hex')}`
+
 const run = promisify(execFile)
 const PIXPAX = join(REPO_ROOT, 'shared', 'bin', 'pixpax.mjs')
 
@@ -50,7 +54,7 @@ const DROP = 'week-2026-W49'
 const CONCURRENT = 200
 
 afterAll(async () => {
-  await dropSchemas('econd_')
+  await dropSchemas(PREFIX)
 })
 
 describe.each<DbKind>(['pglite', 'pg'])('economy drops on %s', (db) => {
@@ -59,7 +63,7 @@ describe.each<DbKind>(['pglite', 'pg'])('economy drops on %s', (db) => {
   let alice: Collector
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db, store: 'fs', schema: `econd_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: `${PREFIX}_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
     world = await economyWorld(relay, CARDS)
     alice = await newCollector(relay, 'alice')
   }, 60_000)

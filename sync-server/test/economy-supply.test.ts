@@ -5,6 +5,7 @@
  * verify-store checks issued ≤ supply and issued = held + burned for every card from the log alone, and
  * so does `pixpax verify` on the export; the rebuild digest is equal.
  */
+import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -35,12 +36,15 @@ import {
   type TestRelay,
 } from './support/relay-harness.js'
 
+/** This file's schemas: its own random prefix, so another run on the same database keeps its own. */
+const PREFIX = `econs_${randomBytes(3).toString('hex')}`
+
 const run = promisify(execFile)
 const PIXPAX = join(REPO_ROOT, 'shared', 'bin', 'pixpax.mjs')
 const CARDS: CardSpec[] = Array.from({ length: 5 }, (_, i) => ({ cardId: `k${i + 1}`, seriesId: 's', supply: 10 }))
 
 afterAll(async () => {
-  await dropSchemas('econs_')
+  await dropSchemas(PREFIX)
 })
 
 describe.each<DbKind>(['pglite', 'pg'])('burning and supply conservation on %s', (db) => {
@@ -51,7 +55,7 @@ describe.each<DbKind>(['pglite', 'pg'])('burning and supply conservation on %s',
   let instances: Array<{ instanceId: string; cardId: string }>
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db, store: 'fs', schema: `econs_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: `${PREFIX}_${db}_${Date.now() % 100000}`, env: ECONOMY_ENV })
     world = await economyWorld(relay, CARDS)
     alice = await newCollector(relay, 'alice')
     bob = await newCollector(relay, 'bob')

@@ -5,6 +5,7 @@
  * open offer past its expiry as `expired`; the trades rebuild to the same digest. On PGlite and Postgres
  * (migration 004 on both).
  */
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ECONOMY_FACTS, type TradeFact } from '@pixpax/shared'
 import { loadFacts } from '../src/domains/economy/load-facts.js'
@@ -21,12 +22,15 @@ import {
   type TestRelay,
 } from './support/relay-harness.js'
 
+/** This file's schemas: its own random prefix, so another run on the same database keeps its own. */
+const PREFIX = `econx_${randomBytes(3).toString('hex')}`
+
 const CARDS: CardSpec[] = Array.from({ length: 10 }, (_, i) => ({ cardId: `x${i}`, seriesId: 's', supply: null }))
 const DROP = 'expiry-drop'
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 afterAll(async () => {
-  await dropSchemas('econx_')
+  await dropSchemas(PREFIX)
 })
 
 interface TradeView {
@@ -71,7 +75,7 @@ describe.each<DbKind>(['pglite', 'pg'])('offer expiry on %s', (db) => {
   const offerHead = () => ({ offerEventId: alice.book.head!.eventId, offerHash: alice.book.head!.hash })
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`econx_${db}`), env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`${PREFIX}_${db}`), env: ECONOMY_ENV })
     const world = await economyWorld(relay, CARDS)
     const drop = await postAs(`${relay.url}/v1/drops`, world.adminToken, {
       issuerId: world.issuer.identityId,

@@ -6,6 +6,7 @@
  * acceptance in one request (one batch) decide like two; two relay processes on one Postgres race 100
  * acceptances of offers of the same card: exactly one wins.
  */
+import { randomBytes } from 'node:crypto'
 import type { Receipt } from '@pixpax/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rebuild } from '../src/replay/rebuild.js'
@@ -37,11 +38,14 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+/** This file's schemas: its own random prefix, so another run on the same database keeps its own. */
+const PREFIX = `econt_${randomBytes(3).toString('hex')}`
+
 const CARDS: CardSpec[] = Array.from({ length: 10 }, (_, i) => ({ cardId: `k${i}`, seriesId: 's', supply: null }))
 const DROP = 'trade-drop'
 
 afterAll(async () => {
-  await dropSchemas('econt_')
+  await dropSchemas(PREFIX)
 })
 
 interface BookView {
@@ -99,7 +103,7 @@ describe.each<DbKind>(['pglite', 'pg'])('economy trades on %s', (db) => {
   let bobCards: Array<{ instanceId: string; cardId: string }>
 
   beforeAll(async () => {
-    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`econt_${db}`), env: ECONOMY_ENV })
+    relay = await startTestRelay({ db, store: 'fs', schema: uniqueSchema(`${PREFIX}_${db}`), env: ECONOMY_ENV })
     const world = await economyWorld(relay, CARDS)
     await scheduleDrop(relay, world)
     ;[alice, bob, carol] = [await newCollector(relay, 'alice'), await newCollector(relay, 'bob'), await newCollector(relay, 'carol')]
@@ -212,7 +216,10 @@ describe('two relay processes on one Postgres', () => {
 
   it(`lets exactly one of ${RIVALS} concurrent acceptances of offers of the same card win`, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pixpax-econ-'))
-    const env = { ...relayEnv({ db: 'pg', store: 'fs', dataDir, schema: uniqueSchema('econt_two'), env: ECONOMY_ENV }), LOG_LEVEL: 'error' }
+    const env = {
+      ...relayEnv({ db: 'pg', store: 'fs', dataDir, schema: uniqueSchema(`${PREFIX}_two`), env: ECONOMY_ENV }),
+      LOG_LEVEL: 'error',
+    }
     relays = await Promise.all([startRelayProcess(env), startRelayProcess(env)])
     const [one, two] = relays as [RelayProcess, RelayProcess]
     const world = await economyWorld(one, CARDS)

@@ -45,10 +45,34 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   }
 }
 
-/** Drops every schema whose name starts with `prefix` (a test file's schemas). */
+/** Test files drop their schemas one at a time, under this session advisory lock (any 64-bit key). */
+const DROP_SCHEMAS_LOCK = 7_261_004
+
+/**
+ * Drops every schema whose name starts with `prefix` (a test file's schemas). Two `DROP SCHEMA … CASCADE`
+ * running at once in other test files can deadlock on the catalog objects they share (Postgres picks one
+ * as the victim: 40P01, seen in CI under load), so drops are serialised across processes and a victim
+ * tries again.
+ */
 export async function dropSchemas(prefix: string): Promise<void> {
-  const rows = await adminQuery<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`])
-  for (const { nspname } of rows) await adminQuery(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`)
+  const client = new pg.Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [DROP_SCHEMAS_LOCK])
+    const rows = (await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname LIKE $1', [`${prefix}%`])).rows
+    for (const { nspname } of rows) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`)
+          break
+        } catch (error) {
+          if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error
+        }
+      }
+    }
+  } finally {
+    await client.end() // ends the session, and with it the advisory lock
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
