@@ -52,7 +52,16 @@ import { encodeStartSnapshot, restoreVerifiedState, type RestoredState } from '.
 import { Emitter } from './emitter.js'
 import { Connection, type SessionState, type WebSocketFactory, type WebSocketLike } from './connection.js'
 import { TimeSlicer } from './time-slicer.js'
-import { checkBatchSeqs, verifyAck, verifyAheadSliced, verifyDelivered, type BatchProof, type Delivered, type Early } from './delivery.js'
+import {
+  checkBatchSeqs,
+  completeAhead,
+  verifyAck,
+  verifyAheadSliced,
+  verifyDelivered,
+  type BatchProof,
+  type Delivered,
+  type Early,
+} from './delivery.js'
 import { Outbox } from './outbox.js'
 import { HeadWaiters, rebuildOnHead } from './rebase.js'
 import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
@@ -875,11 +884,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       waiting.batches.push(batch)
       return
     }
+    const ready = await completeAhead(batch, early, this.ledger, this.verifier, this.sha256, this.slicer)
     const verified: LoggedReceipt[] = []
     try {
       for (const [i, d] of batch.entries()) {
         await this.slicer.pause() // the page stays responsive through a long catch-up
-        const outcome = await this.applyOne(streamKey, d, early[i])
+        const outcome = await this.applyOne(streamKey, d, ready[i])
         if (outcome === 'wait') {
           const rest = batch.slice(i)
           const entry = this.waiting.get(streamKey)
