@@ -121,6 +121,7 @@ function aheadKey(checked: CheckedReceipt, ledger: ClientLedger): PublicJwk | un
  * ledger holds by then. Without this those receipts were verified one at a time in order, each a round
  * trip to the verifier (about 1,500 sequential verifies at the start of a catch-up behind 4 batches of
  * read-ahead). Only raw ECDSA results are computed early: the ordered rules still decide the key's validity.
+ * `from`: only receipts from that index on (earlier entries are returned as they are).
  */
 export async function completeAhead(
   batch: readonly Delivered[],
@@ -129,9 +130,10 @@ export async function completeAhead(
   verifier: SignatureVerifier,
   sha256: Sha256,
   slicer: TimeSlicer,
+  from = 0,
 ): Promise<Array<Early | undefined>> {
   const out = early.slice(0, batch.length)
-  for (let i = 0; i < batch.length; i++) {
+  for (let i = from; i < batch.length; i++) {
     const e = out[i]
     if (e === undefined) {
       out[i] = verifyAhead([batch[i]!], ledger, verifier, sha256)[0]
@@ -142,6 +144,15 @@ export async function completeAhead(
     }
   }
   return out
+}
+
+/**
+ * Whether a receipt checked ahead is still without its signature check although the ledger now holds the
+ * key it names — the key arrived while the batch was applied (another stream's queue applied the identity
+ * receipt adding it, or an earlier receipt of this batch did): then the rest of the batch can start too.
+ */
+export function keyArrived(early: Early | undefined, ledger: ClientLedger): boolean {
+  return early?.checked !== undefined && early.receipt === undefined && aheadKey(early.checked, ledger) !== undefined
 }
 
 /**

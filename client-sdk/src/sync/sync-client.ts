@@ -55,6 +55,7 @@ import { TimeSlicer } from './time-slicer.js'
 import {
   checkBatchSeqs,
   completeAhead,
+  keyArrived,
   verifyAck,
   verifyAheadSliced,
   verifyDelivered,
@@ -884,11 +885,13 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       waiting.batches.push(batch)
       return
     }
-    const ready = await completeAhead(batch, early, this.ledger, this.verifier, this.sha256, this.slicer)
+    let ready = await completeAhead(batch, early, this.ledger, this.verifier, this.sha256, this.slicer)
     const verified: LoggedReceipt[] = []
     try {
       for (const [i, d] of batch.entries()) {
         await this.slicer.pause() // the page stays responsive through a long catch-up
+        if (keyArrived(ready[i], this.ledger))
+          ready = await completeAhead(batch, ready, this.ledger, this.verifier, this.sha256, this.slicer, i)
         const outcome = await this.applyOne(streamKey, d, ready[i])
         if (outcome === 'wait') {
           const rest = batch.slice(i)
