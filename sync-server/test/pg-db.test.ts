@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { PgDb } from '../src/db/pg-db.js'
+import { arrayLiterals, PgDb } from '../src/db/pg-db.js'
 import { runProjectionDbContract } from './support/db-contract.js'
 
 // Integration tier: needs a real Postgres. No skip: unreachable Postgres fails every test here.
@@ -154,6 +154,42 @@ describe('PgDb specifics', () => {
         }),
       ).rejects.toThrow('roll back the inside')
       expect((await db.query('SELECT k FROM intents')).rows).toEqual([{ k: 'outside' }])
+    } finally {
+      await done()
+    }
+  })
+
+  it('array parameters arrive as the same values through the JSON literals as through pg, in and out of transactions', async () => {
+    const { db, done } = await openPair()
+    try {
+      const texts = [
+        'plain',
+        '',
+        'NULL',
+        null,
+        'a,b',
+        '{x}',
+        ' spaced ',
+        'q"uote',
+        'back\\slash',
+        'b\\"q',
+        'ünï €',
+        '{"seq":1,"body":"x\\ny"}',
+      ]
+      // Not a JSON literal (other escapes): control characters and a lone surrogate go through pg's own path.
+      const escaped = ['line\nbreak', 'tab\there', '\u0001', 'lone \ud800']
+      const ints = [0, -1, 2 ** 53 - 1, null]
+      const bools = [true, false, null]
+      expect(typeof arrayLiterals([texts])![0]).toBe('string')
+      expect(typeof arrayLiterals([ints])![0]).toBe('string')
+      expect(arrayLiterals([escaped])![0]).toBe(escaped)
+      expect(arrayLiterals([[1.5]])![0]).toEqual([1.5])
+      const sql = 'SELECT $1::text[] AS t, $2::text[] AS e, $3::int8[] AS i, $4::bool[] AS b, cardinality($5::text[]) AS empty'
+      const params = [texts, escaped.slice(0, 3), ints, bools, []]
+      const expected = { t: texts, e: escaped.slice(0, 3), i: ints, b: bools, empty: 0 }
+      expect((await db.query(sql, params)).rows[0]).toEqual(expected)
+      expect((await db.queryOutsideTransaction(sql, params)).rows[0]).toEqual(expected)
+      expect(await db.transaction(async (tx) => (await tx.query(sql, params)).rows[0])).toEqual(expected)
     } finally {
       await done()
     }

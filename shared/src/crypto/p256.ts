@@ -33,10 +33,25 @@ export function splitSignature(sig: Uint8Array): { r: bigint; s: bigint } {
  */
 export function normalizeLowS(sig: Uint8Array): Uint8Array {
   if (sig.length !== 64) throw new RangeError('expected a 64-byte r‖s signature')
-  const { s } = splitSignature(sig)
-  if (s <= P256_HALF_N) return sig
+  // Byte-wise, big-endian: every ack and receipt the relay signs comes through here, and the BigInt
+  // conversions cost more than the comparison and the subtraction themselves.
+  if (compare32(sig, 32, HALF_N_BYTES) <= 0) return sig
   const out = new Uint8Array(64)
   out.set(sig.subarray(0, 32), 0)
-  out.set(bigIntTo32Bytes(P256_N - s), 32)
+  let borrow = 0
+  for (let i = 31; i >= 0; i--) {
+    const d = N_BYTES[i]! - sig[32 + i]! - borrow
+    borrow = d < 0 ? 1 : 0
+    out[32 + i] = d & 0xff
+  }
   return out
+}
+
+const N_BYTES = bigIntTo32Bytes(P256_N)
+const HALF_N_BYTES = bigIntTo32Bytes(P256_HALF_N)
+
+/** Compares the 32 bytes of `a` at `offset` with `b`, both big-endian unsigned integers. */
+function compare32(a: Uint8Array, offset: number, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) if (a[offset + i] !== b[i]) return a[offset + i]! - b[i]!
+  return 0
 }

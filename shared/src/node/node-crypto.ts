@@ -44,9 +44,21 @@ export function nodeVerifier(cacheSize = 4096): SignatureVerifier {
 export function nodeSigner(jwk: PrivateJwk): Signer {
   const key = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }, format: 'jwk' })
   const pub = publicJwk(jwk)
+  const options = { key, dsaEncoding: 'ieee-p1363' } as const
   return {
     publicKey: pub,
     publicKeyId: jwkThumbprint(pub),
-    sign: (data) => Promise.resolve(normalizeLowS(new Uint8Array(nodeSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })))),
+    sign: (data) => Promise.resolve(normalizeLowS(new Uint8Array(nodeSign('sha256', data, options)))),
+    // A batch (the relay's acks: one per accepted receipt) is signed on libuv's thread pool (node:crypto's
+    // callback form), not on the caller's thread: there the relay's main thread spent ~40 µs per ack.
+    signBatch: (data) =>
+      Promise.all(
+        data.map(
+          (d) =>
+            new Promise<Uint8Array>((resolve, reject) =>
+              nodeSign('sha256', d, options, (error, sig) => (error ? reject(error) : resolve(normalizeLowS(new Uint8Array(sig))))),
+            ),
+        ),
+      ),
   }
 }

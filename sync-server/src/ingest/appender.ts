@@ -16,6 +16,7 @@ import { firstReads } from './batch-facts.js'
 import { BatchLedger } from './batch-ledger.js'
 import {
   evaluateBatch,
+  leavesOf,
   lockStreams,
   projected,
   readLeftovers,
@@ -76,6 +77,8 @@ interface Committed {
   adopted: number[]
   /** What the batch sequenced (leftovers included), in log order. */
   batch: ProjectedReceipt[]
+  /** Their log leaf data. */
+  leaves: Uint8Array[]
 }
 
 export class Appender {
@@ -264,7 +267,7 @@ export class Appender {
       lap('evaluate')
       if (accepted.length === 0) {
         await tx.query('DELETE FROM append_intents WHERE stream_key = ANY($1::text[])', [streams])
-        return { outcomes, adopted, batch: [] }
+        return { outcomes, adopted, batch: [], leaves: [] }
       }
       if (outside)
         await recordIntents(
@@ -274,14 +277,17 @@ export class Appender {
       lap('intents')
       await writeObjects(store, accepted, this.deps.maxParallelStreams)
       lap('objects')
-      const start = await sequence(tx, accepted, this.deps.projectors, streams)
+      const leaves = leavesOf(accepted)
+      const start = await sequence(tx, accepted, this.deps.projectors, streams, leaves)
       lap('sequence')
       const batch = accepted.map((a, i) => projected(a, start + i))
       for (const projector of this.deps.projectors) await projector.apply(tx, batch)
       lap('project')
-      return { outcomes, adopted, batch }
+      return { outcomes, adopted, batch, leaves }
     })
     lap('commit')
+    // Committed: the integrator may take these leaves from memory instead of reading them back.
+    if (committed.batch.length) this.deps.log.sequenced(committed.batch[0]!.position, committed.leaves)
     return committed
   }
 
@@ -331,6 +337,12 @@ export class Appender {
       const { batch, outcomes } = committed
       const { db, relaySigner, log } = this.deps
       const lap = lapTimer(this.deps.onPhase)
+      // Delivery to subscribers needs the checkpoint, not the acks (a delivery carries the checkpoint and
+      // inclusion proof, never an ack): the batch is announced as soon as a checkpoint covers it, while its
+      // acks may still be signing.
+      const covered = batch.length ? log.waitFor(batch[batch.length - 1]!.position + 1) : Promise.resolve()
+      const announced = covered.then(() => this.#announce(batch))
+      announced.catch(() => undefined) // awaited below; its failure must not go unhandled if the acks fail first
       const [acks] = await Promise.all([
         completeAcks(
           db,
@@ -344,7 +356,7 @@ export class Appender {
             ack: null,
           })),
         ),
-        batch.length ? log.waitFor(batch[batch.length - 1]!.position + 1) : undefined,
+        covered,
       ])
       lap('release')
       const accepted = (index: number): AcceptedResult => {
@@ -362,7 +374,7 @@ export class Appender {
       const earlier = retries.length ? await storedResults(db, relaySigner, retries) : new Map<string, AcceptedResult>()
       // A retry's first result may be in a batch that committed but is not in a checkpoint yet.
       if (earlier.size) await log.waitFor(Math.max(...[...earlier.values()].map((r) => r.position)) + 1)
-      await this.#announce(batch)
+      await announced
       pending.forEach((p, i) => {
         const results = outcomes[i]!.map((o): IngestResult => {
           if (o.kind === 'rejected') return o.result

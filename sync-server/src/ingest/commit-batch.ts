@@ -260,6 +260,7 @@ export async function sequence(
   accepted: readonly Accepted[],
   projectors: readonly Projector[],
   streams: readonly string[],
+  leaves: readonly Uint8Array[] = leavesOf(accepted),
 ): Promise<number> {
   const { rows } = await tx.query<{ start: number }>(
     `WITH seq AS (UPDATE log_sequence SET size = size + cardinality($1::bytea[]) RETURNING size - cardinality($1::bytea[]) AS start, size AS end_),
@@ -270,15 +271,16 @@ export async function sequence(
      ),
      settled AS (DELETE FROM append_intents WHERE stream_key = ANY($3::text[]))
      SELECT start FROM seq`,
-    [
-      accepted.map((a) =>
-        leafData({ eventId: a.checked.receipt.eventId, hash: a.checked.receipt.hash, seq: a.seq, stream: a.checked.streamKey }),
-      ),
-      projectors.map((p) => p.name),
-      streams,
-    ],
+    [leaves, projectors.map((p) => p.name), streams],
   )
   return rows[0]!.start
+}
+
+/** The log leaf data of each acceptance, in order (ARCHITECTURE §4). */
+export function leavesOf(accepted: readonly Accepted[]): Uint8Array[] {
+  return accepted.map((a) =>
+    leafData({ eventId: a.checked.receipt.eventId, hash: a.checked.receipt.hash, seq: a.seq, stream: a.checked.streamKey }),
+  )
 }
 
 export function projected(a: Accepted, position: number): ProjectedReceipt {
