@@ -191,8 +191,29 @@ export async function startTestRelay(opts: TestRelayOptions = {}): Promise<TestR
     async close() {
       if (closed) return
       closed = true
-      await app.close()
+      // A test's afterAll gives up on a slow close at 60 s and says nothing more; this says what is still open.
+      const watchdog = setTimeout(() => console.error(`test relay ${url}: close still running after 20 s; open: ${openHandles()}`), 20_000)
+      watchdog.unref()
+      try {
+        await app.close()
+      } finally {
+        clearTimeout(watchdog)
+      }
       if (removeAtClose) await rm(dataDir, { recursive: true, force: true, maxRetries: 3 })
     },
   }
+}
+
+/** The process's open handles, for a close that hangs: each socket's ports, and how many of each other kind. */
+function openHandles(): string {
+  const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? []
+  const counts = new Map<string, number>()
+  const sockets: string[] = []
+  for (const handle of handles) {
+    const name = (handle as object).constructor?.name ?? typeof handle
+    const socket = handle as { localPort?: number; remotePort?: number; readyState?: string }
+    if (name === 'Socket' && socket.remotePort !== undefined) sockets.push(`${socket.localPort}→${socket.remotePort} ${socket.readyState}`)
+    else counts.set(name, (counts.get(name) ?? 0) + 1)
+  }
+  return [`sockets [${sockets.join(', ')}]`, ...[...counts].map(([name, n]) => `${name} ×${n}`)].join('; ')
 }
