@@ -260,7 +260,7 @@ export async function sequence(
   accepted: readonly Accepted[],
   projectors: readonly Projector[],
   streams: readonly string[],
-  leaves: readonly Uint8Array[] = leavesOf(accepted),
+  leaves: readonly Uint8Array[],
 ): Promise<number> {
   const { rows } = await tx.query<{ start: number }>(
     `WITH seq AS (UPDATE log_sequence SET size = size + cardinality($1::bytea[]) RETURNING size - cardinality($1::bytea[]) AS start, size AS end_),
