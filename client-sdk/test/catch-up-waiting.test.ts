@@ -84,9 +84,8 @@ describe('catch-up of a long stream by an unknown issuer', () => {
   }, 120_000)
   afterAll(async () => relay.close())
 
-  it('verifies every receipt in order and quarantines nothing', async () => {
-    const verifier = deferredVerifier()
-    const log = new MemoryLocalLog()
+  /** The reader's client following `stream` with `verifier`, started and synced. */
+  async function syncedReader(log: MemoryLocalLog, verifier: SignatureVerifier, stream: string): Promise<SyncClient> {
     const client = await SyncClient.open({
       relayUrl: relay.url,
       log,
@@ -95,10 +94,17 @@ describe('catch-up of a long stream by an unknown issuer', () => {
       webSocket: nodeWebSocket,
       verifier,
       sha256: nodeSha256,
-      streams: ['profile/bob'],
+      streams: [stream],
     })
     client.start()
     await client.whenSynced()
+    return client
+  }
+
+  it('verifies every receipt in order and quarantines nothing', async () => {
+    const verifier = deferredVerifier()
+    const log = new MemoryLocalLog()
+    const client = await syncedReader(log, verifier, 'profile/bob')
     expect(await log.listQuarantine()).toEqual([])
     expect((await log.read('profile/bob')).map((l) => l.seq)).toEqual(Array.from({ length: LENGTH }, (_, i) => i + 1))
     // The first batch (500) waited for bob's key: once it was known, its checks started together (a time
@@ -110,18 +116,7 @@ describe('catch-up of a long stream by an unknown issuer', () => {
   it('checks the receipts signed by a key added earlier in the same batch together, once it is added', async () => {
     const log = new MemoryLocalLog()
     const verifier = deferredVerifier()
-    const client = await SyncClient.open({
-      relayUrl: relay.url,
-      log,
-      identityId: 'reader',
-      signer: reader.signer,
-      webSocket: nodeWebSocket,
-      verifier,
-      sha256: nodeSha256,
-      streams: ['identity/carol'],
-    })
-    client.start()
-    await client.whenSynced()
+    const client = await syncedReader(log, verifier, 'identity/carol')
     expect(await log.listQuarantine()).toEqual([])
     expect(client.head('identity/carol')?.seq).toBe(BY_SECOND_KEY + 2)
     // Unknown when the batch arrived, the second key signs 40 receipts: their checks start together once
