@@ -36,6 +36,8 @@ export interface LogIntegratorDeps {
   onPhase?: PhaseReport
 }
 
+const CHECKPOINT_TYPE = 'text/plain; charset=utf-8'
+
 /** Leaves held for the next rounds at most (a bound that only a stalled integrator would reach). */
 const MAX_HELD_LEAVES = 65_536
 
@@ -149,12 +151,25 @@ export class LogIntegrator {
       // integrator already wrote puts the same bytes. The note is signed while they are written (a
       // Vault Transit signature is an HTTP round trip): a signature makes nothing visible, the
       // checkpoint object does, and it is stored only once every tile is.
-      const [note] = await Promise.all([
-        signCheckpoint({ origin, size: target, root: result.root }, origin, signer),
-        Promise.all([...result.tiles, ...result.entryBundles].map((o) => store.put(o.path, o.bytes, 'application/octet-stream'))),
-      ])
-      lap('integrate_tiles')
-      await store.put(CHECKPOINT_PATH, new TextEncoder().encode(note), 'text/plain; charset=utf-8')
+      const tiles = [...result.tiles, ...result.entryBundles].map((o) => ({
+        key: o.path,
+        bytes: o.bytes,
+        contentType: 'application/octet-stream',
+      }))
+      let note: string
+      if (store.putAllThen) {
+        // Tiles and checkpoint durable at once (the fs store's journal: one flush), the checkpoint visible last.
+        note = await signCheckpoint({ origin, size: target, root: result.root }, origin, signer)
+        lap('integrate_tiles')
+        await store.putAllThen(tiles, { key: CHECKPOINT_PATH, bytes: new TextEncoder().encode(note), contentType: CHECKPOINT_TYPE })
+      } else {
+        ;[note] = await Promise.all([
+          signCheckpoint({ origin, size: target, root: result.root }, origin, signer),
+          Promise.all(tiles.map((o) => store.put(o.key, o.bytes, o.contentType))),
+        ])
+        lap('integrate_tiles')
+        await store.put(CHECKPOINT_PATH, new TextEncoder().encode(note), CHECKPOINT_TYPE)
+      }
       lap('integrate_checkpoint')
       await q.query(
         `WITH cp AS (UPDATE log_checkpoint SET size = $1, root = $2, note = $3)

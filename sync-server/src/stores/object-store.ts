@@ -19,6 +19,13 @@ export interface ObjectStore {
    * implements it; `putIfAbsentInOrder` below falls back to one putIfAbsent after the other.
    */
   putIfAbsentInOrder?(items: readonly ObjectToPut[]): Promise<Array<'created' | 'exists'>>
+  /**
+   * Optional: `put` of every item, and of `last` only once every item is stored (the log's tiles, then
+   * the checkpoint that refers to them), all durable when the promise resolves. A store that can make
+   * them durable at once (fs: one journal flush) implements it; `putAllThen` below falls back to the
+   * items' puts at once, then `last`'s.
+   */
+  putAllThen?(items: readonly ObjectToPut[], last: ObjectToPut): Promise<void>
   /** Stores `bytes` at `key`, replacing what is there (derived objects only: snapshots). Same atomicity. */
   put(key: string, bytes: Uint8Array, contentType?: string): Promise<void>
   /** The object's bytes, or undefined if there is none. */
@@ -55,6 +62,13 @@ export async function putIfAbsentInOrder(store: ObjectStore, items: readonly Obj
   const out: Array<'created' | 'exists'> = []
   for (const { key, bytes, contentType } of items) out.push(await store.putIfAbsent(key, bytes, contentType))
   return out
+}
+
+/** `store.putAllThen(items, last)` where the store has it; otherwise the items at once, then `last`. */
+export async function putAllThen(store: ObjectStore, items: readonly ObjectToPut[], last: ObjectToPut): Promise<void> {
+  if (store.putAllThen) return store.putAllThen(items, last)
+  await Promise.all(items.map((i) => store.put(i.key, i.bytes, i.contentType)))
+  await store.put(last.key, last.bytes, last.contentType)
 }
 
 /** `store.getMany(keys)` where the store has it; otherwise `concurrency` gets in flight. */

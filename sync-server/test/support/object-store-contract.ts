@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { getMany, putIfAbsentInOrder, type ObjectStore } from '../../src/stores/object-store.js'
+import { getMany, putAllThen, putIfAbsentInOrder, type ObjectStore } from '../../src/stores/object-store.js'
 
 export interface ObjectStoreFixture {
   store: ObjectStore
@@ -241,6 +241,27 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       expectBytes(await store.get('chain/e-003.json'), text('already here'))
       expectBytes(await store.get('chain/e-039.json'), text('receipt 39'))
       expect(await putIfAbsentInOrder(store, items.slice(0, 2))).toEqual(['exists', 'exists'])
+    })
+
+    it('putAllThen stores every item, and the last one only after them; replaces what was there', async () => {
+      await store.put('tiles/checkpoint', text('size 0'))
+      const items = Array.from({ length: 12 }, (_, i) => ({ key: `tiles/t/${i}`, bytes: text(`tile ${i}`) }))
+      const last = { key: 'tiles/checkpoint', bytes: text('size 12'), contentType: 'text/plain; charset=utf-8' }
+      let writing = true
+      const written = putAllThen(store, items, last).finally(() => {
+        writing = false
+      })
+      while (writing) {
+        // Read the last one first: once it is the new one, every item must be there already.
+        const checkpoint = Buffer.from((await store.get(last.key))!).toString()
+        if (checkpoint === 'size 12') expect(await store.list('tiles/t/')).toHaveLength(items.length)
+      }
+      await written
+      expectBytes(await store.get(last.key), last.bytes)
+      for (const item of items) expectBytes(await store.get(item.key), item.bytes)
+      await putAllThen(store, [{ key: 'tiles/t/0', bytes: text('tile 0 again') }], { key: last.key, bytes: text('size 13') })
+      expectBytes(await store.get('tiles/t/0'), text('tile 0 again'))
+      expectBytes(await store.get(last.key), text('size 13'))
     })
 
     it('getMany returns what get returns, in the order asked, absent keys as undefined', async () => {
