@@ -192,6 +192,8 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
     1000,
   )
   const delivery: number[] = []
+  /** POST → its response (the command's ack: committed and covered by a stored checkpoint). */
+  const answered: number[] = []
   let lost = 0
   const gap = (seconds * 1000) / Math.max(1, commands)
   // Commands on a fixed schedule, each to another device (its remote stream opened by this command),
@@ -205,6 +207,7 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
     const arrived = new Promise<number>((resolve) => p.awaited.set(r.eventId, resolve))
     const at0 = performance.now()
     await postReceipts(url, [r])
+    answered.push(performance.now() - at0)
     const at = await Promise.race([arrived, wait(10_000).then(() => -1)])
     if (at < 0) lost++
     else delivery.push(at - at0)
@@ -224,6 +227,7 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
   while (players.some((p) => p.unanswered > 0) && performance.now() < drainUntil) await wait(50)
   const pushLat = players.flatMap((p) => p.pushLatencies).sort((a, b) => a - b)
   delivery.sort((a, b) => a - b)
+  answered.sort((a, b) => a - b)
   out.heartbeats = {
     sent: beats,
     per_s: Math.round(beats / (windowMs / 1000)),
@@ -245,6 +249,8 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
     p50_ms: +percentile(delivery, 50).toFixed(1),
     p95_ms: +percentile(delivery, 95).toFixed(1),
     max_ms: +(delivery.at(-1) ?? NaN).toFixed(1),
+    acked_p50_ms: +percentile(answered, 50).toFixed(1),
+    acked_p95_ms: +percentile(answered, 95).toFixed(1),
   }
   out.relay_phases = phaseSplit(totalsBetween(w0.phases, w1.phases))
   const batches = totalsBetween(w0.batches, w1.batches)['']
@@ -272,7 +278,7 @@ async function simulatedPlayers(url: string, relay: Awaited<ReturnType<typeof st
     `  relay: CPU ${win.cpu_percent}% of a core during the window (idle with ${fmt(n)} sockets: ${idle.cpu_percent}%), RSS ${win.rss_mb} MB (peak ${win.peak_rss_mb}; idle ${idle.rss_mb})`,
   )
   console.log(
-    `  command delivery (POST DEVICE_COMMAND → the device's socket): ${cd.delivered}/${commands} delivered, p50 ${cd.p50_ms} ms, p95 ${cd.p95_ms} ms (target ≤ 100), max ${cd.max_ms} ms`,
+    `  command delivery (POST DEVICE_COMMAND → the device's socket): ${cd.delivered}/${commands} delivered, p50 ${cd.p50_ms} ms, p95 ${cd.p95_ms} ms (target ≤ 100), max ${cd.max_ms} ms; the POST's own answer (its ack) p50 ${cd.acked_p50_ms} ms, p95 ${cd.acked_p95_ms} ms`,
   )
   const rb = out.relay_batches as { n: number; mean_receipts: number }
   console.log(`  relay batches: ${fmt(rb.n)} in the window, ${rb.mean_receipts} receipts each on average; per phase (n, mean ms, total s):`)

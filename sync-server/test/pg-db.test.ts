@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { inlineParams } from '../src/db/inline-params.js'
 import { arrayLiterals, PgDb } from '../src/db/pg-db.js'
 import { runProjectionDbContract } from './support/db-contract.js'
 
@@ -197,5 +198,100 @@ describe('PgDb specifics', () => {
 
   it('open fails when Postgres is unreachable', async () => {
     await expect(PgDb.open({ connectionString: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toThrow()
+  })
+})
+
+describe('BEGIN and COMMIT ride with a statement (inline-params.ts)', () => {
+  const values: unknown[] = [
+    'plain',
+    "it's",
+    'back\\slash and "quotes" and \'both\'',
+    'é ✓ 𝄞',
+    42,
+    -7.5,
+    2 ** 53 - 1,
+    true,
+    null,
+    new Uint8Array([0, 1, 0xfe, 0xff]),
+    ['a', 'b"c', 'd\\e', null, "f'g"],
+    [1, 2, 3],
+    [new Uint8Array([1, 2]), new Uint8Array([])],
+    { a: 1, b: ["x'y", 'z\\w'] },
+    new Date('2026-12-03T17:00:00.123Z'),
+  ]
+  const casts = [
+    'text',
+    'text',
+    'text',
+    'text',
+    'int8',
+    'float8',
+    'int8',
+    'bool',
+    'text',
+    'bytea',
+    'text[]',
+    'int4[]',
+    'bytea[]',
+    'jsonb',
+    'timestamptz',
+  ]
+
+  it('a statement with its parameters written in returns what the extended protocol returns', async () => {
+    const sql = `SELECT ${casts.map((c, i) => `$${i + 1}::${c} AS v${i}`).join(', ')}, '$1 -- not a parameter' AS lit, "a$1" AS quoted -- $2
+      FROM (SELECT 1 AS "a$1") t /* $3 */`
+    const inlined = inlineParams(sql, values)!
+    expect(inlined).not.toContain('$2::')
+    const { db, done } = await openPair(1)
+    try {
+      const extended = await db.query(sql, values)
+      const simple = await db.query(inlined)
+      expect(simple).toEqual(extended)
+      expect(simple.rows[0]).toMatchObject({ v1: "it's", v8: null, lit: '$1 -- not a parameter', quoted: 1 })
+    } finally {
+      await done()
+    }
+  })
+
+  it('refuses what it cannot write: a missing parameter, a dollar-quoted string, a function', () => {
+    expect(inlineParams('SELECT $2', ['only one'])).toBeUndefined()
+    expect(inlineParams('SELECT $$x$$, $1', ['a'])).toBeUndefined()
+    expect(inlineParams('SELECT $1', [() => 1])).toBeUndefined()
+    expect(inlineParams('SELECT 1', [])).toBe('SELECT 1')
+  })
+
+  it('a transaction of n statements costs n round trips; queryThenCommit commits, and a failure in it rolls back', async () => {
+    const { db, peer, done } = await openPair(1)
+    const sent = vi.spyOn(pg.Client.prototype, 'query')
+    try {
+      await db.query('CREATE TABLE rt (x int PRIMARY KEY)')
+      sent.mockClear()
+      const seen = await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO rt VALUES ($1)', [1])
+        const r = await tx.queryThenCommit!<{ n: number }>('INSERT INTO rt VALUES ($1) RETURNING x AS n', [2])
+        await expect(tx.query('SELECT 1')).rejects.toThrow(/already committed/)
+        return r.rows
+      })
+      expect(seen).toEqual([{ n: 2 }])
+      expect(sent).toHaveBeenCalledTimes(2) // BEGIN + the first; the second + COMMIT
+      expect((await peer.query('SELECT x FROM rt ORDER BY x')).rows).toEqual([{ x: 1 }, { x: 2 }])
+      // The statement sent with COMMIT fails (a duplicate key): nothing of the transaction stays.
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query('INSERT INTO rt VALUES ($1)', [3])
+          await tx.queryThenCommit!('INSERT INTO rt VALUES ($1)', [1])
+        }),
+      ).rejects.toThrow(/duplicate key/)
+      expect((await peer.query('SELECT x FROM rt ORDER BY x')).rows).toEqual([{ x: 1 }, { x: 2 }])
+      // The connection (the pool's only one) is clean afterwards, and an empty transaction sends nothing.
+      sent.mockClear()
+      await db.transaction(async () => undefined)
+      expect(sent).not.toHaveBeenCalled()
+      await db.transaction((tx) => tx.query('INSERT INTO rt VALUES ($1)', [4]))
+      expect((await db.query('SELECT count(*)::int AS n FROM rt')).rows).toEqual([{ n: 3 }])
+    } finally {
+      sent.mockRestore()
+      await done()
+    }
   })
 })

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { ProjectionDb, Queryable, QueryResult } from './projection-db.js'
+import { inlineParams } from './inline-params.js'
 import { quoteSchema } from './schema-name.js'
 import { TransactionScope } from './transaction-scope.js'
 import { BYTEA_OID, INT8_ARRAY_OID, INT8_OID, parseInt8 } from './type-parsers.js'
@@ -108,20 +109,45 @@ export class PgDb implements ProjectionDb {
       broken = err
     }
     client.on('error', onError)
+    // BEGIN goes out with the first statement and COMMIT with queryThenCommit's, each one simple-query
+    // round trip (inline-params.ts) where the parameters can be written as literals: a transaction of n
+    // statements costs n round trips, not n + 2.
+    let begun = false
+    let committed = false
+    const send = async (sql: string, params: unknown[] | undefined, finish: boolean): Promise<QueryResult<never>> => {
+      const inlined = !begun || finish ? inlineParams(sql, params) : undefined
+      const begin = begun ? '' : 'BEGIN;'
+      begun = true
+      if (finish) committed = true
+      if (inlined !== undefined) {
+        // One result per statement: [BEGIN,] the statement[, COMMIT].
+        const results = (await client.query(`${begin}${inlined}${finish ? ';COMMIT' : ''}`)) as unknown as pg.QueryResult | pg.QueryResult[]
+        return toQueryResult(Array.isArray(results) ? results[begin ? 1 : 0]! : results)
+      }
+      if (begin) await client.query('BEGIN')
+      const result = toQueryResult<never>(await client.query(sql, arrayLiterals(params)))
+      if (finish) await client.query('COMMIT')
+      return result
+    }
     try {
-      await client.query('BEGIN').catch((err: Error) => {
-        broken = err
-        throw err
-      })
       let result: T
       try {
-        result = await this.#scope.run(async (sql, params) => toQueryResult(await client.query(sql, arrayLiterals(params))), fn)
+        result = await this.#scope.run(
+          (sql, params) => send(sql, params, false),
+          fn,
+          (sql, params) => send(sql, params, true),
+        )
       } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => {
-          broken = rollbackError
-        })
+        if (begun) {
+          await client.query('ROLLBACK').catch((rollbackError: Error) => {
+            broken = rollbackError
+          })
+        }
+        // A statement sent with its COMMIT that got no answer may have committed or not.
+        if (committed && !isServerError(err)) broken = err as Error
         throw err
       }
+      if (!begun || committed) return result
       await client.query('COMMIT').catch((err: Error) => {
         // A COMMIT the server refuses (e.g. a deferred constraint) has rolled back; the connection is
         // fine. One that never got an answer might have committed or not: drop the connection.

@@ -15,6 +15,12 @@ export interface Queryable {
    * a number (an error beyond 2^53), bytea a Uint8Array, timestamptz a Date, numeric a string.
    */
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
+  /**
+   * Inside a transaction callback only, and optional: runs `sql` as the transaction's last statement and
+   * commits — on pg in one round trip with the COMMIT. Nothing may be queried on `tx` after it. Callers
+   * fall back to `query` where it is missing (PGlite: no round trips to save).
+   */
+  queryThenCommit?<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
 }
 
 export interface ProjectionDb extends Queryable {

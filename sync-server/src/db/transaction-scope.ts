@@ -33,13 +33,27 @@ export class TransactionScope {
     }
   }
 
-  async run<T>(query: RunQuery, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const state = { open: true }
+  /** `queryThenCommit`, where the database has it, runs a statement with the COMMIT. */
+  async run<T>(query: RunQuery, fn: (tx: Queryable) => Promise<T>, queryThenCommit?: RunQuery): Promise<T> {
+    const state = { open: true, committed: false }
+    const check = () => {
+      if (!state.open) throw new Error('transaction already finished: `tx` used after its callback returned')
+      if (state.committed) throw new Error('transaction already committed: `tx` used after queryThenCommit')
+    }
     const tx: Queryable = {
       query: async <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
-        if (!state.open) throw new Error('transaction already finished: `tx` used after its callback returned')
+        check()
         return await query(sql, params)
       },
+      ...(queryThenCommit
+        ? {
+            queryThenCommit: async <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
+              check()
+              state.committed = true
+              return await queryThenCommit(sql, params)
+            },
+          }
+        : {}),
     }
     try {
       return await (this.#current ? this.#current.run(state, () => fn(tx)) : fn(tx))

@@ -171,7 +171,9 @@ export class LogIntegrator {
         await store.put(CHECKPOINT_PATH, new TextEncoder().encode(note), CHECKPOINT_TYPE)
       }
       lap('integrate_checkpoint')
-      await q.query(
+      // The round's last statement: on pg it goes out with the COMMIT (one round trip, not two).
+      const record = (q.queryThenCommit ?? q.query).bind(q)
+      await record(
         `WITH cp AS (UPDATE log_checkpoint SET size = $1, root = $2, note = $3)
          DELETE FROM log_leaves WHERE position < $4`,
         [target, result.root, note, Math.floor(target / TILE_WIDTH) * TILE_WIDTH],
