@@ -39,6 +39,18 @@ export const MAX_BATCH_STREAMS = 256
  */
 export const MAX_BATCHES_IN_FLIGHT = 1
 
+/**
+ * Streams whose receipts someone is waiting on interactively (a remote command to a player): where the
+ * database has a pool, their groups may start a batch of their own beside the batches in flight instead
+ * of queueing behind a batch of telemetry (1,000 players' heartbeats a second are ~30 receipts a batch,
+ * and a command would wait for the batch committing plus its own). They still take positions in commit
+ * order under the log's row lock.
+ */
+export const PRIORITY_STREAM_PREFIXES: readonly string[] = ['remote/']
+
+const isPriority = (p: Pending): boolean =>
+  p.group.receipts.length > 0 && PRIORITY_STREAM_PREFIXES.some((prefix) => p.group.streamKey.startsWith(prefix))
+
 export interface AppenderDeps extends BatchDeps {
   relaySigner: Signer
   sha256: Sha256
@@ -87,6 +99,8 @@ export class Appender {
   readonly #inFlight = new Set<Set<string>>()
   #starting = false
   #kickAgain = false
+  /** A batch of priority groups started beside a full pipeline is in flight. */
+  #priorityInFlight = false
 
   constructor(private readonly deps: AppenderDeps) {}
 
@@ -146,17 +160,24 @@ export class Appender {
    * in queue order even when a batch fails and its groups are retried alone).
    */
   async #startBatches(): Promise<void> {
-    const slots = this.deps.db.queryOutsideTransaction ? Math.max(1, this.deps.batchesInFlight ?? MAX_BATCHES_IN_FLIGHT) : 1
-    while (this.#queue.length && this.#inFlight.size < slots) {
+    const pooled = this.deps.db.queryOutsideTransaction !== undefined
+    const slots = pooled ? Math.max(1, this.deps.batchesInFlight ?? MAX_BATCHES_IN_FLIGHT) : 1
+    for (;;) {
+      if (this.#queue.length === 0) return
+      // A full pipeline still takes one batch of priority groups alone (one such batch at a time).
+      const onlyPriority = this.#inFlight.size >= slots
+      if (onlyPriority && (!pooled || this.#priorityInFlight || !this.#queue.some(isPriority))) return
       const busy = new Set([...this.#inFlight].flatMap((b) => [...b]))
-      const batch = this.#take(busy)
+      const batch = this.#take(busy, onlyPriority)
       if (batch.length === 0) return
+      if (onlyPriority) this.#priorityInFlight = true
       const streams = new Set(batch.map((p) => p.group.streamKey))
       this.#inFlight.add(streams)
       let locked!: () => void
       const holdsLocks = new Promise<void>((resolve) => (locked = resolve))
       const run = this.#run(batch, locked).finally(() => {
         this.#inFlight.delete(streams)
+        if (onlyPriority) this.#priorityInFlight = false
         if (this.#queue.length) this.#kick()
       })
       await Promise.race([holdsLocks, run])
@@ -193,16 +214,17 @@ export class Appender {
    * key set every other stream of a batch sees is the one it had before the batch; and a stream skipped
    * once is skipped for the rest of this batch (its receipts stay in chain order).
    */
-  #take(busy: ReadonlySet<string>): Pending[] {
+  #take(busy: ReadonlySet<string>, onlyPriority = false): Pending[] {
     const first = this.#queue[0]!
     // A group retried alone waits for its stream to be free; the groups behind it wait with it.
-    if (first.solo) return busy.has(first.group.streamKey) ? [] : this.#queue.splice(0, 1)
+    if (first.solo) return busy.has(first.group.streamKey) || (onlyPriority && !isPriority(first)) ? [] : this.#queue.splice(0, 1)
     const taken: Pending[] = []
     const keep: Pending[] = []
     const skipped = new Set<string>()
     const keyChanges = new Set<string>()
     const signers = new Set<string>()
     const streams = new Set<string>()
+    const passedIssuers = new Set<string>()
     let receipts = 0
     for (const p of this.#queue) {
       const { streamKey, receipts: rs } = p.group
@@ -212,6 +234,7 @@ export class Appender {
       const issuers = streamKey.startsWith('identity/') ? [] : rs.map((c) => c.receipt.issuer.identityId)
       const conflict =
         p.solo ||
+        (onlyPriority && (!isPriority(p) || issuers.some((i) => passedIssuers.has(i)))) ||
         busy.has(streamKey) ||
         skipped.has(streamKey) ||
         (taken.length > 0 && receipts + rs.length > MAX_BATCH_RECEIPTS) ||
@@ -221,6 +244,11 @@ export class Appender {
       if (conflict) {
         skipped.add(streamKey)
         keep.push(p)
+        if (onlyPriority) {
+          // A priority group never overtakes an earlier group of its issuer (or of its issuer's identity stream).
+          for (const c of rs) passedIssuers.add(c.receipt.issuer.identityId)
+          if (streamKey.startsWith('identity/')) passedIssuers.add(streamKey.slice('identity/'.length))
+        }
         continue
       }
       taken.push(p)
