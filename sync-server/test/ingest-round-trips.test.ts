@@ -22,6 +22,9 @@
  *    12 UPDATE log_checkpoint + DELETE integrated full-tile leaves, one statement
  *    13 COMMIT
  *   14 NOTIFY for every stream of the batch, one SELECT pg_notify (after the checkpoint)
+ *
+ * (Counted as statements. On the wire 1+2, 10+11 and 12+13 each share a round trip — pg-db.ts — but
+ * CountingDb wraps the transaction, so the integrator's last statement goes out on its own here.)
  */
 import { randomBytes } from 'node:crypto'
 import type { Receipt } from '@pixpax/shared'

@@ -132,12 +132,12 @@ describe('priority lane', () => {
     const command = await remote.build('DEVICE_COMMAND', { command: 'next' }, owner)
     const answered = await postReceipts(relay.url, [command])
     expect(answered.status, answered.text).toBe(200)
-    expect(answered.json.results[0]).toMatchObject({ ok: true })
+    expect(answered.json.results![0]).toMatchObject({ ok: true })
     expect(telemetryDone).toBe(false) // still held at its ledger read
     db.release()
     const t = await telemetry
-    expect(t.json.results[0]).toMatchObject({ ok: true })
-    const position = (r: typeof answered) => (r.json.results[0] as { position: number }).position
+    expect(t.json.results![0]).toMatchObject({ ok: true })
+    const position = (r: typeof answered) => (r.json.results![0] as { position: number }).position
     expect(position(answered)).toBeLessThan(position(t))
     remote.advance(command)
     deviceStream.advance(status)
@@ -173,8 +173,8 @@ describe('priority lane', () => {
     expect(commandDone).toBe(false)
     db.release()
     const [t, c, k] = await Promise.all([telemetry, created, command])
-    for (const [name, r] of Object.entries({ t, c, k })) expect(r.json.results[0], `${name}: ${r.text}`).toMatchObject({ ok: true })
-    const position = (r: typeof t) => (r.json.results[0] as { position: number }).position
+    for (const [name, r] of Object.entries({ t, c, k })) expect(r.json.results![0], `${name}: ${r.text}`).toMatchObject({ ok: true })
+    const position = (r: typeof t) => (r.json.results![0] as { position: number }).position
     expect(position(c)).toBeLessThan(position(k))
   })
 })

@@ -86,7 +86,13 @@ export class CheckpointFeed {
           // Most sessions carry the same consistency proof (from the last size handed out): made once
           // before the hand-out, so each slice below sends at once instead of all of them at its end.
           // (A failure here is each session's to report, as before.)
-          if (grew && previous && previous.size > 0) await this.proofs.consistency(previous.size, checkpoint.size).catch(() => undefined)
+          if (grew && previous && previous.size > 0) {
+            try {
+              await this.proofs.consistency(previous.size, checkpoint.size)
+            } catch {
+              // made again by each session, which reports it
+            }
+          }
           await this.#handOut(checkpoint)
         }
         // A notice during the read: read again, but not before the interval is over.

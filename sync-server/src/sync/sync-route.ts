@@ -13,6 +13,8 @@ import { SYNC_LIMITS, SyncSession } from './sync-session.js'
  * stopped reading with the socket's buffer full), and the HTTP server's close waits for every socket, so
  * one such client held a relay's shutdown (SIGTERM, a test's close) for good.
  */
+/** How long a closing relay waits for HTTP requests under way before it drops their connections. */
+export const HTTP_SHUTDOWN_GRACE_MS = 5_000
 export const SYNC_SHUTDOWN_GRACE_MS = 1_000
 
 /** `GET /v1/sync`: the sync protocol over WebSocket (docs/sync-protocol.md). */
@@ -26,6 +28,10 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
       client.close(SYNC_CLOSE.SHUTDOWN, 'relay shutting down')
       setTimeout(() => client.terminate(), SYNC_SHUTDOWN_GRACE_MS).unref()
     }
+    // Any other connection still open after HTTP_SHUTDOWN_GRACE_MS (a request that never finishes, a peer
+    // that stopped reading) is dropped too: the server's close waits for every socket, and one such
+    // connection held a test relay's close past its 60 s hook timeout (seen at stops 18 and 20).
+    setTimeout(() => app.server.closeAllConnections(), HTTP_SHUTDOWN_GRACE_MS).unref()
   })
   // Frames over maxPayload are refused by ws itself with close code 1009 ("message too big").
   await app.register(websocket, { options: { maxPayload: SYNC_LIMITS.maxMessageBytes } })
