@@ -96,6 +96,25 @@ describe('SyncClient on a fake socket', () => {
     await c.stop()
   })
 
+  it('our receipt delivered before the push is answered: not synced until the answer, and then logged with its ack', async () => {
+    const c = await open()
+    c.start()
+    await c.whenSynced()
+    relay.deliverBeforeAnswer = true
+    let answer!: () => void
+    relay.answerGate = new Promise((resolve) => (answer = resolve))
+    const delivered = new Promise<void>((resolve) => c.on('receipt', (r) => r.seq === 31 && resolve()))
+    await c.append(BOOK, 'CARD_ADDED', { cardId: 'mine', artHash: 'sha256:' + 'cc'.repeat(32) })
+    await delivered
+    expect(c.pending()).toHaveLength(0) // the delivery ended its outbox entry
+    expect(c.status).toBe('syncing') // but its answer, with the ack, is still to come
+    answer()
+    await c.whenSynced()
+    expect(c.head(BOOK)?.seq).toBe(31)
+    expect(c.head(BOOK)?.ack?.seq).toBe(31)
+    await c.stop()
+  })
+
   it('stop() waits for a relay message still being handled: nothing writes to the log after it resolves', async () => {
     const log = new MemoryLocalLog()
     const c = await open(log)

@@ -65,6 +65,11 @@ export class Outbox {
     return this.entries.every((e) => e.state === 'rejected')
   }
 
+  /** Pushes sent and not answered yet (a disconnect ends them all). */
+  get pushesInFlight(): number {
+    return this.#inFlight.size
+  }
+
   /** Marks a batch sent and returns the push id its answer will name. */
   async send(batch: OutboxEntry[]): Promise<string> {
     const id = `push-${++this.#pushSeq}`

@@ -168,6 +168,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   status: SyncStatus = 'offline'
   private ledger = new ClientLedger()
   private readonly heads = new Map<string, LoggedReceipt>()
+  /** Push answers being handled (onPushResult): the client is not `synced` meanwhile. */
+  private answering = 0
   /** How open rebuilt the state (start-snapshot.ts), and whether the stored snapshot is behind the log. */
   private restored: Omit<RestoredState, 'ledger' | 'heads'> = { source: 'replay', replayed: 0 }
   private snapshotStale = false
@@ -1057,7 +1059,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private updateSynced(): void {
     if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.conn.ws)) return
     const everyStream = [...this.followed].every((k) => (this.caughtUp.has(k) && !this.deferred.has(k)) || this.poisoned.has(k))
-    const outboxDone = this.outbox.settled
+    const outboxDone = this.outbox.settled && this.outbox.pushesInFlight === 0 && this.answering === 0
     this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
     if (this.status === 'synced' && this.loggedSinceSnapshot >= SNAPSHOT_EVERY) void this.saveSnapshot()
   }
@@ -1094,6 +1096,18 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   ): Promise<void> {
     const batch = this.outbox.answered(id)
     if (!batch) return
+    // Until this answer is handled — its acks stored with receipts already delivered — the client is not
+    // `synced`: a delivery of our own receipt can arrive (and end its outbox entry) before the answer.
+    this.answering++
+    try {
+      await this.handlePushResult(batch, results)
+    } finally {
+      this.answering--
+      this.updateSynced()
+    }
+  }
+
+  private async handlePushResult(batch: OutboxEntry[], results: Parameters<SyncClient['onPushResult']>[1]): Promise<void> {
     const rebase = new Map<string, number>()
     for (const [i, entry] of batch.entries()) {
       const result = results[i]

@@ -42,6 +42,8 @@ export class FakeRelay {
   readonly received: Array<Record<string, unknown>> = []
   /** Deliver accepted receipts to subscribers before answering the push (what the real relay usually does). */
   deliverBeforeAnswer = false
+  /** While set, each push answer waits for it (after any delivery made before the answer). */
+  answerGate: Promise<void> | undefined
   /** While set, `receipts` messages wait in `held` until `release()`. */
   holdDeliveries = false
   private held: Array<() => Promise<void>> = []
@@ -208,6 +210,7 @@ export class FakeRelay {
           results.push({ ok: true, eventId: receipt.eventId, seq: stored.seq, position: stored.position, hash: receipt.hash, ack })
         }
         if (this.deliverBeforeAnswer) for (const s of this.sockets) for (const [key, seq] of s.cursors) await this.deliver(s, key, seq)
+        await this.answerGate
         socket.reply({ type: 'push-result', id: m.id, results })
         if (!this.deliverBeforeAnswer) for (const s of this.sockets) for (const [key, seq] of s.cursors) await this.deliver(s, key, seq)
         return
