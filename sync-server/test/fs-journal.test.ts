@@ -5,7 +5,7 @@
  * (a file missing, emptied, cut short, or holding its old bytes) and a reboot is a new boot id.
  */
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -164,6 +164,7 @@ describe('FsObjectStore journal: crash recovery', () => {
     await store.putIfAbsent('a/1', text('one'))
     // A write whose record is durable but whose name is not linked yet keeps its segment.
     const done = await journal.append([{ op: 'create', key: 'a/2', bytes: text('two') }])
+    const firstSize = (await stat(join(root, '.journal', (await segmentsIn())[0]!))).size
     journal.rotate()
     expect(await journal.retireDue()).toBe(0)
     done()
@@ -171,6 +172,9 @@ describe('FsObjectStore journal: crash recovery', () => {
     await store.putIfAbsent('a/3', text('three'))
     expect(await segmentsIn()).toHaveLength(1)
     expect(await read(store, 'a/3')).toBe('three')
+    // Written out whole up front: the process's first segment small (most stores write little), then full size.
+    expect(firstSize).toBe(1024 * 1024)
+    expect((await stat(join(root, '.journal', (await segmentsIn())[0]!))).size).toBe(8 * 1024 * 1024)
   })
 
   it('a torn journal tail is ignored: the records before it replay', async () => {

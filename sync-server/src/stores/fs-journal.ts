@@ -75,6 +75,8 @@ export interface FsJournalOptions {
 }
 
 const DSYNC: number | undefined = constants.O_DSYNC
+/** Size of a process's first segment (FsJournalOptions.rotateBytes is the size of the others). */
+const FIRST_SEGMENT_BYTES = 1024 * 1024
 
 const OPS: Record<JournalOp, number> = { create: 1, put: 2, delete: 3 }
 const OP_NAMES: Record<number, JournalOp> = { 1: 'create', 2: 'put', 3: 'delete' }
@@ -134,6 +136,8 @@ interface Segment {
   name: string
   path: string
   fd: number | undefined
+  /** Bytes written with zeros up front: appends past it would change the file's size. */
+  capacity: number
   size: number
   openedAt: number
   /** Files and directories its records touched: fsync'd before the segment is deleted. */
@@ -166,6 +170,8 @@ export class FsJournal {
   #queue: Waiter[] = []
   #flushing: Promise<void> | undefined
   #stamp = 0
+  /** Segments this journal has prepared (the first one is smaller). */
+  #prepared = 0
   #timer: NodeJS.Timeout | undefined
   #retirement: Promise<void> | undefined
   #closed = false
@@ -299,8 +305,8 @@ export class FsJournal {
   /** The segment to append `length` bytes to: rotated first when they would not fit or it is old. */
   async #current(length: number): Promise<Segment> {
     const s = this.#segment
-    const { rotateBytes, rotateMs } = this.#options
-    if (s && s.size > MAGIC.length && (s.size + length > rotateBytes || Date.now() - s.openedAt >= rotateMs)) this.#rotate()
+    const { rotateMs } = this.#options
+    if (s && s.size > MAGIC.length && (s.size + length > s.capacity || Date.now() - s.openedAt >= rotateMs)) this.#rotate()
     if (!this.#segment) {
       const next = await (this.#spare ??= this.#prepare())
       this.#spare = undefined
@@ -309,7 +315,7 @@ export class FsJournal {
     }
     const current = this.#segment
     // The next one is prepared once this one is half full or half its time old.
-    if (!this.#spare && (current.size * 2 > rotateBytes || (Date.now() - current.openedAt) * 2 > rotateMs)) {
+    if (!this.#spare && (current.size * 2 > current.capacity || (Date.now() - current.openedAt) * 2 > rotateMs)) {
       const spare = this.#prepare()
       spare.catch(() => undefined) // awaited when it is needed; a failure then is that write's error
       this.#spare = spare
@@ -336,7 +342,10 @@ export class FsJournal {
     const name = `${this.#nextStamp()}.${this.#owner}.wal`
     const path = join(this.#dir, name)
     const fd = await openAsync(path, 'wx', 0o644)
-    const zeros = Buffer.alloc(Math.max(0, this.#options.rotateBytes - MAGIC.length))
+    // The first segment of a process is small: most stores (a test's, a CLI's) write little, and each
+    // segment is written out whole up front. The ones after it have the full size.
+    const capacity = this.#prepared++ === 0 ? Math.min(FIRST_SEGMENT_BYTES, this.#options.rotateBytes) : this.#options.rotateBytes
+    const zeros = Buffer.alloc(Math.max(0, capacity - MAGIC.length))
     const first = Buffer.concat([MAGIC, zeros])
     for (let offset = 0; offset < first.length;) offset += (await writeAsync(fd, first, offset, first.length - offset, offset)).bytesWritten
     await fsyncAsync(fd)
@@ -347,7 +356,17 @@ export class FsJournal {
     // Appends open with O_DSYNC where there is one: each write returns once durable, one thread-pool
     // round trip instead of two (write, then fdatasync) — under load each round trip waits for a core.
     const appendFd = await openAsync(path, DSYNC ? constants.O_WRONLY | DSYNC : constants.O_WRONLY)
-    return { name, path, fd: appendFd, size: MAGIC.length, openedAt: Date.now(), files: new Set(), dirs: new Set(), unfinished: 0 }
+    return {
+      name,
+      path,
+      fd: appendFd,
+      capacity,
+      size: MAGIC.length,
+      openedAt: Date.now(),
+      files: new Set(),
+      dirs: new Set(),
+      unfinished: 0,
+    }
   }
 
   #nextStamp(): string {
@@ -396,6 +415,7 @@ export class FsJournal {
         name: mine,
         path: join(this.#dir, mine),
         fd: undefined,
+        capacity: 0,
         size: 0,
         openedAt: 0,
         files: new Set(),
