@@ -565,6 +565,7 @@ function bootId(): string {
   return cachedBootId
 }
 
-function errorCode(err: unknown): string | undefined {
+/** The `code` of a Node system error (ENOENT, EEXIST…), shared with fs-object-store.ts. */
+export function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined
 }

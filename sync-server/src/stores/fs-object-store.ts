@@ -18,9 +18,9 @@ import {
 import { access, link, lstat, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { dirname, join, resolve } from 'node:path'
-import { assertObjectKey, type ObjectStore, type ObjectToPut } from './object-store.js'
+import { assertObjectKey, putAllThenEach, type ObjectStore, type ObjectToPut } from './object-store.js'
 import { parseListPrefix } from './list-prefix.js'
-import { FsJournal, type FsJournalOptions } from './fs-journal.js'
+import { errorCode, FsJournal, type FsJournalOptions } from './fs-journal.js'
 
 /** Objects up to this size go through the journal; larger ones (media) are fsync'd in place. */
 export const JOURNAL_MAX_OBJECT_BYTES = 256 * 1024
@@ -205,10 +205,7 @@ export class FsObjectStore implements ObjectStore {
   async putAllThen(items: readonly ObjectToPut[], last: ObjectToPut): Promise<void> {
     const all = [...items, last]
     const journal = this.#journalFor(...all.map((i) => i.bytes))
-    if (!journal) {
-      await Promise.all(items.map((i) => this.put(i.key, i.bytes)))
-      return this.put(last.key, last.bytes)
-    }
+    if (!journal) return putAllThenEach(this, items, last)
     const paths = all.map((i) => this.#path(i.key))
     for (const [i, path] of paths.entries()) {
       await this.#ensureDir(dirname(path), all[i]!.key)
@@ -661,10 +658,6 @@ async function unlinkQuietly(path: string): Promise<void> {
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err
   }
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined
 }
 
 /** ENOENT, or ENOTDIR/EISDIR where a path component is the wrong kind of entry: no object there. */

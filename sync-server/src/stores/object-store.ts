@@ -66,7 +66,11 @@ export async function putIfAbsentInOrder(store: ObjectStore, items: readonly Obj
 
 /** `store.putAllThen(items, last)` where the store has it; otherwise the items at once, then `last`. */
 export async function putAllThen(store: ObjectStore, items: readonly ObjectToPut[], last: ObjectToPut): Promise<void> {
-  if (store.putAllThen) return store.putAllThen(items, last)
+  return store.putAllThen ? store.putAllThen(items, last) : putAllThenEach(store, items, last)
+}
+
+/** putAllThen by plain puts: the items at once, then `last` (each durable on its own). */
+export async function putAllThenEach(store: ObjectStore, items: readonly ObjectToPut[], last: ObjectToPut): Promise<void> {
   await Promise.all(items.map((i) => store.put(i.key, i.bytes, i.contentType)))
   await store.put(last.key, last.bytes, last.contentType)
 }
