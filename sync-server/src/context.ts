@@ -55,7 +55,8 @@ export async function openDb(config: RelayConfig): Promise<ProjectionDb> {
   return db
 }
 
-export async function openSigner(config: RelayConfig): Promise<Signer> {
+/** The relay's key: Vault Transit, or a key file — its ack batches signed on the verify pool's workers when there is one. */
+export async function openSigner(config: RelayConfig, pool?: SignatureVerifier): Promise<Signer> {
   if (config.VAULT_ADDR) {
     return vaultTransitSigner({
       address: config.VAULT_ADDR,
@@ -64,7 +65,8 @@ export async function openSigner(config: RelayConfig): Promise<Signer> {
       mount: config.VAULT_TRANSIT_MOUNT,
     })
   }
-  return nodeSigner(await loadOrCreateKeyFile(config.RELAY_KEY_FILE ?? join(config.DATA_DIR, 'relay-key.jwk')))
+  const jwk = await loadOrCreateKeyFile(config.RELAY_KEY_FILE ?? join(config.DATA_DIR, 'relay-key.jwk'))
+  return pool instanceof VerifyPool ? pool.signer(jwk) : nodeSigner(jwk)
 }
 
 /** Signature verification: worker threads when there are cores to spread it over. */
@@ -81,12 +83,13 @@ export async function openNotifier(config: RelayConfig): Promise<ReceiptNotifier
 export async function buildDeps(config: RelayConfig, options: { notifier?: boolean } = {}): Promise<AppDeps> {
   const store = openStore(config)
   const db = await openDb(config)
+  const verifier = openVerifier()
   return {
     config,
     db,
     store,
-    relaySigner: await openSigner(config),
-    verifier: openVerifier(),
+    relaySigner: await openSigner(config, verifier),
+    verifier,
     sha256: nodeSha256,
     ...(options.notifier === false ? {} : { notifier: await openNotifier(config) }),
   }

@@ -3,12 +3,19 @@
  * and chain rules cost less than half of that, so on a multi-core machine the verifier overlaps them:
  * the caller starts verifications ahead (ChainVerifier.prepare) and the pool spreads them over workers
  * in batches, which keeps message overhead per signature to a few microseconds.
+ *
+ * The same workers sign batches for a key handed to `signer` (the relay's acks: one per accepted
+ * receipt). node:crypto's callback form puts each signature on libuv's thread pool instead, and with the
+ * relay's 64 pool threads every job woke a sleeping thread: ~24 µs of the caller's thread per signature,
+ * about what signing it there costs (~26 µs). One message per batch costs the caller a few µs in all.
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { base64UrlDecode } from '../encoding.js'
-import type { PublicJwk } from '../crypto/jwk.js'
-import type { SignatureVerifier } from '../crypto/types.js'
+import type { PrivateJwk, PublicJwk } from '../crypto/jwk.js'
+import { normalizeLowS } from '../crypto/p256.js'
+import type { SignatureVerifier, Signer } from '../crypto/types.js'
+import { nodeSigner } from './node-crypto.js'
 
 interface Job {
   xy: Uint8Array
@@ -17,9 +24,12 @@ interface Job {
   resolve: (ok: boolean) => void
 }
 
+/** A message in flight: what its answer settles, and how many jobs it holds (the worker's load). */
 interface Batch {
-  jobs: Job[]
+  jobs: number
   worker: PoolWorker
+  settle: (results: Uint8Array) => void
+  fail: (error: Error) => void
 }
 
 interface PoolWorker {
@@ -55,16 +65,22 @@ export class VerifyPool implements SignatureVerifier {
   private spawn(): PoolWorker {
     const worker = new Worker(new URL('./verify-worker.mjs', import.meta.url))
     const entry: PoolWorker = { worker, pending: 0 }
-    worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
+    worker.on('message', ({ id, results, error }: { id: number; results?: Uint8Array; error?: string }) => {
       const batch = this.inFlight.get(id)
       if (!batch) return
       this.inFlight.delete(id)
-      entry.pending -= batch.jobs.length
+      entry.pending -= batch.jobs
       if (entry.pending === 0) worker.unref()
-      batch.jobs.forEach((job, i) => job.resolve(results[i] === 1))
+      if (results) batch.settle(results)
+      else batch.fail(new Error(`signing worker: ${error}`))
     })
     worker.on('error', (error) => {
       this.failure = error
+      for (const [id, batch] of this.inFlight) {
+        if (batch.worker !== entry) continue
+        this.inFlight.delete(id)
+        batch.fail(error)
+      }
     })
     // Idle workers must not keep the process alive; busy ones must (see flush).
     worker.unref()
@@ -119,12 +135,93 @@ export class VerifyPool implements SignatureVerifier {
         bytes.set(job.data, offset + 132)
         offset += 132 + job.data.length
       }
-      const worker = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a))
-      if (worker.pending === 0) worker.worker.ref()
-      worker.pending += jobs.length
-      const id = this.nextId++
-      this.inFlight.set(id, { jobs, worker })
-      worker.worker.postMessage({ id, buffer, count: jobs.length }, [buffer])
+      this.post({ id: 0, buffer, count: jobs.length }, [buffer], jobs.length, (results) =>
+        jobs.forEach((job, i) => job.resolve(results[i] === 1)),
+      )
+    }
+  }
+
+  /** Sends a message (its id filled in) to the least loaded worker. */
+  private post(
+    message: { id: number } & Record<string, unknown>,
+    transfer: ArrayBuffer[],
+    jobs: number,
+    settle: (results: Uint8Array) => void,
+    fail: (error: Error) => void = (error) => {
+      this.failure = error
+    },
+  ): void {
+    this.postTo(
+      this.workers.reduce((a, b) => (b.pending < a.pending ? b : a)),
+      message,
+      transfer,
+      jobs,
+      settle,
+      fail,
+    )
+  }
+
+  private postTo(
+    worker: PoolWorker,
+    message: { id: number } & Record<string, unknown>,
+    transfer: ArrayBuffer[],
+    jobs: number,
+    settle: (results: Uint8Array) => void,
+    fail: (error: Error) => void,
+  ): void {
+    if (worker.pending === 0) worker.worker.ref()
+    worker.pending += jobs
+    const id = this.nextId++
+    this.inFlight.set(id, { jobs, worker, settle, fail })
+    worker.worker.postMessage({ ...message, id }, transfer)
+  }
+
+  /**
+   * A signer over `jwk` whose `signBatch` runs on the pool's workers, one message per batch; `sign` (one
+   * at a time: checkpoints) stays on the caller's thread, where one signature costs less than a message.
+   * The private key goes to each worker once, with its first batch there.
+   */
+  signer(jwk: PrivateJwk): Signer {
+    const local = nodeSigner(jwk)
+    const keyId = local.publicKeyId
+    const key = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }
+    const told = new WeakSet<PoolWorker>()
+    return {
+      publicKey: local.publicKey,
+      publicKeyId: local.publicKeyId,
+      sign: local.sign,
+      signBatch: (data) => {
+        if (this.failure) return Promise.reject(this.failure)
+        if (data.length === 0) return Promise.resolve([])
+        let size = 0
+        for (const d of data) size += 4 + d.length
+        const buffer = new ArrayBuffer(size)
+        const bytes = new Uint8Array(buffer)
+        const view = new DataView(buffer)
+        let offset = 0
+        for (const d of data) {
+          view.setUint32(offset, d.length)
+          bytes.set(d, offset + 4)
+          offset += 4 + d.length
+        }
+        return new Promise<Uint8Array[]>((resolve, reject) => {
+          const worker = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a))
+          const message = { id: 0, op: 'sign', keyId, buffer, count: data.length, ...(told.has(worker) ? {} : { key }) }
+          told.add(worker)
+          this.postTo(
+            worker,
+            message,
+            [buffer],
+            data.length,
+            (signatures) => {
+              const out: Uint8Array[] = []
+              for (let i = 0; i < data.length; i++) out.push(normalizeLowS(signatures.slice(i * 64, i * 64 + 64)))
+              resolve(out)
+            },
+            reject,
+          )
+        })
+      },
     }
   }
 
