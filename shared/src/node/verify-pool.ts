@@ -189,7 +189,7 @@ export class VerifyPool implements SignatureVerifier {
     return {
       publicKey: local.publicKey,
       publicKeyId: local.publicKeyId,
-      sign: local.sign,
+      sign: (data) => local.sign(data),
       signBatch: (data) => {
         if (this.failure) return Promise.reject(this.failure)
         if (data.length === 0) return Promise.resolve([])
