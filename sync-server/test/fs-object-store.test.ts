@@ -24,6 +24,19 @@ runObjectStoreContract('fs', async () => {
   }
 })
 
+// The same with journaled objects linked on the caller's thread (one-core machines), not the worker.
+runObjectStoreContract('fs (inline linker)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'pixpax-fs-store-'))
+  const store = new FsObjectStore(root, { linkWorker: false })
+  return {
+    store,
+    done: async () => {
+      await store.close()
+      await rm(root, { recursive: true, force: true })
+    },
+  }
+})
+
 describe('FsObjectStore specifics', () => {
   let root: string
   let store: FsObjectStore

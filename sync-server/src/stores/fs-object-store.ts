@@ -1,26 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import {
-  close,
-  closeSync,
-  constants,
-  fsync,
-  linkSync,
-  lstatSync,
-  open as openFd,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  write,
-  writeSync,
-  type Dirent,
-} from 'node:fs'
+import { close, constants, fsync, lstatSync, open as openFd, readFileSync, write, type Dirent } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { access, link, lstat, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { dirname, join, resolve } from 'node:path'
 import { assertObjectKey, putAllThenEach, type ObjectStore, type ObjectToPut } from './object-store.js'
 import { parseListPrefix } from './list-prefix.js'
 import { errorCode, FsJournal, type FsJournalOptions } from './fs-journal.js'
+import { unlinkQuietly as unlinkQuietlySync } from './fs-link-ops.mjs'
+import { inlineLinker, WorkerLinker, type FsLinker, type LinkOp, type LinkOutcome } from './fs-linker.js'
 
 /** Objects up to this size go through the journal; larger ones (media) are fsync'd in place. */
 export const JOURNAL_MAX_OBJECT_BYTES = 256 * 1024
@@ -31,6 +19,11 @@ export interface FsObjectStoreOptions {
    * fsyncs per object. On by default; `false` writes every object durably in place.
    */
   journal?: false | FsJournalOptions
+  /**
+   * Where journaled objects are linked into place: on a worker thread (the default on a machine with
+   * more than one core) or inline on the caller's.
+   */
+  linkWorker?: boolean
 }
 
 /**
@@ -60,10 +53,12 @@ export class FsObjectStore implements ObjectStore {
   readonly #dirs = new KnownDirs()
   readonly #journalOptions: false | FsJournalOptions
   #journalOpened: FsJournal | undefined
+  readonly #linker: FsLinker
 
   constructor(root: string, options: FsObjectStoreOptions = {}) {
     this.root = resolve(root)
     this.#journalOptions = options.journal ?? {}
+    this.#linker = (options.linkWorker ?? availableParallelism() > 1) ? new WorkerLinker() : inlineLinker()
   }
 
   /**
@@ -93,9 +88,9 @@ export class FsObjectStore implements ObjectStore {
       }
       const done = await journal.append([{ op: 'create', key, bytes }])
       try {
-        const outcome = await this.#linkNew(dir, path, key, bytes)
+        const [outcome] = await this.#link([{ op: 'create', key, path, bytes }])
         if (outcome === 'exists') await fsyncPaths([path, dir])
-        return outcome
+        return outcome as 'created' | 'exists'
       } finally {
         done()
       }
@@ -138,8 +133,9 @@ export class FsObjectStore implements ObjectStore {
       // One record each, durable together; then the names in order (a crash mid-way: replay links the rest).
       const done = await journal.append(items.map((i) => ({ op: 'create', key: i.key, bytes: i.bytes })))
       try {
-        const out: Array<'created' | 'exists'> = []
-        for (const [i, path] of paths.entries()) out.push(await this.#linkNew(dirname(path), path, items[i]!.key, items[i]!.bytes))
+        const out = (await this.#link(
+          items.map((item, i) => ({ op: 'create', key: item.key, path: paths[i]!, bytes: item.bytes })),
+        )) as Array<'created' | 'exists'>
         const existing = paths.filter((_, i) => out[i] === 'exists')
         if (existing.length) await fsyncPaths([...existing, ...new Set(existing.map((p) => dirname(p)))])
         return out
@@ -184,7 +180,7 @@ export class FsObjectStore implements ObjectStore {
       this.#isObjectSync(path, key) // refuses a directory of other keys before anything is recorded
       const done = await journal.append([{ op: 'put', key, bytes }])
       try {
-        await this.#replaceUnsynced(path, key, bytes)
+        await this.#link([{ op: 'replace', key, path, bytes }])
       } finally {
         done()
       }
@@ -213,7 +209,7 @@ export class FsObjectStore implements ObjectStore {
     }
     const done = await journal.append(all.map((i) => ({ op: 'put', key: i.key, bytes: i.bytes })))
     try {
-      for (const [i, path] of paths.entries()) await this.#replaceUnsynced(path, all[i]!.key, all[i]!.bytes)
+      await this.#link(all.map((item, i) => ({ op: 'replace', key: item.key, path: paths[i]!, bytes: item.bytes })))
     } finally {
       done()
     }
@@ -318,6 +314,7 @@ export class FsObjectStore implements ObjectStore {
   async close(): Promise<void> {
     this.#listings.clear()
     this.#dirs.clear()
+    await this.#linker.close()
     const journal = this.#journalOpened
     this.#journalOpened = undefined
     await journal?.close()
@@ -354,44 +351,30 @@ export class FsObjectStore implements ObjectStore {
   }
 
   /**
-   * Links a new object into place once its journal record is durable: a temp file written synchronously
-   * (page cache only: ~40 µs, against seven thread-pool round trips), then `link`.
+   * Makes journaled objects visible once their records are durable, in order (the linker: a worker
+   * thread where there are cores to spare). A directory removed behind the store's back is made again,
+   * once, and the rest go on from there.
    */
-  async #linkNew(dir: string, path: string, key: string, bytes: Uint8Array): Promise<'created' | 'exists'> {
-    const tmp = await this.#writeTempUnsynced(dir, key, bytes)
-    try {
-      linkSync(tmp, path)
-      return 'created'
-    } catch (err) {
-      if (errorCode(err) !== 'EEXIST') throw err
-      if (!this.#isObjectSync(path, key)) throw conflict(key)
-      return 'exists'
-    } finally {
-      unlinkQuietlySync(tmp)
+  async #link(items: ReadonlyArray<LinkOp & { key: string }>): Promise<LinkOutcome[]> {
+    const out: LinkOutcome[] = []
+    const remade = new Set<string>()
+    let rest = items
+    while (rest.length > 0) {
+      const { outcomes, failure } = await this.#linker.apply(rest.map(({ op, path, bytes }) => ({ op, path, bytes })))
+      out.push(...outcomes)
+      if (!failure) break
+      const failed = rest[outcomes.length]!
+      const dir = dirname(failed.path)
+      if (failure.code !== 'ENOENT' || remade.has(dir) || !this.#dirs.forget(dir)) {
+        throw Object.assign(new Error(failure.message), failure.code ? { code: failure.code } : {})
+      }
+      remade.add(dir)
+      await this.#ensureDir(dir, failed.key)
+      rest = rest.slice(outcomes.length)
     }
-  }
-
-  /** A temp file renamed over `path`, nothing fsync'd (the journal holds the bytes). */
-  async #replaceUnsynced(path: string, key: string, bytes: Uint8Array): Promise<void> {
-    const tmp = await this.#writeTempUnsynced(dirname(path), key, bytes)
-    try {
-      renameSync(tmp, path)
-    } catch (err) {
-      unlinkQuietlySync(tmp)
-      const code = errorCode(err)
-      throw code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST' ? conflict(key, err) : err
-    }
-  }
-
-  /** A temp file in `dir`, not fsync'd (its bytes are in the journal); a vanished `dir` is made again once. */
-  async #writeTempUnsynced(dir: string, key: string, bytes: Uint8Array): Promise<string> {
-    try {
-      return writeTempSync(dir, bytes)
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT' || !this.#dirs.forget(dir)) throw err
-      await this.#ensureDir(dir, key)
-      return writeTempSync(dir, bytes)
-    }
+    const clash = out.findIndex((o) => o === 'conflict')
+    if (clash >= 0) throw conflict(items[clash]!.key)
+    return out
   }
 
   /**
@@ -614,28 +597,6 @@ async function writeTemp(dir: string, bytes: Uint8Array): Promise<string> {
   }
   await closeAsync(fd)
   return tmp
-}
-
-function writeTempSync(dir: string, bytes: Uint8Array): string {
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`)
-  const fd = openSync(tmp, 'wx', 0o644)
-  try {
-    for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset, bytes.length - offset)
-  } catch (err) {
-    closeSync(fd)
-    unlinkQuietlySync(tmp)
-    throw err
-  }
-  closeSync(fd)
-  return tmp
-}
-
-function unlinkQuietlySync(path: string): void {
-  try {
-    unlinkSync(path)
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw err
-  }
 }
 
 /** fsyncs files and directories alike (an fd opened read-only can be fsync'd on Linux and macOS). */
