@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { relayTrustPolicy } from '../src/app.js'
+import type { ProjectionDb } from '../src/db/projection-db.js'
+import { TAIL_PROJECTORS } from '../src/domains/modules.js'
+import { TailRunner } from '../src/projection/tail-runner.js'
 import { projectionDigest } from '../src/replay/digest.js'
 import { rebuild } from '../src/replay/rebuild.js'
 import {
@@ -153,5 +156,39 @@ describe.each(['pg', 'pglite'] as const)('tail projectors on %s', (db) => {
     }
     expect(seen).toHaveLength(5)
     expect(new Set(seen).size).toBe(5)
+  })
+
+  it('moves over receipts no tail projector reads in one statement, with no batch transaction', async () => {
+    await relay.app.relay.tails.stop()
+    let transactions = 0
+    const db = relay.deps.db
+    const counting: ProjectionDb = {
+      name: db.name,
+      query: (sql, params) => db.query(sql, params),
+      transaction: (fn) => {
+        transactions++
+        return db.transaction(fn)
+      },
+      withLock: (key, fn) => db.withLock(key, fn),
+      close: () => Promise.resolve(),
+    }
+    const runner = new TailRunner({ db: counting, notifier: relay.app.relay.notifier, projectors: TAIL_PROJECTORS })
+    // Identity receipts only: neither search (profile) nor notifications (profile, moderation) reads them.
+    for (const who of [socialActor('person', 'carol'), socialActor('person', 'dave')]) await join(relay.url, who)
+    await runner.start()
+    await runner.settled()
+    const size = await logSize()
+    expect(await offsets()).toMatchObject({ search: size, notifications: size })
+    expect(transactions).toBe(0)
+    // A receipt search reads: a batch transaction again, and the post is found.
+    const post = await act(relay.url, alice, 'POST_PUBLISHED', postPayload(png, 'Lighthouse in fog'))
+    runner.wake()
+    await runner.settled()
+    expect(transactions).toBeGreaterThan(0)
+    expect((await offsets()).search).toBe(await logSize())
+    await runner.stop()
+    await relay.close()
+    relay = await startTestRelay(relay.options)
+    expect((await search('lighthouse')).json.items.map((p) => p.postId)).toContain(post.eventId)
   })
 })

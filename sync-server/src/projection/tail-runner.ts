@@ -182,14 +182,39 @@ export class TailRunner {
     }
   }
 
-  /** The tail projectors whose offset is below the committed log size (noting every offset read). */
+  /**
+   * The tail projectors whose offset is below the committed log size (noting every offset read). In the
+   * same statement, a projector that has none of its stream types in the range it is behind by is moved
+   * to the log's end, with its `tail/` notice: under 1,000 players' heartbeats (device streams, which no
+   * tail projector reads) every append batch woke the runner, and each projector then spent a seven-
+   * statement transaction to read nothing and move its offset — more round trips than the append itself.
+   * The UPDATE takes the offset row's lock as a batch does (FOR UPDATE), so it waits for a batch under way
+   * on another replica and then re-checks the row as that batch left it (READ COMMITTED); every position
+   * below the committed size is committed, so the NOT EXISTS over them sees all there is.
+   */
   private async behind(): Promise<Set<string>> {
-    const { rows } = await this.deps.db.query<{ projector: string; applied_size: number; log_size: number }>(
-      `SELECT o.projector, o.applied_size, s.size AS log_size FROM projector_offsets o, log_sequence s WHERE o.projector = ANY($1::text[])`,
-      [this.names],
+    const { db, notifier, projectors } = this.deps
+    const channel = notifier.channel
+    const notify = channel ? `, pg_notify($3, o.applied_size || ' ${TAIL_NOTICE_PREFIX}' || o.projector)` : ''
+    const { rows } = await db.query<{ projector: string; applied_size: number; log_size: number; advanced: boolean }>(
+      `WITH s AS (SELECT size FROM log_sequence),
+       p AS (SELECT * FROM unnest($1::text[], $2::text[]) AS p(projector, types)),
+       idle AS (
+         UPDATE projector_offsets o SET applied_size = s.size FROM s, p
+         WHERE o.projector = p.projector AND p.types IS NOT NULL AND o.applied_size < s.size
+           AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.position >= o.applied_size AND r.position < s.size
+                           AND split_part(r.stream_key, '/', 1) = ANY(string_to_array(p.types, ',')))
+         RETURNING o.projector, o.applied_size${notify})
+       SELECT o.projector, coalesce(i.applied_size, o.applied_size) AS applied_size, s.size AS log_size,
+              i.projector IS NOT NULL AS advanced
+       FROM projector_offsets o CROSS JOIN s LEFT JOIN idle i ON i.projector = o.projector
+       WHERE o.projector = ANY($1::text[])`,
+      [this.names, projectors.map((p) => (p.streamTypes ? p.streamTypes.join(',') : null)), ...(channel ? [channel] : [])],
     )
     const out = new Set(this.names.filter((n) => !rows.some((r) => r.projector === n))) // no row yet: let step see
     for (const r of rows) {
+      // Without a channel the notice is this process's to publish (with one, it went out at the COMMIT).
+      if (r.advanced && !channel) notifier.publish({ stream: `${TAIL_NOTICE_PREFIX}${r.projector}`, seq: r.applied_size })
       this.see(r.projector, r.applied_size)
       if (r.applied_size < r.log_size) out.add(r.projector)
     }
