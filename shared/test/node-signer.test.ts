@@ -59,3 +59,30 @@ describe('VerifyPool.signer (ack batches signed on the pool workers)', () => {
     expect(verifier.verify(b.publicKey, message[0]!, sa!)).toBe(false)
   })
 })
+
+describe('VerifyPool.signer after the pool is closed', () => {
+  it('still signs batches (on the caller side, as nodeSigner does), and verify says the pool is closed', async () => {
+    const pool = new VerifyPool({ workers: 1 })
+    const signer = pool.signer(generatePrivateJwk())
+    const message = [new TextEncoder().encode('late ack')]
+    await signer.signBatch!(message) // the worker has the key
+    await pool.close()
+    const [sig] = await signer.signBatch!(message)
+    expect(nodeVerifier().verify(signer.publicKey, message[0]!, sig!)).toBe(true)
+    await expect(pool.verify(signer.publicKey, message[0]!, sig!)).rejects.toThrow(/closed/)
+  })
+
+  it('verifications queued or under way when the pool closes are refused, not left waiting', async () => {
+    const pool = new VerifyPool({ workers: 1, batchSize: 4 })
+    const signer = nodeSigner(generatePrivateJwk())
+    const message = new TextEncoder().encode('in flight')
+    const sig = await signer.sign(message)
+    // 4 go out at once (a full batch), 2 wait for the next turn; then the pool closes.
+    const pending = Array.from({ length: 6 }, () => pool.verify(signer.publicKey, message, sig))
+    await pool.close()
+    const settled = await Promise.allSettled(pending)
+    // Each one is answered: a result the worker gave before it stopped, or a refusal.
+    expect(settled.every((r) => (r.status === 'fulfilled' ? r.value === true : /closed/.test(String(r.reason))))).toBe(true)
+    expect(settled.some((r) => r.status === 'rejected')).toBe(true)
+  })
+})

@@ -22,6 +22,7 @@ interface Job {
   signature: Uint8Array
   data: Uint8Array
   resolve: (ok: boolean) => void
+  reject: (error: Error) => void
 }
 
 /** A message in flight: what its answer settles, and how many jobs it holds (the worker's load). */
@@ -74,14 +75,17 @@ export class VerifyPool implements SignatureVerifier {
       if (results) batch.settle(results)
       else batch.fail(new Error(`signing worker: ${error}`))
     })
-    worker.on('error', (error) => {
-      this.failure = error
+    const failAll = (error: Error): void => {
+      this.failure ??= error
       for (const [id, batch] of this.inFlight) {
         if (batch.worker !== entry) continue
         this.inFlight.delete(id)
         batch.fail(error)
       }
-    })
+    }
+    worker.on('error', failAll)
+    // Terminated by close() or gone by itself: nothing more is answered there.
+    worker.on('exit', () => failAll(new Error('the verify pool is closed (or its worker exited)')))
     // Idle workers must not keep the process alive; busy ones must (see flush).
     worker.unref()
     return entry
@@ -91,8 +95,8 @@ export class VerifyPool implements SignatureVerifier {
     if (this.failure) return Promise.reject(this.failure)
     const xy = this.pointOf(publicKey)
     if (signature.length !== 64 || !xy) return Promise.resolve(false)
-    return new Promise<boolean>((resolve) => {
-      this.queue.push({ xy, signature, data, resolve })
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ xy, signature, data, resolve, reject })
       if (this.queue.length >= this.batchSize) this.flush()
       else if (!this.flushScheduled) {
         this.flushScheduled = true
@@ -120,6 +124,11 @@ export class VerifyPool implements SignatureVerifier {
 
   private flush(): void {
     this.flushScheduled = false
+    if (this.failure) {
+      // Queued before a worker died or the pool closed: no worker would answer them.
+      for (const job of this.queue.splice(0)) job.reject(this.failure)
+      return
+    }
     while (this.queue.length > 0) {
       const jobs = this.queue.splice(0, this.batchSize)
       let size = 0
@@ -135,8 +144,12 @@ export class VerifyPool implements SignatureVerifier {
         bytes.set(job.data, offset + 132)
         offset += 132 + job.data.length
       }
-      this.post({ id: 0, buffer, count: jobs.length }, [buffer], jobs.length, (results) =>
-        jobs.forEach((job, i) => job.resolve(results[i] === 1)),
+      this.post(
+        { id: 0, buffer, count: jobs.length },
+        [buffer],
+        jobs.length,
+        (results) => jobs.forEach((job, i) => job.resolve(results[i] === 1)),
+        (error) => jobs.forEach((job) => job.reject(error)),
       )
     }
   }
@@ -147,9 +160,7 @@ export class VerifyPool implements SignatureVerifier {
     transfer: ArrayBuffer[],
     jobs: number,
     settle: (results: Uint8Array) => void,
-    fail: (error: Error) => void = (error) => {
-      this.failure = error
-    },
+    fail: (error: Error) => void,
   ): void {
     this.postTo(
       this.workers.reduce((a, b) => (b.pending < a.pending ? b : a)),
@@ -179,7 +190,8 @@ export class VerifyPool implements SignatureVerifier {
   /**
    * A signer over `jwk` whose `signBatch` runs on the pool's workers, one message per batch; `sign` (one
    * at a time: checkpoints) stays on the caller's thread, where one signature costs less than a message.
-   * The private key goes to each worker once, with its first batch there.
+   * The private key goes to each worker once, with its first batch there. A batch a dying worker held
+   * fails; once a worker has died, batches are signed as nodeSigner signs them.
    */
   signer(jwk: PrivateJwk): Signer {
     const local = nodeSigner(jwk)
@@ -191,7 +203,8 @@ export class VerifyPool implements SignatureVerifier {
       publicKeyId: local.publicKeyId,
       sign: (data) => local.sign(data),
       signBatch: (data) => {
-        if (this.failure) return Promise.reject(this.failure)
+        // A pool whose worker died signs on the caller's side (libuv's threads), as nodeSigner does.
+        if (this.failure) return local.signBatch!(data)
         if (data.length === 0) return Promise.resolve([])
         let size = 0
         for (const d of data) size += 4 + d.length
