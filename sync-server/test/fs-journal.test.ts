@@ -5,7 +5,7 @@
  * (a file missing, emptied, cut short, or holding its old bytes) and a reboot is a new boot id.
  */
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, symlink, truncate, unlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -175,6 +175,25 @@ describe('FsObjectStore journal: crash recovery', () => {
     // Written out whole up front: the process's first segment small (most stores write little), then full size.
     expect(firstSize).toBe(1024 * 1024)
     expect((await stat(join(root, '.journal', (await segmentsIn())[0]!))).size).toBe(8 * 1024 * 1024)
+  })
+
+  it('retires a segment that touched a directory on another filesystem (one fsync per path there, not syncfs)', async () => {
+    // `a` is a symlink to a directory on tmpfs: syncfs of the store's filesystem would not cover it.
+    const elsewhere = await mkdtemp(join('/dev/shm', 'pixpax-journal-'))
+    try {
+      await symlink(elsewhere, join(root, 'a'))
+      const store = storeAt({ journal: { retireAfterMs: 0 } })
+      const journal = store.journal!
+      await store.putIfAbsent('a/1', text('one'))
+      await store.putIfAbsent('b/1', text('two'))
+      journal.rotate()
+      expect(await journal.retireDue()).toBe(1)
+      expect(await segmentsIn()).toEqual([])
+      expect([await read(store, 'a/1'), await read(store, 'b/1')]).toEqual(['one', 'two'])
+      expect(await readFile(join(elsewhere, '1'), 'utf8')).toBe('one')
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true })
+    }
   })
 
   it('a torn journal tail is ignored: the records before it replay', async () => {
