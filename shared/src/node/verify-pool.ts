@@ -144,7 +144,8 @@ export class VerifyPool implements SignatureVerifier {
         bytes.set(job.data, offset + 132)
         offset += 132 + job.data.length
       }
-      this.post(
+      this.postTo(
+        this.leastLoaded(),
         { id: 0, buffer, count: jobs.length },
         [buffer],
         jobs.length,
@@ -154,24 +155,11 @@ export class VerifyPool implements SignatureVerifier {
     }
   }
 
-  /** Sends a message (its id filled in) to the least loaded worker. */
-  private post(
-    message: { id: number } & Record<string, unknown>,
-    transfer: ArrayBuffer[],
-    jobs: number,
-    settle: (results: Uint8Array) => void,
-    fail: (error: Error) => void,
-  ): void {
-    this.postTo(
-      this.workers.reduce((a, b) => (b.pending < a.pending ? b : a)),
-      message,
-      transfer,
-      jobs,
-      settle,
-      fail,
-    )
+  private leastLoaded(): PoolWorker {
+    return this.workers.reduce((a, b) => (b.pending < a.pending ? b : a))
   }
 
+  /** Sends a message (its id filled in) to `worker`; `settle` gets its answer, `fail` its worker's death. */
   private postTo(
     worker: PoolWorker,
     message: { id: number } & Record<string, unknown>,
@@ -218,7 +206,7 @@ export class VerifyPool implements SignatureVerifier {
           offset += 4 + d.length
         }
         return new Promise<Uint8Array[]>((resolve, reject) => {
-          const worker = this.workers.reduce((a, b) => (b.pending < a.pending ? b : a))
+          const worker = this.leastLoaded()
           const message = { id: 0, op: 'sign', keyId, buffer, count: data.length, ...(told.has(worker) ? {} : { key }) }
           told.add(worker)
           this.postTo(
