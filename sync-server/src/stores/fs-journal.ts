@@ -31,7 +31,7 @@
  * first record that is cut short or fails its check (the torn tail of a crash).
  */
 import { execFile } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import {
   close,
   closeSync,
@@ -53,6 +53,7 @@ import {
 import { uptime } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
+import { tempPath } from './fs-link-ops.mjs'
 
 export type JournalOp = 'create' | 'put' | 'delete'
 
@@ -509,7 +510,7 @@ function writeDurably(path: string, bytes: Buffer): void {
   const dir = dirname(path)
   const made = mkdirSync(dir, { recursive: true })
   if (made !== undefined) for (let d = dir; d !== dirname(made); d = dirname(d)) fsyncDirSync(dirname(d))
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`)
+  const tmp = tempPath(dir)
   const fd = openSync(tmp, 'wx', 0o644)
   try {
     writeSync(fd, bytes)
@@ -521,7 +522,6 @@ function writeDurably(path: string, bytes: Buffer): void {
   fsyncDirSync(dir)
 }
 
-/** fsyncs every file and directory a segment touched (a file deleted since is skipped). */
 const execFileAsync = promisify(execFile)
 /** Whether `sync -f` (syncfs(2), coreutils ≥ 8.24) works here; undefined until first tried. */
 let syncFsWorks: boolean | undefined
@@ -560,6 +560,7 @@ function sameFileSystem(dir: string, dirs: ReadonlySet<string>): boolean {
   return true
 }
 
+/** fsyncs every file and directory a segment touched (a file deleted since is skipped). */
 async function syncAll(segment: Segment): Promise<void> {
   const paths = [...segment.files, ...segment.dirs]
   let next = 0

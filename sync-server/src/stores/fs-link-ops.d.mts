@@ -15,5 +15,6 @@ export interface LinkOpsResult {
 }
 
 export function applyLinkOps(ops: readonly LinkOp[]): LinkOpsResult
-export function writeTemp(dir: string, bytes: Uint8Array): string
+/** A fresh temp name in `dir` (`.tmp-…`: never a valid key segment). */
+export function tempPath(dir: string): string
 export function unlinkQuietly(path: string): void

@@ -51,9 +51,14 @@ function replace(path, bytes) {
   }
 }
 
-/** A temp file in `dir` (`.tmp-…`: never a valid key segment, so never listed or read), not fsync'd. */
-export function writeTemp(dir, bytes) {
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`)
+/** A fresh temp name in `dir` (`.tmp-…`: never a valid key segment, so never listed or read). */
+export function tempPath(dir) {
+  return join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`)
+}
+
+/** A temp file in `dir`, not fsync'd (the journal holds its bytes). */
+function writeTemp(dir, bytes) {
+  const tmp = tempPath(dir)
   const fd = openSync(tmp, 'wx', 0o644)
   try {
     for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset, bytes.length - offset)

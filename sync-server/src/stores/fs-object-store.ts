@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { close, constants, fsync, lstatSync, open as openFd, readFileSync, write, type Dirent } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { access, link, lstat, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
@@ -7,7 +6,7 @@ import { dirname, join, resolve } from 'node:path'
 import { assertObjectKey, putAllThenEach, type ObjectStore, type ObjectToPut } from './object-store.js'
 import { parseListPrefix } from './list-prefix.js'
 import { errorCode, FsJournal, type FsJournalOptions } from './fs-journal.js'
-import { unlinkQuietly as unlinkQuietlySync } from './fs-link-ops.mjs'
+import { tempPath, unlinkQuietly as unlinkQuietlySync } from './fs-link-ops.mjs'
 import { inlineLinker, WorkerLinker, type FsLinker, type LinkOp, type LinkOutcome } from './fs-linker.js'
 
 /** Objects up to this size go through the journal; larger ones (media) are fsync'd in place. */
@@ -585,7 +584,7 @@ async function writeFully(fd: number, bytes: Uint8Array): Promise<void> {
 }
 
 async function writeTemp(dir: string, bytes: Uint8Array): Promise<string> {
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`)
+  const tmp = tempPath(dir)
   const fd = await openAsync(tmp, 'wx', 0o644)
   try {
     await writeFully(fd, bytes)
