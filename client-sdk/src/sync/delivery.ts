@@ -22,7 +22,7 @@ import {
   type SignatureVerifier,
   type TrustPolicy,
 } from '@pixpax/shared'
-import type { LocalLog, LoggedReceipt } from '../storage/local-log.js'
+import type { LoggedReceipt } from '../storage/local-log.js'
 import type { ClientLedger } from './client-ledger.js'
 import type { RelayPin } from './relay-trust.js'
 import type { TimeSlicer } from './time-slicer.js'
@@ -61,7 +61,8 @@ export type DeliveryVerdict =
 
 /** What verifyDelivered reads and updates. */
 export interface DeliveryContext {
-  log: LocalLog
+  /** The logged receipt at `seq` of the stream (a seq below the head: the relay delivered it again). */
+  readLogged(streamKey: string, seq: number): Promise<LoggedReceipt | undefined>
   ledger: ClientLedger
   /** The logged head of the stream (what the delivery must continue). */
   head: LoggedReceipt | undefined
@@ -184,7 +185,7 @@ export async function verifyDelivered(ctx: DeliveryContext, streamKey: string, d
   const { head, ledger } = ctx
   const expectedSeq = (head?.seq ?? 0) + 1
   if (d.seq < expectedSeq) {
-    const mine = head && d.seq === head.seq ? head.receipt.hash : (await ctx.log.read(streamKey, d.seq - 1, 1))[0]?.receipt.hash
+    const mine = head && d.seq === head.seq ? head.receipt.hash : (await ctx.readLogged(streamKey, d.seq))?.receipt.hash
     const hash = (d.receipt as { hash?: unknown })?.hash
     if (mine !== undefined && mine === hash) return { kind: 'held' }
     return {

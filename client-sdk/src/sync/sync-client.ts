@@ -64,6 +64,7 @@ import {
   type Early,
 } from './delivery.js'
 import { Outbox } from './outbox.js'
+import { LogWriter } from './log-writer.js'
 import { HeadWaiters, rebuildOnHead } from './rebase.js'
 import { RelayTrust, type RelayHalt, type RelayPin } from './relay-trust.js'
 import { CheckpointVerifier, type HeldCheckpoint, type LogEvidence } from './checkpoint-verifier.js'
@@ -103,6 +104,11 @@ export interface SyncClientEvents extends Record<string, unknown> {
   'cosign-failed': { size: number; code: string; message: string }
   /** A notification of the session's identity, pushed live (after `watchNotifications`). */
   notification: LiveNotification
+  /**
+   * Writing a verified batch to the local log failed (disk full, quota, I/O error): nothing more is
+   * applied and the status is `error` until the app reopens the client, which replays what was written.
+   */
+  'log-failed': { message: string; error: unknown }
 }
 
 export type { WebSocketFactory, WebSocketLike } from './connection.js'
@@ -194,6 +200,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   /** Answers to `heads` requests, by request id. */
   /** `receipts` messages received whose batch is not applied yet (see updateReading). */
   private unappliedBatches = 0
+  /** Waiting batches released (releaseWaiting) and not applied yet. */
+  private releasing = 0
+  /** Verified batches on their way into the local log, in order, while the next ones are verified. */
+  private readonly logWriter = new LogWriter()
+  private logFailureTold = false
   private readonly headsRequests = new Map<string, (heads: Record<string, { seq: number } | null> | undefined) => void>()
   private requestSeq = 0
   private readonly streamQueues = new Map<string, Promise<void>>()
@@ -501,6 +512,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.cosignTimer = undefined
     await Promise.allSettled([...this.handling])
     await Promise.all(this.streamQueues.values())
+    await this.logWriter.idle()
     // The connection ended, so forget it as after any close (its close event never reaches us: the socket
     // is no longer current when it fires). Without this a push in flight at the stop stayed `sent` for
     // good after the next start. After the messages under way are handled, which still need the relay key.
@@ -533,7 +545,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     // until the app restarts the client with a valid session. So while a followed stream is
     // quarantined, and for good once the relay lost our trust.
     if ((this.anonymous || this.poisoned.size > 0) && status !== 'offline') status = 'error'
-    if (this.trust.halt) status = 'error'
+    if (this.trust.halt || this.logWriter.failed) status = 'error'
     if (this.status === status) return
     this.status = status
     this.emit('status', status)
@@ -627,7 +639,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         this.unappliedBatches++
         this.updateReading()
         try {
-          await this.enqueue(message.stream, async () => {
+          await this.enqueueDelivery(message.stream, async () => {
             const verified = await checkpoint
             const early = await ahead
             if (!verified) return
@@ -845,13 +857,27 @@ export class SyncClient extends Emitter<SyncClientEvents> {
    */
   private updateReading(): void {
     // Every batch read ahead stays alive (parsed, checked, awaiting its signatures) across many young-
-    // generation collections, so each of them copies all of it: a deep read-ahead costs GC time.
+    // generation collections, so each of them copies all of it: a deep read-ahead costs GC time. Batches
+    // verified and still on their way to disk count apart: a slow disk pauses reading too.
     const limit = this.options.readAheadBatches ?? READ_AHEAD_BATCHES
-    this.conn.readPaused = this.unappliedBatches >= limit && this.headsRequests.size === 0
+    const behind = this.unappliedBatches >= limit || this.logWriter.pending >= limit
+    this.conn.readPaused = behind && this.headsRequests.size === 0
   }
 
-  /** Serializes work per stream, so batches apply in the order they arrived. */
+  /**
+   * Serializes work per stream, so batches apply in the order they arrived. Work enqueued here also
+   * waits until every verified batch before it is in the local log: it reads the log back (acks, held
+   * receipts) or tells the app the stream is caught up.
+   */
   private enqueue(streamKey: string, work: () => Promise<void>): Promise<void> {
+    return this.enqueueDelivery(streamKey, async () => {
+      await this.logWriter.idle()
+      await work()
+    })
+  }
+
+  /** The stream's queue without waiting for the log writer: verifying a batch while the one before is made durable. */
+  private enqueueDelivery(streamKey: string, work: () => Promise<void>): Promise<void> {
     const next = (this.streamQueues.get(streamKey) ?? Promise.resolve()).then(work, work)
     this.streamQueues.set(streamKey, next)
     return next
@@ -865,7 +891,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     early: Array<Early | undefined> = [],
     proven?: BatchProof,
   ): Promise<void> {
-    if (this.poisoned.has(streamKey) || this.trust.halt) return
+    if (this.poisoned.has(streamKey) || this.trust.halt || this.logWriter.failed) return
     // The whole batch first: consecutive seqs from our head on, every leaf in the checkpoint's tree at
     // its position. Nothing of a batch that fails is applied.
     if (proven) {
@@ -905,17 +931,40 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         if (outcome !== 'ok') verified.push(outcome)
       }
     } finally {
-      await this.logVerified(verified)
+      this.logVerified(verified)
     }
   }
 
   /**
-   * One durable append per delivered batch (IndexedDB and fsync both reward batches), then events. Our
-   * own receipts are logged with the ack the relay signed when it accepted them — if it names the same
-   * place in the log the delivery proved.
+   * Hands a verified batch to the log writer: one durable append per delivered batch (IndexedDB and
+   * fsync both reward batches), then events, in order, while the next batch is verified. A failed write
+   * is the app's `log-failed` event; nothing more is applied until the client is reopened.
    */
-  private async logVerified(verified: LoggedReceipt[]): Promise<void> {
+  private logVerified(verified: LoggedReceipt[]): void {
     if (verified.length === 0) return
+    const written = this.logWriter.write(() => this.writeVerified(verified))
+    this.updateReading()
+    const handled: Promise<void> = written
+      .catch((error: unknown) => {
+        // Every later write rejects with the first failure, unrun: the app hears of it once.
+        if (error !== this.logWriter.failure || this.logFailureTold) return
+        this.logFailureTold = true
+        this.setStatus('error')
+        this.emit('log-failed', { message: error instanceof Error ? error.message : String(error), error })
+      })
+      .finally(() => {
+        this.handling.delete(handled)
+        this.updateReading()
+        this.updateSynced()
+      })
+    this.handling.add(handled)
+  }
+
+  /**
+   * Logs a verified batch, then tells the app. Our own receipts are logged with the ack the relay signed
+   * when it accepted them — if it names the same place in the log the delivery proved.
+   */
+  private async writeVerified(verified: LoggedReceipt[]): Promise<void> {
     const mine = new Map(this.outbox.entries.map((e) => [e.receipt.hash, e]))
     for (const logged of verified) {
       const ack = mine.get(logged.receipt.hash)?.ack
@@ -944,7 +993,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   private async applyOne(streamKey: string, d: Delivered, early?: Early): Promise<LoggedReceipt | 'ok' | 'wait' | 'stop'> {
     const verdict = await verifyDelivered(
       {
-        log: this.options.log,
+        // The log writer may still hold the receipt at that seq: read it once it is written.
+        readLogged: async (key, seq) => {
+          await this.logWriter.idle()
+          return (await this.options.log.read(key, seq - 1, 1))[0]
+        },
         ledger: this.ledger,
         head: this.heads.get(streamKey),
         verifier: this.verifier,
@@ -1037,9 +1090,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     for (const [streamKey, entry] of [...this.waiting]) {
       if (entry.identity !== identityStream) continue
       this.waiting.delete(streamKey)
-      await this.enqueue(streamKey, async () => {
-        for (const batch of entry.batches) await this.applyDelivered(streamKey, batch)
-      })
+      // Not synced meanwhile: the batches are neither waiting nor applied while they wait for their turn.
+      this.releasing++
+      try {
+        await this.enqueue(streamKey, async () => {
+          for (const batch of entry.batches) await this.applyDelivered(streamKey, batch)
+        })
+      } finally {
+        this.releasing--
+      }
     }
   }
 
@@ -1060,7 +1119,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     if (this.status !== 'syncing' && this.status !== 'synced' && !(this.status === 'error' && this.conn.ws)) return
     const everyStream = [...this.followed].every((k) => (this.caughtUp.has(k) && !this.deferred.has(k)) || this.poisoned.has(k))
     const outboxDone = this.outbox.settled && this.outbox.pushesInFlight === 0 && this.answering === 0
-    this.setStatus(everyStream && outboxDone && this.waiting.size === 0 ? 'synced' : 'syncing')
+    const applied = this.waiting.size === 0 && this.releasing === 0 && this.logWriter.pending === 0
+    this.setStatus(everyStream && outboxDone && applied ? 'synced' : 'syncing')
     if (this.status === 'synced' && this.loggedSinceSnapshot >= SNAPSHOT_EVERY) void this.saveSnapshot()
   }
 

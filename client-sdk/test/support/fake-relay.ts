@@ -44,6 +44,8 @@ export class FakeRelay {
   deliverBeforeAnswer = false
   /** While set, each push answer waits for it (after any delivery made before the answer). */
   answerGate: Promise<void> | undefined
+  /** Receipts per `receipts` message (the real relay sends at most 500). */
+  batchSize = Number.POSITIVE_INFINITY
   /** While set, `receipts` messages wait in `held` until `release()`. */
   holdDeliveries = false
   private held: Array<() => Promise<void>> = []
@@ -122,9 +124,13 @@ export class FakeRelay {
   }
 
   async deliver(socket: FakeSocket, streamKey: string, afterSeq: number): Promise<void> {
-    const items = (this.streams.get(streamKey) ?? []).filter((s) => s.seq > afterSeq)
-    if (items.length === 0) return
-    socket.cursors.set(streamKey, items.at(-1)!.seq)
+    const all = (this.streams.get(streamKey) ?? []).filter((s) => s.seq > afterSeq)
+    if (all.length === 0) return
+    socket.cursors.set(streamKey, all.at(-1)!.seq)
+    for (let i = 0; i < all.length; i += this.batchSize) await this.deliverBatch(socket, streamKey, all.slice(i, i + this.batchSize))
+  }
+
+  private async deliverBatch(socket: FakeSocket, streamKey: string, items: Stored[]): Promise<void> {
     // Built when sent, so a held delivery carries a checkpoint consistent with what the socket saw before.
     const send = async () => {
       const t = this.tree()

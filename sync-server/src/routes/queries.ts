@@ -2,6 +2,7 @@ import { IdSchema, parseStreamKey, UlidSchema, type PublicJwk } from '@pixpax/sh
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { ApiError } from '../errors.js'
+import { readStreamPage } from '../domains/streams/stream-reads.js'
 
 function parseQuery<T extends z.ZodType>(schema: T, request: FastifyRequest): z.infer<T> {
   const parsed = schema.safeParse(request.query)
@@ -73,12 +74,9 @@ export async function queryRoutes(app: FastifyInstance): Promise<void> {
     const { stream, after, limit } = parseQuery(ReceiptsQuery, request)
     await app.relay.authorizeRead(request, stream)
     // Canonical bytes as stored (the projection's copy of each object, byte for byte).
-    const rows = await db.query<{ body: string; event_id: string }>(
-      `SELECT body, event_id FROM receipts WHERE stream_key = $1 AND ($2::text IS NULL OR event_id > $2) ORDER BY seq LIMIT $3`,
-      [stream, after ?? null, limit],
-    )
-    const texts = rows.rows.map((r) => r.body)
-    const next = rows.rows.length === limit ? rows.rows[rows.rows.length - 1]!.event_id : null
+    const rows = await readStreamPage(db, stream, after ?? null, limit)
+    const texts = rows.map((r) => r.body)
+    const next = rows.length === limit ? rows[rows.length - 1]!.event_id : null
     if (request.headers.accept?.includes('application/x-ndjson')) {
       void reply.header('content-type', 'application/x-ndjson')
       if (next) void reply.header('x-next-after', next)

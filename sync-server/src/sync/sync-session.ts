@@ -24,6 +24,7 @@ import type { RelayContext } from '../app.js'
 import type { CheckpointRow, LogProofs } from '../log/log-proofs.js'
 import type { CheckpointFeed } from './checkpoint-feed.js'
 import type { NoticeRouter } from './notice-router.js'
+import { readDeliveryRows } from '../domains/streams/stream-reads.js'
 import { LiveNotifications } from '../domains/notifications/live.js'
 import { tailCaughtUp } from '../projection/tail-freshness.js'
 
@@ -445,35 +446,13 @@ export class SyncSession {
   }
 
   /**
-   * Up to maxReceiptsPerMessage receipts after `afterSeq` that the stored checkpoint covers (nothing newer
-   * is handed out: a receipt is delivered with the proof that it is in the log): their canonical bytes
-   * (the projection keeps a copy of each object's bytes, so this is one range scan), plus that
-   * checkpoint and the inclusion proof of their leaves in it. Checkpoints only grow and receipts below
-   * one never change, so reading the checkpoint first and the receipts under it after is consistent.
+   * Up to maxReceiptsPerMessage receipts after `afterSeq` that the stored checkpoint covers, plus that
+   * checkpoint and the inclusion proof of their leaves in it (domains/streams/stream-reads.ts). Checkpoints only grow and
+   * receipts below one never change, so reading the checkpoint and the receipts under it is consistent.
    */
   private async readBatch(streamKey: string, afterSeq: number): Promise<DeliveryBatch> {
-    // One statement, one snapshot: the stored checkpoint and the receipts under it (no second round trip
-    // per read for the checkpoint).
-    const { rows } = await this.relay.db.query<{
-      size: number
-      note: string
-      seq: number | null
-      body: string | null
-      position: number | null
-    }>(
-      `SELECT cp.size, cp.note, r.seq, r.body, r.position FROM log_checkpoint cp
-       LEFT JOIN LATERAL (SELECT seq, body, position FROM receipts
-                          WHERE stream_key = $1 AND seq > $2 AND position < cp.size ORDER BY seq LIMIT $3) r ON true
-       ORDER BY r.seq`,
-      [streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage],
-    )
-    const first = rows[0]
-    const checkpoint = first?.note ? { size: Number(first.size), note: first.note } : undefined
-    if (!checkpoint) return { items: [], checkpoint, proof: [] }
-    const items = rows
-      .filter((row) => row.seq !== null)
-      .map((row) => ({ seq: row.seq!, position: Number(row.position), receipt: row.body! }))
-    if (items.length === 0) return { items, checkpoint, proof: [] }
+    const { checkpoint, items } = await readDeliveryRows(this.relay.db, streamKey, afterSeq, SYNC_LIMITS.maxReceiptsPerMessage)
+    if (!checkpoint || items.length === 0) return { items, checkpoint, proof: [] }
     const proof = await this.log.proofs.inclusion(
       items.map((i) => i.position),
       checkpoint.size,
