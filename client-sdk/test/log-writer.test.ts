@@ -4,14 +4,14 @@
  * first is still being written, nothing is told to the app before it is in the log, and a failed write
  * is the `log-failed` event with nothing applied after it.
  */
-import { buildReceipt, type Receipt } from '@pixpax/shared'
+import type { Receipt } from '@pixpax/shared'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { describe, expect, it, vi } from 'vitest'
 import type { LoggedReceipt } from '../src/storage/local-log.js'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { LogWriter } from '../src/sync/log-writer.js'
 import { SyncClient, type SyncStatus } from '../src/sync/sync-client.js'
-import { buildChain, testSigner } from '../src/testing/fixtures.js'
+import { buildChain, testSigner, identityCreatedBy } from '../src/testing/fixtures.js'
 import { FakeRelay } from './support/fake-relay.js'
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -95,15 +95,7 @@ class GatedLog extends MemoryLocalLog {
 /** A fake relay holding alice's identity and a 300-receipt pixbook, delivered 100 receipts a message. */
 async function relayWithBook(): Promise<{ relay: FakeRelay; options: Omit<Parameters<typeof SyncClient.open>[0], 'log'> }> {
   const signer = await testSigner()
-  const identity: Receipt = await buildReceipt({
-    stream: { type: 'identity', identityId: 'alice' },
-    type: 'IDENTITY_CREATED',
-    payload: { publicKey: signer.publicKey, accountId: 'acc-1', kind: 'person' },
-    identityId: 'alice',
-    signer,
-    prev: null,
-    sha256: nodeSha256,
-  })
+  const identity: Receipt = await identityCreatedBy(signer)
   const book = await buildChain({ count: 300, signer })
   const relay = new FakeRelay()
   relay.batchSize = 100

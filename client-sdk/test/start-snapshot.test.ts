@@ -17,7 +17,7 @@ import type { LocalLog, LoggedReceipt } from '../src/storage/local-log.js'
 import { MemoryLocalLog, MemoryLocalLogData } from '../src/storage/memory-local-log.js'
 import { encodeStartSnapshot, restoreVerifiedState } from '../src/sync/start-snapshot.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { buildChain, testSigner } from '../src/testing/fixtures.js'
+import { buildChain, testSigner, identityCreatedBy } from '../src/testing/fixtures.js'
 import { FakeRelay } from './support/fake-relay.js'
 
 const BOOK = 'pixbook/acc-1/book-1'
@@ -49,15 +49,7 @@ let keyAdded: LoggedReceipt
 async function identityStream(): Promise<LoggedReceipt[]> {
   signer ??= await testSigner()
   if (!identity) {
-    const created = await buildReceipt({
-      stream: { type: 'identity', identityId: 'alice' },
-      type: 'IDENTITY_CREATED',
-      payload: { publicKey: signer.publicKey, accountId: 'acc-1', kind: 'person' },
-      identityId: 'alice',
-      signer,
-      prev: null,
-      sha256: nodeSha256,
-    })
+    const created = await identityCreatedBy(signer)
     const second = await testSigner()
     const added = await buildReceipt({
       stream: created.stream,

@@ -8,7 +8,7 @@ import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { buildChain, testSigner } from '../src/testing/fixtures.js'
+import { buildChain, testSigner, identityCreatedBy } from '../src/testing/fixtures.js'
 import { FakeRelay } from './support/fake-relay.js'
 
 const BOOK = 'pixbook/acc-1/book-1'
@@ -21,15 +21,7 @@ describe('SyncClient on a fake socket', () => {
   beforeEach(async () => {
     relay = new FakeRelay()
     signer = await testSigner()
-    const identity = await buildReceipt({
-      stream: { type: 'identity', identityId: 'alice' },
-      type: 'IDENTITY_CREATED',
-      payload: { publicKey: signer.publicKey, accountId: 'acc-1', kind: 'person' },
-      identityId: 'alice',
-      signer,
-      prev: null,
-      sha256: nodeSha256,
-    })
+    const identity = await identityCreatedBy(signer)
     book = (await buildChain({ count: 30, signer })).map((e) => e.receipt)
     relay.add([identity, ...book])
   })

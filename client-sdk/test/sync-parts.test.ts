@@ -3,7 +3,7 @@
  * transition tables walked through the modules that apply them, and the ack of our own receipt kept in
  * the local log when the relay delivers the receipt before it answers the push.
  */
-import { buildReceipt, type Receipt } from '@pixpax/shared'
+import type { Receipt } from '@pixpax/shared'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { OutboxEntry, OutboxState } from '../src/storage/local-log.js'
@@ -20,7 +20,7 @@ import {
 import { OUTBOX_TRANSITIONS, type OutboxEvent } from '../src/sync/outbox-machine.js'
 import { Outbox } from '../src/sync/outbox.js'
 import { SyncClient } from '../src/sync/sync-client.js'
-import { buildChain, outboxEntry, testSigner } from '../src/testing/fixtures.js'
+import { buildChain, outboxEntry, testSigner, identityCreatedBy } from '../src/testing/fixtures.js'
 import { FakeRelay } from './support/fake-relay.js'
 
 type OutboxCell = OutboxState | 'removed' | undefined
@@ -367,15 +367,7 @@ describe('the ack of our own receipt, delivered before the push answer', () => {
     const relay = new FakeRelay()
     relay.deliverBeforeAnswer = true
     const signer = await testSigner()
-    const identity = await buildReceipt({
-      stream: { type: 'identity', identityId: 'alice' },
-      type: 'IDENTITY_CREATED',
-      payload: { publicKey: signer.publicKey, accountId: 'acc-1', kind: 'person' },
-      identityId: 'alice',
-      signer,
-      prev: null,
-      sha256: nodeSha256,
-    })
+    const identity = await identityCreatedBy(signer)
     relay.add([identity])
     const log = new MemoryLocalLog()
     const options = {

@@ -25,6 +25,18 @@ export async function testSigner(): Promise<Signer> {
 let defaultSigner: Promise<Signer> | undefined
 const sharedSigner = (): Promise<Signer> => (defaultSigner ??= testSigner())
 
+/** The self-signed IDENTITY_CREATED of a person identity (default alice of acc-1) under `signer`. */
+export function identityCreatedBy(signer: Signer, identityId = 'alice', accountId = 'acc-1'): Promise<Receipt> {
+  return buildReceipt({
+    stream: { type: 'identity', identityId },
+    type: 'IDENTITY_CREATED',
+    payload: { publicKey: signer.publicKey, accountId, kind: 'person' },
+    identityId,
+    signer,
+    prev: null,
+  })
+}
+
 /** Options of `buildChain`. */
 export interface BuildChainOptions {
   /** How many receipts to build. */
