@@ -1,11 +1,12 @@
 /**
  * SyncClient against an in-process fake relay (support/fake-relay.ts: real keys, tree, checkpoints and
  * proofs behind a fake socket): catch-up of proven batches, and a rebase that waits for the relay's head
- * to be delivered — woken by the delivery, not by polling.
+ * to be delivered — woken by the delivery, not by polling; a refused delivery sent again after a
+ * reconnect is quarantined once.
  */
 import { buildReceipt, type Receipt, type Signer } from '@pixpax/shared'
 import { nodeSha256, nodeVerifier } from '@pixpax/shared/node'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { MemoryLocalLog } from '../src/storage/memory-local-log.js'
 import { SyncClient } from '../src/sync/sync-client.js'
 import { buildChain, testSigner, identityCreatedBy } from '../src/testing/fixtures.js'
@@ -38,6 +39,33 @@ describe('SyncClient on a fake socket', () => {
       sha256: nodeSha256,
       reconnect: { baseMs: 10, maxMs: 50 },
     })
+
+  it('quarantines a tampered delivery once, however often the relay sends it again after reconnects', async () => {
+    // The relay's copy of seq 31 had its payload altered after signing: its hash no longer matches.
+    const [next] = await buildChain({ count: 1, signer, after: { streamKey: BOOK, seq: 30, receipt: book.at(-1)! } })
+    const tampered = { ...next!.receipt, payload: { ...next!.receipt.payload, cardId: 'forged' } } as Receipt
+    relay.add([tampered])
+    const log = new MemoryLocalLog()
+    const c = await open(log)
+    const statuses: string[] = []
+    c.on('status', (s) => statuses.push(s))
+    const quarantined: string[] = []
+    c.on('quarantine', (q) => quarantined.push(q.code))
+    c.start()
+    await vi.waitFor(() => expect(quarantined).toEqual(['HASH_MISMATCH']))
+    for (let reconnect = 1; reconnect <= 2; reconnect++) {
+      const subscribes = relay.received.filter((m) => m.type === 'subscribe').length
+      statuses.length = 0
+      relay.sockets.at(-1)!.close(1011)
+      // Reconnected, subscribed from the head again, and the same delivery refused again (status error).
+      await vi.waitFor(() => expect(relay.received.filter((m) => m.type === 'subscribe').length).toBeGreaterThan(subscribes))
+      await vi.waitFor(() => expect(statuses.slice(statuses.indexOf('connecting'))).toContain('error'))
+    }
+    expect(c.head(BOOK)?.seq).toBe(30)
+    expect(quarantined).toEqual(['HASH_MISMATCH'])
+    expect((await log.listQuarantine()).map((q) => [q.streamKey, q.code])).toEqual([[BOOK, 'HASH_MISMATCH']])
+    await c.stop()
+  })
 
   it('catches up proven batches, keeping positions and the checkpoint', async () => {
     const log = new MemoryLocalLog()

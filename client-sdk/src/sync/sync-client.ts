@@ -1108,9 +1108,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return 'stop'
   }
 
+  /**
+   * Keeps what failed verification, once: a relay that sends the same refused delivery again after every
+   * reconnect (the stream is retried from its head) adds nothing new to the evidence or the app's list.
+   */
   private async quarantine(entry: Omit<QuarantineEntry, 'id' | 'at'>): Promise<void> {
     const full: QuarantineEntry = { id: `${this.now()}-${Math.floor(this.random() * 1e9)}`, at: this.now(), ...entry }
     if (!isErrorCode(full.code)) full.code = 'SCHEMA_INVALID'
+    const known = await this.options.log.listQuarantine()
+    if (known.some((q) => q.streamKey === full.streamKey && q.code === full.code && q.raw === full.raw)) return
     await this.options.log.addQuarantine(full)
     this.emit('quarantine', full)
   }
