@@ -2,11 +2,12 @@
  * A real relay for client tests: in-process Fastify on a real socket, PGlite + a filesystem store in a
  * temp dir, plus helpers to make identities and sessions.
  */
-import { buildReceipt, generatePrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
-import { nodeSha256, nodeSigner } from '@pixpax/shared/node'
+import { generatePrivateJwk, type Receipt, type Signer } from '@pixpax/shared'
+import { nodeSigner } from '@pixpax/shared/node'
 import type { TestRelay } from '@pixpax/sync-server/testing'
 import WebSocket from 'ws'
 import type { WebSocketFactory, WebSocketLike } from '../../src/sync/sync-client.js'
+import { identityCreatedBy } from '../../src/testing/fixtures.js'
 
 export { startTestRelay, type TestRelay } from '@pixpax/sync-server/testing'
 
@@ -22,15 +23,7 @@ export interface TestIdentity {
 
 export async function makeIdentity(identityId: string, accountId: string): Promise<TestIdentity> {
   const signer = nodeSigner(generatePrivateJwk())
-  const created = await buildReceipt({
-    stream: { type: 'identity', identityId },
-    type: 'IDENTITY_CREATED',
-    payload: { publicKey: signer.publicKey, accountId, kind: 'person' },
-    identityId,
-    signer,
-    prev: null,
-    sha256: nodeSha256,
-  })
+  const created = await identityCreatedBy(signer, identityId, accountId)
   return { identityId, accountId, signer, created }
 }
 
